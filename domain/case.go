@@ -1,0 +1,674 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Exception kinds (statutory.md section 4).
+const (
+	ExceptionSchoolClosure         = "school_closure"
+	ExceptionPersonalCircumstances = "personal_circumstances"
+	ExceptionAbsence               = "absence"
+	ExceptionMissedAppointment     = "missed_appointment"
+)
+
+// Command is a request to change a case, named as in FORMAT.md, with its JSON
+// data and the civil date on which the step happened.
+type Command struct {
+	Name string
+	On   Date
+	Data json.RawMessage
+}
+
+// Case is the aggregate for one child's case. Its fields change only through
+// Apply; Decide reads them to validate commands.
+type Case struct {
+	ID       string
+	Version  int64
+	Rulebook string
+	Opened   Date
+
+	decision       string // "", "assess", "refused"
+	notIssuing     bool
+	draftSent      bool
+	repsReceived   bool
+	planIssued     bool
+	ceased         bool
+	advice         map[string]bool // kind -> received
+	consultations  map[string]bool // school -> responded
+	review         int             // number of the current review; 1 once a plan exists
+	meetingHeld    bool
+	reportSent     bool
+	amendments     bool // proposed amendments awaiting the amended plan
+	amendFor       int  // review whose "amend" decision awaits proposed amendments
+	amending       int  // review the outstanding proposed amendments belong to
+	phaseOpen      bool
+	appealWindows  int
+	appealLodged   bool // on the latest appeal window
+	contacted      bool // mediation adviser contacted for the latest window
+	mediationDue   bool // family wants mediation, not yet held
+	certificateDue bool
+	certified      bool
+	orders         map[string]bool // compliance step -> complied
+	assessOrdered  bool
+	lastOn         Date
+}
+
+// Exists reports whether the case has been opened by a request.
+func (c *Case) Exists() bool { return c.Version > 0 }
+
+// Apply changes the state for one event. It never fails: events are facts.
+func (c *Case) Apply(e Event, on Date) {
+	c.Version++
+	if on > c.lastOn {
+		c.lastOn = on
+	}
+	switch v := e.(type) {
+	case *RequestReceived:
+		c.Rulebook, c.Opened = v.Rulebook, on
+		c.advice, c.consultations, c.orders = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	case *AssessmentAgreed:
+		c.decision = "assess"
+	case *AssessmentRefused:
+		c.decision = "refused"
+		c.openAppealWindow()
+	case *AdviceRequested:
+		c.advice[v.Advice] = false
+	case *AdviceReceived:
+		c.advice[v.Advice] = true
+	case *DecidedNotToIssue:
+		c.notIssuing = true
+		c.openAppealWindow()
+	case *DraftPlanSent:
+		c.draftSent = true
+	case *RepresentationsReceived:
+		c.repsReceived = true
+	case *SchoolConsulted:
+		c.consultations[v.School] = false
+	case *SchoolResponded:
+		c.consultations[v.School] = true
+	case *FinalPlanIssued:
+		c.planIssued, c.review = true, 1
+		c.openAppealWindow()
+	case *ReviewMeetingHeld:
+		c.meetingHeld = true
+	case *ReviewReportSent:
+		c.reportSent = true
+	case *ReviewDecisionNotified:
+		c.amendFor = 0
+		if v.Decision == "amend" {
+			c.amendFor = v.Review
+		}
+		if v.Decision == "cease" {
+			c.ceased = true
+		} else {
+			c.review = v.NextReview
+		}
+		c.meetingHeld, c.reportSent = false, false
+		c.openAppealWindow()
+	case *AmendmentsProposed:
+		c.amendments, c.amending, c.amendFor = true, v.Review, 0
+	case *AmendedPlanIssued:
+		c.amendments = false
+		c.openAppealWindow()
+	case *PhaseTransferScheduled:
+		c.phaseOpen = true
+	case *TransferSettingNamed:
+		c.phaseOpen = false
+	case *MediationAdviserContacted:
+		c.contacted = true
+		c.mediationDue = v.WantsMediation
+		c.certificateDue = !v.WantsMediation
+	case *MediationHeld:
+		c.mediationDue, c.certificateDue = false, true
+	case *MediationCertificateIssued:
+		c.certificateDue, c.certified = false, true
+	case *AppealLodged:
+		c.appealLodged = true
+	case *TribunalOrdered:
+		switch v.Order {
+		case "assess":
+			c.orders["assess_notice"] = false
+			c.assessOrdered = true
+		case "issue_plan":
+			c.orders["draft_plan"], c.orders["final_plan"] = false, false
+		case "contents":
+			c.orders["contents"] = false
+		case "placement":
+			c.orders["placement"] = false
+		case "maintain":
+			c.orders["amend"] = false
+			c.ceased = false
+		}
+	case *OrderComplied:
+		c.orders[v.Step] = true
+	}
+}
+
+func (c *Case) openAppealWindow() {
+	c.appealWindows++
+	c.appealLodged, c.contacted, c.mediationDue, c.certificateDue, c.certified = false, false, false, false, false
+}
+
+// Decide validates a command against the case and the rulebook in force, and
+// returns the events it causes. It changes nothing: a rejected command emits
+// no event.
+func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
+	h, ok := handlers[cmd.Name]
+	if !ok {
+		return nil, FieldErrorf("command", "unknown command %q (known: %s)", cmd.Name, strings.Join(CommandNames(), ", "))
+	}
+	if cmd.On.IsZero() {
+		return nil, FieldErrorf("on", "the date of the step is required")
+	}
+	if cmd.Name != "receive_request" {
+		if !c.Exists() {
+			return nil, Errorf(NotFound, "%s: there is no case yet: a case starts with receive_request", cmd.Name)
+		}
+		if cmd.On < c.Opened {
+			return nil, FieldErrorf("on", "%s on %s is before the request was received on %s", cmd.Name, cmd.On, c.Opened)
+		}
+	}
+	return h(c, cmd, rb)
+}
+
+type handler func(c *Case, cmd Command, rb *Rulebook) ([]Event, error)
+
+var handlers map[string]handler
+
+// CommandNames lists the commands the domain understands.
+func CommandNames() []string {
+	names := make([]string, 0, len(handlers))
+	for n := range handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func conflictf(format string, args ...any) error {
+	return Errorf(Conflict, format, args...)
+}
+
+// decodeData reads a command's data strictly: unknown fields are errors, so a
+// misspelt field is never silently ignored.
+func decodeData(raw json.RawMessage, into any) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		raw = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute):
+			return FieldErrorf("data."+ute.Field, "must be a JSON %s", ute.Type.Kind())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return FieldErrorf("data", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		default:
+			return FieldErrorf("data", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return FieldErrorf("data", "must be a single JSON object")
+	}
+	return nil
+}
+
+func required(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return FieldErrorf("data."+field, "is required")
+	}
+	return nil
+}
+
+func oneOf(field, v string, allowed ...string) error {
+	if err := required(field, v); err != nil {
+		return err
+	}
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return FieldErrorf("data."+field, "must be one of %s, not %q", strings.Join(allowed, ", "), v)
+}
+
+// noData is used by commands that carry no data, to reject stray fields.
+type noData struct{}
+
+func simple(check func(c *Case) error, make func(c *Case) Event) handler {
+	return func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+		if err := decodeData(cmd.Data, &noData{}); err != nil {
+			return nil, err
+		}
+		if err := check(c); err != nil {
+			return nil, err
+		}
+		return []Event{make(c)}, nil
+	}
+}
+
+func (c *Case) mustBeAssessing(step string) error {
+	switch {
+	case c.decision == "refused" && !c.assessOrdered:
+		return conflictf("%s: the LA refused to assess this case", step)
+	case c.decision != "assess":
+		return conflictf("%s: the LA has not decided to assess this case", step)
+	case c.notIssuing:
+		return conflictf("%s: the LA decided not to issue a plan", step)
+	}
+	return nil
+}
+
+func (c *Case) mustHavePlan(step string) error {
+	switch {
+	case !c.planIssued:
+		return conflictf("%s: no final plan has been issued", step)
+	case c.ceased:
+		return conflictf("%s: the plan has ceased", step)
+	}
+	return nil
+}
+
+func init() {
+	handlers = map[string]handler{
+		"receive_request": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+			var d struct {
+				Requester string `json:"requester"`
+				BirthDate Date   `json:"birth_date"`
+				School    string `json:"school"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "professional"); err != nil {
+				return nil, err
+			}
+			if d.BirthDate.IsZero() {
+				return nil, FieldErrorf("data.birth_date", "is required")
+			}
+			if d.BirthDate > cmd.On {
+				return nil, FieldErrorf("data.birth_date", "%s is after the request date %s", d.BirthDate, cmd.On)
+			}
+			if d.BirthDate.AddMonths(26*12) <= cmd.On {
+				return nil, FieldErrorf("data.birth_date", "the child or young person must be under 26 on the request date")
+			}
+			if c.Exists() {
+				return nil, conflictf("receive_request: this case already has a request (received %s)", c.Opened)
+			}
+			return []Event{&RequestReceived{Requester: d.Requester, BirthDate: d.BirthDate, School: d.School, Rulebook: rb.ID}}, nil
+		},
+		"decide_to_assess": simple(func(c *Case) error {
+			if c.decision == "assess" {
+				return conflictf("decide_to_assess: the LA has already decided to assess")
+			}
+			if c.decision == "refused" && !c.assessOrdered {
+				return conflictf("decide_to_assess: the LA has already refused to assess (only a tribunal order can reverse it)")
+			}
+			return nil
+		}, func(*Case) Event { return &AssessmentAgreed{} }),
+		"refuse_assessment": simple(func(c *Case) error {
+			if c.decision != "" {
+				return conflictf("refuse_assessment: the LA has already decided (%s)", c.decision)
+			}
+			return nil
+		}, func(*Case) Event { return &AssessmentRefused{} }),
+		"request_advice": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				Advice string `json:"advice"`
+				School string `json:"school"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := required("advice", d.Advice); err != nil {
+				return nil, err
+			}
+			if err := c.mustBeAssessing("request_advice"); err != nil {
+				return nil, err
+			}
+			if _, ok := c.advice[d.Advice]; ok {
+				return nil, conflictf("request_advice: %s advice has already been requested", d.Advice)
+			}
+			return []Event{&AdviceRequested{Advice: d.Advice, School: d.School}}, nil
+		},
+		"receive_advice": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				Advice string `json:"advice"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := required("advice", d.Advice); err != nil {
+				return nil, err
+			}
+			received, ok := c.advice[d.Advice]
+			if !ok {
+				return nil, conflictf("receive_advice: no %s advice was requested", d.Advice)
+			}
+			if received {
+				return nil, conflictf("receive_advice: %s advice has already been received", d.Advice)
+			}
+			return []Event{&AdviceReceived{Advice: d.Advice}}, nil
+		},
+		"record_exception": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d ExceptionRecorded
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("kind", d.Kind, ExceptionSchoolClosure, ExceptionPersonalCircumstances, ExceptionAbsence, ExceptionMissedAppointment); err != nil {
+				return nil, err
+			}
+			if d.From.IsZero() {
+				return nil, FieldErrorf("data.from", "is required")
+			}
+			if d.To.IsZero() {
+				return nil, FieldErrorf("data.to", "is required")
+			}
+			if d.To < d.From {
+				return nil, FieldErrorf("data.to", "%s is before from (%s)", d.To, d.From)
+			}
+			if err := required("evidence", d.Evidence); err != nil {
+				return nil, err
+			}
+			return []Event{&d}, nil
+		},
+		"decide_not_to_issue": simple(func(c *Case) error {
+			if err := c.mustBeAssessing("decide_not_to_issue"); err != nil {
+				return err
+			}
+			if c.draftSent || c.planIssued {
+				return conflictf("decide_not_to_issue: the LA has already decided to issue a plan")
+			}
+			return nil
+		}, func(*Case) Event { return &DecidedNotToIssue{} }),
+		"send_draft_plan": simple(func(c *Case) error {
+			if err := c.mustBeAssessing("send_draft_plan"); err != nil {
+				return err
+			}
+			if c.planIssued {
+				return conflictf("send_draft_plan: the final plan has already been issued")
+			}
+			if c.draftSent {
+				return conflictf("send_draft_plan: the draft plan has already been sent")
+			}
+			return nil
+		}, func(*Case) Event { return &DraftPlanSent{} }),
+		"receive_representations": simple(func(c *Case) error {
+			if !c.draftSent {
+				return conflictf("receive_representations: no draft plan has been sent")
+			}
+			if c.repsReceived {
+				return conflictf("receive_representations: representations have already been received")
+			}
+			return nil
+		}, func(*Case) Event { return &RepresentationsReceived{} }),
+		"consult_school": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				School string `json:"school"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := required("school", d.School); err != nil {
+				return nil, err
+			}
+			if !c.planIssued {
+				if err := c.mustBeAssessing("consult_school"); err != nil {
+					return nil, err
+				}
+			}
+			if responded, ok := c.consultations[d.School]; ok && !responded {
+				return nil, conflictf("consult_school: %s is already being consulted", d.School)
+			}
+			return []Event{&SchoolConsulted{School: d.School}}, nil
+		},
+		"receive_school_response": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				School string `json:"school"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := required("school", d.School); err != nil {
+				return nil, err
+			}
+			if responded, ok := c.consultations[d.School]; !ok || responded {
+				return nil, conflictf("receive_school_response: %s has no consultation awaiting a response", d.School)
+			}
+			return []Event{&SchoolResponded{School: d.School}}, nil
+		},
+		"issue_final_plan": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				School string `json:"school"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := required("school", d.School); err != nil {
+				return nil, err
+			}
+			if err := c.mustBeAssessing("issue_final_plan"); err != nil {
+				return nil, err
+			}
+			if c.planIssued {
+				return nil, conflictf("issue_final_plan: the final plan has already been issued")
+			}
+			return []Event{&FinalPlanIssued{School: d.School}}, nil
+		},
+		"hold_review_meeting": simple(func(c *Case) error {
+			if err := c.mustHavePlan("hold_review_meeting"); err != nil {
+				return err
+			}
+			if c.meetingHeld {
+				return conflictf("hold_review_meeting: review %d's meeting has already been held", c.review)
+			}
+			return nil
+		}, func(c *Case) Event { return &ReviewMeetingHeld{Review: c.review} }),
+		"send_review_report": simple(func(c *Case) error {
+			if !c.meetingHeld {
+				return conflictf("send_review_report: no review meeting has been held for review %d", c.review)
+			}
+			if c.reportSent {
+				return conflictf("send_review_report: review %d's report has already been sent", c.review)
+			}
+			return nil
+		}, func(c *Case) Event { return &ReviewReportSent{Review: c.review} }),
+		"notify_review_decision": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				Decision string `json:"decision"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("decision", d.Decision, "maintain", "amend", "cease"); err != nil {
+				return nil, err
+			}
+			if err := c.mustHavePlan("notify_review_decision"); err != nil {
+				return nil, err
+			}
+			e := &ReviewDecisionNotified{Review: c.review, Decision: d.Decision}
+			if d.Decision != "cease" {
+				e.NextReview = c.review + 1
+			}
+			return []Event{e}, nil
+		},
+		"send_proposed_amendments": simple(func(c *Case) error {
+			if err := c.mustHavePlan("send_proposed_amendments"); err != nil {
+				return err
+			}
+			if c.amendments {
+				return conflictf("send_proposed_amendments: proposed amendments are already awaiting an amended plan")
+			}
+			return nil
+		}, func(c *Case) Event { return &AmendmentsProposed{Review: c.amendmentReview()} }),
+		"issue_amended_plan": simple(func(c *Case) error {
+			if !c.amendments {
+				return conflictf("issue_amended_plan: no amendments have been proposed")
+			}
+			return nil
+		}, func(c *Case) Event { return &AmendedPlanIssued{Review: c.amending} }),
+		"schedule_phase_transfer": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				Year int    `json:"year"`
+				Kind string `json:"kind"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("kind", d.Kind, "school", "post16"); err != nil {
+				return nil, err
+			}
+			y, _, _ := cmd.On.YMD()
+			if d.Year < y || d.Year > y+3 {
+				return nil, FieldErrorf("data.year", "must be this year or one of the next three, not %d", d.Year)
+			}
+			if err := c.mustHavePlan("schedule_phase_transfer"); err != nil {
+				return nil, err
+			}
+			if c.phaseOpen {
+				return nil, conflictf("schedule_phase_transfer: a phase transfer is already scheduled")
+			}
+			return []Event{&PhaseTransferScheduled{Year: d.Year, Kind: d.Kind}}, nil
+		},
+		"name_transfer_setting": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				School string `json:"school"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := required("school", d.School); err != nil {
+				return nil, err
+			}
+			if !c.phaseOpen {
+				return nil, conflictf("name_transfer_setting: no phase transfer is scheduled")
+			}
+			return []Event{&TransferSettingNamed{School: d.School}}, nil
+		},
+		"contact_mediation_adviser": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				WantsMediation *bool `json:"wants_mediation"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if d.WantsMediation == nil {
+				return nil, FieldErrorf("data.wants_mediation", "is required (true or false)")
+			}
+			if err := c.mustHaveOpenWindow("contact_mediation_adviser"); err != nil {
+				return nil, err
+			}
+			if c.contacted {
+				return nil, conflictf("contact_mediation_adviser: the family has already contacted a mediation adviser about this decision")
+			}
+			return []Event{&MediationAdviserContacted{WantsMediation: *d.WantsMediation}}, nil
+		},
+		"hold_mediation": simple(func(c *Case) error {
+			if !c.mediationDue {
+				return conflictf("hold_mediation: the family has not asked for mediation")
+			}
+			return nil
+		}, func(*Case) Event { return &MediationHeld{} }),
+		"issue_mediation_certificate": simple(func(c *Case) error {
+			if !c.certificateDue {
+				if c.mediationDue {
+					return conflictf("issue_mediation_certificate: mediation has not been held yet")
+				}
+				return conflictf("issue_mediation_certificate: the family has not contacted a mediation adviser")
+			}
+			return nil
+		}, func(*Case) Event { return &MediationCertificateIssued{} }),
+		"lodge_appeal": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+			var d struct {
+				Kind string `json:"kind"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("kind", d.Kind, "refusal_to_assess", "refusal_to_issue", "contents", "placement", "cease"); err != nil {
+				return nil, err
+			}
+			if err := c.mustHaveOpenWindow("lodge_appeal"); err != nil {
+				return nil, err
+			}
+			if !c.certified && (d.Kind != "placement" || rb.Features["mandatory_mediation"]) {
+				return nil, conflictf("lodge_appeal: a %s appeal needs a mediation certificate first", d.Kind)
+			}
+			return []Event{&AppealLodged{Kind: d.Kind}}, nil
+		},
+		"tribunal_order": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				Order string `json:"order"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain"); err != nil {
+				return nil, err
+			}
+			if c.appealWindows == 0 || !c.appealLodged {
+				return nil, conflictf("tribunal_order: no appeal has been lodged")
+			}
+			return []Event{&TribunalOrdered{Order: d.Order}}, nil
+		},
+		"comply_with_order": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				Step string `json:"step"`
+			}
+			if err := decodeData(cmd.Data, &d); err != nil {
+				return nil, err
+			}
+			if err := oneOf("step", d.Step, "assess_notice", "draft_plan", "final_plan", "contents", "placement", "amend"); err != nil {
+				return nil, err
+			}
+			done, ok := c.orders[d.Step]
+			if !ok {
+				return nil, conflictf("comply_with_order: no tribunal order requires the %s step", d.Step)
+			}
+			if done {
+				return nil, conflictf("comply_with_order: the %s step has already been complied with", d.Step)
+			}
+			return []Event{&OrderComplied{Step: d.Step}}, nil
+		},
+	}
+}
+
+// amendmentReview is the review proposed amendments belong to: the review
+// whose "amend" decision led to them, or the current one when they come at
+// another time.
+func (c *Case) amendmentReview() int {
+	if c.amendFor > 0 {
+		return c.amendFor
+	}
+	return c.review
+}
+
+func (c *Case) mustHaveOpenWindow(step string) error {
+	if c.appealWindows == 0 {
+		return conflictf("%s: there is no decision the family can appeal", step)
+	}
+	if c.appealLodged {
+		return conflictf("%s: an appeal against the latest decision has already been lodged", step)
+	}
+	return nil
+}
+
+// Fold builds a case from its stored events.
+func Fold(id string, events []Event, dates []Date) (*Case, error) {
+	if len(events) != len(dates) {
+		return nil, fmt.Errorf("domain: %d events but %d dates", len(events), len(dates))
+	}
+	c := &Case{ID: id}
+	for i, e := range events {
+		c.Apply(e, dates[i])
+	}
+	return c, nil
+}

@@ -1,0 +1,284 @@
+package domain
+
+import (
+	"sort"
+	"strconv"
+)
+
+// Clock statuses, as FORMAT.md defines them.
+const (
+	StatusRunning = "running"
+	StatusOverdue = "overdue"
+	StatusMet     = "met"
+	StatusLate    = "late"
+	StatusEnded   = "ended"
+)
+
+// Clock is one running or finished statutory time limit of a case.
+type Clock struct {
+	Name    string
+	Key     string
+	Started Date
+	Due     Date
+	// Stopped is the date the clock stopped or ended; zero while it runs.
+	Stopped Date
+	// Ended is set when the process took another path and the clock no longer
+	// applies.
+	Ended bool
+	Rule  *ClockRule
+}
+
+// ClosureWindow is one closure of a school: FirstDay is the first day closed
+// and Reopens the first day open again.
+type ClosureWindow struct {
+	FirstDay Date
+	Reopens  Date
+}
+
+// SchoolCalendars gives the closures of each school, for the derived
+// school-closure exception.
+type SchoolCalendars interface {
+	Closures(school string) []ClosureWindow
+}
+
+// adviceAsked is a request for advice from a school's head teacher.
+type adviceAsked struct {
+	School string
+	On     Date
+}
+
+// CaseClocks is the clock state of one case, built only by applying events.
+// It is the shared engine behind scenario runs, the timeliness projection and
+// as-of views.
+type CaseClocks struct {
+	Clocks      []*Clock
+	Exceptions  []ExceptionRecorded
+	schoolAsked []adviceAsked
+}
+
+// Apply advances the clocks for one event that occurred on date on, under
+// rulebook rb. Stops, ends and extensions apply before starts, so an event
+// that closes one clock and opens the next (a review decision) does both.
+func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
+	switch v := e.(type) {
+	case *ExceptionRecorded:
+		cc.Exceptions = append(cc.Exceptions, *v)
+	case *AdviceRequested:
+		if v.School != "" {
+			cc.schoolAsked = append(cc.schoolAsked, adviceAsked{School: v.School, On: on})
+		}
+	}
+	for i := range rb.Clocks {
+		r := &rb.Clocks[i]
+		for _, t := range r.Stops {
+			if t.Matches(e) {
+				cc.close(r, t, e, on, false)
+			}
+		}
+		for _, t := range r.Ends {
+			if t.Matches(e) {
+				cc.close(r, t, e, on, true)
+			}
+		}
+		for _, x := range r.Extends {
+			if x.Matches(e) {
+				for _, c := range cc.targets(r, x.Target, e) {
+					if d := x.Period.Due(on, e, h); d > c.Due {
+						c.Due = d
+					}
+				}
+			}
+		}
+	}
+	for i := range rb.Clocks {
+		r := &rb.Clocks[i]
+		for _, s := range r.Starts {
+			if !s.Matches(e) {
+				continue
+			}
+			p := r.Period
+			if s.Period != nil {
+				p = *s.Period
+			}
+			key := s.Key
+			if s.KeyAttr != "" {
+				key = e.Attr(s.KeyAttr)
+			}
+			cc.Clocks = append(cc.Clocks, &Clock{Name: r.Name, Key: key, Started: on, Due: p.Due(on, e, h), Rule: r})
+		}
+	}
+}
+
+// targets returns the clocks of rule r that target t selects.
+func (cc *CaseClocks) targets(r *ClockRule, t Target, e Event) []*Clock {
+	var out []*Clock
+	for i := len(cc.Clocks) - 1; i >= 0; i-- {
+		c := cc.Clocks[i]
+		if c.Name != r.Name {
+			continue
+		}
+		if t.Latest {
+			return []*Clock{c}
+		}
+		if t.Key != "" && c.Key != t.Key {
+			continue
+		}
+		if t.KeyAttr != "" && c.Key != e.Attr(t.KeyAttr) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (cc *CaseClocks) close(r *ClockRule, t Target, e Event, on Date, ended bool) {
+	for _, c := range cc.targets(r, t, e) {
+		if !c.Stopped.IsZero() {
+			continue
+		}
+		c.Stopped, c.Ended = on, ended
+		if ended && r.LapsesAtDue && on > c.Due {
+			// The family's window had already passed unused before the process
+			// moved on, so it ended on its due date.
+			c.Stopped = c.Due
+		}
+	}
+}
+
+// ClockRow is one clock as FORMAT.md prints it.
+type ClockRow struct {
+	Case    string `json:"case"`
+	Clock   string `json:"clock"`
+	Key     string `json:"key"`
+	Started Date   `json:"started"`
+	Due     Date   `json:"due"`
+	Stopped Date   `json:"stopped"`
+	Status  string `json:"status"`
+	Excused bool   `json:"excused"`
+}
+
+// Row reports a clock as it stands on asOf.
+func (cc *CaseClocks) Row(caseID string, c *Clock, asOf Date, rb *Rulebook, cal SchoolCalendars) ClockRow {
+	row := ClockRow{Case: caseID, Clock: c.Name, Key: c.Key, Started: c.Started, Due: c.Due, Stopped: c.Stopped}
+	switch {
+	case c.Ended:
+		row.Status = StatusEnded
+	case !c.Stopped.IsZero() && c.Stopped <= c.Due:
+		row.Status = StatusMet
+	case !c.Stopped.IsZero():
+		row.Status = StatusLate
+	case c.Rule.LapsesAtDue && c.Due < asOf:
+		row.Status, row.Stopped = StatusEnded, c.Due
+	case c.Due < asOf:
+		row.Status = StatusOverdue
+	default:
+		row.Status = StatusRunning
+	}
+	if row.Status == StatusLate || row.Status == StatusOverdue {
+		row.Excused = cc.excused(c, rb, cal)
+	}
+	return row
+}
+
+// Rows reports every clock of the case on asOf, sorted as FORMAT.md requires.
+func (cc *CaseClocks) Rows(caseID string, asOf Date, rb *Rulebook, cal SchoolCalendars) []ClockRow {
+	rows := make([]ClockRow, 0, len(cc.Clocks))
+	for _, c := range cc.Clocks {
+		rows = append(rows, cc.Row(caseID, c, asOf, rb, cal))
+	}
+	SortRows(rows)
+	return rows
+}
+
+// SortRows orders rows by case, start date, clock and key.
+func SortRows(rows []ClockRow) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.Case != b.Case {
+			return a.Case < b.Case
+		}
+		if a.Started != b.Started {
+			return a.Started < b.Started
+		}
+		if a.Clock != b.Clock {
+			return a.Clock < b.Clock
+		}
+		return keyLess(a.Key, b.Key)
+	})
+}
+
+// keyLess orders review numbers numerically ("2" before "10") and other keys
+// as text.
+func keyLess(a, b string) bool {
+	x, errA := strconv.Atoi(a)
+	y, errB := strconv.Atoi(b)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	return a < b
+}
+
+// Exception is an exception found to apply to a clock: its kind, period and
+// where it came from.
+type Exception struct {
+	Kind     string `json:"kind"`
+	From     Date   `json:"from"`
+	To       Date   `json:"to"`
+	Evidence string `json:"evidence"`
+}
+
+// excused reports whether an exception allowed for the clock's rule covers
+// the clock: its period overlaps the days from the clock's start to its due
+// date, and it lasted at least the rule's minimum.
+func (cc *CaseClocks) excused(c *Clock, rb *Rulebook, cal SchoolCalendars) bool {
+	return len(cc.ExceptionsFor(c, rb, cal)) > 0
+}
+
+// ExceptionsFor lists the exceptions that cover clock c, recorded or derived.
+func (cc *CaseClocks) ExceptionsFor(c *Clock, rb *Rulebook, cal SchoolCalendars) []Exception {
+	var out []Exception
+	for _, er := range c.Rule.Exceptions {
+		if er.Kind == ExceptionSchoolClosure {
+			for _, x := range cc.schoolClosures(rb, cal) {
+				if x.From <= c.Due && x.To >= c.Started {
+					out = append(out, x)
+				}
+			}
+		}
+		for _, x := range cc.Exceptions {
+			if x.Kind != er.Kind || int(x.To-x.From)+1 < er.MinDays {
+				continue
+			}
+			if x.From <= c.Due && x.To >= c.Started {
+				out = append(out, Exception{Kind: x.Kind, From: x.From, To: x.To, Evidence: x.Evidence})
+			}
+		}
+	}
+	return out
+}
+
+// schoolClosures derives the school-closure exception: advice was asked of a
+// head teacher inside the window that runs from BeforeDays before a long
+// closure to BeforeDays before the school reopens. The exception lasts from
+// the request until the school reopens.
+func (cc *CaseClocks) schoolClosures(rb *Rulebook, cal SchoolCalendars) []Exception {
+	if cal == nil {
+		return nil
+	}
+	rule := rb.SchoolClosure
+	var out []Exception
+	for _, a := range cc.schoolAsked {
+		for _, w := range cal.Closures(a.School) {
+			if int(w.Reopens-w.FirstDay) < rule.MinDays {
+				continue
+			}
+			if a.On >= w.FirstDay.AddDays(-rule.BeforeDays) && a.On <= w.Reopens.AddDays(-rule.BeforeDays) {
+				out = append(out, Exception{
+					Kind: ExceptionSchoolClosure, From: a.On, To: w.Reopens.AddDays(-1),
+					Evidence: "advice requested from school " + a.School + " during its closure from " + w.FirstDay.String() + " to " + w.Reopens.String(),
+				})
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,149 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Date is a civil date in Europe/London, held as the number of days since
+// 0001-01-01 so that dates compare and subtract as integers. The zero Date means
+// "no date".
+type Date int32
+
+// unixEpochDays is the Date of 1970-01-01.
+const unixEpochDays = 719162
+
+// London is the time zone every statutory date is read in.
+var London = mustLoadLondon()
+
+func mustLoadLondon() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		// The tz database is embedded by cmd/ehcledger through time/tzdata, so this
+		// only fails in a binary built without it on a machine without zoneinfo.
+		panic("domain: cannot load Europe/London: " + err.Error())
+	}
+	return loc
+}
+
+// NewDate returns the Date for a year, month and day, normalising overflow the
+// way time.Date does.
+func NewDate(y int, m time.Month, d int) Date {
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return Date(t.Unix()/86400 + unixEpochDays)
+}
+
+// DateOf returns the civil date in Europe/London of an instant.
+func DateOf(t time.Time) Date {
+	l := t.In(London)
+	return NewDate(l.Year(), l.Month(), l.Day())
+}
+
+// ParseDate reads a date written as YYYY-MM-DD.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a date in YYYY-MM-DD form", s)
+	}
+	return NewDate(t.Year(), t.Month(), t.Day()), nil
+}
+
+// IsZero reports whether d is the zero Date ("no date").
+func (d Date) IsZero() bool { return d == 0 }
+
+// Time returns midnight UTC of the date, for calendar arithmetic.
+func (d Date) Time() time.Time {
+	return time.Unix(int64(d-unixEpochDays)*86400, 0).UTC()
+}
+
+// YMD returns the year, month and day.
+func (d Date) YMD() (int, time.Month, int) { return d.Time().Date() }
+
+// Weekday returns the day of the week.
+func (d Date) Weekday() time.Weekday { return d.Time().Weekday() }
+
+// AddDays returns the date n calendar days later (earlier if n is negative).
+func (d Date) AddDays(n int) Date { return d + Date(n) }
+
+// AddMonths returns the same day-of-month n months later; when that month is
+// too short it returns that month's last day (31 January + 1 month = 28 or 29
+// February), as statutory.md section 2 requires.
+func (d Date) AddMonths(n int) Date {
+	y, m, day := d.YMD()
+	first := NewDate(y, m+time.Month(n), 1)
+	fy, fm, _ := first.YMD()
+	last := NewDate(fy, fm+1, 0)
+	_, _, lastDay := last.YMD()
+	if day > lastDay {
+		day = lastDay
+	}
+	return NewDate(fy, fm, day)
+}
+
+// String formats the date as YYYY-MM-DD, or "" for the zero Date.
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Time().Format(time.DateOnly)
+}
+
+// MarshalJSON writes the date as "YYYY-MM-DD", or null for the zero Date.
+func (d Date) MarshalJSON() ([]byte, error) {
+	if d.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + d.String() + `"`), nil
+}
+
+// UnmarshalJSON reads "YYYY-MM-DD" or null.
+func (d *Date) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = 0
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a date must be a string in YYYY-MM-DD form")
+	}
+	v, err := ParseDate(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// Holidays tells which dates are bank holidays. The domain only needs the
+// question; the answer comes from an adapter (package calendar) so that the
+// domain stays free of third-party code.
+type Holidays interface {
+	IsBankHoliday(Date) bool
+}
+
+// NoHolidays is a Holidays with no bank holidays, for tests of weekend rules.
+type NoHolidays struct{}
+
+// IsBankHoliday always reports false.
+func (NoHolidays) IsBankHoliday(Date) bool { return false }
+
+// IsWorkingDay reports whether d is neither a weekend day nor a bank holiday.
+func IsWorkingDay(d Date, h Holidays) bool {
+	switch d.Weekday() {
+	case time.Saturday, time.Sunday:
+		return false
+	}
+	return !h.IsBankHoliday(d)
+}
+
+// AddWorkingDays returns the nth working day after d.
+func AddWorkingDays(d Date, n int, h Holidays) Date {
+	for n > 0 {
+		d++
+		if IsWorkingDay(d, h) {
+			n--
+		}
+	}
+	return d
+}

@@ -1,0 +1,73 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an Error so that every interface (HTTP, CLI) can answer it the
+// same way. The set is small on purpose.
+type Code string
+
+// The error codes. The api package maps each to one HTTP status.
+const (
+	Invalid      Code = "invalid"
+	NotFound     Code = "not_found"
+	Conflict     Code = "conflict"
+	Forbidden    Code = "forbidden"
+	Unauthorized Code = "unauthorized"
+	Internal     Code = "internal"
+)
+
+// Error is the one error type of the project. Message is safe to show to a
+// user; Field names the input at fault when there is one; Err keeps the
+// underlying cause for logs and is never shown.
+type Error struct {
+	Code    Code
+	Field   string
+	Message string
+	Err     error
+}
+
+// Error returns the user-facing message, prefixed by the field when known.
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf builds an invalid-input Error naming the field at fault.
+func FieldErrorf(field, format string, args ...any) *Error {
+	return &Error{Code: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the Code of err, or Internal when err is not an *Error.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// ErrorMessage returns the user-facing message of err; errors that are not an
+// *Error are internal and their text is hidden.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Code == Internal {
+			return "internal error"
+		}
+		return e.Error()
+	}
+	return "internal error"
+}

@@ -1,0 +1,380 @@
+package domain
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// Event is something that happened to a case, an LA or a school. Every event
+// has an explicit, stable type name and a schema version; stored names are
+// never derived from Go type names.
+type Event interface {
+	// EventType is the stable stored name, in past tense.
+	EventType() string
+	// SchemaVersion is the version of the payload's shape.
+	SchemaVersion() int
+	// Attr returns a payload attribute by its JSON name, as text, so that the
+	// rulebook (which is data) can select and key clocks by payload values.
+	Attr(name string) string
+}
+
+// Stable event type names. Changing one breaks every stored history.
+const (
+	TypeRequestReceived            = "request_received"
+	TypeAssessmentAgreed           = "assessment_agreed"
+	TypeAssessmentRefused          = "assessment_refused"
+	TypeAdviceRequested            = "advice_requested"
+	TypeAdviceReceived             = "advice_received"
+	TypeExceptionRecorded          = "exception_recorded"
+	TypeDecidedNotToIssue          = "decided_not_to_issue"
+	TypeDraftPlanSent              = "draft_plan_sent"
+	TypeRepresentationsReceived    = "representations_received"
+	TypeSchoolConsulted            = "school_consulted"
+	TypeSchoolResponded            = "school_responded"
+	TypeFinalPlanIssued            = "final_plan_issued"
+	TypeReviewMeetingHeld          = "review_meeting_held"
+	TypeReviewReportSent           = "review_report_sent"
+	TypeReviewDecisionNotified     = "review_decision_notified"
+	TypeAmendmentsProposed         = "amendments_proposed"
+	TypeAmendedPlanIssued          = "amended_plan_issued"
+	TypePhaseTransferScheduled     = "phase_transfer_scheduled"
+	TypeTransferSettingNamed       = "transfer_setting_named"
+	TypeMediationAdviserContacted  = "mediation_adviser_contacted"
+	TypeMediationHeld              = "mediation_held"
+	TypeMediationCertificateIssued = "mediation_certificate_issued"
+	TypeAppealLodged               = "appeal_lodged"
+	TypeTribunalOrdered            = "tribunal_ordered"
+	TypeOrderComplied              = "order_complied"
+	TypeRulebookAdopted            = "rulebook_adopted"
+	TypeSchoolClosureRecorded      = "school_closure_recorded"
+)
+
+// RequestReceived records a request for an EHC needs assessment.
+type RequestReceived struct {
+	Requester string `json:"requester"`
+	BirthDate Date   `json:"birth_date"`
+	School    string `json:"school,omitempty"`
+	// Rulebook is the rulebook the LA had in force on the day of the request,
+	// recorded so that later changes of rules never alter this case's past.
+	Rulebook string `json:"rulebook"`
+}
+
+// AssessmentAgreed records the LA's decision to carry out an assessment.
+type AssessmentAgreed struct{}
+
+// AssessmentRefused records the LA's refusal to assess.
+type AssessmentRefused struct{}
+
+// AdviceRequested records a request for advice; School is set when the head
+// teacher or principal of that school was asked.
+type AdviceRequested struct {
+	Advice string `json:"advice"`
+	School string `json:"school,omitempty"`
+}
+
+// AdviceReceived records advice coming back.
+type AdviceReceived struct {
+	Advice string `json:"advice"`
+}
+
+// ExceptionRecorded records a statutory exception with its evidence.
+type ExceptionRecorded struct {
+	Kind     string `json:"kind"`
+	From     Date   `json:"from"`
+	To       Date   `json:"to"`
+	Evidence string `json:"evidence"`
+}
+
+// DecidedNotToIssue records notice that no plan will be issued.
+type DecidedNotToIssue struct{}
+
+// DraftPlanSent records the draft plan being sent to the family.
+type DraftPlanSent struct{}
+
+// RepresentationsReceived records the family's comments on the draft.
+type RepresentationsReceived struct{}
+
+// SchoolConsulted records a school being consulted on being named.
+type SchoolConsulted struct {
+	School string `json:"school"`
+}
+
+// SchoolResponded records a consulted school's response.
+type SchoolResponded struct {
+	School string `json:"school"`
+}
+
+// FinalPlanIssued records the final EHC plan, naming the setting in section I.
+type FinalPlanIssued struct {
+	School string `json:"school"`
+}
+
+// ReviewMeetingHeld records an annual review meeting for review number Review.
+type ReviewMeetingHeld struct {
+	Review int `json:"review"`
+}
+
+// ReviewReportSent records the review report being sent.
+type ReviewReportSent struct {
+	Review int `json:"review"`
+}
+
+// ReviewDecisionNotified records the LA's review decision. NextReview is the
+// number of the following review when the plan continues, else 0.
+type ReviewDecisionNotified struct {
+	Review     int    `json:"review"`
+	Decision   string `json:"decision"`
+	NextReview int    `json:"next_review,omitempty"`
+}
+
+// AmendmentsProposed records proposed amendments being sent to the family.
+type AmendmentsProposed struct {
+	Review int `json:"review"`
+}
+
+// AmendedPlanIssued records the amended final plan.
+type AmendedPlanIssued struct {
+	Review int `json:"review"`
+}
+
+// PhaseTransferScheduled records that the child moves phase in Year.
+type PhaseTransferScheduled struct {
+	Year int    `json:"year"`
+	Kind string `json:"kind"`
+}
+
+// TransferSettingNamed records the plan amended to name the new setting.
+type TransferSettingNamed struct {
+	School string `json:"school"`
+}
+
+// MediationAdviserContacted records the family contacting a mediation adviser.
+type MediationAdviserContacted struct {
+	WantsMediation bool `json:"wants_mediation"`
+}
+
+// MediationHeld records mediation taking place.
+type MediationHeld struct{}
+
+// MediationCertificateIssued records the mediation certificate.
+type MediationCertificateIssued struct{}
+
+// AppealLodged records an appeal to the tribunal.
+type AppealLodged struct {
+	Kind string `json:"kind"`
+}
+
+// TribunalOrdered records a tribunal order the LA must comply with.
+type TribunalOrdered struct {
+	Order string `json:"order"`
+}
+
+// OrderComplied records a compliance step of a tribunal order.
+type OrderComplied struct {
+	Step string `json:"step"`
+}
+
+// RulebookAdopted records an LA adopting a rulebook from a date.
+type RulebookAdopted struct {
+	Rulebook string `json:"rulebook"`
+	From     Date   `json:"from"`
+}
+
+// SchoolClosureRecorded records a school closing from FirstDay (first day
+// closed) until Reopens (first day open again).
+type SchoolClosureRecorded struct {
+	School   string `json:"school"`
+	FirstDay Date   `json:"first_day"`
+	Reopens  Date   `json:"reopens"`
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func (RequestReceived) EventType() string            { return TypeRequestReceived }
+func (AssessmentAgreed) EventType() string           { return TypeAssessmentAgreed }
+func (AssessmentRefused) EventType() string          { return TypeAssessmentRefused }
+func (AdviceRequested) EventType() string            { return TypeAdviceRequested }
+func (AdviceReceived) EventType() string             { return TypeAdviceReceived }
+func (ExceptionRecorded) EventType() string          { return TypeExceptionRecorded }
+func (DecidedNotToIssue) EventType() string          { return TypeDecidedNotToIssue }
+func (DraftPlanSent) EventType() string              { return TypeDraftPlanSent }
+func (RepresentationsReceived) EventType() string    { return TypeRepresentationsReceived }
+func (SchoolConsulted) EventType() string            { return TypeSchoolConsulted }
+func (SchoolResponded) EventType() string            { return TypeSchoolResponded }
+func (FinalPlanIssued) EventType() string            { return TypeFinalPlanIssued }
+func (ReviewMeetingHeld) EventType() string          { return TypeReviewMeetingHeld }
+func (ReviewReportSent) EventType() string           { return TypeReviewReportSent }
+func (ReviewDecisionNotified) EventType() string     { return TypeReviewDecisionNotified }
+func (AmendmentsProposed) EventType() string         { return TypeAmendmentsProposed }
+func (AmendedPlanIssued) EventType() string          { return TypeAmendedPlanIssued }
+func (PhaseTransferScheduled) EventType() string     { return TypePhaseTransferScheduled }
+func (TransferSettingNamed) EventType() string       { return TypeTransferSettingNamed }
+func (MediationAdviserContacted) EventType() string  { return TypeMediationAdviserContacted }
+func (MediationHeld) EventType() string              { return TypeMediationHeld }
+func (MediationCertificateIssued) EventType() string { return TypeMediationCertificateIssued }
+func (AppealLodged) EventType() string               { return TypeAppealLodged }
+func (TribunalOrdered) EventType() string            { return TypeTribunalOrdered }
+func (OrderComplied) EventType() string              { return TypeOrderComplied }
+func (RulebookAdopted) EventType() string            { return TypeRulebookAdopted }
+func (SchoolClosureRecorded) EventType() string      { return TypeSchoolClosureRecorded }
+
+// All events are at schema version 1.
+func (RequestReceived) SchemaVersion() int            { return 1 }
+func (AssessmentAgreed) SchemaVersion() int           { return 1 }
+func (AssessmentRefused) SchemaVersion() int          { return 1 }
+func (AdviceRequested) SchemaVersion() int            { return 1 }
+func (AdviceReceived) SchemaVersion() int             { return 1 }
+func (ExceptionRecorded) SchemaVersion() int          { return 1 }
+func (DecidedNotToIssue) SchemaVersion() int          { return 1 }
+func (DraftPlanSent) SchemaVersion() int              { return 1 }
+func (RepresentationsReceived) SchemaVersion() int    { return 1 }
+func (SchoolConsulted) SchemaVersion() int            { return 1 }
+func (SchoolResponded) SchemaVersion() int            { return 1 }
+func (FinalPlanIssued) SchemaVersion() int            { return 1 }
+func (ReviewMeetingHeld) SchemaVersion() int          { return 1 }
+func (ReviewReportSent) SchemaVersion() int           { return 1 }
+func (ReviewDecisionNotified) SchemaVersion() int     { return 1 }
+func (AmendmentsProposed) SchemaVersion() int         { return 1 }
+func (AmendedPlanIssued) SchemaVersion() int          { return 1 }
+func (PhaseTransferScheduled) SchemaVersion() int     { return 1 }
+func (TransferSettingNamed) SchemaVersion() int       { return 1 }
+func (MediationAdviserContacted) SchemaVersion() int  { return 1 }
+func (MediationHeld) SchemaVersion() int              { return 1 }
+func (MediationCertificateIssued) SchemaVersion() int { return 1 }
+func (AppealLodged) SchemaVersion() int               { return 1 }
+func (TribunalOrdered) SchemaVersion() int            { return 1 }
+func (OrderComplied) SchemaVersion() int              { return 1 }
+func (RulebookAdopted) SchemaVersion() int            { return 1 }
+func (SchoolClosureRecorded) SchemaVersion() int      { return 1 }
+
+// Attr implementations expose the payload fields the rulebook may refer to.
+
+func (e RequestReceived) Attr(n string) string {
+	switch n {
+	case "requester":
+		return e.Requester
+	case "school":
+		return e.School
+	case "rulebook":
+		return e.Rulebook
+	}
+	return ""
+}
+func (AssessmentAgreed) Attr(string) string  { return "" }
+func (AssessmentRefused) Attr(string) string { return "" }
+func (e AdviceRequested) Attr(n string) string {
+	switch n {
+	case "advice":
+		return e.Advice
+	case "school":
+		return e.School
+	}
+	return ""
+}
+func (e AdviceReceived) Attr(n string) string { return pick(n, "advice", e.Advice) }
+func (e ExceptionRecorded) Attr(n string) string {
+	return pick(n, "kind", e.Kind)
+}
+func (DecidedNotToIssue) Attr(string) string       { return "" }
+func (DraftPlanSent) Attr(string) string           { return "" }
+func (RepresentationsReceived) Attr(string) string { return "" }
+func (e SchoolConsulted) Attr(n string) string     { return pick(n, "school", e.School) }
+func (e SchoolResponded) Attr(n string) string     { return pick(n, "school", e.School) }
+func (e FinalPlanIssued) Attr(n string) string     { return pick(n, "school", e.School) }
+func (e ReviewMeetingHeld) Attr(n string) string   { return pick(n, "review", itoa(e.Review)) }
+func (e ReviewReportSent) Attr(n string) string    { return pick(n, "review", itoa(e.Review)) }
+func (e ReviewDecisionNotified) Attr(n string) string {
+	switch n {
+	case "review":
+		return itoa(e.Review)
+	case "decision":
+		return e.Decision
+	case "next_review":
+		return itoa(e.NextReview)
+	}
+	return ""
+}
+func (e AmendmentsProposed) Attr(n string) string { return pick(n, "review", itoa(e.Review)) }
+func (e AmendedPlanIssued) Attr(n string) string  { return pick(n, "review", itoa(e.Review)) }
+func (e PhaseTransferScheduled) Attr(n string) string {
+	switch n {
+	case "year":
+		return itoa(e.Year)
+	case "kind":
+		return e.Kind
+	}
+	return ""
+}
+func (e TransferSettingNamed) Attr(n string) string { return pick(n, "school", e.School) }
+func (e MediationAdviserContacted) Attr(n string) string {
+	return pick(n, "wants_mediation", strconv.FormatBool(e.WantsMediation))
+}
+func (MediationHeld) Attr(string) string              { return "" }
+func (MediationCertificateIssued) Attr(string) string { return "" }
+func (e AppealLodged) Attr(n string) string           { return pick(n, "kind", e.Kind) }
+func (e TribunalOrdered) Attr(n string) string        { return pick(n, "order", e.Order) }
+func (e OrderComplied) Attr(n string) string          { return pick(n, "step", e.Step) }
+func (e RulebookAdopted) Attr(n string) string        { return pick(n, "rulebook", e.Rulebook) }
+func (e SchoolClosureRecorded) Attr(n string) string  { return pick(n, "school", e.School) }
+
+func pick(name, want, value string) string {
+	if name == want {
+		return value
+	}
+	return ""
+}
+
+// eventFactories lists every event type the project can read back. It is the
+// explicit registry of stored names.
+var eventFactories = map[string]func() Event{
+	TypeRequestReceived:            func() Event { return &RequestReceived{} },
+	TypeAssessmentAgreed:           func() Event { return &AssessmentAgreed{} },
+	TypeAssessmentRefused:          func() Event { return &AssessmentRefused{} },
+	TypeAdviceRequested:            func() Event { return &AdviceRequested{} },
+	TypeAdviceReceived:             func() Event { return &AdviceReceived{} },
+	TypeExceptionRecorded:          func() Event { return &ExceptionRecorded{} },
+	TypeDecidedNotToIssue:          func() Event { return &DecidedNotToIssue{} },
+	TypeDraftPlanSent:              func() Event { return &DraftPlanSent{} },
+	TypeRepresentationsReceived:    func() Event { return &RepresentationsReceived{} },
+	TypeSchoolConsulted:            func() Event { return &SchoolConsulted{} },
+	TypeSchoolResponded:            func() Event { return &SchoolResponded{} },
+	TypeFinalPlanIssued:            func() Event { return &FinalPlanIssued{} },
+	TypeReviewMeetingHeld:          func() Event { return &ReviewMeetingHeld{} },
+	TypeReviewReportSent:           func() Event { return &ReviewReportSent{} },
+	TypeReviewDecisionNotified:     func() Event { return &ReviewDecisionNotified{} },
+	TypeAmendmentsProposed:         func() Event { return &AmendmentsProposed{} },
+	TypeAmendedPlanIssued:          func() Event { return &AmendedPlanIssued{} },
+	TypePhaseTransferScheduled:     func() Event { return &PhaseTransferScheduled{} },
+	TypeTransferSettingNamed:       func() Event { return &TransferSettingNamed{} },
+	TypeMediationAdviserContacted:  func() Event { return &MediationAdviserContacted{} },
+	TypeMediationHeld:              func() Event { return &MediationHeld{} },
+	TypeMediationCertificateIssued: func() Event { return &MediationCertificateIssued{} },
+	TypeAppealLodged:               func() Event { return &AppealLodged{} },
+	TypeTribunalOrdered:            func() Event { return &TribunalOrdered{} },
+	TypeOrderComplied:              func() Event { return &OrderComplied{} },
+	TypeRulebookAdopted:            func() Event { return &RulebookAdopted{} },
+	TypeSchoolClosureRecorded:      func() Event { return &SchoolClosureRecorded{} },
+}
+
+// DecodeEvent reads a stored payload of the given type and schema version.
+func DecodeEvent(eventType string, schema int, payload []byte) (Event, error) {
+	f, ok := eventFactories[eventType]
+	if !ok {
+		return nil, Errorf(Invalid, "unknown event type %q", eventType)
+	}
+	e := f()
+	if schema != e.SchemaVersion() {
+		return nil, Errorf(Invalid, "event type %q has no schema version %d", eventType, schema)
+	}
+	if len(payload) > 0 {
+		if err := json.Unmarshal(payload, e); err != nil {
+			return nil, &Error{Code: Invalid, Message: "undecodable " + eventType + " payload", Err: err}
+		}
+	}
+	return e, nil
+}
