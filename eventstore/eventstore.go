@@ -1,0 +1,149 @@
+// Package eventstore defines the append-only store of events that every other
+// part of EHC Ledger reads and writes. Adapters live in sub-packages: sqlite is
+// the embedded default.
+package eventstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ExpectedVersion is the optimistic-concurrency condition of an append.
+type ExpectedVersion int64
+
+const (
+	// Any appends whatever the stream's version.
+	Any ExpectedVersion = -2
+	// NoStream appends only if the stream has no events yet.
+	NoStream ExpectedVersion = -1
+)
+
+// Exact expects the stream's last version to be v (v >= 1).
+func Exact(v int64) ExpectedVersion { return ExpectedVersion(v) }
+
+// EventData is an event to append: everything but the position, version and
+// hashes, which the store assigns.
+type EventData struct {
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	// OccurredOn is the civil date (YYYY-MM-DD, Europe/London) the step happened.
+	OccurredOn string
+	// RecordedAt is the UTC instant the system recorded it.
+	RecordedAt    time.Time
+	Actor         string
+	LA            string
+	CorrelationID string
+	CausationID   string
+	Payload       []byte
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	EventData
+	Stream string
+	// Version is the event's number in its stream, from 1.
+	Version int64
+	// Position is the event's place in the global order, from 1, gapless.
+	Position int64
+	// PrevHash is the hash of the previous event of the stream (empty for the
+	// first), and Hash this event's, chaining the stream so that an altered or
+	// missing event is detectable.
+	PrevHash string
+	Hash     string
+}
+
+// AppendResult tells where an append landed.
+type AppendResult struct {
+	// Version is the stream's last version after the append.
+	Version int64
+	// Position is the global position of the last appended event.
+	Position int64
+	// Duplicate is true when every event was already stored by an earlier
+	// append with the same IDs and content (an idempotent retry).
+	Duplicate bool
+}
+
+// Store is the event store.
+type Store interface {
+	// Append adds events to a stream atomically if the stream matches
+	// expected. Appending events whose IDs are all stored already, with the
+	// same content, succeeds without writing; an ID stored with other content
+	// is a conflict.
+	Append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error)
+	// ReadStream returns a stream's events from version from (1 for all).
+	ReadStream(ctx context.Context, stream string, from int64) ([]RecordedEvent, error)
+	// ReadAll returns up to limit events from global position from, in order.
+	ReadAll(ctx context.Context, from int64, limit int) ([]RecordedEvent, error)
+	// Subscribe calls fn for every event from global position from, first the
+	// stored ones and then new ones as they are committed, until ctx is done or
+	// fn returns an error.
+	Subscribe(ctx context.Context, from int64, fn func(RecordedEvent) error) error
+	// Head returns the global position of the last event (0 when empty).
+	Head(ctx context.Context) (int64, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Hash computes an event's chain hash from the previous hash and the event's
+// identity and content. Recorded-at is included so that back-dating a record is
+// detectable too.
+func Hash(prev string, stream string, version int64, e EventData) string {
+	h := sha256.New()
+	var n [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte(prev))
+	field([]byte(stream))
+	binary.BigEndian.PutUint64(n[:], uint64(version))
+	h.Write(n[:])
+	field(e.ID[:])
+	field([]byte(e.Type))
+	binary.BigEndian.PutUint64(n[:], uint64(e.SchemaVersion))
+	h.Write(n[:])
+	field([]byte(e.OccurredOn))
+	field([]byte(e.RecordedAt.UTC().Format(time.RFC3339Nano)))
+	field([]byte(e.Actor))
+	field([]byte(e.LA))
+	field([]byte(e.CorrelationID))
+	field([]byte(e.CausationID))
+	field(e.Payload)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// SameContent reports whether two events with one ID carry the same content,
+// which decides between an idempotent retry and a conflict.
+func SameContent(a, b EventData) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.SchemaVersion == b.SchemaVersion &&
+		a.OccurredOn == b.OccurredOn && a.Actor == b.Actor && a.LA == b.LA &&
+		a.CorrelationID == b.CorrelationID && a.CausationID == b.CausationID &&
+		string(a.Payload) == string(b.Payload)
+}
+
+// Verify checks one stream's hash chain and versions. It returns the version
+// of the first event that is missing or altered, or 0 when the chain holds.
+func Verify(events []RecordedEvent) (int64, string) {
+	prev := ""
+	for i, e := range events {
+		want := int64(i + 1)
+		if e.Version != want {
+			return want, "missing event"
+		}
+		if e.PrevHash != prev {
+			return e.Version, "previous-hash link broken"
+		}
+		if Hash(prev, e.Stream, e.Version, e.EventData) != e.Hash {
+			return e.Version, "content does not match its hash"
+		}
+		prev = e.Hash
+	}
+	return 0, ""
+}

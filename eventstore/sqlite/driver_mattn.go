@@ -1,0 +1,16 @@
+//go:build !sqlite_modernc && !sqlite_ncruces
+
+package sqlite
+
+import (
+	_ "github.com/mattn/go-sqlite3" // the chosen driver: see docs/sqlite-driver.md
+)
+
+// DriverName names the SQLite driver compiled in.
+const DriverName = "mattn/go-sqlite3"
+
+const driverName = "sqlite3"
+
+func dsn(path string) string {
+	return "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on"
+}

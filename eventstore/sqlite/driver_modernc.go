@@ -1,0 +1,16 @@
+//go:build sqlite_modernc
+
+package sqlite
+
+import (
+	_ "modernc.org/sqlite" // measured alternative: see docs/sqlite-driver.md
+)
+
+// DriverName names the SQLite driver compiled in.
+const DriverName = "modernc.org/sqlite"
+
+const driverName = "sqlite"
+
+func dsn(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+}

@@ -1,0 +1,17 @@
+//go:build sqlite_ncruces
+
+package sqlite
+
+import (
+	_ "github.com/ncruces/go-sqlite3/driver" // measured alternative: see docs/sqlite-driver.md
+	_ "github.com/ncruces/go-sqlite3/embed"
+)
+
+// DriverName names the SQLite driver compiled in.
+const DriverName = "ncruces/go-sqlite3"
+
+const driverName = "sqlite3"
+
+func dsn(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+}

@@ -1,0 +1,436 @@
+// Package sqlite is the embedded event store: one SQLite file in WAL mode with
+// synchronous=FULL, so that an acknowledged append survives a power cut. A
+// single writer goroutine group-commits concurrent appends in one transaction,
+// so many writers share one fsync.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/google/uuid"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	position       INTEGER PRIMARY KEY,
+	event_id       TEXT    NOT NULL UNIQUE,
+	stream         TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	type           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL,
+	occurred_on    TEXT    NOT NULL,
+	recorded_at    TEXT    NOT NULL,
+	actor          TEXT    NOT NULL,
+	la             TEXT    NOT NULL,
+	correlation_id TEXT    NOT NULL,
+	causation_id   TEXT    NOT NULL,
+	payload        BLOB    NOT NULL,
+	prev_hash      TEXT    NOT NULL,
+	hash           TEXT    NOT NULL,
+	UNIQUE(stream, version)
+);
+CREATE TRIGGER IF NOT EXISTS events_immutable_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS events_immutable_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
+`
+
+const columns = `position, event_id, stream, version, type, schema_version, occurred_on,
+	recorded_at, actor, la, correlation_id, causation_id, payload, prev_hash, hash`
+
+// Options tunes the store.
+type Options struct {
+	// MaxBatch caps the number of appends committed in one transaction.
+	MaxBatch int
+}
+
+// Store is the SQLite event store. It is safe for concurrent use.
+type Store struct {
+	path   string
+	read   *sql.DB
+	write  *sql.DB
+	conn   *sql.Conn
+	reqs   chan *appendReq
+	done   chan struct{}
+	closed atomic.Bool
+	wg     sync.WaitGroup
+	head   atomic.Int64
+
+	mu      sync.Mutex
+	changed chan struct{}
+
+	maxBatch int
+	stmts    struct{ byID, last, insert *sql.Stmt }
+}
+
+type appendReq struct {
+	stream   string
+	expected eventstore.ExpectedVersion
+	events   []eventstore.EventData
+	resp     chan appendResp
+}
+
+type appendResp struct {
+	res eventstore.AppendResult
+	err error
+}
+
+// Open opens or creates the store in the file at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	write, err := sql.Open(driverName, dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	ctx := context.Background()
+	if _, err := write.ExecContext(ctx, schema); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
+	var mode string
+	if err := write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		write.Close()
+		return nil, fmt.Errorf("%s: journal mode is %q, want wal (%v)", path, mode, err)
+	}
+	read, err := sql.Open(driverName, dsn(path))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(8)
+	s := &Store{path: path, read: read, write: write, reqs: make(chan *appendReq, 4096),
+		done: make(chan struct{}), changed: make(chan struct{}), maxBatch: opts.MaxBatch}
+	if s.conn, err = write.Conn(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.stmts.byID, `SELECT ` + columns + ` FROM events WHERE event_id = ?`},
+		{&s.stmts.last, `SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
+		{&s.stmts.insert, `INSERT INTO events (event_id, stream, version, type, schema_version, occurred_on,
+			recorded_at, actor, la, correlation_id, causation_id, payload, prev_hash, hash)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
+	} {
+		if *p.dst, err = s.conn.PrepareContext(ctx, p.q); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
+	var head sql.NullInt64
+	if err := read.QueryRowContext(ctx, `SELECT MAX(position) FROM events`).Scan(&head); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.head.Store(head.Int64)
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+func (s *Store) closeDBs() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	s.write.Close()
+	s.read.Close()
+}
+
+// Close stops the writer after it has committed every accepted append.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.done)
+	s.wg.Wait()
+	s.closeDBs()
+	return nil
+}
+
+var errClosed = &domain.Error{Code: domain.Internal, Message: "the event store is closed"}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	if stream == "" {
+		return eventstore.AppendResult{}, domain.FieldErrorf("stream", "is required")
+	}
+	if len(events) == 0 {
+		return eventstore.AppendResult{}, domain.FieldErrorf("events", "at least one event is required")
+	}
+	for i, e := range events {
+		if e.ID == uuid.Nil || e.Type == "" {
+			return eventstore.AppendResult{}, domain.FieldErrorf(fmt.Sprintf("events[%d]", i), "an event needs an ID and a type")
+		}
+	}
+	if s.closed.Load() {
+		return eventstore.AppendResult{}, errClosed
+	}
+	r := &appendReq{stream: stream, expected: expected, events: events, resp: make(chan appendResp, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.done:
+		return eventstore.AppendResult{}, errClosed
+	case <-ctx.Done():
+		return eventstore.AppendResult{}, ctx.Err()
+	}
+	// Once queued, the append is decided by the writer; wait for its verdict
+	// even if ctx ends, so the caller never mistakes a committed append for a
+	// failed one.
+	resp := <-r.resp
+	return resp.res, resp.err
+}
+
+// writer is the single goroutine that writes. It takes every append waiting
+// and commits them in one transaction: the group commit.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	batch := make([]*appendReq, 0, s.maxBatch)
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.reqs:
+		case <-s.done:
+			// Drain what was accepted before Close.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*appendReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*appendReq) {
+	ctx := context.Background()
+	resps := make([]appendResp, len(batch))
+	fail := func(err error) {
+		for _, r := range batch {
+			r.resp <- appendResp{err: &domain.Error{Code: domain.Internal, Message: "the event store could not commit", Err: err}}
+		}
+	}
+	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(err)
+		return
+	}
+	// Every check in apply reads before it writes, so a rejected append has
+	// written nothing and needs no savepoint; an error while writing aborts the
+	// whole batch.
+	var head int64
+	for i, r := range batch {
+		res, err := s.apply(ctx, r)
+		var werr *writeError
+		if errors.As(err, &werr) {
+			s.rollback(ctx)
+			fail(werr.err)
+			return
+		}
+		if err == nil && !res.Duplicate && res.Position > head {
+			head = res.Position
+		}
+		resps[i] = appendResp{res: res, err: err}
+	}
+	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		s.rollback(ctx)
+		fail(err)
+		return
+	}
+	if head > 0 {
+		s.head.Store(head)
+		s.mu.Lock()
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	}
+	for i, r := range batch {
+		r.resp <- resps[i]
+	}
+}
+
+func (s *Store) rollback(ctx context.Context) {
+	_, _ = s.conn.ExecContext(ctx, "ROLLBACK")
+}
+
+// writeError marks a failure after apply started writing: the transaction is
+// no longer clean and must be rolled back.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+// apply checks and inserts one append inside the open transaction.
+func (s *Store) apply(ctx context.Context, r *appendReq) (eventstore.AppendResult, error) {
+	// Idempotency: a retry of a stored append returns its original result.
+	var stored []eventstore.RecordedEvent
+	for _, e := range r.events {
+		rows, err := s.stmts.byID.QueryContext(ctx, e.ID.String())
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		got, err := scanEvents(rows)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if len(got) == 1 {
+			if got[0].Stream != r.stream || !eventstore.SameContent(got[0].EventData, e) {
+				return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "event %s is already stored with different content", e.ID)
+			}
+			stored = append(stored, got[0])
+		}
+	}
+	if len(stored) == len(r.events) {
+		last := stored[len(stored)-1]
+		return eventstore.AppendResult{Version: last.Version, Position: last.Position, Duplicate: true}, nil
+	}
+	if len(stored) > 0 {
+		return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "only some of these events are already stored (%s): a retry must resend the same batch", stored[0].ID)
+	}
+	var version int64
+	var prev string
+	err := s.stmts.last.QueryRowContext(ctx, r.stream).Scan(&version, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return eventstore.AppendResult{}, err
+	}
+	if err := checkExpected(r.stream, r.expected, version); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	var res eventstore.AppendResult
+	for _, e := range r.events {
+		version++
+		h := eventstore.Hash(prev, r.stream, version, e)
+		out, err := s.stmts.insert.ExecContext(ctx, e.ID.String(), r.stream, version, e.Type, e.SchemaVersion,
+			e.OccurredOn, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Actor, e.LA, e.CorrelationID,
+			e.CausationID, e.Payload, prev, h)
+		if err != nil {
+			return eventstore.AppendResult{}, &writeError{err}
+		}
+		pos, err := out.LastInsertId()
+		if err != nil {
+			return eventstore.AppendResult{}, &writeError{err}
+		}
+		prev = h
+		res = eventstore.AppendResult{Version: version, Position: pos}
+	}
+	return res, nil
+}
+
+func checkExpected(stream string, expected eventstore.ExpectedVersion, current int64) error {
+	switch {
+	case expected == eventstore.Any:
+		return nil
+	case expected == eventstore.NoStream && current != 0:
+		return &domain.Error{Code: domain.Conflict, Message: fmt.Sprintf("stream %s already exists (version %d)", stream, current)}
+	case expected >= 0 && int64(expected) != current:
+		return &domain.Error{Code: domain.Conflict, Message: fmt.Sprintf("stream %s is at version %d, not the expected %d", stream, current, expected)}
+	}
+	return nil
+}
+
+func scanEvents(rows *sql.Rows) ([]eventstore.RecordedEvent, error) {
+	defer rows.Close()
+	var out []eventstore.RecordedEvent
+	for rows.Next() {
+		var e eventstore.RecordedEvent
+		var id, recorded string
+		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.Version, &e.Type, &e.SchemaVersion, &e.OccurredOn,
+			&recorded, &e.Actor, &e.LA, &e.CorrelationID, &e.CausationID, &e.Payload, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		var err error
+		if e.ID, err = uuid.Parse(id); err != nil {
+			return nil, fmt.Errorf("event at %d: bad id: %w", e.Position, err)
+		}
+		if e.RecordedAt, err = time.Parse(time.RFC3339Nano, recorded); err != nil {
+			return nil, fmt.Errorf("event at %d: bad recorded_at: %w", e.Position, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]eventstore.RecordedEvent, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? ORDER BY version`, stream, from)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE position >= ? ORDER BY position LIMIT ?`, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+// Head implements eventstore.Store.
+func (s *Store) Head(context.Context) (int64, error) { return s.head.Load(), nil }
+
+func (s *Store) changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Subscribe implements eventstore.Store.
+func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.RecordedEvent) error) error {
+	if from < 1 {
+		from = 1
+	}
+	for {
+		wait := s.changes()
+		evs, err := s.ReadAll(ctx, from, 2000)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := fn(e); err != nil {
+				return err
+			}
+			from = e.Position + 1
+		}
+		if len(evs) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return errClosed
+		case <-wait:
+		}
+	}
+}
+
+var _ eventstore.Store = (*Store)(nil)

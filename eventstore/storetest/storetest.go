@@ -1,0 +1,367 @@
+// Package storetest is the conformance suite every event store backend must
+// pass. A backend's test calls Run with a factory that opens a fresh, empty
+// store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/google/uuid"
+)
+
+// Factory opens a fresh, empty store. The suite closes it.
+type Factory func(t *testing.T) eventstore.Store
+
+// Run runs every conformance case as a subtest.
+func Run(t *testing.T, open Factory) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s eventstore.Store)
+	}{
+		{"append_then_read_stream_returns_events_in_order", appendThenRead},
+		{"no_stream_expectation_rejects_existing_stream", noStreamRejectsExisting},
+		{"exact_expectation_rejects_stale_version", exactRejectsStale},
+		{"any_expectation_always_appends", anyAlwaysAppends},
+		{"retry_with_same_ids_is_idempotent", retryIsIdempotent},
+		{"same_id_different_content_is_conflict", sameIDDifferentContent},
+		{"rejected_append_writes_nothing", rejectedWritesNothing},
+		{"read_all_is_gapless_in_commit_order", readAllGapless},
+		{"concurrent_appenders_get_gapless_global_order", concurrentAppenders},
+		{"concurrent_writers_to_one_stream_conflict_cleanly", concurrentSameStream},
+		{"hash_chain_verifies_and_detects_tampering", hashChain},
+		{"subscription_catches_up_then_goes_live", subscribeCatchUpThenLive},
+		{"large_event_round_trips", largeEvent},
+		{"many_streams_stay_separate", manyStreams},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			c.fn(t, s)
+		})
+	}
+}
+
+// NewEvent returns a test event with a fresh UUID v7 and the given payload.
+func NewEvent(t testing.TB, typ, payload string) eventstore.EventData {
+	t.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.EventData{ID: id, Type: typ, SchemaVersion: 1, OccurredOn: "2024-03-01",
+		RecordedAt: time.Date(2024, 3, 1, 10, 0, 0, 123456789, time.UTC), Actor: "tester", LA: "E09000001",
+		CorrelationID: "corr", CausationID: "cause", Payload: []byte(payload)}
+}
+
+func mustAppend(t *testing.T, s eventstore.Store, stream string, exp eventstore.ExpectedVersion, evs ...eventstore.EventData) eventstore.AppendResult {
+	t.Helper()
+	res, err := s.Append(context.Background(), stream, exp, evs)
+	if err != nil {
+		t.Fatalf("append to %s: %v", stream, err)
+	}
+	return res
+}
+
+func wantConflict(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("append succeeded, want a conflict")
+	}
+	if domain.ErrorCode(err) != domain.Conflict {
+		t.Fatalf("error %v has code %s, want conflict", err, domain.ErrorCode(err))
+	}
+}
+
+func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.RecordedEvent {
+	t.Helper()
+	evs, err := s.ReadStream(context.Background(), stream, 1)
+	if err != nil {
+		t.Fatalf("read %s: %v", stream, err)
+	}
+	return evs
+}
+
+func readAll(t *testing.T, s eventstore.Store) []eventstore.RecordedEvent {
+	t.Helper()
+	var out []eventstore.RecordedEvent
+	from := int64(1)
+	for {
+		evs, err := s.ReadAll(context.Background(), from, 500)
+		if err != nil {
+			t.Fatalf("read all: %v", err)
+		}
+		if len(evs) == 0 {
+			return out
+		}
+		out = append(out, evs...)
+		from = evs[len(evs)-1].Position + 1
+	}
+}
+
+func appendThenRead(t *testing.T, s eventstore.Store) {
+	a, b := NewEvent(t, "a_happened", `{"n":1}`), NewEvent(t, "b_happened", `{"n":2}`)
+	res := mustAppend(t, s, "case-1", eventstore.NoStream, a, b)
+	if res.Version != 2 || res.Position != 2 {
+		t.Fatalf("result %+v, want version 2 at position 2", res)
+	}
+	got := readStream(t, s, "case-1")
+	if len(got) != 2 {
+		t.Fatalf("read %d events, want 2", len(got))
+	}
+	for i, want := range []eventstore.EventData{a, b} {
+		g := got[i]
+		if !eventstore.SameContent(g.EventData, want) || !g.RecordedAt.Equal(want.RecordedAt) {
+			t.Fatalf("event %d = %+v, want %+v", i, g.EventData, want)
+		}
+		if g.Version != int64(i+1) || g.Stream != "case-1" {
+			t.Fatalf("event %d at version %d of %q", i, g.Version, g.Stream)
+		}
+	}
+	if got, err := s.ReadStream(context.Background(), "case-1", 2); err != nil || len(got) != 1 || got[0].ID != b.ID {
+		t.Fatalf("read from version 2: %v %v", got, err)
+	}
+	if got := readStream(t, s, "case-none"); len(got) != 0 {
+		t.Fatalf("unknown stream has %d events", len(got))
+	}
+	if h, err := s.Head(context.Background()); err != nil || h != 2 {
+		t.Fatalf("head = %d, %v; want 2", h, err)
+	}
+}
+
+func noStreamRejectsExisting(t *testing.T, s eventstore.Store) {
+	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	_, err := s.Append(context.Background(), "case-1", eventstore.NoStream, []eventstore.EventData{NewEvent(t, "b", `{}`)})
+	wantConflict(t, err)
+}
+
+func exactRejectsStale(t *testing.T, s eventstore.Store) {
+	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	mustAppend(t, s, "case-1", eventstore.Exact(1), NewEvent(t, "b", `{}`))
+	_, err := s.Append(context.Background(), "case-1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
+	wantConflict(t, err)
+	_, err = s.Append(context.Background(), "case-2", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
+	wantConflict(t, err)
+	if n := len(readStream(t, s, "case-1")); n != 2 {
+		t.Fatalf("stream has %d events, want 2", n)
+	}
+}
+
+func anyAlwaysAppends(t *testing.T, s eventstore.Store) {
+	mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "a", `{}`))
+	res := mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "b", `{}`))
+	if res.Version != 2 {
+		t.Fatalf("version %d, want 2", res.Version)
+	}
+}
+
+func retryIsIdempotent(t *testing.T, s eventstore.Store) {
+	a, b := NewEvent(t, "a", `{"x":1}`), NewEvent(t, "b", `{"x":2}`)
+	first := mustAppend(t, s, "case-1", eventstore.NoStream, a, b)
+	// A retry, even with a now-stale expectation, returns the original result.
+	again := mustAppend(t, s, "case-1", eventstore.NoStream, a, b)
+	if !again.Duplicate || again.Version != first.Version || again.Position != first.Position {
+		t.Fatalf("retry gave %+v, first was %+v", again, first)
+	}
+	if n := len(readAll(t, s)); n != 2 {
+		t.Fatalf("store holds %d events after a retry, want 2", n)
+	}
+}
+
+func sameIDDifferentContent(t *testing.T, s eventstore.Store) {
+	a := NewEvent(t, "a", `{"x":1}`)
+	mustAppend(t, s, "case-1", eventstore.Any, a)
+	changed := a
+	changed.Payload = []byte(`{"x":2}`)
+	_, err := s.Append(context.Background(), "case-1", eventstore.Any, []eventstore.EventData{changed})
+	wantConflict(t, err)
+	_, err = s.Append(context.Background(), "case-2", eventstore.Any, []eventstore.EventData{a})
+	wantConflict(t, err)
+	partial := []eventstore.EventData{a, NewEvent(t, "b", `{}`)}
+	_, err = s.Append(context.Background(), "case-1", eventstore.Any, partial)
+	wantConflict(t, err)
+}
+
+func rejectedWritesNothing(t *testing.T, s eventstore.Store) {
+	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	_, err := s.Append(context.Background(), "case-1", eventstore.Exact(5), []eventstore.EventData{NewEvent(t, "b", `{}`), NewEvent(t, "c", `{}`)})
+	wantConflict(t, err)
+	mustAppend(t, s, "case-2", eventstore.NoStream, NewEvent(t, "d", `{}`))
+	all := readAll(t, s)
+	if len(all) != 2 || all[1].Position != 2 || all[1].Stream != "case-2" {
+		t.Fatalf("after a rejected append the log is %d events; last %+v", len(all), all[len(all)-1])
+	}
+}
+
+func readAllGapless(t *testing.T, s eventstore.Store) {
+	for i := 0; i < 30; i++ {
+		stream := fmt.Sprintf("case-%d", i%4)
+		mustAppend(t, s, stream, eventstore.Any, NewEvent(t, "e", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	all := readAll(t, s)
+	if len(all) != 30 {
+		t.Fatalf("read %d, want 30", len(all))
+	}
+	for i, e := range all {
+		if e.Position != int64(i+1) || string(e.Payload) != fmt.Sprintf(`{"i":%d}`, i) {
+			t.Fatalf("event %d at position %d with %s", i, e.Position, e.Payload)
+		}
+	}
+}
+
+func concurrentAppenders(t *testing.T, s eventstore.Store) {
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				e := NewEvent(t, "e", fmt.Sprintf(`{"w":%d,"i":%d}`, w, i))
+				if _, err := s.Append(context.Background(), fmt.Sprintf("case-%d", w), expectAfter(i), []eventstore.EventData{e}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all := readAll(t, s)
+	if len(all) != writers*each {
+		t.Fatalf("read %d events, want %d", len(all), writers*each)
+	}
+	next := map[string]int64{}
+	for i, e := range all {
+		if e.Position != int64(i+1) {
+			t.Fatalf("gap: event %d has position %d", i, e.Position)
+		}
+		next[e.Stream]++
+		if e.Version != next[e.Stream] {
+			t.Fatalf("%s: version %d out of order (want %d)", e.Stream, e.Version, next[e.Stream])
+		}
+	}
+}
+
+func concurrentSameStream(t *testing.T, s eventstore.Store) {
+	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, conflicts := 0, 0
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Append(context.Background(), "case-1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "b", `{}`)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case domain.ErrorCode(err) == domain.Conflict:
+				conflicts++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 || conflicts != n-1 {
+		t.Fatalf("%d succeeded and %d conflicted, want 1 and %d", ok, conflicts, n-1)
+	}
+}
+
+func hashChain(t *testing.T, s eventstore.Store) {
+	for i := 0; i < 5; i++ {
+		mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "e", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	evs := readStream(t, s, "case-1")
+	if v, why := eventstore.Verify(evs); v != 0 {
+		t.Fatalf("intact chain fails at %d: %s", v, why)
+	}
+	altered := append([]eventstore.RecordedEvent(nil), evs...)
+	altered[2].Payload = []byte(`{"i":99}`)
+	if v, _ := eventstore.Verify(altered); v != 3 {
+		t.Fatalf("altered event 3 reported at %d", v)
+	}
+	missing := append(append([]eventstore.RecordedEvent(nil), evs[:1]...), evs[2:]...)
+	if v, _ := eventstore.Verify(missing); v != 2 {
+		t.Fatalf("missing event 2 reported at %d", v)
+	}
+}
+
+func subscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
+	for i := 0; i < 3; i++ {
+		mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "old", `{}`))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan eventstore.RecordedEvent, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Subscribe(ctx, 2, func(e eventstore.RecordedEvent) error {
+			got <- e
+			return nil
+		})
+	}()
+	for want := int64(2); want <= 3; want++ {
+		if e := <-got; e.Position != want {
+			t.Fatalf("caught up event at %d, want %d", e.Position, want)
+		}
+	}
+	mustAppend(t, s, "case-2", eventstore.Any, NewEvent(t, "new", `{}`))
+	select {
+	case e := <-got:
+		if e.Position != 4 || e.Type != "new" {
+			t.Fatalf("live event %+v", e)
+		}
+	case <-ctx.Done():
+		t.Fatal("live event never arrived")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("subscription ended with %v, want context.Canceled", err)
+	}
+}
+
+func largeEvent(t *testing.T, s eventstore.Store) {
+	big := `{"text":"` + strings.Repeat("x", 1<<20) + `"}`
+	mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "big", big))
+	if evs := readStream(t, s, "case-1"); len(evs) != 1 || string(evs[0].Payload) != big {
+		t.Fatal("a 1 MiB event did not round-trip")
+	}
+}
+
+func manyStreams(t *testing.T, s eventstore.Store) {
+	const n = 200
+	for i := 0; i < n; i++ {
+		mustAppend(t, s, fmt.Sprintf("case-%d", i), eventstore.NoStream, NewEvent(t, "a", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	for _, i := range []int{0, 77, n - 1} {
+		evs := readStream(t, s, fmt.Sprintf("case-%d", i))
+		if len(evs) != 1 || string(evs[0].Payload) != fmt.Sprintf(`{"i":%d}`, i) {
+			t.Fatalf("stream %d holds %v", i, evs)
+		}
+	}
+}
+
+// expectAfter is the expectation for appending to a stream that holds n events.
+func expectAfter(n int) eventstore.ExpectedVersion {
+	if n == 0 {
+		return eventstore.NoStream
+	}
+	return eventstore.Exact(int64(n))
+}
