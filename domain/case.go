@@ -672,3 +672,23 @@ func Fold(id string, events []Event, dates []Date) (*Case, error) {
 	}
 	return c, nil
 }
+
+// commandEvents names the event type each command emits, so that a retried
+// command can be recognised among stored events.
+var commandEvents = map[string]string{
+	"receive_request": TypeRequestReceived, "decide_to_assess": TypeAssessmentAgreed,
+	"refuse_assessment": TypeAssessmentRefused, "request_advice": TypeAdviceRequested,
+	"receive_advice": TypeAdviceReceived, "record_exception": TypeExceptionRecorded,
+	"decide_not_to_issue": TypeDecidedNotToIssue, "send_draft_plan": TypeDraftPlanSent,
+	"receive_representations": TypeRepresentationsReceived, "consult_school": TypeSchoolConsulted,
+	"receive_school_response": TypeSchoolResponded, "issue_final_plan": TypeFinalPlanIssued,
+	"hold_review_meeting": TypeReviewMeetingHeld, "send_review_report": TypeReviewReportSent,
+	"notify_review_decision": TypeReviewDecisionNotified, "send_proposed_amendments": TypeAmendmentsProposed,
+	"issue_amended_plan": TypeAmendedPlanIssued, "schedule_phase_transfer": TypePhaseTransferScheduled,
+	"name_transfer_setting": TypeTransferSettingNamed, "contact_mediation_adviser": TypeMediationAdviserContacted,
+	"hold_mediation": TypeMediationHeld, "issue_mediation_certificate": TypeMediationCertificateIssued,
+	"lodge_appeal": TypeAppealLodged, "tribunal_order": TypeTribunalOrdered, "comply_with_order": TypeOrderComplied,
+}
+
+// CommandEventType returns the type of the first event a command emits.
+func CommandEventType(command string) string { return commandEvents[command] }

@@ -41,8 +41,8 @@ type SchoolCalendars interface {
 	Closures(school string) []ClosureWindow
 }
 
-// adviceAsked is a request for advice from a school's head teacher.
-type adviceAsked struct {
+// AdviceAsked is a request for advice from a school's head teacher.
+type AdviceAsked struct {
 	School string
 	On     Date
 }
@@ -53,7 +53,7 @@ type adviceAsked struct {
 type CaseClocks struct {
 	Clocks      []*Clock
 	Exceptions  []ExceptionRecorded
-	schoolAsked []adviceAsked
+	SchoolAsked []AdviceAsked
 }
 
 // Apply advances the clocks for one event that occurred on date on, under
@@ -65,7 +65,7 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 		cc.Exceptions = append(cc.Exceptions, *v)
 	case *AdviceRequested:
 		if v.School != "" {
-			cc.schoolAsked = append(cc.schoolAsked, adviceAsked{School: v.School, On: on})
+			cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on})
 		}
 	}
 	for i := range rb.Clocks {
@@ -267,7 +267,7 @@ func (cc *CaseClocks) schoolClosures(rb *Rulebook, cal SchoolCalendars) []Except
 	}
 	rule := rb.SchoolClosure
 	var out []Exception
-	for _, a := range cc.schoolAsked {
+	for _, a := range cc.SchoolAsked {
 		for _, w := range cal.Closures(a.School) {
 			if int(w.Reopens-w.FirstDay) < rule.MinDays {
 				continue

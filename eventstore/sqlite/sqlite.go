@@ -9,12 +9,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/google/uuid"
 )
 
@@ -43,6 +45,9 @@ CREATE TRIGGER IF NOT EXISTS events_immutable_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
 `
 
+// maxCachedHeads bounds the writer's cache of stream heads.
+const maxCachedHeads = 200000
+
 const columns = `position, event_id, stream, version, type, schema_version, occurred_on,
 	recorded_at, actor, la, correlation_id, causation_id, payload, prev_hash, hash`
 
@@ -68,7 +73,11 @@ type Store struct {
 	changed chan struct{}
 
 	maxBatch int
-	stmts    struct{ byID, last, insert *sql.Stmt }
+	// heads caches the last version and hash of streams the writer has
+	// written; only the writer goroutine touches it. It is coherent because
+	// this writer is the only one of the file.
+	heads map[string]streamHead
+	stmts struct{ last, insert *sql.Stmt }
 }
 
 type appendReq struct {
@@ -88,29 +97,22 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
 	}
-	write, err := sql.Open(driverName, dsn(path))
+	write, err := sqlitedb.Open(path, 1)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
 	ctx := context.Background()
 	if _, err := write.ExecContext(ctx, schema); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
-	var mode string
-	if err := write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
-		write.Close()
-		return nil, fmt.Errorf("%s: journal mode is %q, want wal (%v)", path, mode, err)
-	}
-	read, err := sql.Open(driverName, dsn(path))
+	read, err := sqlitedb.Open(path, 8)
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
-	read.SetMaxOpenConns(8)
 	s := &Store{path: path, read: read, write: write, reqs: make(chan *appendReq, 4096),
-		done: make(chan struct{}), changed: make(chan struct{}), maxBatch: opts.MaxBatch}
+		done: make(chan struct{}), changed: make(chan struct{}), maxBatch: opts.MaxBatch, heads: map[string]streamHead{}}
 	if s.conn, err = write.Conn(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -119,7 +121,6 @@ func Open(path string, opts Options) (*Store, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&s.stmts.byID, `SELECT ` + columns + ` FROM events WHERE event_id = ?`},
 		{&s.stmts.last, `SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (event_id, stream, version, type, schema_version, occurred_on,
 			recorded_at, actor, la, correlation_id, causation_id, payload, prev_hash, hash)
@@ -239,12 +240,19 @@ func (s *Store) commit(batch []*appendReq) {
 		fail(err)
 		return
 	}
+	byID, err := s.prefetch(ctx, batch)
+	if err != nil {
+		s.rollback(ctx)
+		fail(err)
+		return
+	}
+	b := &batchState{byID: byID, heads: map[string]streamHead{}}
 	// Every check in apply reads before it writes, so a rejected append has
 	// written nothing and needs no savepoint; an error while writing aborts the
 	// whole batch.
 	var head int64
 	for i, r := range batch {
-		res, err := s.apply(ctx, r)
+		res, err := s.apply(ctx, b, r)
 		var werr *writeError
 		if errors.As(err, &werr) {
 			s.rollback(ctx)
@@ -260,6 +268,14 @@ func (s *Store) commit(batch []*appendReq) {
 		s.rollback(ctx)
 		fail(err)
 		return
+	}
+	// Only committed heads enter the cache, so a rolled-back batch leaves no
+	// trace in it. The cache is bounded by starting afresh when full.
+	if len(s.heads)+len(b.heads) > maxCachedHeads {
+		s.heads = map[string]streamHead{}
+	}
+	for k, v := range b.heads {
+		s.heads[k] = v
 	}
 	if head > 0 {
 		s.head.Store(head)
@@ -283,24 +299,76 @@ type writeError struct{ err error }
 
 func (e *writeError) Error() string { return e.err.Error() }
 
-// apply checks and inserts one append inside the open transaction.
-func (s *Store) apply(ctx context.Context, r *appendReq) (eventstore.AppendResult, error) {
-	// Idempotency: a retry of a stored append returns its original result.
-	var stored []eventstore.RecordedEvent
-	for _, e := range r.events {
-		rows, err := s.stmts.byID.QueryContext(ctx, e.ID.String())
+// streamHead is a stream's last version and hash.
+type streamHead struct {
+	version int64
+	hash    string
+}
+
+// batchState is what one group commit knows beyond the database: events
+// already stored with IDs of this batch, and the heads of streams it touched.
+type batchState struct {
+	byID  map[uuid.UUID]eventstore.RecordedEvent
+	heads map[string]streamHead
+}
+
+// prefetch looks up, in one query per chunk, which event IDs of the batch are
+// already stored, so that idempotency costs one query per batch rather than
+// one per event.
+func (s *Store) prefetch(ctx context.Context, batch []*appendReq) (map[uuid.UUID]eventstore.RecordedEvent, error) {
+	var ids []any
+	for _, r := range batch {
+		for _, e := range r.events {
+			ids = append(ids, e.ID.String())
+		}
+	}
+	found := map[uuid.UUID]eventstore.RecordedEvent{}
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		q := `SELECT ` + columns + ` FROM events WHERE event_id IN (?` + strings.Repeat(",?", n-1) + `)`
+		rows, err := s.conn.QueryContext(ctx, q, ids[:n]...)
 		if err != nil {
-			return eventstore.AppendResult{}, err
+			return nil, err
 		}
 		got, err := scanEvents(rows)
 		if err != nil {
-			return eventstore.AppendResult{}, err
+			return nil, err
 		}
-		if len(got) == 1 {
-			if got[0].Stream != r.stream || !eventstore.SameContent(got[0].EventData, e) {
+		for _, e := range got {
+			found[e.ID] = e
+		}
+		ids = ids[n:]
+	}
+	return found, nil
+}
+
+// head returns a stream's last version and hash: from this batch, from the
+// cache of streams the writer has seen, or from the database.
+func (s *Store) streamHead(ctx context.Context, b *batchState, stream string) (streamHead, error) {
+	if h, ok := b.heads[stream]; ok {
+		return h, nil
+	}
+	if h, ok := s.heads[stream]; ok {
+		return h, nil
+	}
+	var h streamHead
+	err := s.stmts.last.QueryRowContext(ctx, stream).Scan(&h.version, &h.hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return h, err
+	}
+	return h, nil
+}
+
+// apply checks and inserts one append inside the open transaction.
+func (s *Store) apply(ctx context.Context, b *batchState, r *appendReq) (eventstore.AppendResult, error) {
+	// Idempotency: a retry of a stored append returns its original result.
+	var stored []eventstore.RecordedEvent
+	for _, e := range r.events {
+		if got, ok := b.byID[e.ID]; ok {
+			if got.Stream != r.stream || !eventstore.SameContent(got.EventData, e) {
 				return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "event %s is already stored with different content", e.ID)
 			}
-			stored = append(stored, got[0])
+			stored = append(stored, got)
 		}
 	}
 	if len(stored) == len(r.events) {
@@ -310,32 +378,38 @@ func (s *Store) apply(ctx context.Context, r *appendReq) (eventstore.AppendResul
 	if len(stored) > 0 {
 		return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "only some of these events are already stored (%s): a retry must resend the same batch", stored[0].ID)
 	}
-	var version int64
-	var prev string
-	err := s.stmts.last.QueryRowContext(ctx, r.stream).Scan(&version, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	seen := map[uuid.UUID]bool{}
+	for _, e := range r.events {
+		if seen[e.ID] {
+			return eventstore.AppendResult{}, domain.Errorf(domain.Invalid, "event %s appears twice in one append", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	h, err := s.streamHead(ctx, b, r.stream)
+	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	if err := checkExpected(r.stream, r.expected, version); err != nil {
+	if err := checkExpected(r.stream, r.expected, h.version); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	var res eventstore.AppendResult
 	for _, e := range r.events {
-		version++
-		h := eventstore.Hash(prev, r.stream, version, e)
-		out, err := s.stmts.insert.ExecContext(ctx, e.ID.String(), r.stream, version, e.Type, e.SchemaVersion,
+		rec := eventstore.RecordedEvent{EventData: e, Stream: r.stream, Version: h.version + 1, PrevHash: h.hash}
+		rec.Hash = eventstore.Hash(h.hash, r.stream, rec.Version, e)
+		out, err := s.stmts.insert.ExecContext(ctx, e.ID.String(), r.stream, rec.Version, e.Type, e.SchemaVersion,
 			e.OccurredOn, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Actor, e.LA, e.CorrelationID,
-			e.CausationID, e.Payload, prev, h)
+			e.CausationID, e.Payload, rec.PrevHash, rec.Hash)
 		if err != nil {
 			return eventstore.AppendResult{}, &writeError{err}
 		}
-		pos, err := out.LastInsertId()
-		if err != nil {
+		if rec.Position, err = out.LastInsertId(); err != nil {
 			return eventstore.AppendResult{}, &writeError{err}
 		}
-		prev = h
-		res = eventstore.AppendResult{Version: version, Position: pos}
+		b.byID[e.ID] = rec
+		h = streamHead{version: rec.Version, hash: rec.Hash}
+		res = eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
 	}
+	b.heads[r.stream] = h
 	return res, nil
 }
 

@@ -1,6 +1,6 @@
 //go:build sqlite_modernc
 
-package sqlite
+package sqlitedb
 
 import (
 	_ "modernc.org/sqlite" // measured alternative: see docs/sqlite-driver.md

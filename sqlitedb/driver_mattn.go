@@ -1,6 +1,6 @@
 //go:build !sqlite_modernc && !sqlite_ncruces
 
-package sqlite
+package sqlitedb
 
 import (
 	_ "github.com/mattn/go-sqlite3" // the chosen driver: see docs/sqlite-driver.md

@@ -1,6 +1,6 @@
 //go:build sqlite_ncruces
 
-package sqlite
+package sqlitedb
 
 import (
 	_ "github.com/ncruces/go-sqlite3/driver" // measured alternative: see docs/sqlite-driver.md

@@ -1,0 +1,341 @@
+// Package app is the application layer: it loads a case from the event store,
+// asks the domain to decide a command, and appends the resulting events with
+// their envelope (IDs, actor, LA, correlation, causation, times).
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/google/uuid"
+)
+
+// Ledger executes commands against the store.
+type Ledger struct {
+	Store    eventstore.Store
+	Holidays domain.Holidays
+	// Now is the clock; tests inject a fixed one.
+	Now func() time.Time
+}
+
+// CommandRequest is one command with its envelope.
+type CommandRequest struct {
+	Case    string
+	Command string
+	On      domain.Date
+	Data    json.RawMessage
+	Actor   string
+	// LA is required to open a case; for other commands it must match the
+	// case's LA when given.
+	LA string
+	// Expected is the case version the caller saw (If-Match); Any skips the
+	// check.
+	Expected eventstore.ExpectedVersion
+	// IdempotencyKey makes a retried command safe: a command whose key is
+	// already recorded on the case returns the original result.
+	IdempotencyKey string
+	CorrelationID  string
+}
+
+// CommandResult tells what a command recorded.
+type CommandResult struct {
+	Case      string   `json:"case"`
+	Command   string   `json:"command"`
+	Version   int64    `json:"version"`
+	Position  int64    `json:"position"`
+	Events    []string `json:"events"`
+	Duplicate bool     `json:"duplicate"`
+}
+
+// loadedCase is a case folded from its stream.
+type loadedCase struct {
+	c      *domain.Case
+	la     string
+	events []eventstore.RecordedEvent
+}
+
+func (l *Ledger) load(ctx context.Context, id string) (*loadedCase, error) {
+	evs, err := l.Store.ReadStream(ctx, domain.CaseStream(id), 1)
+	if err != nil {
+		return nil, &domain.Error{Code: domain.Internal, Message: "could not read the case", Err: err}
+	}
+	lc := &loadedCase{c: &domain.Case{ID: id}, events: evs}
+	for _, e := range evs {
+		ev, on, err := projections.Decode(e)
+		if err != nil {
+			return nil, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+		}
+		lc.c.Apply(ev, on)
+		lc.la = e.LA
+	}
+	return lc, nil
+}
+
+// Execute validates and records one command.
+func (l *Ledger) Execute(ctx context.Context, req CommandRequest) (CommandResult, error) {
+	if err := domain.ValidateID("case", req.Case); err != nil {
+		return CommandResult{}, err
+	}
+	if req.Actor == "" {
+		return CommandResult{}, domain.FieldErrorf("actor", "is required")
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := l.execute(ctx, req)
+		// Two retries of one idempotent command may race; the loser finds the
+		// winner's events on its second look.
+		if err != nil && req.IdempotencyKey != "" && attempt == 0 && domain.ErrorCode(err) == domain.Conflict {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult, error) {
+	lc, err := l.load(ctx, req.Case)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	if req.IdempotencyKey != "" {
+		if res, found, err := replayed(lc, req); found || err != nil {
+			return res, err
+		}
+	}
+	if req.Expected >= 0 && int64(req.Expected) != lc.c.Version {
+		return CommandResult{}, &domain.Error{Code: domain.Conflict, Field: "If-Match",
+			Message: "the case has changed: it is at version " + itoa(lc.c.Version) + ", not " + itoa(int64(req.Expected))}
+	}
+	la := req.LA
+	if lc.c.Exists() {
+		if la != "" && la != lc.la {
+			return CommandResult{}, domain.FieldErrorf("la", "case %s belongs to LA %s, not %s", req.Case, lc.la, la)
+		}
+		la = lc.la
+	} else if req.Command == "receive_request" {
+		if err := domain.ValidateID("la", la); err != nil {
+			return CommandResult{}, err
+		}
+	}
+	rb, err := l.rulebook(ctx, lc, la, req.On)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	events, err := lc.c.Decide(domain.Command{Name: req.Command, On: req.On, Data: req.Data}, rb)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	commandID := req.IdempotencyKey
+	if commandID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return CommandResult{}, &domain.Error{Code: domain.Internal, Message: "could not make an ID", Err: err}
+		}
+		commandID = id.String()
+	}
+	correlation := req.CorrelationID
+	if correlation == "" {
+		correlation = commandID
+	}
+	data, err := Envelope(events, req.On, l.Now(), req.Actor, la, correlation, commandID)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	expected := eventstore.NoStream
+	if lc.c.Version > 0 {
+		expected = eventstore.Exact(lc.c.Version)
+	}
+	ar, err := l.Store.Append(ctx, domain.CaseStream(req.Case), expected, data)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	res := CommandResult{Case: req.Case, Command: req.Command, Version: ar.Version, Position: ar.Position, Duplicate: ar.Duplicate}
+	for _, e := range events {
+		res.Events = append(res.Events, e.EventType())
+	}
+	return res, nil
+}
+
+// replayed finds a command already recorded under the same idempotency key.
+func replayed(lc *loadedCase, req CommandRequest) (CommandResult, bool, error) {
+	res := CommandResult{Case: req.Case, Command: req.Command, Duplicate: true}
+	for _, e := range lc.events {
+		if e.CausationID != req.IdempotencyKey {
+			continue
+		}
+		if len(res.Events) == 0 && e.Type != domain.CommandEventType(req.Command) {
+			return CommandResult{}, true, &domain.Error{Code: domain.Conflict, Field: "Idempotency-Key",
+				Message: "this key was already used for a different command (" + e.Type + ")"}
+		}
+		res.Events = append(res.Events, e.Type)
+		res.Version, res.Position = e.Version, e.Position
+	}
+	return res, len(res.Events) > 0, nil
+}
+
+// rulebook returns the rules for a command: a case keeps the rulebook it was
+// opened under; a new request takes the LA's rulebook in force on its date.
+func (l *Ledger) rulebook(ctx context.Context, lc *loadedCase, la string, on domain.Date) (*domain.Rulebook, error) {
+	if lc.c.Exists() {
+		return domain.LookupRulebook(lc.c.Rulebook)
+	}
+	if la == "" {
+		return domain.LookupRulebook(domain.DefaultRulebook)
+	}
+	id, err := l.RulebookInForce(ctx, la, on)
+	if err != nil {
+		return nil, err
+	}
+	return domain.LookupRulebook(id)
+}
+
+// RulebookInForce returns the rulebook an LA had adopted on a date: the latest
+// adoption effective on or before it, or the current law.
+func (l *Ledger) RulebookInForce(ctx context.Context, la string, on domain.Date) (string, error) {
+	evs, err := l.Store.ReadStream(ctx, domain.LAStream(la), 1)
+	if err != nil {
+		return "", &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
+	}
+	id, from := domain.DefaultRulebook, domain.Date(0)
+	for _, e := range evs {
+		ev, _, err := projections.Decode(e)
+		if err != nil {
+			return "", &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+		}
+		if a, ok := ev.(*domain.RulebookAdopted); ok && a.From <= on && a.From >= from {
+			id, from = a.Rulebook, a.From
+		}
+	}
+	return id, nil
+}
+
+// AdoptRulebook records that an LA applies a rulebook from a date.
+func (l *Ledger) AdoptRulebook(ctx context.Context, la, rulebook string, from domain.Date, actor string) error {
+	if err := domain.ValidateID("la", la); err != nil {
+		return err
+	}
+	if _, err := domain.LookupRulebook(rulebook); err != nil {
+		return err
+	}
+	return l.appendOne(ctx, domain.LAStream(la), &domain.RulebookAdopted{Rulebook: rulebook, From: from}, from, actor, la)
+}
+
+// RecordSchoolClosure records a closure of one of an LA's schools.
+func (l *Ledger) RecordSchoolClosure(ctx context.Context, la, school string, firstDay, reopens domain.Date, actor string) error {
+	if err := domain.ValidateID("school", school); err != nil {
+		return err
+	}
+	if firstDay.IsZero() || reopens.IsZero() {
+		return domain.FieldErrorf("closures", "first_day and reopens are required")
+	}
+	if reopens <= firstDay {
+		return domain.FieldErrorf("closures.reopens", "%s is not after first_day %s", reopens, firstDay)
+	}
+	return l.appendOne(ctx, domain.SchoolStream(la, school), &domain.SchoolClosureRecorded{School: school, FirstDay: firstDay, Reopens: reopens}, firstDay, actor, la)
+}
+
+func (l *Ledger) appendOne(ctx context.Context, stream string, e domain.Event, on domain.Date, actor, la string) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	data, err := Envelope([]domain.Event{e}, on, l.Now(), actor, la, id.String(), id.String())
+	if err != nil {
+		return err
+	}
+	_, err = l.Store.Append(ctx, stream, eventstore.Any, data)
+	return err
+}
+
+// Envelope wraps domain events for the store, each with a new UUID v7.
+func Envelope(events []domain.Event, on domain.Date, now time.Time, actor, la, correlation, causation string) ([]eventstore.EventData, error) {
+	out := make([]eventstore.EventData, 0, len(events))
+	for _, e := range events {
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return nil, &domain.Error{Code: domain.Internal, Message: "could not encode an event", Err: err}
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, &domain.Error{Code: domain.Internal, Message: "could not make an ID", Err: err}
+		}
+		out = append(out, eventstore.EventData{ID: id, Type: e.EventType(), SchemaVersion: e.SchemaVersion(),
+			OccurredOn: on.String(), RecordedAt: now.UTC(), Actor: actor, LA: la,
+			CorrelationID: correlation, CausationID: causation, Payload: payload})
+	}
+	return out, nil
+}
+
+// CaseView is a case as it stood on a date.
+type CaseView struct {
+	ID       string            `json:"id"`
+	LA       string            `json:"la"`
+	Rulebook string            `json:"rulebook"`
+	Version  int64             `json:"version"`
+	AsOf     domain.Date       `json:"as_of"`
+	Clocks   []domain.ClockRow `json:"clocks"`
+}
+
+// Case rebuilds one case from its stream as it stood on asOf: only steps that
+// occurred on or before asOf count. It reads the store directly, so a
+// caseworker always sees the command they just sent.
+func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date) (CaseView, error) {
+	if err := domain.ValidateID("case", id); err != nil {
+		return CaseView{}, err
+	}
+	lc, err := l.load(ctx, id)
+	if err != nil {
+		return CaseView{}, err
+	}
+	if !lc.c.Exists() {
+		return CaseView{}, domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	m := projections.NewModel(l.Holidays)
+	schools := map[string]bool{}
+	for _, e := range lc.events {
+		ev, on, err := projections.Decode(e)
+		if err != nil {
+			return CaseView{}, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+		}
+		if on > asOf {
+			continue
+		}
+		if a, ok := ev.(*domain.AdviceRequested); ok && a.School != "" && !schools[a.School] {
+			schools[a.School] = true
+			if err := l.loadSchool(ctx, m, lc.la, a.School); err != nil {
+				return CaseView{}, err
+			}
+		}
+		m.ApplyDecoded(e, ev, on)
+	}
+	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf, Clocks: []domain.ClockRow{}}
+	if c, ok := m.Cases[id]; ok {
+		view.Clocks = m.Rows(c, asOf)
+	}
+	return view, nil
+}
+
+func (l *Ledger) loadSchool(ctx context.Context, m *projections.Model, la, school string) error {
+	evs, err := l.Store.ReadStream(ctx, domain.SchoolStream(la, school), 1)
+	if err != nil {
+		return &domain.Error{Code: domain.Internal, Message: "could not read the school calendar", Err: err}
+	}
+	for _, e := range evs {
+		if err := m.Apply(e); err != nil {
+			return &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+		}
+	}
+	return nil
+}
+
+// IsNotFound reports whether err is a not-found error.
+func IsNotFound(err error) bool {
+	var e *domain.Error
+	return errors.As(err, &e) && e.Code == domain.NotFound
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

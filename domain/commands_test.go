@@ -1,0 +1,14 @@
+package domain
+
+import "testing"
+
+func TestEveryCommandNamesItsEventType(t *testing.T) {
+	for _, name := range CommandNames() {
+		if _, ok := eventFactories[CommandEventType(name)]; !ok {
+			t.Errorf("command %s has no registered event type", name)
+		}
+	}
+	if len(commandEvents) != len(handlers) {
+		t.Errorf("%d commands have event types but %d have handlers", len(commandEvents), len(handlers))
+	}
+}

@@ -1,0 +1,41 @@
+package domain
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Streams group events: one stream per case, per LA (its rulebook adoptions)
+// and per school (its closures). The names are part of the stored format.
+const (
+	caseStreamPrefix   = "case-"
+	laStreamPrefix     = "la-"
+	schoolStreamPrefix = "school-"
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
+
+// ValidateID checks an identifier of a case, LA or school.
+func ValidateID(field, id string) error {
+	if !idPattern.MatchString(id) {
+		return FieldErrorf(field, "%q is not a valid identifier (1-100 letters, digits, '_', '.', ':' or '-')", id)
+	}
+	return nil
+}
+
+// CaseStream is the stream of a case.
+func CaseStream(caseID string) string { return caseStreamPrefix + caseID }
+
+// LAStream is the stream of an LA.
+func LAStream(la string) string { return laStreamPrefix + la }
+
+// SchoolStream is the stream of a school of an LA.
+func SchoolStream(la, school string) string { return schoolStreamPrefix + la + "/" + school }
+
+// CaseIDOf returns the case ID of a case stream.
+func CaseIDOf(stream string) (string, bool) {
+	if strings.HasPrefix(stream, caseStreamPrefix) {
+		return stream[len(caseStreamPrefix):], true
+	}
+	return "", false
+}

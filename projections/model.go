@@ -1,0 +1,135 @@
+// Package projections builds read models from the event stream: timeliness
+// (the statutory clocks of every case) and audit (every case's history). Each
+// keeps a checkpoint and can be rebuilt from scratch to the same result.
+package projections
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+)
+
+// Decode turns a stored event into its domain event and occurred-on date.
+func Decode(e eventstore.RecordedEvent) (domain.Event, domain.Date, error) {
+	ev, err := domain.DecodeEvent(e.Type, e.SchemaVersion, e.Payload)
+	if err != nil {
+		return nil, 0, fmt.Errorf("event %d (%s): %w", e.Position, e.Stream, err)
+	}
+	on, err := domain.ParseDate(e.OccurredOn)
+	if err != nil {
+		return nil, 0, fmt.Errorf("event %d (%s): occurred-on: %w", e.Position, e.Stream, err)
+	}
+	return ev, on, nil
+}
+
+// CaseModel is the timeliness state of one case.
+type CaseModel struct {
+	ID       string
+	LA       string
+	Rulebook *domain.Rulebook
+	Version  int64
+	// LastPosition is the global position of the case's latest event.
+	LastPosition int64
+	Clocks       domain.CaseClocks
+}
+
+// Model is the timeliness read model: the clocks of every case and the
+// school calendars that derive exceptions. It is not safe for concurrent use;
+// Timeliness guards it.
+type Model struct {
+	Holidays domain.Holidays
+	Cases    map[string]*CaseModel
+	// Closures holds each school's closures, by LA then school.
+	Closures map[string]map[string][]domain.ClosureWindow
+	Position int64
+}
+
+// NewModel returns an empty model.
+func NewModel(h domain.Holidays) *Model {
+	return &Model{Holidays: h, Cases: map[string]*CaseModel{}, Closures: map[string]map[string][]domain.ClosureWindow{}}
+}
+
+// Apply adds one stored event to the model.
+func (m *Model) Apply(e eventstore.RecordedEvent) error {
+	ev, on, err := Decode(e)
+	if err != nil {
+		return err
+	}
+	m.ApplyDecoded(e, ev, on)
+	return nil
+}
+
+// ApplyDecoded adds an already decoded event.
+func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on domain.Date) {
+	if e.Position > m.Position {
+		m.Position = e.Position
+	}
+	switch v := ev.(type) {
+	case *domain.SchoolClosureRecorded:
+		la := m.Closures[e.LA]
+		if la == nil {
+			la = map[string][]domain.ClosureWindow{}
+			m.Closures[e.LA] = la
+		}
+		la[v.School] = append(la[v.School], domain.ClosureWindow{FirstDay: v.FirstDay, Reopens: v.Reopens})
+		return
+	case *domain.RulebookAdopted:
+		return
+	}
+	id, ok := domain.CaseIDOf(e.Stream)
+	if !ok {
+		return
+	}
+	c := m.Cases[id]
+	if c == nil {
+		rq, ok := ev.(*domain.RequestReceived)
+		if !ok {
+			return // a case starts with its request; the store never holds otherwise
+		}
+		rb, err := domain.LookupRulebook(rq.Rulebook)
+		if err != nil {
+			rb, _ = domain.LookupRulebook(domain.DefaultRulebook)
+		}
+		c = &CaseModel{ID: id, LA: e.LA, Rulebook: rb}
+		m.Cases[id] = c
+	}
+	c.Version = e.Version
+	c.LastPosition = e.Position
+	c.Clocks.Apply(c.Rulebook, ev, on, m.Holidays)
+}
+
+// laCalendar gives the school closures of one LA.
+type laCalendar map[string][]domain.ClosureWindow
+
+func (l laCalendar) Closures(school string) []domain.ClosureWindow { return l[school] }
+
+// Rows returns the case's clocks as they stand on asOf.
+func (m *Model) Rows(c *CaseModel, asOf domain.Date) []domain.ClockRow {
+	return c.Clocks.Rows(c.ID, asOf, c.Rulebook, laCalendar(m.Closures[c.LA]))
+}
+
+// Row returns one clock of a case as it stands on asOf.
+func (m *Model) Row(c *CaseModel, k *domain.Clock, asOf domain.Date) domain.ClockRow {
+	return c.Clocks.Row(c.ID, k, asOf, c.Rulebook, laCalendar(m.Closures[c.LA]))
+}
+
+// Exceptions lists the exceptions that cover a clock of a case.
+func (m *Model) Exceptions(c *CaseModel, k *domain.Clock) []domain.Exception {
+	return c.Clocks.ExceptionsFor(k, c.Rulebook, laCalendar(m.Closures[c.LA]))
+}
+
+// AllRows returns every case's clocks on asOf, sorted.
+func (m *Model) AllRows(asOf domain.Date) []domain.ClockRow {
+	ids := make([]string, 0, len(m.Cases))
+	for id := range m.Cases {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var rows []domain.ClockRow
+	for _, id := range ids {
+		rows = append(rows, m.Rows(m.Cases[id], asOf)...)
+	}
+	return rows
+}

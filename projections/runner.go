@@ -1,0 +1,289 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+)
+
+const viewsSchema = `
+CREATE TABLE IF NOT EXISTS checkpoints (
+	name     TEXT PRIMARY KEY,
+	position INTEGER NOT NULL,
+	snapshot BLOB
+);
+CREATE TABLE IF NOT EXISTS audit (
+	position       INTEGER PRIMARY KEY,
+	case_id        TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	type           TEXT    NOT NULL,
+	actor          TEXT    NOT NULL,
+	la             TEXT    NOT NULL,
+	occurred_on    TEXT    NOT NULL,
+	recorded_at    TEXT    NOT NULL,
+	correlation_id TEXT    NOT NULL,
+	causation_id   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_case ON audit(case_id, version);
+`
+
+// AuditName is the audit projection's checkpoint name.
+const AuditName = "audit"
+
+// Runner keeps the projections up to date with the store: it restores their
+// checkpoints, catches up, follows new events, and rebuilds from scratch. The
+// views live in their own SQLite file so that writing them never competes
+// with appends for the event store's single writer.
+type Runner struct {
+	Store      eventstore.Store
+	Views      *sql.DB
+	Timeliness *Timeliness
+	// SnapshotEvery is how many events may be applied before the timeliness
+	// snapshot is saved again (it is always saved on Close and after a rebuild).
+	SnapshotEvery int64
+
+	mu          sync.Mutex
+	auditPos    int64
+	snapshotPos int64
+	advanced    chan struct{}
+}
+
+// NewRunner prepares the views database and restores the checkpoints.
+func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, h domain.Holidays) (*Runner, error) {
+	if _, err := views.ExecContext(ctx, viewsSchema); err != nil {
+		return nil, fmt.Errorf("views schema: %w", err)
+	}
+	r := &Runner{Store: store, Views: views, Timeliness: NewTimeliness(h), SnapshotEvery: 250000, advanced: make(chan struct{})}
+	if err := r.restore(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Runner) restore(ctx context.Context) error {
+	rows, err := r.Views.QueryContext(ctx, `SELECT name, position, snapshot FROM checkpoints`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var pos int64
+		var snap []byte
+		if err := rows.Scan(&name, &pos, &snap); err != nil {
+			return err
+		}
+		switch name {
+		case AuditName:
+			r.auditPos = pos
+		case TimelinessName:
+			if err := r.Timeliness.Restore(snap); err != nil {
+				return err
+			}
+			r.snapshotPos = pos
+		}
+	}
+	return rows.Err()
+}
+
+// Positions returns the checkpoints of the audit and timeliness projections.
+func (r *Runner) Positions() (audit, timeliness int64) {
+	r.mu.Lock()
+	audit = r.auditPos
+	r.mu.Unlock()
+	return audit, r.Timeliness.Position()
+}
+
+// Position is the position every projection has reached.
+func (r *Runner) Position() int64 {
+	a, t := r.Positions()
+	return min(a, t)
+}
+
+// apply brings both projections past one batch, the audit rows and checkpoint
+// in one transaction.
+func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := r.Timeliness.Apply(batch); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	from := r.auditPos
+	r.mu.Unlock()
+	tx, err := r.Views.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (position, case_id, version, type, actor, la, occurred_on,
+		recorded_at, correlation_id, causation_id) VALUES (?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	last := from
+	for _, e := range batch {
+		if e.Position <= from {
+			continue
+		}
+		last = e.Position
+		id, ok := domain.CaseIDOf(e.Stream)
+		if !ok {
+			continue
+		}
+		if _, err := stmt.ExecContext(ctx, e.Position, id, e.Version, e.Type, e.Actor, e.LA, e.OccurredOn,
+			e.RecordedAt.UTC().Format(time.RFC3339Nano), e.CorrelationID, e.CausationID); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, position) VALUES (?, ?)
+		ON CONFLICT(name) DO UPDATE SET position = excluded.position`, AuditName, last); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.auditPos = last
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+	due := r.Timeliness.Position()-r.snapshotPos >= r.SnapshotEvery
+	r.mu.Unlock()
+	if due {
+		return r.SaveSnapshot(ctx)
+	}
+	return nil
+}
+
+// SaveSnapshot stores the timeliness model with its checkpoint.
+func (r *Runner) SaveSnapshot(ctx context.Context) error {
+	b, pos, err := r.Timeliness.Snapshot()
+	if err != nil {
+		return err
+	}
+	if _, err := r.Views.ExecContext(ctx, `INSERT INTO checkpoints (name, position, snapshot) VALUES (?, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET position = excluded.position, snapshot = excluded.snapshot`, TimelinessName, pos, b); err != nil {
+		return fmt.Errorf("save timeliness snapshot: %w", err)
+	}
+	r.mu.Lock()
+	r.snapshotPos = pos
+	r.mu.Unlock()
+	return nil
+}
+
+// CatchUp applies every stored event past the checkpoints and returns the
+// number applied.
+func (r *Runner) CatchUp(ctx context.Context) (int64, error) {
+	var n int64
+	from := r.Position() + 1
+	for {
+		batch, err := r.Store.ReadAll(ctx, from, 5000)
+		if err != nil {
+			return n, err
+		}
+		if len(batch) == 0 {
+			return n, nil
+		}
+		if err := r.apply(ctx, batch); err != nil {
+			return n, err
+		}
+		n += int64(len(batch))
+		from = batch[len(batch)-1].Position + 1
+	}
+}
+
+// Run follows the store until ctx ends: it catches up, then applies new events
+// as they are committed, in batches.
+func (r *Runner) Run(ctx context.Context) error {
+	var buf []eventstore.RecordedEvent
+	err := r.Store.Subscribe(ctx, r.Position()+1, func(e eventstore.RecordedEvent) error {
+		buf = append(buf, e)
+		head, err := r.Store.Head(ctx)
+		if err != nil {
+			return err
+		}
+		if len(buf) >= 2000 || e.Position >= head {
+			err := r.apply(ctx, buf)
+			buf = buf[:0]
+			return err
+		}
+		return nil
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// WaitFor blocks until every projection has reached position pos, or ctx ends.
+func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
+	for {
+		r.mu.Lock()
+		ch := r.advanced
+		r.mu.Unlock()
+		if r.Position() >= pos {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Rebuild discards every projection and rebuilds it from the first event.
+func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
+	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM checkpoints;`); err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	r.auditPos, r.snapshotPos = 0, 0
+	r.mu.Unlock()
+	r.Timeliness.Reset()
+	n, err := r.CatchUp(ctx)
+	if err != nil {
+		return n, err
+	}
+	return n, r.SaveSnapshot(ctx)
+}
+
+// AuditEntry is one line of a case's history.
+type AuditEntry struct {
+	Position      int64  `json:"position"`
+	Version       int64  `json:"version"`
+	Event         string `json:"event"`
+	Actor         string `json:"actor"`
+	LA            string `json:"la"`
+	OccurredOn    string `json:"occurred_on"`
+	RecordedAt    string `json:"recorded_at"`
+	CorrelationID string `json:"correlation_id"`
+	CausationID   string `json:"causation_id"`
+}
+
+// History returns a case's audit history in order.
+func (r *Runner) History(ctx context.Context, caseID string) ([]AuditEntry, error) {
+	rows, err := r.Views.QueryContext(ctx, `SELECT position, version, type, actor, la, occurred_on, recorded_at,
+		correlation_id, causation_id FROM audit WHERE case_id = ? ORDER BY version`, caseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var a AuditEntry
+		if err := rows.Scan(&a.Position, &a.Version, &a.Event, &a.Actor, &a.LA, &a.OccurredOn, &a.RecordedAt, &a.CorrelationID, &a.CausationID); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

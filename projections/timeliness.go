@@ -1,0 +1,220 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+)
+
+// TimelinessName is the timeliness projection's checkpoint name.
+const TimelinessName = "timeliness"
+
+// Timeliness is the concurrency-safe timeliness projection.
+type Timeliness struct {
+	mu sync.RWMutex
+	m  *Model
+}
+
+// NewTimeliness returns an empty timeliness projection.
+func NewTimeliness(h domain.Holidays) *Timeliness {
+	return &Timeliness{m: NewModel(h)}
+}
+
+// Name implements Projection.
+func (t *Timeliness) Name() string { return TimelinessName }
+
+// Position returns the global position of the last applied event.
+func (t *Timeliness) Position() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.m.Position
+}
+
+// Apply implements Projection. Events at or below the checkpoint are skipped,
+// so replaying a batch twice changes nothing.
+func (t *Timeliness) Apply(batch []eventstore.RecordedEvent) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range batch {
+		if e.Position <= t.m.Position {
+			continue
+		}
+		if err := t.m.Apply(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CaseClocks returns a case's clocks on asOf, and false when the case is
+// unknown.
+func (t *Timeliness) CaseClocks(id string, asOf domain.Date) ([]domain.ClockRow, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c, ok := t.m.Cases[id]
+	if !ok {
+		return nil, false
+	}
+	return t.m.Rows(c, asOf), true
+}
+
+// AllRows returns every clock of every case on asOf, sorted as FORMAT.md says.
+func (t *Timeliness) AllRows(asOf domain.Date) []domain.ClockRow {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.m.AllRows(asOf)
+}
+
+// WorklistFilter selects clocks for a worklist.
+type WorklistFilter struct {
+	LA       string
+	Statuses map[string]bool // empty means running and overdue
+	DueFrom  domain.Date     // inclusive; zero means no bound
+	DueTo    domain.Date     // inclusive; zero means no bound
+	Clock    string
+	AsOf     domain.Date
+	Limit    int
+}
+
+// WorklistItem is a clock on a worklist, with the case's LA.
+type WorklistItem struct {
+	domain.ClockRow
+	LA string `json:"la"`
+}
+
+// Worklist returns the clocks that match f, soonest due first.
+func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
+	if len(f.Statuses) == 0 {
+		f.Statuses = map[string]bool{domain.StatusRunning: true, domain.StatusOverdue: true}
+	}
+	openOnly := !f.Statuses[domain.StatusMet] && !f.Statuses[domain.StatusLate] && !f.Statuses[domain.StatusEnded]
+	t.mu.RLock()
+	var out []WorklistItem
+	for _, c := range t.m.Cases {
+		if f.LA != "" && c.LA != f.LA {
+			continue
+		}
+		for _, k := range c.Clocks.Clocks {
+			if openOnly && !k.Stopped.IsZero() {
+				continue
+			}
+			if f.Clock != "" && k.Name != f.Clock {
+				continue
+			}
+			if (!f.DueFrom.IsZero() && k.Due < f.DueFrom) || (!f.DueTo.IsZero() && k.Due > f.DueTo) {
+				continue
+			}
+			row := t.m.Row(c, k, f.AsOf)
+			if f.Statuses[row.Status] {
+				out = append(out, WorklistItem{ClockRow: row, LA: c.LA})
+			}
+		}
+	}
+	t.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Due != b.Due {
+			return a.Due < b.Due
+		}
+		if a.Case != b.Case {
+			return a.Case < b.Case
+		}
+		if a.Clock != b.Clock {
+			return a.Clock < b.Clock
+		}
+		return a.Key < b.Key
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out
+}
+
+// snapshot is the stored form of the model: rules are named, not pointed to.
+type snapshot struct {
+	Position int64                                        `json:"position"`
+	Closures map[string]map[string][]domain.ClosureWindow `json:"closures"`
+	Cases    []snapshotCase                               `json:"cases"`
+}
+
+type snapshotCase struct {
+	ID           string                     `json:"id"`
+	LA           string                     `json:"la"`
+	Rulebook     string                     `json:"rulebook"`
+	Version      int64                      `json:"version"`
+	LastPosition int64                      `json:"last_position"`
+	Clocks       []snapshotClock            `json:"clocks"`
+	Exceptions   []domain.ExceptionRecorded `json:"exceptions,omitempty"`
+	SchoolAsked  []domain.AdviceAsked       `json:"school_asked,omitempty"`
+}
+
+type snapshotClock struct {
+	Name    string      `json:"name"`
+	Key     string      `json:"key"`
+	Started domain.Date `json:"started"`
+	Due     domain.Date `json:"due"`
+	Stopped domain.Date `json:"stopped"`
+	Ended   bool        `json:"ended,omitempty"`
+}
+
+// Snapshot implements Projection: the whole model as JSON.
+func (t *Timeliness) Snapshot() ([]byte, int64, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s := snapshot{Position: t.m.Position, Closures: t.m.Closures}
+	for _, c := range t.m.Cases {
+		sc := snapshotCase{ID: c.ID, LA: c.LA, Rulebook: c.Rulebook.ID, Version: c.Version, LastPosition: c.LastPosition,
+			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked}
+		for _, k := range c.Clocks.Clocks {
+			sc.Clocks = append(sc.Clocks, snapshotClock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended})
+		}
+		s.Cases = append(s.Cases, sc)
+	}
+	sort.Slice(s.Cases, func(i, j int) bool { return s.Cases[i].ID < s.Cases[j].ID })
+	b, err := json.Marshal(s)
+	return b, s.Position, err
+}
+
+// Restore implements Projection: it replaces the model with a snapshot.
+func (t *Timeliness) Restore(b []byte) error {
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("timeliness snapshot: %w", err)
+	}
+	m := NewModel(t.m.Holidays)
+	m.Position = s.Position
+	if s.Closures != nil {
+		m.Closures = s.Closures
+	}
+	for _, sc := range s.Cases {
+		rb, err := domain.LookupRulebook(sc.Rulebook)
+		if err != nil {
+			return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+		}
+		c := &CaseModel{ID: sc.ID, LA: sc.LA, Rulebook: rb, Version: sc.Version, LastPosition: sc.LastPosition}
+		c.Clocks.Exceptions, c.Clocks.SchoolAsked = sc.Exceptions, sc.SchoolAsked
+		for _, k := range sc.Clocks {
+			rule := rb.Clock(k.Name)
+			if rule == nil {
+				return fmt.Errorf("timeliness snapshot: case %s: rulebook %s has no clock %q", sc.ID, rb.ID, k.Name)
+			}
+			c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule})
+		}
+		m.Cases[sc.ID] = c
+	}
+	t.mu.Lock()
+	t.m = m
+	t.mu.Unlock()
+	return nil
+}
+
+// Reset empties the projection for a rebuild.
+func (t *Timeliness) Reset() {
+	t.mu.Lock()
+	t.m = NewModel(t.m.Holidays)
+	t.mu.Unlock()
+}
