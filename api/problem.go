@@ -1,0 +1,93 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/labstack/echo/v4"
+)
+
+// statusOf is the one table mapping error codes to HTTP statuses.
+var statusOf = map[domain.Code]int{
+	domain.Invalid:      http.StatusUnprocessableEntity,
+	domain.NotFound:     http.StatusNotFound,
+	domain.Conflict:     http.StatusConflict,
+	domain.Forbidden:    http.StatusForbidden,
+	domain.Unauthorized: http.StatusUnauthorized,
+	domain.Internal:     http.StatusInternalServerError,
+}
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Field    string `json:"field,omitempty"`
+	Code     string `json:"code"`
+	Instance string `json:"instance,omitempty"`
+}
+
+// preconditionFailed marks a stale If-Match: the client's precondition, not
+// the store, refused the change.
+type preconditionFailed struct{ err error }
+
+func (p preconditionFailed) Error() string { return p.err.Error() }
+func (p preconditionFailed) Unwrap() error { return p.err }
+
+// errorHandler writes every error as application/problem+json. Internal
+// details are logged, never shown.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := Problem{Instance: c.Request().URL.Path}
+	var he *echo.HTTPError
+	var pf preconditionFailed
+	switch {
+	case errors.As(err, &he):
+		p.Status = he.Code
+		p.Code = codeForStatus(he.Code)
+		p.Detail = http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok {
+			p.Detail = m
+		}
+	case errors.As(err, &pf):
+		p.Status = http.StatusPreconditionFailed
+		p.Code = string(domain.Conflict)
+		p.Detail = domain.ErrorMessage(err)
+		p.Field = "If-Match"
+	default:
+		code := domain.ErrorCode(err)
+		p.Status = statusOf[code]
+		p.Code = string(code)
+		p.Detail = domain.ErrorMessage(err)
+		var de *domain.Error
+		if errors.As(err, &de) {
+			p.Field = de.Field
+		}
+	}
+	if p.Status >= 500 {
+		s.Logger.Error("request failed", "path", c.Request().URL.Path, "error", err)
+	}
+	p.Title = http.StatusText(p.Status)
+	p.Type = "https://ehcledger.example/problems/" + p.Code
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	_ = c.JSON(p.Status, p)
+}
+
+func codeForStatus(status int) string {
+	for code, st := range statusOf {
+		if st == status {
+			return string(code)
+		}
+	}
+	switch {
+	case status == http.StatusRequestEntityTooLarge, status == http.StatusBadRequest, status == http.StatusMethodNotAllowed, status == http.StatusUnsupportedMediaType:
+		return string(domain.Invalid)
+	case status >= 500:
+		return string(domain.Internal)
+	}
+	return string(domain.Invalid)
+}

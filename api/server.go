@@ -1,0 +1,334 @@
+// Package api is the HTTP interface of EHC Ledger, on Echo, under /v1. Errors
+// are application/problem+json; /healthz, /readyz, /metrics and the OpenAPI
+// document sit beside it.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// OpenAPI is the checked-in OpenAPI 3 document of this interface.
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
+// Server holds what the handlers need.
+type Server struct {
+	Ledger *app.Ledger
+	Views  *projections.Runner
+	Store  eventstore.Store
+	// Now is the clock; it decides "today" for steps and views without a date.
+	Now      func() time.Time
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Ready reports whether the projections have caught up since start.
+	Ready func() bool
+	// FreshnessWait bounds how long a read waits for projections to reach the
+	// store's head, so a caseworker sees the command they just sent.
+	FreshnessWait time.Duration
+	// Metrics, when set, records request latency.
+	Metrics *Metrics
+}
+
+// Handler builds the HTTP handler with every route.
+func (s *Server) Handler() *echo.Echo {
+	if s.FreshnessWait == 0 {
+		s.FreshnessWait = 2 * time.Second
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit("1M"))
+	e.Use(s.metricsMiddleware())
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})))
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", OpenAPI) })
+
+	v1 := e.Group("/v1")
+	v1.POST("/cases", s.openCase)
+	v1.GET("/cases/:id", s.getCase)
+	v1.GET("/cases/:id/clocks", s.getClocks)
+	v1.GET("/cases/:id/history", s.getHistory)
+	v1.POST("/cases/:id/commands/:command", s.sendCommand)
+	v1.GET("/worklist", s.worklist)
+	v1.GET("/rulebooks", s.listRulebooks)
+	v1.GET("/rulebooks/:id", s.getRulebook)
+	return e
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	head, err := s.Store.Head(c.Request().Context())
+	if err != nil || (s.Ready != nil && !s.Ready()) {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "not ready", "projection_position": s.Views.Position()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "head": head, "projection_position": s.Views.Position()})
+}
+
+func (s *Server) today() domain.Date { return domain.DateOf(s.Now()) }
+
+// stepBody is the JSON body of a command: when it happened and its data.
+type stepBody struct {
+	ID   string          `json:"id,omitempty"`
+	LA   string          `json:"la,omitempty"`
+	On   *domain.Date    `json:"on,omitempty"`
+	At   *time.Time      `json:"at,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+func (s *Server) readBody(c echo.Context, allowIdentity bool) (stepBody, domain.Date, error) {
+	var b stepBody
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return b, 0, domain.FieldErrorf("body", "could not be read")
+	}
+	if len(strings.TrimSpace(string(raw))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil {
+			return b, 0, domain.FieldErrorf("body", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	if !allowIdentity && (b.ID != "" || b.LA != "") {
+		return b, 0, domain.FieldErrorf("body", "id and la belong to opening a case (POST /v1/cases)")
+	}
+	switch {
+	case b.On != nil && b.At != nil:
+		return b, 0, domain.FieldErrorf("on", "give either on (a date) or at (an instant), not both")
+	case b.On != nil:
+		return b, *b.On, nil
+	case b.At != nil:
+		return b, domain.DateOf(*b.At), nil
+	}
+	return b, s.today(), nil
+}
+
+// actor names who sent the request. Authentication arrives with issue 7;
+// until then the caller names itself in X-Actor.
+func actor(c echo.Context) string {
+	if a := strings.TrimSpace(c.Request().Header.Get("X-Actor")); a != "" {
+		return a
+	}
+	return "anonymous"
+}
+
+func (s *Server) commandRequest(c echo.Context, caseID, command string, on domain.Date, data json.RawMessage) (app.CommandRequest, error) {
+	req := app.CommandRequest{Case: caseID, Command: command, On: on, Data: data, Actor: actor(c),
+		Expected: eventstore.Any, IdempotencyKey: c.Request().Header.Get("Idempotency-Key"),
+		CorrelationID: c.Request().Header.Get("X-Correlation-ID")}
+	if len(req.IdempotencyKey) > 200 {
+		return req, domain.FieldErrorf("Idempotency-Key", "is longer than 200 characters")
+	}
+	if m := c.Request().Header.Get("If-Match"); m != "" && m != "*" {
+		v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(m, "W/"), `"`), 10, 64)
+		if err != nil || v < 0 {
+			return req, domain.FieldErrorf("If-Match", "must be the case version from its ETag, such as \"3\"")
+		}
+		req.Expected = eventstore.Exact(v)
+	}
+	return req, nil
+}
+
+func (s *Server) execute(c echo.Context, req app.CommandRequest) error {
+	res, err := s.Ledger.Execute(c.Request().Context(), req)
+	if err != nil {
+		var de *domain.Error
+		if req.Expected >= 0 && errorsAs(err, &de) && de.Field == "If-Match" {
+			return preconditionFailed{err}
+		}
+		return err
+	}
+	c.Response().Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
+	c.Response().Header().Set("Location", "/v1/cases/"+res.Case)
+	status := http.StatusCreated
+	if res.Duplicate {
+		status = http.StatusOK
+	}
+	return c.JSON(status, res)
+}
+
+func (s *Server) openCase(c echo.Context) error {
+	b, on, err := s.readBody(c, true)
+	if err != nil {
+		return err
+	}
+	if b.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		b.ID = id.String()
+	}
+	req, err := s.commandRequest(c, b.ID, "receive_request", on, b.Data)
+	if err != nil {
+		return err
+	}
+	if err := domain.ValidateID("la", b.LA); err != nil {
+		return err
+	}
+	req.LA = b.LA
+	if req.Expected == eventstore.Any {
+		req.Expected = eventstore.NoStream
+	}
+	return s.execute(c, req)
+}
+
+func (s *Server) sendCommand(c echo.Context) error {
+	b, on, err := s.readBody(c, false)
+	if err != nil {
+		return err
+	}
+	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
+	if err != nil {
+		return err
+	}
+	return s.execute(c, req)
+}
+
+func (s *Server) asOf(c echo.Context) (domain.Date, error) {
+	q := c.QueryParam("as_of")
+	if q == "" {
+		return s.today(), nil
+	}
+	d, err := domain.ParseDate(q)
+	if err != nil {
+		return 0, domain.FieldErrorf("as_of", "%s", err.Error())
+	}
+	return d, nil
+}
+
+func (s *Server) getCase(c echo.Context) error {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return err
+	}
+	view, err := s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", strconv.Quote(strconv.FormatInt(view.Version, 10)))
+	return c.JSON(http.StatusOK, view)
+}
+
+func (s *Server) getClocks(c echo.Context) error {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return err
+	}
+	view, err := s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"as_of": view.AsOf, "clocks": view.Clocks})
+}
+
+// fresh waits, for a bounded time, until the projections have reached the
+// store's head as it was when the request arrived.
+func (s *Server) fresh(c echo.Context) {
+	ctx := c.Request().Context()
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.FreshnessWait)
+	defer cancel()
+	if err := s.Views.WaitFor(wctx, head); err != nil {
+		c.Response().Header().Set("X-Projection-Lag", strconv.FormatInt(head-s.Views.Position(), 10))
+	}
+}
+
+func (s *Server) getHistory(c echo.Context) error {
+	id := c.Param("id")
+	if err := domain.ValidateID("case", id); err != nil {
+		return err
+	}
+	s.fresh(c)
+	h, err := s.Views.History(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if len(h) == 0 {
+		return domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"case": id, "history": h})
+}
+
+func (s *Server) worklist(c echo.Context) error {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return err
+	}
+	f := projections.WorklistFilter{LA: c.QueryParam("la"), Clock: c.QueryParam("clock"), AsOf: asOf, Limit: 500}
+	if st := c.QueryParam("status"); st != "" {
+		f.Statuses = map[string]bool{}
+		for _, v := range strings.Split(st, ",") {
+			switch v {
+			case domain.StatusRunning, domain.StatusOverdue, domain.StatusMet, domain.StatusLate, domain.StatusEnded:
+				f.Statuses[v] = true
+			default:
+				return domain.FieldErrorf("status", "%q is not a status (running, overdue, met, late, ended)", v)
+			}
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *domain.Date
+	}{{"due_from", &f.DueFrom}, {"due_to", &f.DueTo}} {
+		if v := c.QueryParam(p.name); v != "" {
+			d, err := domain.ParseDate(v)
+			if err != nil {
+				return domain.FieldErrorf(p.name, "%s", err.Error())
+			}
+			*p.dst = d
+		}
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return domain.FieldErrorf("limit", "must be a number from 1 to 10000")
+		}
+		f.Limit = n
+	}
+	s.fresh(c)
+	items := s.Views.Timeliness.Worklist(f)
+	if items == nil {
+		items = []projections.WorklistItem{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"as_of": asOf, "items": items})
+}
+
+func (s *Server) listRulebooks(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{"rulebooks": domain.RulebookIDs()})
+}
+
+func (s *Server) getRulebook(c echo.Context) error {
+	rb, err := domain.LookupRulebook(c.Param("id"))
+	if err != nil {
+		return &domain.Error{Code: domain.NotFound, Message: domain.ErrorMessage(err)}
+	}
+	return c.JSON(http.StatusOK, rb)
+}

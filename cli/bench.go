@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ehcledger/ehcledger/calendar"
+	"github.com/ehcledger/ehcledger/demo"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/eventstore/sqlite"
+	"github.com/ehcledger/ehcledger/eventstore/storebench"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/sqlitedb"
+)
+
+// bench measures durable appends with 1, 8 and 64 writers and the replay rate
+// of the timeliness projection, in a scratch directory.
+func bench(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("bench")
+	dir := fs.String("dir", "", "scratch directory (default: a new temporary one, removed afterwards)")
+	events := fs.Int("events", 30000, "events appended per writer setting")
+	writersFlag := fs.String("writers", "1,8,64", "comma-separated numbers of concurrent writers")
+	cases := fs.Int("cases", 40000, "cases generated for the replay measurement")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var writers []int
+	for _, w := range strings.Split(*writersFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n < 1 {
+			return usageError("--writers: " + w + " is not a positive number")
+		}
+		writers = append(writers, n)
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "ehcledger-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	host, _ := os.Hostname()
+	fmt.Fprintf(stdout, "ehcledger bench: %s, %d CPUs, %s/%s, %s, driver %s, dir %s\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), sqlitedb.DriverName, *dir)
+	fmt.Fprintln(stdout, "durable appends (single-event appends, synchronous=FULL, group commit):")
+	for _, w := range writers {
+		s, err := sqlite.Open(filepath.Join(*dir, fmt.Sprintf("append-%d.db", w)), sqlite.Options{})
+		if err != nil {
+			return err
+		}
+		r, err := storebench.Appends(ctx, s, w, *events, "bench")
+		s.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "  "+r.String())
+	}
+	return benchReplay(ctx, stdout, filepath.Join(*dir, "replay.db"), *cases)
+}
+
+// benchReplay fills a store with realistic case histories made through the
+// real domain, then times replaying it into a fresh timeliness projection.
+func benchReplay(ctx context.Context, stdout io.Writer, path string, cases int) error {
+	env, err := OpenEnv(ctx, path, "", time.Now, jsonLogger(io.Discard))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	start := time.Now()
+	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09999999", Cases: cases, Today: domain.DateOf(time.Now()), Seed: 1, Workers: 64}); err != nil {
+		return err
+	}
+	head, _ := env.Store.Head(ctx)
+	fmt.Fprintf(stdout, "replay: generated %d cases (%d events) through the domain in %.1fs\n", cases, head, time.Since(start).Seconds())
+	r, err := Replay(ctx, env.Store, calendar.NewEnglandWales())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  read from store and applied: %d events in %.3fs = %.0f events/s\n", r.Events, r.Total.Seconds(), float64(r.Events)/r.Total.Seconds())
+	fmt.Fprintf(stdout, "  applied from memory:         %d events in %.3fs = %.0f events/s\n", r.Events, r.Apply.Seconds(), float64(r.Events)/r.Apply.Seconds())
+	return nil
+}
+
+// ReplayResult is the outcome of a replay measurement.
+type ReplayResult struct {
+	Events int
+	// Total is reading every event from the store and applying it; Apply is
+	// applying the already-read events to a second fresh projection.
+	Total, Apply time.Duration
+}
+
+// Replay rebuilds a timeliness projection from every event of store.
+func Replay(ctx context.Context, store eventstore.Store, h domain.Holidays) (ReplayResult, error) {
+	var all []eventstore.RecordedEvent
+	t := projections.NewTimeliness(h)
+	start := time.Now()
+	from := int64(1)
+	for {
+		batch, err := store.ReadAll(ctx, from, 10000)
+		if err != nil {
+			return ReplayResult{}, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if err := t.Apply(batch); err != nil {
+			return ReplayResult{}, err
+		}
+		all = append(all, batch...)
+		from = batch[len(batch)-1].Position + 1
+	}
+	res := ReplayResult{Events: len(all), Total: time.Since(start)}
+	t2 := projections.NewTimeliness(h)
+	start = time.Now()
+	if err := t2.Apply(all); err != nil {
+		return res, err
+	}
+	res.Apply = time.Since(start)
+	return res, nil
+}

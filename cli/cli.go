@@ -1,0 +1,290 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ehcledger/ehcledger/api"
+	"github.com/ehcledger/ehcledger/demo"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/scenario"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
+
+Usage:
+  ehcledger serve    [--db PATH] [--views PATH] [--addr ADDR] [--demo]
+  ehcledger scenario run FILE [--as-of YYYY-MM-DD]
+  ehcledger rebuild  [--db PATH] [--views PATH]
+  ehcledger bench    [--dir DIR] [--events N] [--cases N]
+
+Environment: EHC_DB (default database path), EHC_ADDR (default listen address).
+`
+
+// Main runs the command line and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "scenario":
+		if len(args) < 2 || args[1] != "run" {
+			err = usageError("scenario: the only subcommand is run: ehcledger scenario run FILE [--as-of DATE]")
+		} else {
+			return scenarioRun(ctx, args[2:], stdout, stderr)
+		}
+	case "rebuild":
+		err = rebuild(ctx, args[1:], stdout)
+	case "bench":
+		err = bench(ctx, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = usageError(fmt.Sprintf("unknown command %q", args[0]))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ehcledger:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError(fs.Name() + ": " + err.Error())
+	}
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func jsonLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve")
+	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
+	views := fs.String("views", "", "read-model database file (default: DB.views)")
+	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
+	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger := jsonLogger(stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	env, err := OpenEnv(ctx, *db, *views, time.Now, logger)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	metrics := api.NewMetrics(reg, env.Store, env.Runner)
+	// Commands go through the instrumented store so append latency is seen.
+	env.Ledger.Store = metrics.Instrument(env.Store)
+	if *seed {
+		if head, _ := env.Store.Head(ctx); head == 0 {
+			n, err := demo.Seed(ctx, env.Ledger, env.Store, domain.DateOf(time.Now()), 2014)
+			if err != nil {
+				return fmt.Errorf("demo data: %w", err)
+			}
+			logger.Info("seeded demo LA", "la", demo.LA, "cases", n)
+		}
+	}
+	ready := make(chan struct{})
+	n, err := env.Runner.CatchUp(ctx)
+	if err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
+	close(ready)
+	runCtx, cancelRun := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- env.Runner.Run(runCtx) }()
+
+	srv := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
+		Registry: reg, Metrics: metrics, Ready: func() bool {
+			select {
+			case <-ready:
+				return true
+			default:
+				return false
+			}
+		}}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		cancelRun()
+		return fmt.Errorf("--addr: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	if f, ok := stdout.(interface{ Sync() error }); ok {
+		_ = f.Sync()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		cancelRun()
+		return err
+	case err := <-runDone:
+		if err != nil {
+			logger.Error("projection runner stopped", "error", err)
+		}
+	}
+	// Drain requests in flight, then stop following the store.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutdownCtx)
+	cancelRun()
+	<-runDone
+	logger.Info("stopped")
+	return err
+}
+
+func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// FILE may come before or after the flags.
+	var file string
+	var rest []string
+	for _, a := range args {
+		if file == "" && !strings.HasPrefix(a, "-") && (len(rest) == 0 || !strings.HasPrefix(rest[len(rest)-1], "--as-of") || strings.Contains(rest[len(rest)-1], "=")) {
+			file = a
+			continue
+		}
+		rest = append(rest, a)
+	}
+	fs := newFlags("scenario run")
+	asOfFlag := fs.String("as-of", "", "report the clocks on this date (YYYY-MM-DD)")
+	if err := fs.Parse(rest); err != nil || file == "" || fs.NArg() > 0 {
+		writeProblem(stderr, "usage", "usage: ehcledger scenario run FILE [--as-of YYYY-MM-DD]", -1)
+		return 2
+	}
+	var asOf domain.Date
+	if *asOfFlag != "" {
+		d, err := domain.ParseDate(*asOfFlag)
+		if err != nil {
+			writeProblem(stderr, "invalid", "--as-of: "+err.Error(), -1)
+			return 2
+		}
+		asOf = d
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		writeProblem(stderr, "invalid", "cannot read the scenario: "+err.Error(), -1)
+		return 1
+	}
+	f, err := scenario.Parse(b)
+	if err != nil {
+		writeProblem(stderr, string(domain.ErrorCode(err)), domain.ErrorMessage(err), -1)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "ehcledger-scenario-")
+	if err != nil {
+		writeProblem(stderr, "internal", err.Error(), -1)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	env, err := OpenEnv(ctx, filepath.Join(dir, "events.db"), "", time.Now, jsonLogger(io.Discard))
+	if err != nil {
+		writeProblem(stderr, "internal", err.Error(), -1)
+		return 1
+	}
+	defer env.Close()
+	out, err := (&scenario.Runner{Ledger: env.Ledger, Views: env.Runner}).Run(ctx, f, asOf)
+	if err != nil {
+		var se *scenario.StepError
+		if errors.As(err, &se) {
+			writeProblem(stderr, string(domain.ErrorCode(se.Err)), se.Error(), se.Index)
+		} else {
+			writeProblem(stderr, string(domain.ErrorCode(err)), domain.ErrorMessage(err), -1)
+		}
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// writeProblem prints a problem on stderr as one JSON object; step is the
+// rejected step's index, or -1.
+func writeProblem(w io.Writer, code, detail string, step int) {
+	p := map[string]any{"type": "https://ehcledger.example/problems/" + code, "title": "scenario failed", "code": code, "detail": detail}
+	if step >= 0 {
+		p["title"] = fmt.Sprintf("step %d was rejected", step)
+		p["step"] = step
+	}
+	b, _ := json.Marshal(p)
+	fmt.Fprintln(w, string(b))
+}
+
+func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("rebuild")
+	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
+	views := fs.String("views", "", "read-model database file (default: DB.views)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*db); err != nil {
+		return fmt.Errorf("--db: %w", err)
+	}
+	env, err := OpenEnv(ctx, *db, *views, time.Now, jsonLogger(io.Discard))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	start := time.Now()
+	n, err := env.Runner.Rebuild(ctx)
+	if err != nil {
+		return err
+	}
+	el := time.Since(start)
+	fmt.Fprintf(stdout, "rebuilt projections from %d events in %.3fs (%.0f events/s)\n", n, el.Seconds(), float64(n)/el.Seconds())
+	return nil
+}
