@@ -98,30 +98,22 @@ type ReplayResult struct {
 	Total, Apply time.Duration
 }
 
-// Replay rebuilds a timeliness projection from every event of store.
+// Replay rebuilds a timeliness projection from every event of store, then
+// again from the events already in memory, and times both.
 func Replay(ctx context.Context, store eventstore.Store, h domain.Holidays) (ReplayResult, error) {
 	var all []eventstore.RecordedEvent
 	t := projections.NewTimeliness(h)
 	start := time.Now()
-	from := int64(1)
-	for {
-		batch, err := store.ReadAll(ctx, from, 10000)
-		if err != nil {
-			return ReplayResult{}, err
-		}
-		if len(batch) == 0 {
-			break
-		}
-		if err := t.Apply(batch); err != nil {
-			return ReplayResult{}, err
-		}
+	err := projections.ReadBatches(ctx, store, 1, 10000, func(batch []eventstore.RecordedEvent) error {
 		all = append(all, batch...)
-		from = batch[len(batch)-1].Position + 1
+		return t.Apply(batch)
+	})
+	if err != nil {
+		return ReplayResult{}, err
 	}
 	res := ReplayResult{Events: len(all), Total: time.Since(start)}
-	t2 := projections.NewTimeliness(h)
 	start = time.Now()
-	if err := t2.Apply(all); err != nil {
+	if err := projections.NewTimeliness(h).Apply(all); err != nil {
 		return res, err
 	}
 	res.Apply = time.Since(start)

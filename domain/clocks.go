@@ -68,8 +68,8 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 			cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on})
 		}
 	}
-	for i := range rb.Clocks {
-		r := &rb.Clocks[i]
+	rules := rb.rulesFor(e.EventType())
+	for _, r := range rules.close {
 		for _, t := range r.Stops {
 			if t.Matches(e) {
 				cc.close(r, t, e, on, false)
@@ -90,8 +90,7 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 			}
 		}
 	}
-	for i := range rb.Clocks {
-		r := &rb.Clocks[i]
+	for _, r := range rules.start {
 		for _, s := range r.Starts {
 			if !s.Matches(e) {
 				continue

@@ -148,6 +148,58 @@ type Rulebook struct {
 	// Features switches on rules that are not clocks, such as mandatory
 	// mediation before any appeal.
 	Features map[string]bool `json:"features,omitempty"`
+
+	// byEvent indexes the clock rules by the event types that act on them, so
+	// applying an event looks only at the rules it can touch.
+	byEvent map[string]*eventRules
+}
+
+// eventRules lists, for one event type, the rules it may close (stop, end or
+// extend) and those it may start, each in rulebook order.
+type eventRules struct {
+	close []*ClockRule
+	start []*ClockRule
+}
+
+func (rb *Rulebook) index() {
+	rb.byEvent = map[string]*eventRules{}
+	get := func(t string) *eventRules {
+		if rb.byEvent[t] == nil {
+			rb.byEvent[t] = &eventRules{}
+		}
+		return rb.byEvent[t]
+	}
+	addOnce := func(list *[]*ClockRule, r *ClockRule) {
+		if n := len(*list); n == 0 || (*list)[n-1] != r {
+			*list = append(*list, r)
+		}
+	}
+	for i := range rb.Clocks {
+		r := &rb.Clocks[i]
+		for _, t := range r.Stops {
+			addOnce(&get(t.Event).close, r)
+		}
+		for _, t := range r.Ends {
+			addOnce(&get(t.Event).close, r)
+		}
+		for _, x := range r.Extends {
+			addOnce(&get(x.Event).close, r)
+		}
+		for _, st := range r.Starts {
+			addOnce(&get(st.Event).start, r)
+		}
+	}
+}
+
+// rulesFor returns the rules an event type acts on.
+func (rb *Rulebook) rulesFor(eventType string) *eventRules {
+	if rb.byEvent == nil {
+		rb.index()
+	}
+	if er := rb.byEvent[eventType]; er != nil {
+		return er
+	}
+	return &eventRules{}
 }
 
 // Clock returns the rule named name, or nil.
@@ -188,6 +240,7 @@ func mustLoadRulebooks() map[string]*Rulebook {
 		if err := rb.validate(); err != nil {
 			panic(fmt.Sprintf("domain: rulebook %s: %v", e.Name(), err))
 		}
+		rb.index()
 		out[rb.ID] = &rb
 	}
 	return out

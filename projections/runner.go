@@ -183,21 +183,14 @@ func (r *Runner) SaveSnapshot(ctx context.Context) error {
 // number applied.
 func (r *Runner) CatchUp(ctx context.Context) (int64, error) {
 	var n int64
-	from := r.Position() + 1
-	for {
-		batch, err := r.Store.ReadAll(ctx, from, 5000)
-		if err != nil {
-			return n, err
-		}
-		if len(batch) == 0 {
-			return n, nil
-		}
+	err := ReadBatches(ctx, r.Store, r.Position()+1, 5000, func(batch []eventstore.RecordedEvent) error {
 		if err := r.apply(ctx, batch); err != nil {
-			return n, err
+			return err
 		}
 		n += int64(len(batch))
-		from = batch[len(batch)-1].Position + 1
-	}
+		return nil
+	})
+	return n, err
 }
 
 // Run follows the store until ctx ends: it catches up, then applies new events

@@ -1,0 +1,237 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ehcledger/ehcledger/api"
+	"github.com/ehcledger/ehcledger/cli"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// fixedNow is the injected clock of these tests: 1 July 2024, in London.
+func fixedNow() time.Time { return time.Date(2024, 7, 1, 9, 0, 0, 0, time.UTC) }
+
+type harness struct {
+	t   *testing.T
+	srv *httptest.Server
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", fixedNow, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m := api.NewMetrics(reg, env.Store, env.Runner)
+	env.Ledger.Store = m.Instrument(env.Store)
+	done := make(chan struct{})
+	go func() { env.Runner.Run(ctx); close(done) }()
+	s := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: fixedNow, Logger: env.Logger,
+		Registry: reg, Metrics: m, Ready: func() bool { return true }}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+		env.Close()
+	})
+	return &harness{t: t, srv: srv}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (h *harness) do(method, path, body string, headers ...string) reply {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(b)}
+	_ = json.Unmarshal(b, &r.body)
+	return r
+}
+
+func (r reply) want(t *testing.T, status int) reply {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	if status >= 400 {
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			t.Fatalf("error content type %q, want application/problem+json", ct)
+		}
+	}
+	return r
+}
+
+const openBody = `{"id":"c1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`
+
+func TestCaseLifecycleOverHTTP(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("POST", "/v1/cases", openBody, "X-Actor", "caseworker-1").want(t, 201)
+	if r.header.Get("ETag") != `"1"` || r.header.Get("Location") != "/v1/cases/c1" {
+		t.Fatalf("headers %v", r.header)
+	}
+	t.Run("second request for the same case is a conflict", func(t *testing.T) {
+		h.do("POST", "/v1/cases", openBody).want(t, 409)
+	})
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"on":"2024-04-05"}`, "If-Match", `"1"`).want(t, 201)
+	t.Run("stale If-Match gets 412", func(t *testing.T) {
+		r := h.do("POST", "/v1/cases/c1/commands/request_advice", `{"on":"2024-04-08","data":{"advice":"health"}}`, "If-Match", `"1"`).want(t, 412)
+		if r.body["field"] != "If-Match" {
+			t.Fatalf("problem %v", r.body)
+		}
+	})
+	t.Run("idempotent retry records once", func(t *testing.T) {
+		body := `{"on":"2024-04-08","data":{"advice":"educational_psychology"}}`
+		first := h.do("POST", "/v1/cases/c1/commands/request_advice", body, "Idempotency-Key", "k-1").want(t, 201)
+		again := h.do("POST", "/v1/cases/c1/commands/request_advice", body, "Idempotency-Key", "k-1").want(t, 200)
+		if again.body["duplicate"] != true || again.body["version"] != first.body["version"] {
+			t.Fatalf("retry %v, first %v", again.body, first.body)
+		}
+		h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{}`, "Idempotency-Key", "k-1").want(t, 409)
+	})
+	t.Run("invalid data names the field", func(t *testing.T) {
+		r := h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"on":"2024-05-01","data":{}}`).want(t, 422)
+		if r.body["field"] != "data.advice" {
+			t.Fatalf("problem %v", r.body)
+		}
+	})
+	t.Run("unknown command is rejected", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/approve_everything", `{}`).want(t, 422)
+	})
+	t.Run("malformed body is rejected", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{"on":`).want(t, 422)
+	})
+	h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"on":"2024-05-24","data":{"advice":"educational_psychology"}}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/issue_final_plan", `{"on":"2024-07-12","data":{"school":"S1"}}`).want(t, 201)
+
+	t.Run("case view shows clocks as of a date", func(t *testing.T) {
+		r := h.do("GET", "/v1/cases/c1?as_of=2024-04-01", "").want(t, 200)
+		clocks := r.body["clocks"].([]any)
+		if len(clocks) != 3 {
+			t.Fatalf("on 1 April the case had %d clocks, want 3: %s", len(clocks), r.raw)
+		}
+		if r.body["version"].(float64) != 5 {
+			t.Fatalf("version %v", r.body["version"])
+		}
+		now := h.do("GET", "/v1/cases/c1/clocks?as_of=2024-07-12", "").want(t, 200)
+		found := false
+		for _, c := range now.body["clocks"].([]any) {
+			m := c.(map[string]any)
+			if m["clock"] == "final_plan" {
+				found = m["status"] == "met" && m["stopped"] == "2024-07-12"
+			}
+		}
+		if !found {
+			t.Fatalf("final plan not met: %s", now.raw)
+		}
+	})
+	t.Run("history lists every event with its actor", func(t *testing.T) {
+		r := h.do("GET", "/v1/cases/c1/history", "").want(t, 200)
+		hist := r.body["history"].([]any)
+		if len(hist) != 5 {
+			t.Fatalf("history has %d entries: %s", len(hist), r.raw)
+		}
+		first := hist[0].(map[string]any)
+		if first["event"] != "request_received" || first["actor"] != "caseworker-1" || first["occurred_on"] != "2024-03-01" {
+			t.Fatalf("first entry %v", first)
+		}
+	})
+	t.Run("worklist filters by LA and status", func(t *testing.T) {
+		r := h.do("GET", "/v1/worklist?la=E09000001&status=running&as_of=2024-07-12", "").want(t, 200)
+		items := r.body["items"].([]any)
+		if len(items) != 2 {
+			t.Fatalf("%d running clocks, want 2 (annual review and appeal window): %s", len(items), r.raw)
+		}
+		if r := h.do("GET", "/v1/worklist?la=E00000000", "").want(t, 200); len(r.body["items"].([]any)) != 0 {
+			t.Fatalf("another LA's worklist is not empty: %s", r.raw)
+		}
+		h.do("GET", "/v1/worklist?status=sleeping", "").want(t, 422)
+	})
+	t.Run("unknown case is 404", func(t *testing.T) {
+		h.do("GET", "/v1/cases/nope", "").want(t, 404)
+		h.do("GET", "/v1/cases/nope/history", "").want(t, 404)
+		h.do("POST", "/v1/cases/nope/commands/decide_to_assess", `{}`).want(t, 404)
+	})
+	t.Run("metrics expose latency and lag", func(t *testing.T) {
+		r := h.do("GET", "/metrics", "").want(t, 200)
+		for _, name := range []string{"ehc_http_request_duration_seconds", "ehc_append_duration_seconds", "ehc_projection_lag_events"} {
+			if !strings.Contains(r.raw, name) {
+				t.Errorf("metrics lack %s", name)
+			}
+		}
+	})
+	h.do("GET", "/healthz", "").want(t, 200)
+	h.do("GET", "/readyz", "").want(t, 200)
+	h.do("GET", "/no/such/route", "").want(t, 404)
+}
+
+func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	served := map[string]bool{}
+	e := (&api.Server{}).Handler()
+	for _, r := range e.Routes() {
+		parts := strings.Split(r.Path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		served[r.Method+" "+strings.Join(parts, "/")] = true
+	}
+	var missing, extra []string
+	for k := range served {
+		if !documented[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range documented {
+		if !served[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Fatalf("routes not in openapi.json: %v; documented but not served: %v", missing, extra)
+	}
+}

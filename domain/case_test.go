@@ -1,0 +1,266 @@
+package domain
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// history applies commands in order and fails the test on any rejection.
+type history struct {
+	t  *testing.T
+	rb *Rulebook
+	c  *Case
+	cc CaseClocks
+}
+
+func newHistory(t *testing.T, rulebook string) *history {
+	t.Helper()
+	rb, err := LookupRulebook(rulebook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &history{t: t, rb: rb, c: &Case{ID: "c1"}}
+}
+
+func (h *history) decide(on, name, data string) ([]Event, error) {
+	var raw json.RawMessage
+	if data != "" {
+		raw = json.RawMessage(data)
+	}
+	return h.c.Decide(Command{Name: name, On: d(on), Data: raw}, h.rb)
+}
+
+func (h *history) do(on, name, data string) *history {
+	h.t.Helper()
+	evs, err := h.decide(on, name, data)
+	if err != nil {
+		h.t.Fatalf("%s on %s rejected: %v", name, on, err)
+	}
+	for _, e := range evs {
+		h.c.Apply(e, d(on))
+		h.cc.Apply(h.rb, e, d(on), NoHolidays{})
+	}
+	return h
+}
+
+func (h *history) reject(on, name, data string, code Code, field string) {
+	h.t.Helper()
+	before := h.c.Version
+	evs, err := h.decide(on, name, data)
+	if err == nil {
+		h.t.Fatalf("%s on %s was accepted (%d events), want %s", name, on, len(evs), code)
+	}
+	if len(evs) != 0 {
+		h.t.Fatalf("rejected %s still emitted %d events", name, len(evs))
+	}
+	if ErrorCode(err) != code {
+		h.t.Fatalf("%s: error %q has code %s, want %s", name, err, ErrorCode(err), code)
+	}
+	if field != "" {
+		if e, _ := err.(*Error); e == nil || e.Field != field {
+			h.t.Fatalf("%s: error %q does not name field %s", name, err, field)
+		}
+	}
+	if h.c.Version != before {
+		h.t.Fatal("a rejected command changed the case")
+	}
+}
+
+const request = `{"requester":"parent","birth_date":"2015-05-01"}`
+
+func TestCommandsOutOfOrderAreRejected(t *testing.T) {
+	t.Run("a plan before any request is not found", func(t *testing.T) {
+		newHistory(t, DefaultRulebook).reject("2024-03-01", "issue_final_plan", `{"school":"S1"}`, NotFound, "")
+	})
+	t.Run("a second decision conflicts", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).do("2024-04-01", "decide_to_assess", "")
+		h.reject("2024-04-02", "decide_to_assess", "", Conflict, "")
+		h.reject("2024-04-02", "refuse_assessment", "", Conflict, "")
+	})
+	t.Run("a second request conflicts", func(t *testing.T) {
+		newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).reject("2024-03-02", "receive_request", request, Conflict, "")
+	})
+	t.Run("advice cannot arrive before it is asked for", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).do("2024-04-01", "decide_to_assess", "")
+		h.reject("2024-04-02", "receive_advice", `{"advice":"health"}`, Conflict, "")
+	})
+	t.Run("a draft cannot follow a refusal", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).do("2024-04-01", "refuse_assessment", "")
+		h.reject("2024-04-02", "send_draft_plan", "", Conflict, "")
+	})
+	t.Run("a step dated before the request is invalid", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request)
+		h.reject("2024-02-01", "decide_to_assess", "", Invalid, "on")
+	})
+	t.Run("an appeal without a certificate conflicts unless it is about placement", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).do("2024-04-01", "refuse_assessment", "")
+		h.reject("2024-04-02", "lodge_appeal", `{"kind":"refusal_to_assess"}`, Conflict, "")
+		h.do("2024-04-02", "lodge_appeal", `{"kind":"placement"}`)
+	})
+}
+
+func TestInvalidCommandsNameTheField(t *testing.T) {
+	opened := func(t *testing.T) *history {
+		return newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request)
+	}
+	cases := []struct {
+		name, command, data, field string
+	}{
+		{"unknown command", "approve", "", "command"},
+		{"missing requester", "receive_request", `{"birth_date":"2015-05-01"}`, "data.requester"},
+		{"unknown requester", "receive_request", `{"requester":"neighbour","birth_date":"2015-05-01"}`, "data.requester"},
+		{"missing birth date", "receive_request", `{"requester":"parent"}`, "data.birth_date"},
+		{"misspelt field", "receive_request", `{"requester":"parent","birth_date":"2015-05-01","shcool":"S1"}`, "data"},
+		{"birth date after request", "receive_request", `{"requester":"parent","birth_date":"2025-05-01"}`, "data.birth_date"},
+		{"wrong type", "contact_mediation_adviser", `{"wants_mediation":"yes"}`, "data.wants_mediation"},
+		{"missing advice kind", "request_advice", `{}`, "data.advice"},
+		{"exception without evidence", "record_exception", `{"kind":"absence","from":"2024-03-01","to":"2024-04-01"}`, "data.evidence"},
+		{"exception ending before it starts", "record_exception", `{"kind":"absence","from":"2024-03-01","to":"2024-02-01","evidence":"x"}`, "data.to"},
+		{"unknown exception kind", "record_exception", `{"kind":"holiday","from":"2024-03-01","to":"2024-04-01","evidence":"x"}`, "data.kind"},
+		{"data on a command without data", "decide_to_assess", `{"reason":"x"}`, "data"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(t, DefaultRulebook)
+			if tc.command != "receive_request" {
+				h = opened(t)
+			}
+			h.reject("2024-03-05", tc.command, tc.data, Invalid, tc.field)
+		})
+	}
+}
+
+func rowsOf(h *history, asOf string) map[string]ClockRow {
+	out := map[string]ClockRow{}
+	for _, r := range h.cc.Rows("c1", d(asOf), h.rb, nil) {
+		out[r.Clock+"/"+r.Key] = r
+	}
+	return out
+}
+
+func TestExceptionsExcuseOnlyWhereTheRulesAllow(t *testing.T) {
+	base := func(t *testing.T) *history {
+		return newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).
+			do("2024-04-20", "decide_to_assess", "").
+			do("2024-04-22", "request_advice", `{"advice":"health"}`)
+	}
+	t.Run("personal circumstances excuse a late decision", func(t *testing.T) {
+		h := base(t).do("2024-03-10", "record_exception", `{"kind":"personal_circumstances","from":"2024-03-10","to":"2024-03-20","evidence":"hospital letter"}`)
+		if r := rowsOf(h, "2024-04-20")["decide_to_assess/"]; r.Status != StatusLate || !r.Excused {
+			t.Fatalf("row %+v", r)
+		}
+	})
+	t.Run("an absence shorter than four weeks excuses nothing", func(t *testing.T) {
+		h := base(t).do("2024-03-10", "record_exception", `{"kind":"absence","from":"2024-03-10","to":"2024-04-05","evidence":"abroad"}`)
+		if r := rowsOf(h, "2024-04-20")["decide_to_assess/"]; r.Excused {
+			t.Fatalf("27-day absence excused %+v", r)
+		}
+	})
+	t.Run("an absence of four weeks excuses", func(t *testing.T) {
+		h := base(t).do("2024-03-10", "record_exception", `{"kind":"absence","from":"2024-03-10","to":"2024-04-06","evidence":"abroad"}`)
+		if r := rowsOf(h, "2024-04-20")["decide_to_assess/"]; !r.Excused {
+			t.Fatalf("28-day absence not excused %+v", r)
+		}
+	})
+	t.Run("a missed appointment excuses advice but not the decision", func(t *testing.T) {
+		h := base(t).do("2024-04-25", "record_exception", `{"kind":"missed_appointment","from":"2024-04-25","to":"2024-04-25","evidence":"clinic note"}`)
+		rows := rowsOf(h, "2024-07-01")
+		if r := rows["advice/health"]; r.Status != StatusOverdue || !r.Excused {
+			t.Fatalf("advice %+v", r)
+		}
+		if r := rows["decide_to_assess/"]; r.Excused {
+			t.Fatalf("decision %+v", r)
+		}
+	})
+	t.Run("an exception outside the clock's run excuses nothing", func(t *testing.T) {
+		h := base(t).do("2024-04-25", "record_exception", `{"kind":"personal_circumstances","from":"2024-04-25","to":"2024-05-25","evidence":"x"}`)
+		if r := rowsOf(h, "2024-04-20")["decide_to_assess/"]; r.Excused {
+			t.Fatalf("row %+v", r)
+		}
+	})
+	t.Run("a met clock is never excused", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).
+			do("2024-03-02", "record_exception", `{"kind":"personal_circumstances","from":"2024-03-02","to":"2024-03-30","evidence":"x"}`).
+			do("2024-04-01", "decide_to_assess", "")
+		if r := rowsOf(h, "2024-04-20")["decide_to_assess/"]; r.Status != StatusMet || r.Excused {
+			t.Fatalf("row %+v", r)
+		}
+	})
+}
+
+type closures map[string][]ClosureWindow
+
+func (c closures) Closures(s string) []ClosureWindow { return c[s] }
+
+func TestSchoolClosureWindow(t *testing.T) {
+	summer := closures{"S1": {{FirstDay: d("2024-07-23"), Reopens: d("2024-09-03")}}, "S2": {{FirstDay: d("2024-10-21"), Reopens: d("2024-11-04")}}}
+	cases := []struct {
+		name, school, asked string
+		want                bool
+	}{
+		{"asked the day the window opens", "S1", "2024-07-16", true},
+		{"asked the day before the window", "S1", "2024-07-15", false},
+		{"asked on the window's last day", "S1", "2024-08-27", true},
+		{"asked after the window", "S1", "2024-08-28", false},
+		{"a two-week closure does not count", "S2", "2024-10-21", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(t, DefaultRulebook).do("2024-05-01", "receive_request", request).do("2024-06-01", "decide_to_assess", "").
+				do(tc.asked, "request_advice", `{"advice":"education","school":"`+tc.school+`"}`)
+			var got bool
+			for _, r := range h.cc.Rows("c1", d("2024-12-01"), h.rb, summer) {
+				if r.Clock == "final_plan" {
+					got = r.Excused
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("final plan excused = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClockLifecycles(t *testing.T) {
+	t.Run("an unused appeal window ends on its due date", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-28", "refuse_assessment", "")
+		r := rowsOf(h, "2024-06-01")["appeal_window/refuse_assessment"]
+		if r.Status != StatusEnded || r.Stopped != d("2024-04-28") {
+			t.Fatalf("row %+v", r)
+		}
+	})
+	t.Run("reviews follow each other", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-01", "decide_to_assess", "").
+			do("2024-05-01", "issue_final_plan", `{"school":"S1"}`).
+			do("2025-04-01", "hold_review_meeting", "").do("2025-04-10", "send_review_report", "").
+			do("2025-04-20", "notify_review_decision", `{"decision":"amend"}`).
+			do("2025-04-25", "send_proposed_amendments", "").do("2025-07-01", "issue_amended_plan", "")
+		rows := rowsOf(h, "2025-07-01")
+		for key, want := range map[string]ClockRow{
+			"annual_review/1":   {Due: d("2025-05-01"), Stopped: d("2025-04-20"), Status: StatusMet},
+			"annual_review/2":   {Due: d("2026-04-20"), Status: StatusRunning},
+			"review_report/1":   {Due: d("2025-04-15"), Stopped: d("2025-04-10"), Status: StatusMet},
+			"review_decision/1": {Due: d("2025-04-29"), Stopped: d("2025-04-20"), Status: StatusMet},
+			"amended_plan/1":    {Due: d("2025-06-20"), Stopped: d("2025-07-01"), Status: StatusLate},
+		} {
+			r := rows[key]
+			if r.Due != want.Due || r.Stopped != want.Stopped || r.Status != want.Status {
+				t.Errorf("%s = %+v, want due %s stopped %s %s", key, r, want.Due, want.Stopped, want.Status)
+			}
+		}
+	})
+	t.Run("a tribunal order starts its compliance clocks", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-01", "refuse_assessment", "").
+			do("2024-02-05", "contact_mediation_adviser", `{"wants_mediation":false}`).do("2024-02-07", "issue_mediation_certificate", "").
+			do("2024-02-20", "lodge_appeal", `{"kind":"refusal_to_assess"}`).do("2024-06-03", "tribunal_order", `{"order":"issue_plan"}`).
+			do("2024-07-01", "comply_with_order", `{"step":"draft_plan"}`)
+		rows := rowsOf(h, "2024-07-01")
+		if r := rows["order_compliance/draft_plan"]; r.Due != d("2024-07-08") || r.Status != StatusMet {
+			t.Errorf("draft %+v", r)
+		}
+		if r := rows["order_compliance/final_plan"]; r.Due != d("2024-08-19") || r.Status != StatusRunning {
+			t.Errorf("final %+v", r)
+		}
+		h.reject("2024-07-02", "comply_with_order", `{"step":"draft_plan"}`, Conflict, "")
+	})
+}

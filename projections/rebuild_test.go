@@ -1,0 +1,113 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ehcledger/ehcledger/cli"
+	"github.com/ehcledger/ehcledger/demo"
+	"github.com/ehcledger/ehcledger/domain"
+)
+
+var today = domain.NewDate(2026, 11, 23)
+
+func now() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// state captures everything a projection answers, for comparison.
+func state(t *testing.T, env *cli.Env) (string, string) {
+	t.Helper()
+	rows, err := json.Marshal(env.Runner.Timeliness.AllRows(today))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist []any
+	for i := 1; i <= 120; i++ {
+		h, err := env.Runner.History(context.Background(), demoID(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist = append(hist, h)
+	}
+	hb, _ := json.Marshal(hist)
+	return string(rows), string(hb)
+}
+
+func demoID(i int) string { return fmt.Sprintf("DEMO-%03d", i) }
+
+func TestRebuildEqualsIncremental(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	env, err := cli.OpenEnv(ctx, filepath.Join(dir, "events.db"), "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Follow the store live while cases are written from several goroutines.
+	done := make(chan error, 1)
+	go func() { done <- env.Runner.Run(ctx) }()
+	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09000001", Cases: 120, Today: today, Seed: 7, Workers: 8}); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := env.Store.Head(ctx)
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := env.Runner.WaitFor(wctx, head); err != nil {
+		t.Fatalf("projections never reached %d: %v", head, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	incRows, incHist := state(t, env)
+	if len(incRows) < 1000 {
+		t.Fatalf("suspiciously few clocks: %s", incRows)
+	}
+
+	t.Run("rebuild from scratch gives the same views", func(t *testing.T) {
+		n, err := env.Runner.Rebuild(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != head {
+			t.Fatalf("rebuild applied %d events, store holds %d", n, head)
+		}
+		rows, hist := state(t, env)
+		if rows != incRows {
+			t.Fatal("rebuilt timeliness differs from the incremental one")
+		}
+		if hist != incHist {
+			t.Fatal("rebuilt audit differs from the incremental one")
+		}
+	})
+	if err := env.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a restart resumes from the checkpoint with the same views", func(t *testing.T) {
+		env, err := cli.OpenEnv(context.Background(), filepath.Join(dir, "events.db"), "", now, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer env.Close()
+		if env.Runner.Position() != head {
+			t.Fatalf("restored at %d, want %d", env.Runner.Position(), head)
+		}
+		n, err := env.Runner.CatchUp(context.Background())
+		if err != nil || n != 0 {
+			t.Fatalf("catch-up after restart applied %d events (%v), want 0", n, err)
+		}
+		rows, hist := state(t, env)
+		if !reflect.DeepEqual([]string{rows, hist}, []string{incRows, incHist}) {
+			t.Fatal("views after restart differ")
+		}
+	})
+}

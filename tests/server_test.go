@@ -1,0 +1,184 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is a running `ehcledger serve` process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string
+	logs *bytes.Buffer
+}
+
+// startServer runs the real binary on port 0 with the given database and
+// waits until it is ready.
+func startServer(t *testing.T, db string, extra ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, extra...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, logs: logs}
+	t.Cleanup(func() { s.stop() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("server did not start: %q %v\n%s", line, err, logs)
+	}
+	s.base = strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never became ready\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.t.Errorf("server exited with %v\n%s", err, s.logs)
+		}
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		s.t.Errorf("server ignored SIGTERM\n%s", s.logs)
+	}
+}
+
+func (s *server) call(method, path, body string, headers ...string) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return resp.StatusCode, resp.Header, m
+}
+
+func (s *server) must(status int, method, path, body string, headers ...string) map[string]any {
+	s.t.Helper()
+	got, _, m := s.call(method, path, body, headers...)
+	if got != status {
+		s.t.Fatalf("%s %s: status %d, want %d: %v", method, path, got, status, m)
+	}
+	return m
+}
+
+func clock(t *testing.T, view map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, c := range view["clocks"].([]any) {
+		if m := c.(map[string]any); m["clock"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no %s clock in %v", name, view)
+	return nil
+}
+
+func TestServerDrivesACaseEndToEnd(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ledger.db")
+	s := startServer(t, db)
+	s.must(201, "POST", "/v1/cases", `{"id":"e2e-1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`, "X-Actor", "cw-1")
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/decide_to_assess", `{"on":"2024-04-05"}`, "If-Match", `"1"`, "X-Actor", "cw-1")
+	if code, h, m := s.call("POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"on":"2024-06-10"}`, "If-Match", `"1"`); code != 412 || !strings.HasPrefix(h.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("stale If-Match gave %d %v", code, m)
+	}
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"on":"2024-06-10"}`, "Idempotency-Key", "draft-1")
+	again := s.must(200, "POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"on":"2024-06-10"}`, "Idempotency-Key", "draft-1")
+	if again["version"] != float64(3) {
+		t.Fatalf("retry %v", again)
+	}
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/issue_final_plan", `{"on":"2024-07-12","data":{"school":"S1"}}`)
+
+	view := s.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12", "")
+	if fp := clock(t, view, "final_plan"); fp["status"] != "met" || fp["due"] != "2024-07-19" {
+		t.Fatalf("final plan %v", fp)
+	}
+	if view["version"] != float64(4) {
+		t.Fatalf("version %v", view["version"])
+	}
+	hist := s.must(200, "GET", "/v1/cases/e2e-1/history", "")["history"].([]any)
+	if len(hist) != 4 || hist[0].(map[string]any)["actor"] != "cw-1" {
+		t.Fatalf("history %v", hist)
+	}
+	wl := s.must(200, "GET", "/v1/worklist?la=E09000001&as_of=2024-07-12", "")["items"].([]any)
+	if len(wl) != 2 {
+		t.Fatalf("worklist %v", wl)
+	}
+
+	t.Run("data survives a restart and a rebuild", func(t *testing.T) {
+		s.stop()
+		out, err := exec.Command(binary, "rebuild", "--db", db).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "rebuilt projections from") {
+			t.Fatalf("rebuild: %v %s", err, out)
+		}
+		s2 := startServer(t, db)
+		again := s2.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12", "")
+		if again["version"] != float64(4) || clock(t, again, "final_plan")["status"] != "met" {
+			t.Fatalf("after restart %v", again)
+		}
+		if hist := s2.must(200, "GET", "/v1/cases/e2e-1/history", "")["history"].([]any); len(hist) != 4 {
+			t.Fatalf("history after rebuild %v", hist)
+		}
+	})
+}
+
+func TestDemoServerShowsEveryView(t *testing.T) {
+	s := startServer(t, filepath.Join(t.TempDir(), "demo.db"), "--demo")
+	for _, status := range []string{"running", "overdue", "met", "late", "ended"} {
+		items := s.must(200, "GET", "/v1/worklist?la=E09999999&status="+status, "")["items"].([]any)
+		if len(items) == 0 {
+			t.Errorf("the demo has no %s clocks", status)
+		}
+	}
+	excused := false
+	for _, it := range s.must(200, "GET", "/v1/worklist?la=E09999999&status=late,overdue&limit=10000", "")["items"].([]any) {
+		if it.(map[string]any)["excused"] == true {
+			excused = true
+		}
+	}
+	if !excused {
+		t.Error("the demo has no excused clocks")
+	}
+}
