@@ -164,7 +164,7 @@ func TestScenarioAsOfLeavesOutLaterSteps(t *testing.T) {
 
 func TestScenarioBadInputIsAClearError(t *testing.T) {
 	cases := map[string]string{
-		"unknown rulebook": `{"la":"E09000001","rulebook":"england-1066","steps":[{"on":"2024-03-01","case":"c1","command":"receive_request"}]}`,
+		"unknown rulebook":    `{"la":"E09000001","rulebook":"england-1066","steps":[{"on":"2024-03-01","case":"c1","command":"receive_request"}]}`,
 		"step without a date": `{"la":"E09000001","steps":[{"case":"c1","command":"receive_request"}]}`,
 		"not JSON":            `{"la":`,
 	}
