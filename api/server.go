@@ -221,12 +221,17 @@ func (s *Server) asOf(c echo.Context) (domain.Date, error) {
 	return d, nil
 }
 
-func (s *Server) getCase(c echo.Context) error {
+// caseView folds the case named in the path as it stood on ?as_of.
+func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
 	asOf, err := s.asOf(c)
 	if err != nil {
-		return err
+		return app.CaseView{}, err
 	}
-	view, err := s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf)
+	return s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf)
+}
+
+func (s *Server) getCase(c echo.Context) error {
+	view, err := s.caseView(c)
 	if err != nil {
 		return err
 	}
@@ -235,11 +240,7 @@ func (s *Server) getCase(c echo.Context) error {
 }
 
 func (s *Server) getClocks(c echo.Context) error {
-	asOf, err := s.asOf(c)
-	if err != nil {
-		return err
-	}
-	view, err := s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf)
+	view, err := s.caseView(c)
 	if err != nil {
 		return err
 	}
