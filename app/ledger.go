@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 
@@ -278,6 +277,16 @@ type CaseView struct {
 	Version  int64             `json:"version"`
 	AsOf     domain.Date       `json:"as_of"`
 	Clocks   []domain.ClockRow `json:"clocks"`
+	// Exceptions lists, for each late or overdue clock that is excused, the
+	// exceptions that excuse it and their evidence.
+	Exceptions []ClockException `json:"exceptions"`
+}
+
+// ClockException is an exception that excuses one clock.
+type ClockException struct {
+	Clock string `json:"clock"`
+	Key   string `json:"key"`
+	domain.Exception
 }
 
 // Case rebuilds one case from its stream as it stood on asOf: only steps that
@@ -312,9 +321,17 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date) (CaseVie
 		}
 		m.ApplyDecoded(e, ev, on)
 	}
-	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf, Clocks: []domain.ClockRow{}}
+	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf,
+		Clocks: []domain.ClockRow{}, Exceptions: []ClockException{}}
 	if c, ok := m.Cases[id]; ok {
 		view.Clocks = m.Rows(c, asOf)
+		for _, k := range c.Clocks.Clocks {
+			if row := m.Row(c, k, asOf); row.Excused {
+				for _, x := range m.Exceptions(c, k) {
+					view.Exceptions = append(view.Exceptions, ClockException{Clock: k.Name, Key: k.Key, Exception: x})
+				}
+			}
+		}
 	}
 	return view, nil
 }
@@ -330,12 +347,6 @@ func (l *Ledger) loadSchool(ctx context.Context, m *projections.Model, la, schoo
 		}
 	}
 	return nil
-}
-
-// IsNotFound reports whether err is a not-found error.
-func IsNotFound(err error) bool {
-	var e *domain.Error
-	return errors.As(err, &e) && e.Code == domain.NotFound
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -57,6 +56,8 @@ type Case struct {
 	certified      bool
 	orders         map[string]bool // compliance step -> complied
 	assessOrdered  bool
+	issueOrdered   bool // a tribunal ordered a plan: refusals no longer stand
+	appeals        int  // appeals lodged over the case's life
 	lastOn         Date
 }
 
@@ -131,6 +132,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.certificateDue, c.certified = false, true
 	case *AppealLodged:
 		c.appealLodged = true
+		c.appeals++
 	case *TribunalOrdered:
 		switch v.Order {
 		case "assess":
@@ -138,6 +140,7 @@ func (c *Case) Apply(e Event, on Date) {
 			c.assessOrdered = true
 		case "issue_plan":
 			c.orders["draft_plan"], c.orders["final_plan"] = false, false
+			c.issueOrdered = true
 		case "contents":
 			c.orders["contents"] = false
 		case "placement":
@@ -257,6 +260,8 @@ func simple(check func(c *Case) error, make func(c *Case) Event) handler {
 
 func (c *Case) mustBeAssessing(step string) error {
 	switch {
+	case c.issueOrdered:
+		return nil
 	case c.decision == "refused" && !c.assessOrdered:
 		return conflictf("%s: the LA refused to assess this case", step)
 	case c.decision != "assess":
@@ -384,8 +389,8 @@ func init() {
 			if err := c.mustBeAssessing("decide_not_to_issue"); err != nil {
 				return err
 			}
-			if c.draftSent || c.planIssued {
-				return conflictf("decide_not_to_issue: the LA has already decided to issue a plan")
+			if c.draftSent || c.planIssued || c.issueOrdered {
+				return conflictf("decide_not_to_issue: the LA has already decided, or been ordered, to issue a plan")
 			}
 			return nil
 		}, func(*Case) Event { return &DecidedNotToIssue{} }),
@@ -614,7 +619,7 @@ func init() {
 			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain"); err != nil {
 				return nil, err
 			}
-			if c.appealWindows == 0 || !c.appealLodged {
+			if c.appeals == 0 {
 				return nil, conflictf("tribunal_order: no appeal has been lodged")
 			}
 			return []Event{&TribunalOrdered{Order: d.Order}}, nil
@@ -659,18 +664,6 @@ func (c *Case) mustHaveOpenWindow(step string) error {
 		return conflictf("%s: an appeal against the latest decision has already been lodged", step)
 	}
 	return nil
-}
-
-// Fold builds a case from its stored events.
-func Fold(id string, events []Event, dates []Date) (*Case, error) {
-	if len(events) != len(dates) {
-		return nil, fmt.Errorf("domain: %d events but %d dates", len(events), len(dates))
-	}
-	c := &Case{ID: id}
-	for i, e := range events {
-		c.Apply(e, dates[i])
-	}
-	return c, nil
 }
 
 // commandEvents names the event type each command emits, so that a retried

@@ -264,3 +264,19 @@ func TestClockLifecycles(t *testing.T) {
 		h.reject("2024-07-02", "comply_with_order", `{"step":"draft_plan"}`, Conflict, "")
 	})
 }
+
+func TestTribunalOrdersReopenTheWay(t *testing.T) {
+	t.Run("an order to issue lets a plan follow a decision not to issue", func(t *testing.T) {
+		h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-01", "decide_to_assess", "").
+			do("2024-04-01", "decide_not_to_issue", "")
+		h.reject("2024-04-02", "send_draft_plan", "", Conflict, "")
+		h.do("2024-04-10", "contact_mediation_adviser", `{"wants_mediation":false}`).do("2024-04-12", "issue_mediation_certificate", "").
+			do("2024-05-01", "lodge_appeal", `{"kind":"refusal_to_issue"}`).do("2024-09-02", "tribunal_order", `{"order":"issue_plan"}`).
+			do("2024-09-20", "send_draft_plan", "").do("2024-10-30", "issue_final_plan", `{"school":"S1"}`)
+		h.reject("2024-11-01", "decide_not_to_issue", "", Conflict, "")
+	})
+	t.Run("an order needs an appeal", func(t *testing.T) {
+		newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).
+			reject("2024-02-01", "tribunal_order", `{"order":"assess"}`, Conflict, "")
+	})
+}

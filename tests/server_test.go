@@ -172,13 +172,18 @@ func TestDemoServerShowsEveryView(t *testing.T) {
 			t.Errorf("the demo has no %s clocks", status)
 		}
 	}
-	excused := false
+	excused := ""
 	for _, it := range s.must(200, "GET", "/v1/worklist?la=E09999999&status=late,overdue&limit=10000", "")["items"].([]any) {
-		if it.(map[string]any)["excused"] == true {
-			excused = true
+		if m := it.(map[string]any); m["excused"] == true {
+			excused = m["case"].(string)
 		}
 	}
-	if !excused {
-		t.Error("the demo has no excused clocks")
+	if excused == "" {
+		t.Fatal("the demo has no excused clocks")
+	}
+	view := s.must(200, "GET", "/v1/cases/"+excused, "")
+	xs := view["exceptions"].([]any)
+	if len(xs) == 0 || xs[0].(map[string]any)["evidence"] == "" {
+		t.Fatalf("excused case %s shows no exception with evidence: %v", excused, view)
 	}
 }
