@@ -120,7 +120,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 			return CommandResult{}, err
 		}
 	}
-	rb, err := l.rulebook(ctx, lc, la, req.On)
+	rb, err := l.rulebook(ctx, la, req.On)
 	if err != nil {
 		return CommandResult{}, err
 	}
@@ -176,40 +176,36 @@ func replayed(lc *loadedCase, req CommandRequest) (CommandResult, bool, error) {
 	return res, len(res.Events) > 0, nil
 }
 
-// rulebook returns the rules for a command: a case keeps the rulebook it was
-// opened under; a new request takes the LA's rulebook in force on its date.
-func (l *Ledger) rulebook(ctx context.Context, lc *loadedCase, la string, on domain.Date) (*domain.Rulebook, error) {
-	if lc.c.Exists() {
-		return domain.LookupRulebook(lc.c.Rulebook)
-	}
+// rulebook returns the rules in force for a command: those the case's LA
+// had adopted for the command's date.
+func (l *Ledger) rulebook(ctx context.Context, la string, on domain.Date) (*domain.Rulebook, error) {
 	if la == "" {
 		return domain.LookupRulebook(domain.DefaultRulebook)
 	}
-	id, err := l.RulebookInForce(ctx, la, on)
+	adoptions, err := l.Adoptions(ctx, la)
 	if err != nil {
 		return nil, err
 	}
-	return domain.LookupRulebook(id)
+	return domain.RulebookInForce(adoptions, on), nil
 }
 
-// RulebookInForce returns the rulebook an LA had adopted on a date: the latest
-// adoption effective on or before it, or the current law.
-func (l *Ledger) RulebookInForce(ctx context.Context, la string, on domain.Date) (string, error) {
+// Adoptions returns an LA's rulebook adoptions in the order recorded.
+func (l *Ledger) Adoptions(ctx context.Context, la string) ([]domain.RulebookAdopted, error) {
 	evs, err := l.Store.ReadStream(ctx, domain.LAStream(la), 1)
 	if err != nil {
-		return "", &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
+		return nil, &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
 	}
-	id, from := domain.DefaultRulebook, domain.Date(0)
+	var out []domain.RulebookAdopted
 	for _, e := range evs {
 		ev, _, err := projections.Decode(e)
 		if err != nil {
-			return "", &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+			return nil, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
 		}
-		if a, ok := ev.(*domain.RulebookAdopted); ok && a.From <= on && a.From >= from {
-			id, from = a.Rulebook, a.From
+		if a, ok := ev.(*domain.RulebookAdopted); ok {
+			out = append(out, *a)
 		}
 	}
-	return id, nil
+	return out, nil
 }
 
 // AdoptRulebook records that an LA applies a rulebook from a date.
@@ -304,6 +300,11 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date) (CaseVie
 		return CaseView{}, domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
 	m := projections.NewModel(l.Holidays)
+	adoptions, err := l.Adoptions(ctx, lc.la)
+	if err != nil {
+		return CaseView{}, err
+	}
+	m.Adoptions[lc.la] = adoptions
 	schools := map[string]bool{}
 	for _, e := range lc.events {
 		ev, on, err := projections.Decode(e)

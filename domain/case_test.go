@@ -132,7 +132,7 @@ func TestInvalidCommandsNameTheField(t *testing.T) {
 
 func rowsOf(h *history, asOf string) map[string]ClockRow {
 	out := map[string]ClockRow{}
-	for _, r := range h.cc.Rows("c1", d(asOf), h.rb, nil) {
+	for _, r := range h.cc.Rows("c1", d(asOf), nil) {
 		out[r.Clock+"/"+r.Key] = r
 	}
 	return out
@@ -209,7 +209,7 @@ func TestSchoolClosureWindow(t *testing.T) {
 			h := newHistory(t, DefaultRulebook).do("2024-05-01", "receive_request", request).do("2024-06-01", "decide_to_assess", "").
 				do(tc.asked, "request_advice", `{"advice":"education","school":"`+tc.school+`"}`)
 			var got bool
-			for _, r := range h.cc.Rows("c1", d("2024-12-01"), h.rb, summer) {
+			for _, r := range h.cc.Rows("c1", d("2024-12-01"), summer) {
 				if r.Clock == "final_plan" {
 					got = r.Excused
 				}

@@ -26,6 +26,9 @@ type Clock struct {
 	// applies.
 	Ended bool
 	Rule  *ClockRule
+	// Book is the rulebook in force when the clock started; the clock keeps it
+	// whatever the LA adopts later.
+	Book *Rulebook
 }
 
 // ClosureWindow is one closure of a school: FirstDay is the first day closed
@@ -56,9 +59,11 @@ type CaseClocks struct {
 	SchoolAsked []AdviceAsked
 }
 
-// Apply advances the clocks for one event that occurred on date on, under
-// rulebook rb. Stops, ends and extensions apply before starts, so an event
-// that closes one clock and opens the next (a review decision) does both.
+// Apply advances the clocks for one event that occurred on date on. Clocks
+// already running follow the rules they started under; new clocks start under
+// rb, the rulebook in force on the event's date. Stops, ends and extensions
+// apply before starts, so an event that closes one clock and opens the next (a
+// review decision) does both.
 func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 	switch v := e.(type) {
 	case *ExceptionRecorded:
@@ -68,8 +73,14 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 			cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on})
 		}
 	}
-	rules := rb.rulesFor(e.EventType())
-	for _, r := range rules.close {
+	typ := e.EventType()
+	var done []string // clock names already handled, newest rule first
+	for i := len(cc.Clocks) - 1; i >= 0; i-- {
+		r := cc.Clocks[i].Rule
+		if !r.closes(typ) || contains(done, r.Name) {
+			continue
+		}
+		done = append(done, r.Name)
 		for _, t := range r.Stops {
 			if t.Matches(e) {
 				cc.close(r, t, e, on, false)
@@ -90,7 +101,7 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 			}
 		}
 	}
-	for _, r := range rules.start {
+	for _, r := range rb.rulesFor(typ).start {
 		for _, s := range r.Starts {
 			if !s.Matches(e) {
 				continue
@@ -103,9 +114,18 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 			if s.KeyAttr != "" {
 				key = e.Attr(s.KeyAttr)
 			}
-			cc.Clocks = append(cc.Clocks, &Clock{Name: r.Name, Key: key, Started: on, Due: p.Due(on, e, h), Rule: r})
+			cc.Clocks = append(cc.Clocks, &Clock{Name: r.Name, Key: key, Started: on, Due: p.Due(on, e, h), Rule: r, Book: rb})
 		}
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // targets returns the clocks of rule r that target t selects.
@@ -157,7 +177,7 @@ type ClockRow struct {
 }
 
 // Row reports a clock as it stands on asOf.
-func (cc *CaseClocks) Row(caseID string, c *Clock, asOf Date, rb *Rulebook, cal SchoolCalendars) ClockRow {
+func (cc *CaseClocks) Row(caseID string, c *Clock, asOf Date, cal SchoolCalendars) ClockRow {
 	row := ClockRow{Case: caseID, Clock: c.Name, Key: c.Key, Started: c.Started, Due: c.Due, Stopped: c.Stopped}
 	switch {
 	case c.Ended:
@@ -174,16 +194,16 @@ func (cc *CaseClocks) Row(caseID string, c *Clock, asOf Date, rb *Rulebook, cal 
 		row.Status = StatusRunning
 	}
 	if row.Status == StatusLate || row.Status == StatusOverdue {
-		row.Excused = cc.excused(c, rb, cal)
+		row.Excused = len(cc.ExceptionsFor(c, cal)) > 0
 	}
 	return row
 }
 
 // Rows reports every clock of the case on asOf, sorted as FORMAT.md requires.
-func (cc *CaseClocks) Rows(caseID string, asOf Date, rb *Rulebook, cal SchoolCalendars) []ClockRow {
+func (cc *CaseClocks) Rows(caseID string, asOf Date, cal SchoolCalendars) []ClockRow {
 	rows := make([]ClockRow, 0, len(cc.Clocks))
 	for _, c := range cc.Clocks {
-		rows = append(rows, cc.Row(caseID, c, asOf, rb, cal))
+		rows = append(rows, cc.Row(caseID, c, asOf, cal))
 	}
 	SortRows(rows)
 	return rows
@@ -226,19 +246,15 @@ type Exception struct {
 	Evidence string `json:"evidence"`
 }
 
-// excused reports whether an exception allowed for the clock's rule covers
-// the clock: its period overlaps the days from the clock's start to its due
-// date, and it lasted at least the rule's minimum.
-func (cc *CaseClocks) excused(c *Clock, rb *Rulebook, cal SchoolCalendars) bool {
-	return len(cc.ExceptionsFor(c, rb, cal)) > 0
-}
-
-// ExceptionsFor lists the exceptions that cover clock c, recorded or derived.
-func (cc *CaseClocks) ExceptionsFor(c *Clock, rb *Rulebook, cal SchoolCalendars) []Exception {
+// ExceptionsFor lists the exceptions that cover clock c, recorded or derived:
+// an exception of a kind the clock's rule allows, lasting at least the rule's
+// minimum, whose period overlaps the days from the clock's start to its due
+// date.
+func (cc *CaseClocks) ExceptionsFor(c *Clock, cal SchoolCalendars) []Exception {
 	var out []Exception
 	for _, er := range c.Rule.Exceptions {
 		if er.Kind == ExceptionSchoolClosure {
-			for _, x := range cc.schoolClosures(rb, cal) {
+			for _, x := range cc.schoolClosures(c.Book, cal) {
 				if x.From <= c.Due && x.To >= c.Started {
 					out = append(out, x)
 				}

@@ -154,10 +154,9 @@ type Rulebook struct {
 	byEvent map[string]*eventRules
 }
 
-// eventRules lists, for one event type, the rules it may close (stop, end or
-// extend) and those it may start, each in rulebook order.
+// eventRules lists, for one event type, the rules whose clocks it may start,
+// in rulebook order.
 type eventRules struct {
-	close []*ClockRule
 	start []*ClockRule
 }
 
@@ -176,15 +175,6 @@ func (rb *Rulebook) index() {
 	}
 	for i := range rb.Clocks {
 		r := &rb.Clocks[i]
-		for _, t := range r.Stops {
-			addOnce(&get(t.Event).close, r)
-		}
-		for _, t := range r.Ends {
-			addOnce(&get(t.Event).close, r)
-		}
-		for _, x := range r.Extends {
-			addOnce(&get(x.Event).close, r)
-		}
 		for _, st := range r.Starts {
 			addOnce(&get(st.Event).start, r)
 		}
@@ -200,6 +190,27 @@ func (rb *Rulebook) rulesFor(eventType string) *eventRules {
 		return er
 	}
 	return &eventRules{}
+}
+
+// closes reports whether events of type typ may stop, end or extend clocks
+// of this rule.
+func (r *ClockRule) closes(typ string) bool {
+	for _, t := range r.Stops {
+		if t.Event == typ {
+			return true
+		}
+	}
+	for _, t := range r.Ends {
+		if t.Event == typ {
+			return true
+		}
+	}
+	for _, x := range r.Extends {
+		if x.Event == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // Clock returns the rule named name, or nil.
@@ -297,4 +308,21 @@ func RulebookIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// RulebookInForce returns the rulebook in force on a date given an LA's
+// adoptions in the order they were recorded: the adoption with the latest
+// effective date on or before on (of equal dates, the later recorded), else
+// the current law. An adoption naming an unknown rulebook is never recorded.
+func RulebookInForce(adoptions []RulebookAdopted, on Date) *Rulebook {
+	id, from := DefaultRulebook, Date(0)
+	for _, a := range adoptions {
+		if a.From <= on && a.From >= from {
+			id, from = a.Rulebook, a.From
+		}
+	}
+	if rb, ok := rulebooks[id]; ok {
+		return rb
+	}
+	return rulebooks[DefaultRulebook]
 }

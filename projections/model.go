@@ -26,10 +26,9 @@ func Decode(e eventstore.RecordedEvent) (domain.Event, domain.Date, error) {
 
 // CaseModel is the timeliness state of one case.
 type CaseModel struct {
-	ID       string
-	LA       string
-	Rulebook *domain.Rulebook
-	Version  int64
+	ID      string
+	LA      string
+	Version int64
 	// LastPosition is the global position of the case's latest event.
 	LastPosition int64
 	Clocks       domain.CaseClocks
@@ -43,12 +42,15 @@ type Model struct {
 	Cases    map[string]*CaseModel
 	// Closures holds each school's closures, by LA then school.
 	Closures map[string]map[string][]domain.ClosureWindow
-	Position int64
+	// Adoptions holds each LA's rulebook adoptions in the order recorded.
+	Adoptions map[string][]domain.RulebookAdopted
+	Position  int64
 }
 
 // NewModel returns an empty model.
 func NewModel(h domain.Holidays) *Model {
-	return &Model{Holidays: h, Cases: map[string]*CaseModel{}, Closures: map[string]map[string][]domain.ClosureWindow{}}
+	return &Model{Holidays: h, Cases: map[string]*CaseModel{}, Closures: map[string]map[string][]domain.ClosureWindow{},
+		Adoptions: map[string][]domain.RulebookAdopted{}}
 }
 
 // Apply adds one stored event to the model.
@@ -76,6 +78,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 		la[v.School] = append(la[v.School], domain.ClosureWindow{FirstDay: v.FirstDay, Reopens: v.Reopens})
 		return
 	case *domain.RulebookAdopted:
+		m.Adoptions[e.LA] = append(m.Adoptions[e.LA], *v)
 		return
 	}
 	id, ok := domain.CaseIDOf(e.Stream)
@@ -84,20 +87,23 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	c := m.Cases[id]
 	if c == nil {
-		rq, ok := ev.(*domain.RequestReceived)
-		if !ok {
+		if _, ok := ev.(*domain.RequestReceived); !ok {
 			return // a case starts with its request; the store never holds otherwise
 		}
-		rb, err := domain.LookupRulebook(rq.Rulebook)
-		if err != nil {
-			rb, _ = domain.LookupRulebook(domain.DefaultRulebook)
-		}
-		c = &CaseModel{ID: id, LA: e.LA, Rulebook: rb}
+		c = &CaseModel{ID: id, LA: e.LA}
 		m.Cases[id] = c
 	}
 	c.Version = e.Version
 	c.LastPosition = e.Position
-	c.Clocks.Apply(c.Rulebook, ev, on, m.Holidays)
+	c.Clocks.Apply(m.RulebookAt(c.LA, on), ev, on, m.Holidays)
+}
+
+// RulebookAt returns the rulebook an LA had in force on a date, as far as the
+// adoptions applied so far say: the latest recorded adoption effective on or
+// before the date, else the current law. Because a clock takes its rules when
+// it starts, an adoption recorded later never changes a clock already started.
+func (m *Model) RulebookAt(la string, on domain.Date) *domain.Rulebook {
+	return domain.RulebookInForce(m.Adoptions[la], on)
 }
 
 // laCalendar gives the school closures of one LA.
@@ -107,17 +113,17 @@ func (l laCalendar) Closures(school string) []domain.ClosureWindow { return l[sc
 
 // Rows returns the case's clocks as they stand on asOf.
 func (m *Model) Rows(c *CaseModel, asOf domain.Date) []domain.ClockRow {
-	return c.Clocks.Rows(c.ID, asOf, c.Rulebook, laCalendar(m.Closures[c.LA]))
+	return c.Clocks.Rows(c.ID, asOf, laCalendar(m.Closures[c.LA]))
 }
 
 // Row returns one clock of a case as it stands on asOf.
 func (m *Model) Row(c *CaseModel, k *domain.Clock, asOf domain.Date) domain.ClockRow {
-	return c.Clocks.Row(c.ID, k, asOf, c.Rulebook, laCalendar(m.Closures[c.LA]))
+	return c.Clocks.Row(c.ID, k, asOf, laCalendar(m.Closures[c.LA]))
 }
 
 // Exceptions lists the exceptions that cover a clock of a case.
 func (m *Model) Exceptions(c *CaseModel, k *domain.Clock) []domain.Exception {
-	return c.Clocks.ExceptionsFor(k, c.Rulebook, laCalendar(m.Closures[c.LA]))
+	return c.Clocks.ExceptionsFor(k, laCalendar(m.Closures[c.LA]))
 }
 
 // AllRows returns every case's clocks on asOf, sorted.

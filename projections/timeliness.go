@@ -136,15 +136,15 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 
 // snapshot is the stored form of the model: rules are named, not pointed to.
 type snapshot struct {
-	Position int64                                        `json:"position"`
-	Closures map[string]map[string][]domain.ClosureWindow `json:"closures"`
-	Cases    []snapshotCase                               `json:"cases"`
+	Position  int64                                        `json:"position"`
+	Closures  map[string]map[string][]domain.ClosureWindow `json:"closures"`
+	Adoptions map[string][]domain.RulebookAdopted          `json:"adoptions"`
+	Cases     []snapshotCase                               `json:"cases"`
 }
 
 type snapshotCase struct {
 	ID           string                     `json:"id"`
 	LA           string                     `json:"la"`
-	Rulebook     string                     `json:"rulebook"`
 	Version      int64                      `json:"version"`
 	LastPosition int64                      `json:"last_position"`
 	Clocks       []snapshotClock            `json:"clocks"`
@@ -153,24 +153,25 @@ type snapshotCase struct {
 }
 
 type snapshotClock struct {
-	Name    string      `json:"name"`
-	Key     string      `json:"key"`
-	Started domain.Date `json:"started"`
-	Due     domain.Date `json:"due"`
-	Stopped domain.Date `json:"stopped"`
-	Ended   bool        `json:"ended,omitempty"`
+	Name     string      `json:"name"`
+	Rulebook string      `json:"rulebook"`
+	Key      string      `json:"key"`
+	Started  domain.Date `json:"started"`
+	Due      domain.Date `json:"due"`
+	Stopped  domain.Date `json:"stopped"`
+	Ended    bool        `json:"ended,omitempty"`
 }
 
 // Snapshot implements Projection: the whole model as JSON.
 func (t *Timeliness) Snapshot() ([]byte, int64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	s := snapshot{Position: t.m.Position, Closures: t.m.Closures}
+	s := snapshot{Position: t.m.Position, Closures: t.m.Closures, Adoptions: t.m.Adoptions}
 	for _, c := range t.m.Cases {
-		sc := snapshotCase{ID: c.ID, LA: c.LA, Rulebook: c.Rulebook.ID, Version: c.Version, LastPosition: c.LastPosition,
+		sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
 			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked}
 		for _, k := range c.Clocks.Clocks {
-			sc.Clocks = append(sc.Clocks, snapshotClock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended})
+			sc.Clocks = append(sc.Clocks, snapshotClock{Name: k.Name, Rulebook: k.Book.ID, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended})
 		}
 		s.Cases = append(s.Cases, sc)
 	}
@@ -190,19 +191,22 @@ func (t *Timeliness) Restore(b []byte) error {
 	if s.Closures != nil {
 		m.Closures = s.Closures
 	}
+	if s.Adoptions != nil {
+		m.Adoptions = s.Adoptions
+	}
 	for _, sc := range s.Cases {
-		rb, err := domain.LookupRulebook(sc.Rulebook)
-		if err != nil {
-			return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
-		}
-		c := &CaseModel{ID: sc.ID, LA: sc.LA, Rulebook: rb, Version: sc.Version, LastPosition: sc.LastPosition}
+		c := &CaseModel{ID: sc.ID, LA: sc.LA, Version: sc.Version, LastPosition: sc.LastPosition}
 		c.Clocks.Exceptions, c.Clocks.SchoolAsked = sc.Exceptions, sc.SchoolAsked
 		for _, k := range sc.Clocks {
+			rb, err := domain.LookupRulebook(k.Rulebook)
+			if err != nil {
+				return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+			}
 			rule := rb.Clock(k.Name)
 			if rule == nil {
 				return fmt.Errorf("timeliness snapshot: case %s: rulebook %s has no clock %q", sc.ID, rb.ID, k.Name)
 			}
-			c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule})
+			c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule, Book: rb})
 		}
 		m.Cases[sc.ID] = c
 	}
