@@ -71,6 +71,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/cases/:id/clocks", s.getClocks)
 	v1.GET("/cases/:id/history", s.getHistory)
 	v1.POST("/cases/:id/commands/:command", s.sendCommand)
+	v1.POST("/las/:la/commands/:command", s.sendLACommand)
 	v1.GET("/worklist", s.worklist)
 	v1.GET("/rulebooks", s.listRulebooks)
 	v1.GET("/rulebooks/:id", s.getRulebook)
@@ -207,6 +208,21 @@ func (s *Server) sendCommand(c echo.Context) error {
 		return err
 	}
 	return s.execute(c, req)
+}
+
+func (s *Server) sendLACommand(c echo.Context) error {
+	b, on, err := s.readBody(c, false)
+	if err != nil {
+		return err
+	}
+	la := c.Param("la")
+	if err := domain.ValidateID("la", la); err != nil {
+		return err
+	}
+	if err := s.Ledger.ExecuteLA(c.Request().Context(), la, c.Param("command"), on, b.Data, actor(c)); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"la": la, "command": c.Param("command")})
 }
 
 func (s *Server) asOf(c echo.Context) (domain.Date, error) {

@@ -208,27 +208,66 @@ func (l *Ledger) Adoptions(ctx context.Context, la string) ([]domain.RulebookAdo
 	return out, nil
 }
 
+// ExecuteLA runs an LA-level command: adopt_rulebook {rulebook, from} or
+// record_school_closure {school, first_day, reopens}. from defaults to on.
+func (l *Ledger) ExecuteLA(ctx context.Context, la, command string, on domain.Date, data json.RawMessage, actor string) error {
+	switch command {
+	case "adopt_rulebook":
+		var d struct {
+			Rulebook string      `json:"rulebook"`
+			From     domain.Date `json:"from"`
+		}
+		if err := domain.DecodeData(data, &d); err != nil {
+			return err
+		}
+		if d.Rulebook == "" {
+			return domain.FieldErrorf("data.rulebook", "is required")
+		}
+		if d.From.IsZero() {
+			d.From = on
+		}
+		return l.AdoptRulebook(ctx, la, d.Rulebook, d.From, actor)
+	case "record_school_closure":
+		var d struct {
+			School   string      `json:"school"`
+			FirstDay domain.Date `json:"first_day"`
+			Reopens  domain.Date `json:"reopens"`
+		}
+		if err := domain.DecodeData(data, &d); err != nil {
+			return err
+		}
+		return l.RecordSchoolClosure(ctx, la, d.School, d.FirstDay, d.Reopens, actor)
+	}
+	return domain.FieldErrorf("command", "unknown LA command %q (known: adopt_rulebook, record_school_closure)", command)
+}
+
 // AdoptRulebook records that an LA applies a rulebook from a date.
 func (l *Ledger) AdoptRulebook(ctx context.Context, la, rulebook string, from domain.Date, actor string) error {
 	if err := domain.ValidateID("la", la); err != nil {
 		return err
 	}
 	if _, err := domain.LookupRulebook(rulebook); err != nil {
-		return err
+		return &domain.Error{Code: domain.Invalid, Field: "data.rulebook", Message: domain.ErrorMessage(err)}
+	}
+	if from.IsZero() {
+		return domain.FieldErrorf("data.from", "is required")
 	}
 	return l.appendOne(ctx, domain.LAStream(la), &domain.RulebookAdopted{Rulebook: rulebook, From: from}, from, actor, la)
 }
 
 // RecordSchoolClosure records a closure of one of an LA's schools.
 func (l *Ledger) RecordSchoolClosure(ctx context.Context, la, school string, firstDay, reopens domain.Date, actor string) error {
-	if err := domain.ValidateID("school", school); err != nil {
+	if err := domain.ValidateID("data.school", school); err != nil {
 		return err
 	}
-	if firstDay.IsZero() || reopens.IsZero() {
-		return domain.FieldErrorf("closures", "first_day and reopens are required")
+	if firstDay.IsZero() {
+		return domain.FieldErrorf("data.first_day", "is required")
+	}
+	if reopens.IsZero() {
+		return domain.FieldErrorf("data.reopens", "is required")
 	}
 	if reopens <= firstDay {
-		return domain.FieldErrorf("closures.reopens", "%s is not after first_day %s", reopens, firstDay)
+		return domain.FieldErrorf("data.reopens", "%s is not after first_day %s", reopens, firstDay)
 	}
 	return l.appendOne(ctx, domain.SchoolStream(la, school), &domain.SchoolClosureRecorded{School: school, FirstDay: firstDay, Reopens: reopens}, firstDay, actor, la)
 }

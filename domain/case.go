@@ -199,8 +199,12 @@ func conflictf(format string, args ...any) error {
 	return Errorf(Conflict, format, args...)
 }
 
-// decodeData reads a command's data strictly: unknown fields are errors, so a
+// DecodeData reads a command's data strictly: unknown fields are errors, so a
 // misspelt field is never silently ignored.
+func DecodeData(raw json.RawMessage, into any) error {
+	return decodeData(raw, into)
+}
+
 func decodeData(raw json.RawMessage, into any) error {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		raw = json.RawMessage("{}")

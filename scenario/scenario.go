@@ -106,12 +106,18 @@ func Parse(b []byte) (*File, error) {
 		if s.Command == "" {
 			return nil, domain.FieldErrorf(field+".command", "is required")
 		}
+		if laCommands[s.Command] {
+			continue // LA-level steps belong to no case
+		}
 		if err := domain.ValidateID(field+".case", s.Case); err != nil {
 			return nil, err
 		}
 	}
 	return &f, nil
 }
+
+// laCommands are steps about the LA rather than a case.
+var laCommands = map[string]bool{"adopt_rulebook": true, "record_school_closure": true}
 
 // Date returns the civil date of a step in Europe/London.
 func (s Step) Date() domain.Date {
@@ -154,10 +160,15 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 		if on > asOf {
 			continue
 		}
-		_, err := r.Ledger.Execute(ctx, app.CommandRequest{
-			Case: s.Case, Command: s.Command, On: on, Data: s.Data, Actor: actor, LA: f.LA,
-			Expected: eventstore.Any,
-		})
+		var err error
+		if laCommands[s.Command] {
+			err = r.Ledger.ExecuteLA(ctx, f.LA, s.Command, on, s.Data, actor)
+		} else {
+			_, err = r.Ledger.Execute(ctx, app.CommandRequest{
+				Case: s.Case, Command: s.Command, On: on, Data: s.Data, Actor: actor, LA: f.LA,
+				Expected: eventstore.Any,
+			})
+		}
 		switch {
 		case err != nil && s.ExpectError:
 			if domain.ErrorCode(err) == domain.Internal {
