@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// fixedNow is the injected clock of these tests: 1 July 2024, in London.
-func fixedNow() time.Time { return time.Date(2024, 7, 1, 9, 0, 0, 0, time.UTC) }
+// fixedNow is the injected clock of these tests: 15 July 2024, in London.
+func fixedNow() time.Time { return time.Date(2024, 7, 15, 9, 0, 0, 0, time.UTC) }
 
 type harness struct {
 	t   *testing.T
@@ -91,7 +91,7 @@ func (r reply) want(t *testing.T, status int) reply {
 	return r
 }
 
-const openBody = `{"id":"c1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`
+const openBody = `{"reason":"from the paper file","id":"c1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`
 
 func TestCaseLifecycleOverHTTP(t *testing.T) {
 	h := newHarness(t)
@@ -102,15 +102,15 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 	t.Run("second request for the same case is a conflict", func(t *testing.T) {
 		h.do("POST", "/v1/cases", openBody).want(t, 409)
 	})
-	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"on":"2024-04-05"}`, "If-Match", `"1"`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`, "If-Match", `"1"`).want(t, 201)
 	t.Run("stale If-Match gets 412", func(t *testing.T) {
-		r := h.do("POST", "/v1/cases/c1/commands/request_advice", `{"on":"2024-04-08","data":{"advice":"health"}}`, "If-Match", `"1"`).want(t, 412)
+		r := h.do("POST", "/v1/cases/c1/commands/request_advice", `{"reason":"from the paper file","on":"2024-04-08","data":{"advice":"health"}}`, "If-Match", `"1"`).want(t, 412)
 		if r.body["field"] != "If-Match" {
 			t.Fatalf("problem %v", r.body)
 		}
 	})
 	t.Run("idempotent retry records once", func(t *testing.T) {
-		body := `{"on":"2024-04-08","data":{"advice":"educational_psychology"}}`
+		body := `{"reason":"from the paper file","on":"2024-04-08","data":{"advice":"educational_psychology"}}`
 		first := h.do("POST", "/v1/cases/c1/commands/request_advice", body, "Idempotency-Key", "k-1").want(t, 201)
 		again := h.do("POST", "/v1/cases/c1/commands/request_advice", body, "Idempotency-Key", "k-1").want(t, 200)
 		if again.body["duplicate"] != true || again.body["version"] != first.body["version"] {
@@ -119,7 +119,7 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 		h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{}`, "Idempotency-Key", "k-1").want(t, 409)
 	})
 	t.Run("invalid data names the field", func(t *testing.T) {
-		r := h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"on":"2024-05-01","data":{}}`).want(t, 422)
+		r := h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"reason":"from the paper file","on":"2024-05-01","data":{}}`).want(t, 422)
 		if r.body["field"] != "data.advice" {
 			t.Fatalf("problem %v", r.body)
 		}
@@ -128,10 +128,10 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 		h.do("POST", "/v1/cases/c1/commands/approve_everything", `{}`).want(t, 422)
 	})
 	t.Run("malformed body is rejected", func(t *testing.T) {
-		h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{"on":`).want(t, 422)
+		h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{"reason":"from the paper file","on":`).want(t, 422)
 	})
-	h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"on":"2024-05-24","data":{"advice":"educational_psychology"}}`).want(t, 201)
-	h.do("POST", "/v1/cases/c1/commands/issue_final_plan", `{"on":"2024-07-12","data":{"school":"S1"}}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"reason":"from the paper file","on":"2024-05-24","data":{"advice":"educational_psychology"}}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/issue_final_plan", `{"reason":"from the paper file","on":"2024-07-12","data":{"school":"S1"}}`).want(t, 201)
 
 	t.Run("case view shows clocks as of a date", func(t *testing.T) {
 		r := h.do("GET", "/v1/cases/c1?as_of=2024-04-01", "").want(t, 200)
@@ -234,4 +234,24 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Fatalf("routes not in openapi.json: %v; documented but not served: %v", missing, extra)
 	}
+}
+
+func TestLateAndFutureStepsOverHTTP(t *testing.T) {
+	h := newHarness(t)
+	t.Run("a step recorded after its day needs a reason", func(t *testing.T) {
+		r := h.do("POST", "/v1/cases", `{"id":"c9","la":"E09000001","on":"2024-06-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`).want(t, 422)
+		if r.body["field"] != "reason" {
+			t.Fatalf("problem %v", r.body)
+		}
+	})
+	t.Run("a step dated in the future is rejected", func(t *testing.T) {
+		h.do("POST", "/v1/cases", `{"id":"c9","la":"E09000001","on":"2024-07-16","data":{"requester":"parent","birth_date":"2015-05-01"}}`).want(t, 422)
+	})
+	t.Run("a step recorded on its day needs no reason", func(t *testing.T) {
+		h.do("POST", "/v1/cases", `{"id":"c9","la":"E09000001","data":{"requester":"parent","birth_date":"2015-05-01"}}`).want(t, 201)
+		r := h.do("GET", "/v1/cases/c9/history", "").want(t, 200)
+		if e := r.body["history"].([]any)[0].(map[string]any); e["occurred_on"] != "2024-07-15" || e["reason"] != nil {
+			t.Fatalf("entry %v", e)
+		}
+	})
 }

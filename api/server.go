@@ -99,6 +99,8 @@ type stepBody struct {
 	On   *domain.Date    `json:"on,omitempty"`
 	At   *time.Time      `json:"at,omitempty"`
 	Data json.RawMessage `json:"data,omitempty"`
+	// Reason explains a step recorded after the day it happened.
+	Reason string `json:"reason,omitempty"`
 }
 
 func (s *Server) readBody(c echo.Context, allowIdentity bool) (stepBody, domain.Date, error) {
@@ -185,6 +187,7 @@ func (s *Server) openCase(c echo.Context) error {
 		b.ID = id.String()
 	}
 	req, err := s.commandRequest(c, b.ID, "receive_request", on, b.Data)
+	req.Reason = b.Reason
 	if err != nil {
 		return err
 	}
@@ -204,6 +207,7 @@ func (s *Server) sendCommand(c echo.Context) error {
 		return err
 	}
 	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
+	req.Reason = b.Reason
 	if err != nil {
 		return err
 	}

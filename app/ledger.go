@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
@@ -40,6 +41,12 @@ type CommandRequest struct {
 	// already recorded on the case returns the original result.
 	IdempotencyKey string
 	CorrelationID  string
+	// Reason explains a step recorded after the day it happened; it is
+	// required then, and kept on the events.
+	Reason string
+	// RecordedAt, when set, is the instant the step counts as recorded (an
+	// import or scenario replaying history as it happened); otherwise Now.
+	RecordedAt time.Time
 }
 
 // CommandResult tells what a command recorded.
@@ -128,6 +135,15 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if err != nil {
 		return CommandResult{}, err
 	}
+	recordedAt := req.RecordedAt
+	if recordedAt.IsZero() {
+		recordedAt = l.Now()
+	}
+	if recordedOn := domain.DateOf(recordedAt); req.On > recordedOn {
+		return CommandResult{}, domain.FieldErrorf("on", "%s is in the future (today is %s): a step is recorded when it has happened", req.On, recordedOn)
+	} else if req.On < recordedOn && strings.TrimSpace(req.Reason) == "" {
+		return CommandResult{}, domain.FieldErrorf("reason", "the step happened on %s but is recorded on %s: say why it is recorded late", req.On, recordedOn)
+	}
 	commandID := req.IdempotencyKey
 	if commandID == "" {
 		id, err := uuid.NewV7()
@@ -140,7 +156,8 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if correlation == "" {
 		correlation = commandID
 	}
-	data, err := Envelope(events, req.On, l.Now(), req.Actor, la, correlation, commandID)
+	data, err := Envelope(events, Meta{On: req.On, RecordedAt: recordedAt, Actor: req.Actor, LA: la,
+		Correlation: correlation, Causation: commandID, Reason: req.Reason})
 	if err != nil {
 		return CommandResult{}, err
 	}
@@ -277,7 +294,7 @@ func (l *Ledger) appendOne(ctx context.Context, stream string, e domain.Event, o
 	if err != nil {
 		return err
 	}
-	data, err := Envelope([]domain.Event{e}, on, l.Now(), actor, la, id.String(), id.String())
+	data, err := Envelope([]domain.Event{e}, Meta{On: on, RecordedAt: l.Now(), Actor: actor, LA: la, Correlation: id.String(), Causation: id.String()})
 	if err != nil {
 		return err
 	}
@@ -285,8 +302,17 @@ func (l *Ledger) appendOne(ctx context.Context, stream string, e domain.Event, o
 	return err
 }
 
+// Meta is the envelope of the events of one command.
+type Meta struct {
+	On                     domain.Date
+	RecordedAt             time.Time
+	Actor, LA              string
+	Correlation, Causation string
+	Reason                 string
+}
+
 // Envelope wraps domain events for the store, each with a new UUID v7.
-func Envelope(events []domain.Event, on domain.Date, now time.Time, actor, la, correlation, causation string) ([]eventstore.EventData, error) {
+func Envelope(events []domain.Event, m Meta) ([]eventstore.EventData, error) {
 	out := make([]eventstore.EventData, 0, len(events))
 	for _, e := range events {
 		payload, err := json.Marshal(e)
@@ -298,8 +324,8 @@ func Envelope(events []domain.Event, on domain.Date, now time.Time, actor, la, c
 			return nil, &domain.Error{Code: domain.Internal, Message: "could not make an ID", Err: err}
 		}
 		out = append(out, eventstore.EventData{ID: id, Type: e.EventType(), SchemaVersion: e.SchemaVersion(),
-			OccurredOn: on.String(), RecordedAt: now.UTC(), Actor: actor, LA: la,
-			CorrelationID: correlation, CausationID: causation, Payload: payload})
+			OccurredOn: m.On.String(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor, LA: m.LA,
+			CorrelationID: m.Correlation, CausationID: m.Causation, Reason: m.Reason, Payload: payload})
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/domain"
@@ -250,6 +251,8 @@ func run(ctx context.Context, l *app.Ledger, la, id string, requested, on domain
 	if err != nil {
 		return err
 	}
-	_, err = l.Execute(ctx, app.CommandRequest{Case: id, Command: command, On: on, Data: raw, Actor: "demo", LA: la, Expected: eventstore.Any})
+	y, m, d := on.YMD()
+	_, err = l.Execute(ctx, app.CommandRequest{Case: id, Command: command, On: on, Data: raw, Actor: "demo", LA: la,
+		Expected: eventstore.Any, RecordedAt: time.Date(y, m, d, 12, 0, 0, 0, domain.London)})
 	return err
 }

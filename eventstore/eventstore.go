@@ -40,7 +40,10 @@ type EventData struct {
 	LA            string
 	CorrelationID string
 	CausationID   string
-	Payload       []byte
+	// Reason says why the step was recorded as it was, when it needs saying:
+	// a step recorded after the day it happened, or a correction.
+	Reason  string
+	Payload []byte
 }
 
 // RecordedEvent is an event as stored.
@@ -115,6 +118,7 @@ func Hash(prev string, stream string, version int64, e EventData) string {
 	field([]byte(e.LA))
 	field([]byte(e.CorrelationID))
 	field([]byte(e.CausationID))
+	field([]byte(e.Reason))
 	field(e.Payload)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -124,7 +128,7 @@ func Hash(prev string, stream string, version int64, e EventData) string {
 func SameContent(a, b EventData) bool {
 	return a.ID == b.ID && a.Type == b.Type && a.SchemaVersion == b.SchemaVersion &&
 		a.OccurredOn == b.OccurredOn && a.Actor == b.Actor && a.LA == b.LA &&
-		a.CorrelationID == b.CorrelationID && a.CausationID == b.CausationID &&
+		a.CorrelationID == b.CorrelationID && a.CausationID == b.CausationID && a.Reason == b.Reason &&
 		string(a.Payload) == string(b.Payload)
 }
 

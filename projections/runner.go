@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS audit (
 	occurred_on    TEXT    NOT NULL,
 	recorded_at    TEXT    NOT NULL,
 	correlation_id TEXT    NOT NULL,
-	causation_id   TEXT    NOT NULL
+	causation_id   TEXT    NOT NULL,
+	reason         TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_case ON audit(case_id, version);
 `
@@ -124,7 +125,7 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (position, case_id, version, type, actor, la, occurred_on,
-		recorded_at, correlation_id, causation_id) VALUES (?,?,?,?,?,?,?,?,?,?)`)
+		recorded_at, correlation_id, causation_id, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 			continue
 		}
 		if _, err := stmt.ExecContext(ctx, e.Position, id, e.Version, e.Type, e.Actor, e.LA, e.OccurredOn,
-			e.RecordedAt.UTC().Format(time.RFC3339Nano), e.CorrelationID, e.CausationID); err != nil {
+			e.RecordedAt.UTC().Format(time.RFC3339Nano), e.CorrelationID, e.CausationID, e.Reason); err != nil {
 			return err
 		}
 	}
@@ -260,12 +261,13 @@ type AuditEntry struct {
 	RecordedAt    string `json:"recorded_at"`
 	CorrelationID string `json:"correlation_id"`
 	CausationID   string `json:"causation_id"`
+	Reason        string `json:"reason,omitempty"`
 }
 
 // History returns a case's audit history in order.
 func (r *Runner) History(ctx context.Context, caseID string) ([]AuditEntry, error) {
 	rows, err := r.Views.QueryContext(ctx, `SELECT position, version, type, actor, la, occurred_on, recorded_at,
-		correlation_id, causation_id FROM audit WHERE case_id = ? ORDER BY version`, caseID)
+		correlation_id, causation_id, reason FROM audit WHERE case_id = ? ORDER BY version`, caseID)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +275,7 @@ func (r *Runner) History(ctx context.Context, caseID string) ([]AuditEntry, erro
 	out := []AuditEntry{}
 	for rows.Next() {
 		var a AuditEntry
-		if err := rows.Scan(&a.Position, &a.Version, &a.Event, &a.Actor, &a.LA, &a.OccurredOn, &a.RecordedAt, &a.CorrelationID, &a.CausationID); err != nil {
+		if err := rows.Scan(&a.Position, &a.Version, &a.Event, &a.Actor, &a.LA, &a.OccurredOn, &a.RecordedAt, &a.CorrelationID, &a.CausationID, &a.Reason); err != nil {
 			return nil, err
 		}
 		out = append(out, a)

@@ -46,6 +46,11 @@ type Step struct {
 	Command     string          `json:"command"`
 	Data        json.RawMessage `json:"data,omitempty"`
 	ExpectError bool            `json:"expect_error,omitempty"`
+	// RecordedAt, when set, is when the step was recorded, for late records
+	// (with Reason) and for what-did-we-know queries; by default a step is
+	// recorded when it happens.
+	RecordedAt *time.Time `json:"recorded_at,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
 }
 
 // Output is what a run prints.
@@ -127,6 +132,19 @@ func (s Step) Date() domain.Date {
 	return domain.DateOf(*s.At)
 }
 
+// Instant is when the step counts as recorded: recorded_at, else at, else
+// noon in London on its date.
+func (s Step) Instant() time.Time {
+	switch {
+	case s.RecordedAt != nil:
+		return *s.RecordedAt
+	case s.At != nil:
+		return *s.At
+	}
+	y, m, d := s.On.YMD()
+	return time.Date(y, m, d, 12, 0, 0, 0, domain.London)
+}
+
 // Runner runs scenarios against a store and its projections.
 type Runner struct {
 	Ledger *app.Ledger
@@ -164,9 +182,11 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 		if laCommands[s.Command] {
 			err = r.Ledger.ExecuteLA(ctx, f.LA, s.Command, on, s.Data, actor)
 		} else {
+			// A scenario replays history as it happened: each step counts as
+			// recorded at its own time, so none is a late recording.
 			_, err = r.Ledger.Execute(ctx, app.CommandRequest{
 				Case: s.Case, Command: s.Command, On: on, Data: s.Data, Actor: actor, LA: f.LA,
-				Expected: eventstore.Any,
+				Expected: eventstore.Any, RecordedAt: s.Instant(), Reason: s.Reason,
 			})
 		}
 		switch {

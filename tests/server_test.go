@@ -119,17 +119,17 @@ func clock(t *testing.T, view map[string]any, name string) map[string]any {
 func TestServerDrivesACaseEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ledger.db")
 	s := startServer(t, db)
-	s.must(201, "POST", "/v1/cases", `{"id":"e2e-1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`, "X-Actor", "cw-1")
-	s.must(201, "POST", "/v1/cases/e2e-1/commands/decide_to_assess", `{"on":"2024-04-05"}`, "If-Match", `"1"`, "X-Actor", "cw-1")
-	if code, h, m := s.call("POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"on":"2024-06-10"}`, "If-Match", `"1"`); code != 412 || !strings.HasPrefix(h.Get("Content-Type"), "application/problem+json") {
+	s.must(201, "POST", "/v1/cases", `{"reason":"from the paper file","id":"e2e-1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`, "X-Actor", "cw-1")
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`, "If-Match", `"1"`, "X-Actor", "cw-1")
+	if code, h, m := s.call("POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"reason":"from the paper file","on":"2024-06-10"}`, "If-Match", `"1"`); code != 412 || !strings.HasPrefix(h.Get("Content-Type"), "application/problem+json") {
 		t.Fatalf("stale If-Match gave %d %v", code, m)
 	}
-	s.must(201, "POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"on":"2024-06-10"}`, "Idempotency-Key", "draft-1")
-	again := s.must(200, "POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"on":"2024-06-10"}`, "Idempotency-Key", "draft-1")
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"reason":"from the paper file","on":"2024-06-10"}`, "Idempotency-Key", "draft-1")
+	again := s.must(200, "POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"reason":"from the paper file","on":"2024-06-10"}`, "Idempotency-Key", "draft-1")
 	if again["version"] != float64(3) {
 		t.Fatalf("retry %v", again)
 	}
-	s.must(201, "POST", "/v1/cases/e2e-1/commands/issue_final_plan", `{"on":"2024-07-12","data":{"school":"S1"}}`)
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/issue_final_plan", `{"reason":"from the paper file","on":"2024-07-12","data":{"school":"S1"}}`)
 
 	view := s.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12", "")
 	if fp := clock(t, view, "final_plan"); fp["status"] != "met" || fp["due"] != "2024-07-19" {

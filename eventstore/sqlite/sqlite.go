@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS events (
 	la             TEXT    NOT NULL,
 	correlation_id TEXT    NOT NULL,
 	causation_id   TEXT    NOT NULL,
+	reason         TEXT    NOT NULL,
 	payload        BLOB    NOT NULL,
 	prev_hash      TEXT    NOT NULL,
 	hash           TEXT    NOT NULL,
@@ -49,7 +50,7 @@ BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
 const maxCachedHeads = 200000
 
 const columns = `position, event_id, stream, version, type, schema_version, occurred_on,
-	recorded_at, actor, la, correlation_id, causation_id, payload, prev_hash, hash`
+	recorded_at, actor, la, correlation_id, causation_id, reason, payload, prev_hash, hash`
 
 // Options tunes the store.
 type Options struct {
@@ -123,8 +124,8 @@ func Open(path string, opts Options) (*Store, error) {
 	}{
 		{&s.stmts.last, `SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (event_id, stream, version, type, schema_version, occurred_on,
-			recorded_at, actor, la, correlation_id, causation_id, payload, prev_hash, hash)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
+			recorded_at, actor, la, correlation_id, causation_id, reason, payload, prev_hash, hash)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
 	} {
 		if *p.dst, err = s.conn.PrepareContext(ctx, p.q); err != nil {
 			s.closeDBs()
@@ -398,7 +399,7 @@ func (s *Store) apply(ctx context.Context, b *batchState, r *appendReq) (eventst
 		rec.Hash = eventstore.Hash(h.hash, r.stream, rec.Version, e)
 		out, err := s.stmts.insert.ExecContext(ctx, e.ID.String(), r.stream, rec.Version, e.Type, e.SchemaVersion,
 			e.OccurredOn, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Actor, e.LA, e.CorrelationID,
-			e.CausationID, e.Payload, rec.PrevHash, rec.Hash)
+			e.CausationID, e.Reason, e.Payload, rec.PrevHash, rec.Hash)
 		if err != nil {
 			return eventstore.AppendResult{}, &writeError{err}
 		}
@@ -432,7 +433,7 @@ func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error
 		var e eventstore.RecordedEvent
 		var id, recorded string
 		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.Version, &e.Type, &e.SchemaVersion, &e.OccurredOn,
-			&recorded, &e.Actor, &e.LA, &e.CorrelationID, &e.CausationID, &e.Payload, &e.PrevHash, &e.Hash); err != nil {
+			&recorded, &e.Actor, &e.LA, &e.CorrelationID, &e.CausationID, &e.Reason, &e.Payload, &e.PrevHash, &e.Hash); err != nil {
 			return nil, err
 		}
 		var err error
