@@ -247,7 +247,16 @@ func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
 	if err != nil {
 		return app.CaseView{}, err
 	}
-	return s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf)
+	var knownAt time.Time
+	if q := c.QueryParam("known_at"); q != "" {
+		if knownAt, err = time.Parse(time.RFC3339Nano, q); err != nil {
+			return app.CaseView{}, domain.FieldErrorf("known_at", "must be an RFC 3339 instant such as 2024-05-01T12:00:00Z")
+		}
+		if c.QueryParam("as_of") == "" {
+			asOf = domain.DateOf(knownAt)
+		}
+	}
+	return s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf, knownAt)
 }
 
 func (s *Server) getCase(c echo.Context) error {

@@ -61,24 +61,50 @@ type CommandResult struct {
 
 // loadedCase is a case folded from its stream.
 type loadedCase struct {
-	c      *domain.Case
-	la     string
-	events []eventstore.RecordedEvent
+	c       *domain.Case
+	la      string
+	events  []eventstore.RecordedEvent
+	history []domain.Step
+	rules   func(domain.Date) *domain.Rulebook
 }
 
-func (l *Ledger) load(ctx context.Context, id string) (*loadedCase, error) {
+var errUnreadable = func(err error) error {
+	return &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+}
+
+// load reads and folds a case, applying corrections. With knownAt set, only
+// events recorded by that instant count: the case as the system knew it then.
+func (l *Ledger) load(ctx context.Context, id string, knownAt time.Time) (*loadedCase, error) {
 	evs, err := l.Store.ReadStream(ctx, domain.CaseStream(id), 1)
 	if err != nil {
 		return nil, &domain.Error{Code: domain.Internal, Message: "could not read the case", Err: err}
 	}
-	lc := &loadedCase{c: &domain.Case{ID: id}, events: evs}
+	lc := &loadedCase{events: evs[:0:0]}
 	for _, e := range evs {
+		if !knownAt.IsZero() && e.RecordedAt.After(knownAt) {
+			break // a stream is recorded in order, so the rest came later
+		}
 		ev, on, err := projections.Decode(e)
 		if err != nil {
-			return nil, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+			return nil, errUnreadable(err)
 		}
-		lc.c.Apply(ev, on)
+		lc.events = append(lc.events, e)
+		lc.history = append(lc.history, domain.Step{Version: e.Version, On: on, Event: ev})
 		lc.la = e.LA
+	}
+	var adoptions []domain.RulebookAdopted
+	loaded := false
+	lc.rules = func(d domain.Date) *domain.Rulebook {
+		if !loaded {
+			loaded = true
+			// An unreadable LA stream leaves the current law in force; the
+			// command path reads it again and reports the error.
+			adoptions, _ = l.Adoptions(ctx, lc.la, knownAt)
+		}
+		return domain.RulebookInForce(adoptions, d)
+	}
+	if lc.c, err = domain.FoldHistory(id, lc.history, lc.rules); err != nil {
+		return nil, errUnreadable(err)
 	}
 	return lc, nil
 }
@@ -103,7 +129,7 @@ func (l *Ledger) Execute(ctx context.Context, req CommandRequest) (CommandResult
 }
 
 func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult, error) {
-	lc, err := l.load(ctx, req.Case)
+	lc, err := l.load(ctx, req.Case, time.Time{})
 	if err != nil {
 		return CommandResult{}, err
 	}
@@ -131,8 +157,17 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if err != nil {
 		return CommandResult{}, err
 	}
-	events, err := lc.c.Decide(domain.Command{Name: req.Command, On: req.On, Data: req.Data}, rb)
-	if err != nil {
+	var events []domain.Event
+	if req.Command == "correct_step" {
+		fix, err := domain.Correct(lc.history, domain.Command{Name: req.Command, On: req.On, Data: req.Data}, lc.rules)
+		if err != nil {
+			return CommandResult{}, err
+		}
+		events = []domain.Event{fix}
+		if req.Reason == "" {
+			req.Reason = fix.Reason
+		}
+	} else if events, err = lc.c.Decide(domain.Command{Name: req.Command, On: req.On, Data: req.Data}, rb); err != nil {
 		return CommandResult{}, err
 	}
 	recordedAt := req.RecordedAt
@@ -199,21 +234,25 @@ func (l *Ledger) rulebook(ctx context.Context, la string, on domain.Date) (*doma
 	if la == "" {
 		return domain.LookupRulebook(domain.DefaultRulebook)
 	}
-	adoptions, err := l.Adoptions(ctx, la)
+	adoptions, err := l.Adoptions(ctx, la, time.Time{})
 	if err != nil {
 		return nil, err
 	}
 	return domain.RulebookInForce(adoptions, on), nil
 }
 
-// Adoptions returns an LA's rulebook adoptions in the order recorded.
-func (l *Ledger) Adoptions(ctx context.Context, la string) ([]domain.RulebookAdopted, error) {
+// Adoptions returns an LA's rulebook adoptions in the order recorded; with
+// knownAt set, only those recorded by then.
+func (l *Ledger) Adoptions(ctx context.Context, la string, knownAt time.Time) ([]domain.RulebookAdopted, error) {
 	evs, err := l.Store.ReadStream(ctx, domain.LAStream(la), 1)
 	if err != nil {
 		return nil, &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
 	}
 	var out []domain.RulebookAdopted
 	for _, e := range evs {
+		if !knownAt.IsZero() && e.RecordedAt.After(knownAt) {
+			break
+		}
 		ev, _, err := projections.Decode(e)
 		if err != nil {
 			return nil, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
@@ -332,12 +371,14 @@ func Envelope(events []domain.Event, m Meta) ([]eventstore.EventData, error) {
 
 // CaseView is a case as it stood on a date.
 type CaseView struct {
-	ID       string            `json:"id"`
-	LA       string            `json:"la"`
-	Rulebook string            `json:"rulebook"`
-	Version  int64             `json:"version"`
-	AsOf     domain.Date       `json:"as_of"`
-	Clocks   []domain.ClockRow `json:"clocks"`
+	ID       string      `json:"id"`
+	LA       string      `json:"la"`
+	Rulebook string      `json:"rulebook"`
+	Version  int64       `json:"version"`
+	AsOf     domain.Date `json:"as_of"`
+	// KnownAt is set when the view shows only what was recorded by then.
+	KnownAt *time.Time        `json:"known_at,omitempty"`
+	Clocks  []domain.ClockRow `json:"clocks"`
 	// Exceptions lists, for each late or overdue clock that is excused, the
 	// exceptions that excuse it and their evidence.
 	Exceptions []ClockException `json:"exceptions"`
@@ -351,65 +392,72 @@ type ClockException struct {
 }
 
 // Case rebuilds one case from its stream as it stood on asOf: only steps that
-// occurred on or before asOf count. It reads the store directly, so a
-// caseworker always sees the command they just sent.
-func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date) (CaseView, error) {
+// occurred on or before asOf count, with every correction applied (what was
+// true). With knownAt set, only what had been recorded by that instant counts
+// (what the system knew). It reads the store directly, so a caseworker always
+// sees the command they just sent.
+func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (CaseView, error) {
 	if err := domain.ValidateID("case", id); err != nil {
 		return CaseView{}, err
 	}
-	lc, err := l.load(ctx, id)
+	lc, err := l.load(ctx, id, knownAt)
 	if err != nil {
 		return CaseView{}, err
 	}
 	if !lc.c.Exists() {
+		if !knownAt.IsZero() {
+			return CaseView{}, domain.Errorf(domain.NotFound, "case %s was not known at %s", id, knownAt.UTC().Format(time.RFC3339))
+		}
 		return CaseView{}, domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
-	m := projections.NewModel(l.Holidays)
-	adoptions, err := l.Adoptions(ctx, lc.la)
-	if err != nil {
-		return CaseView{}, err
-	}
-	m.Adoptions[lc.la] = adoptions
-	schools := map[string]bool{}
-	for _, e := range lc.events {
-		ev, on, err := projections.Decode(e)
-		if err != nil {
-			return CaseView{}, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+	steps := lc.history
+	if domain.HasCorrections(steps) {
+		if steps, err = domain.Effective(steps, lc.rules); err != nil {
+			return CaseView{}, errUnreadable(err)
 		}
-		if on > asOf {
+	}
+	m := projections.NewModel(l.Holidays)
+	cm := &projections.CaseModel{ID: id, LA: lc.la}
+	schools := map[string]bool{}
+	for _, st := range steps {
+		if st.On > asOf {
 			continue
 		}
-		if a, ok := ev.(*domain.AdviceRequested); ok && a.School != "" && !schools[a.School] {
+		if a, ok := st.Event.(*domain.AdviceRequested); ok && a.School != "" && !schools[a.School] {
 			schools[a.School] = true
-			if err := l.loadSchool(ctx, m, lc.la, a.School); err != nil {
+			if err := l.loadSchool(ctx, m, lc.la, a.School, knownAt); err != nil {
 				return CaseView{}, err
 			}
 		}
-		m.ApplyDecoded(e, ev, on)
+		cm.Clocks.Apply(lc.rules(st.On), st.Event, st.On, l.Holidays)
 	}
 	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf,
-		Clocks: []domain.ClockRow{}, Exceptions: []ClockException{}}
-	if c, ok := m.Cases[id]; ok {
-		view.Clocks = m.Rows(c, asOf)
-		for _, k := range c.Clocks.Clocks {
-			if row := m.Row(c, k, asOf); row.Excused {
-				for _, x := range m.Exceptions(c, k) {
-					view.Exceptions = append(view.Exceptions, ClockException{Clock: k.Name, Key: k.Key, Exception: x})
-				}
+		Clocks: m.Rows(cm, asOf), Exceptions: []ClockException{}}
+	if !knownAt.IsZero() {
+		k := knownAt.UTC()
+		view.KnownAt = &k
+	}
+	for _, k := range cm.Clocks.Clocks {
+		if row := m.Row(cm, k, asOf); row.Excused {
+			for _, x := range m.Exceptions(cm, k) {
+				view.Exceptions = append(view.Exceptions, ClockException{Clock: k.Name, Key: k.Key, Exception: x})
 			}
 		}
 	}
 	return view, nil
 }
 
-func (l *Ledger) loadSchool(ctx context.Context, m *projections.Model, la, school string) error {
+func (l *Ledger) loadSchool(ctx context.Context, m *projections.Model, la, school string, knownAt time.Time) error {
 	evs, err := l.Store.ReadStream(ctx, domain.SchoolStream(la, school), 1)
 	if err != nil {
 		return &domain.Error{Code: domain.Internal, Message: "could not read the school calendar", Err: err}
 	}
 	for _, e := range evs {
+		if !knownAt.IsZero() && e.RecordedAt.After(knownAt) {
+			break
+		}
 		if err := m.Apply(e); err != nil {
-			return &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+			return errUnreadable(err)
 		}
 	}
 	return nil

@@ -31,6 +31,7 @@ Usage:
   ehcledger serve    [--db PATH] [--views PATH] [--addr ADDR] [--demo]
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
+  ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
   ehcledger bench    [--dir DIR] [--events N] [--cases N]
 
 Environment: EHC_DB (default database path), EHC_ADDR (default listen address).
@@ -56,6 +57,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	case "rebuild":
 		err = rebuild(ctx, args[1:], stdout)
+	case "case":
+		err = showCase(ctx, args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
@@ -287,4 +290,50 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "rebuilt projections from %d events in %.3fs (%.0f events/s)\n", n, el.Seconds(), float64(n)/el.Seconds())
 	return nil
+}
+
+// showCase prints a case as it stood on a date, optionally as known at an
+// instant, like GET /v1/cases/{id}?as_of=&known_at=.
+func showCase(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("case")
+	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
+	asOfFlag := fs.String("as-of", "", "the date to show the case on (default: today, or the known-at date)")
+	knownFlag := fs.String("known-at", "", "show only what had been recorded by this RFC 3339 instant")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("case: give one case ID")
+	}
+	if _, err := os.Stat(*db); err != nil {
+		return fmt.Errorf("--db: %w", err)
+	}
+	var knownAt time.Time
+	asOf := domain.DateOf(time.Now())
+	if *knownFlag != "" {
+		t, err := time.Parse(time.RFC3339Nano, *knownFlag)
+		if err != nil {
+			return fmt.Errorf("--known-at: %q is not an RFC 3339 instant", *knownFlag)
+		}
+		knownAt, asOf = t, domain.DateOf(t)
+	}
+	if *asOfFlag != "" {
+		d, err := domain.ParseDate(*asOfFlag)
+		if err != nil {
+			return fmt.Errorf("--as-of: %w", err)
+		}
+		asOf = d
+	}
+	env, err := OpenEnv(ctx, *db, "", time.Now, jsonLogger(io.Discard))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	view, err := env.Ledger.Case(ctx, fs.Arg(0), asOf, knownAt)
+	if err != nil {
+		return errors.New(domain.ErrorMessage(err))
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(view)
 }

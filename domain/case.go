@@ -23,6 +23,22 @@ type Command struct {
 	Name string
 	On   Date
 	Data json.RawMessage
+	// replay marks a stored step being decided again after a correction:
+	// its data is a stored payload, whose derived fields are ignored.
+	replay bool
+}
+
+func (cmd Command) decode(into any) error {
+	if cmd.replay {
+		if len(bytes.TrimSpace(cmd.Data)) == 0 {
+			return nil
+		}
+		if err := json.Unmarshal(cmd.Data, into); err != nil {
+			return FieldErrorf("data", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return nil
+	}
+	return decodeData(cmd.Data, into)
 }
 
 // Case is the aggregate for one child's case. Its fields change only through
@@ -252,7 +268,7 @@ type noData struct{}
 
 func simple(check func(c *Case) error, make func(c *Case) Event) handler {
 	return func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
-		if err := decodeData(cmd.Data, &noData{}); err != nil {
+		if err := cmd.decode(&noData{}); err != nil {
 			return nil, err
 		}
 		if err := check(c); err != nil {
@@ -294,7 +310,7 @@ func init() {
 				BirthDate Date   `json:"birth_date"`
 				School    string `json:"school"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "professional"); err != nil {
@@ -334,7 +350,7 @@ func init() {
 				Advice string `json:"advice"`
 				School string `json:"school"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := required("advice", d.Advice); err != nil {
@@ -352,7 +368,7 @@ func init() {
 			var d struct {
 				Advice string `json:"advice"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := required("advice", d.Advice); err != nil {
@@ -369,7 +385,7 @@ func init() {
 		},
 		"record_exception": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 			var d ExceptionRecorded
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("kind", d.Kind, ExceptionSchoolClosure, ExceptionPersonalCircumstances, ExceptionAbsence, ExceptionMissedAppointment); err != nil {
@@ -423,7 +439,7 @@ func init() {
 			var d struct {
 				School string `json:"school"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := required("school", d.School); err != nil {
@@ -443,7 +459,7 @@ func init() {
 			var d struct {
 				School string `json:"school"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := required("school", d.School); err != nil {
@@ -458,7 +474,7 @@ func init() {
 			var d struct {
 				School string `json:"school"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := required("school", d.School); err != nil {
@@ -494,7 +510,7 @@ func init() {
 			var d struct {
 				Decision string `json:"decision"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("decision", d.Decision, "maintain", "amend", "cease"); err != nil {
@@ -529,7 +545,7 @@ func init() {
 				Year int    `json:"year"`
 				Kind string `json:"kind"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("kind", d.Kind, "school", "post16"); err != nil {
@@ -551,7 +567,7 @@ func init() {
 			var d struct {
 				School string `json:"school"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := required("school", d.School); err != nil {
@@ -566,7 +582,7 @@ func init() {
 			var d struct {
 				WantsMediation *bool `json:"wants_mediation"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if d.WantsMediation == nil {
@@ -599,7 +615,7 @@ func init() {
 			var d struct {
 				Kind string `json:"kind"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("kind", d.Kind, "refusal_to_assess", "refusal_to_issue", "contents", "placement", "cease"); err != nil {
@@ -617,7 +633,7 @@ func init() {
 			var d struct {
 				Order string `json:"order"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain"); err != nil {
@@ -632,7 +648,7 @@ func init() {
 			var d struct {
 				Step string `json:"step"`
 			}
-			if err := decodeData(cmd.Data, &d); err != nil {
+			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("step", d.Step, "assess_notice", "draft_plan", "final_plan", "contents", "placement", "amend"); err != nil {

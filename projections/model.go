@@ -32,6 +32,10 @@ type CaseModel struct {
 	// LastPosition is the global position of the case's latest event.
 	LastPosition int64
 	Clocks       domain.CaseClocks
+	// History is the case's stored steps, kept so that a correction can
+	// recompute the clocks from the corrected history.
+	History   []domain.Step
+	corrected bool
 }
 
 // Model is the timeliness read model: the clocks of every case and the
@@ -95,7 +99,34 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	c.Version = e.Version
 	c.LastPosition = e.Position
+	c.History = append(c.History, domain.Step{Version: e.Version, On: on, Event: ev})
+	if _, corrects := ev.(*domain.StepCorrected); corrects || c.corrected {
+		c.corrected = true
+		m.recompute(c)
+		return
+	}
 	c.Clocks.Apply(m.RulebookAt(c.LA, on), ev, on, m.Holidays)
+}
+
+// recompute rebuilds a corrected case's clocks from its corrected history.
+func (m *Model) recompute(c *CaseModel) {
+	rulesAt := func(d domain.Date) *domain.Rulebook { return m.RulebookAt(c.LA, d) }
+	eff, err := domain.Effective(c.History, rulesAt)
+	if err != nil {
+		// The command path refuses corrections that break the history, so
+		// this only happens with a store written by other means: show the
+		// steps as recorded rather than nothing.
+		eff = nil
+		for _, s := range c.History {
+			if _, ok := s.Event.(*domain.StepCorrected); !ok {
+				eff = append(eff, s)
+			}
+		}
+	}
+	c.Clocks = domain.CaseClocks{}
+	for _, s := range eff {
+		c.Clocks.Apply(rulesAt(s.On), s.Event, s.On, m.Holidays)
+	}
 }
 
 // RulebookAt returns the rulebook an LA had in force on a date, as far as the

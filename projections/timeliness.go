@@ -150,6 +150,16 @@ type snapshotCase struct {
 	Clocks       []snapshotClock            `json:"clocks"`
 	Exceptions   []domain.ExceptionRecorded `json:"exceptions,omitempty"`
 	SchoolAsked  []domain.AdviceAsked       `json:"school_asked,omitempty"`
+	History      []snapshotStep             `json:"history"`
+	Corrected    bool                       `json:"corrected,omitempty"`
+}
+
+type snapshotStep struct {
+	Version int64           `json:"v"`
+	On      domain.Date     `json:"on"`
+	Type    string          `json:"t"`
+	Schema  int             `json:"s"`
+	Payload json.RawMessage `json:"p"`
 }
 
 type snapshotClock struct {
@@ -170,6 +180,14 @@ func (t *Timeliness) Snapshot() ([]byte, int64, error) {
 	for _, c := range t.m.Cases {
 		sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
 			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked}
+		sc.Corrected = c.corrected
+		for _, st := range c.History {
+			p, err := json.Marshal(st.Event)
+			if err != nil {
+				return nil, 0, err
+			}
+			sc.History = append(sc.History, snapshotStep{Version: st.Version, On: st.On, Type: st.Event.EventType(), Schema: st.Event.SchemaVersion(), Payload: p})
+		}
 		for _, k := range c.Clocks.Clocks {
 			sc.Clocks = append(sc.Clocks, snapshotClock{Name: k.Name, Rulebook: k.Book.ID, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended})
 		}
@@ -196,7 +214,14 @@ func (t *Timeliness) Restore(b []byte) error {
 	}
 	for _, sc := range s.Cases {
 		c := &CaseModel{ID: sc.ID, LA: sc.LA, Version: sc.Version, LastPosition: sc.LastPosition}
-		c.Clocks.Exceptions, c.Clocks.SchoolAsked = sc.Exceptions, sc.SchoolAsked
+		c.Clocks.Exceptions, c.Clocks.SchoolAsked, c.corrected = sc.Exceptions, sc.SchoolAsked, sc.Corrected
+		for _, st := range sc.History {
+			ev, err := domain.DecodeEvent(st.Type, st.Schema, st.Payload)
+			if err != nil {
+				return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+			}
+			c.History = append(c.History, domain.Step{Version: st.Version, On: st.On, Event: ev})
+		}
 		for _, k := range sc.Clocks {
 			rb, err := domain.LookupRulebook(k.Rulebook)
 			if err != nil {

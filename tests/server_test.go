@@ -147,18 +147,38 @@ func TestServerDrivesACaseEndToEnd(t *testing.T) {
 		t.Fatalf("worklist %v", wl)
 	}
 
+	t.Run("known_at shows what the system knew and correct_step fixes a step", func(t *testing.T) {
+		before := time.Now().UTC()
+		time.Sleep(5 * time.Millisecond)
+		s.must(201, "POST", "/v1/cases/e2e-1/commands/correct_step", `{"data":{"version":2,"on":"2024-04-03","reason":"date misread from the decision letter"}}`, "X-Actor", "auditor-1")
+		now := s.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12", "")
+		if d := clock(t, now, "decide_to_assess"); d["stopped"] != "2024-04-03" || now["version"] != float64(5) {
+			t.Fatalf("after the correction %v", now)
+		}
+		then := s.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12&known_at="+before.Format(time.RFC3339Nano), "")
+		if d := clock(t, then, "decide_to_assess"); d["stopped"] != "2024-04-05" || then["version"] != float64(4) {
+			t.Fatalf("as known before the correction %v", then)
+		}
+		s.must(422, "GET", "/v1/cases/e2e-1?known_at=yesterday", "")
+		s.must(404, "GET", "/v1/cases/e2e-1?known_at=2000-01-01T00:00:00Z", "")
+	})
+
 	t.Run("data survives a restart and a rebuild", func(t *testing.T) {
 		s.stop()
 		out, err := exec.Command(binary, "rebuild", "--db", db).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "rebuilt projections from") {
 			t.Fatalf("rebuild: %v %s", err, out)
 		}
+		out, err = exec.Command(binary, "case", "--db", db, "--as-of", "2024-04-04", "e2e-1").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"stopped": "2024-04-03"`) {
+			t.Fatalf("ehcledger case: %v %s", err, out)
+		}
 		s2 := startServer(t, db)
 		again := s2.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12", "")
-		if again["version"] != float64(4) || clock(t, again, "final_plan")["status"] != "met" {
+		if again["version"] != float64(5) || clock(t, again, "final_plan")["status"] != "met" {
 			t.Fatalf("after restart %v", again)
 		}
-		if hist := s2.must(200, "GET", "/v1/cases/e2e-1/history", "")["history"].([]any); len(hist) != 4 {
+		if hist := s2.must(200, "GET", "/v1/cases/e2e-1/history", "")["history"].([]any); len(hist) != 5 {
 			t.Fatalf("history after rebuild %v", hist)
 		}
 	})
