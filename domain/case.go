@@ -75,6 +75,10 @@ type Case struct {
 	issueOrdered   bool // a tribunal ordered a plan: refusals no longer stand
 	appeals        int  // appeals lodged over the case's life
 	lastOn         Date
+	panels         map[string]string // subject -> latest recommendation
+	tailored       map[string]Setting
+	preference     []string
+	ap             map[string]bool // AP settings the pupil is placed at
 }
 
 // Exists reports whether the case has been opened by a request.
@@ -90,6 +94,7 @@ func (c *Case) Apply(e Event, on Date) {
 	case *RequestReceived:
 		c.Rulebook, c.Opened = v.Rulebook, on
 		c.advice, c.consultations, c.orders = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		c.panels, c.ap = map[string]string{}, map[string]bool{}
 	case *AssessmentAgreed:
 		c.decision = "assess"
 	case *AssessmentRefused:
@@ -167,6 +172,19 @@ func (c *Case) Apply(e Event, on Date) {
 		}
 	case *OrderComplied:
 		c.orders[v.Step] = true
+	case *PanelDecided:
+		c.panels[v.Subject] = v.Recommendation
+	case *TailoredListOffered:
+		c.tailored, c.preference = map[string]Setting{}, nil
+		for _, st := range v.Settings {
+			c.tailored[st.ID] = st
+		}
+	case *PreferenceExpressed:
+		c.preference = v.Order
+	case *APPlacementStarted:
+		c.ap[v.Setting] = true
+	case *APPlacementEnded:
+		delete(c.ap, v.Setting)
 	}
 }
 
@@ -278,6 +296,25 @@ func simple(check func(c *Case) error, make func(c *Case) Event) handler {
 	}
 }
 
+// decision builds the handler of an LA decision that a panel may have to
+// consider first: subject is the panel subject, outcome what the decision
+// says about it.
+func decision(subject, outcome string, check func(c *Case) error, make func(c *Case, p PanelRecord) Event) handler {
+	return func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+		var p PanelRecord
+		if err := cmd.decode(&p); err != nil {
+			return nil, err
+		}
+		if err := check(c); err != nil {
+			return nil, err
+		}
+		if err := c.checkPanel(rb, cmd.Name, subject, outcome, p); err != nil {
+			return nil, err
+		}
+		return []Event{make(c, p)}, nil
+	}
+}
+
 func (c *Case) mustBeAssessing(step string) error {
 	switch {
 	case c.issueOrdered:
@@ -330,7 +367,7 @@ func init() {
 			}
 			return []Event{&RequestReceived{Requester: d.Requester, BirthDate: d.BirthDate, School: d.School, Rulebook: rb.ID}}, nil
 		},
-		"decide_to_assess": simple(func(c *Case) error {
+		"decide_to_assess": decision("request", "assess", func(c *Case) error {
 			if c.decision == "assess" {
 				return conflictf("decide_to_assess: the LA has already decided to assess")
 			}
@@ -338,13 +375,13 @@ func init() {
 				return conflictf("decide_to_assess: the LA has already refused to assess (only a tribunal order can reverse it)")
 			}
 			return nil
-		}, func(*Case) Event { return &AssessmentAgreed{} }),
-		"refuse_assessment": simple(func(c *Case) error {
+		}, func(_ *Case, p PanelRecord) Event { return &AssessmentAgreed{PanelRecord: p} }),
+		"refuse_assessment": decision("request", "refuse", func(c *Case) error {
 			if c.decision != "" {
 				return conflictf("refuse_assessment: the LA has already decided (%s)", c.decision)
 			}
 			return nil
-		}, func(*Case) Event { return &AssessmentRefused{} }),
+		}, func(_ *Case, p PanelRecord) Event { return &AssessmentRefused{PanelRecord: p} }),
 		"request_advice": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 			var d struct {
 				Advice string `json:"advice"`
@@ -405,7 +442,7 @@ func init() {
 			}
 			return []Event{&d}, nil
 		},
-		"decide_not_to_issue": simple(func(c *Case) error {
+		"decide_not_to_issue": decision("issue", "not_issue", func(c *Case) error {
 			if err := c.mustBeAssessing("decide_not_to_issue"); err != nil {
 				return err
 			}
@@ -413,8 +450,8 @@ func init() {
 				return conflictf("decide_not_to_issue: the LA has already decided, or been ordered, to issue a plan")
 			}
 			return nil
-		}, func(*Case) Event { return &DecidedNotToIssue{} }),
-		"send_draft_plan": simple(func(c *Case) error {
+		}, func(_ *Case, p PanelRecord) Event { return &DecidedNotToIssue{PanelRecord: p} }),
+		"send_draft_plan": decision("issue", "issue", func(c *Case) error {
 			if err := c.mustBeAssessing("send_draft_plan"); err != nil {
 				return err
 			}
@@ -425,7 +462,7 @@ func init() {
 				return conflictf("send_draft_plan: the draft plan has already been sent")
 			}
 			return nil
-		}, func(*Case) Event { return &DraftPlanSent{} }),
+		}, func(_ *Case, p PanelRecord) Event { return &DraftPlanSent{PanelRecord: p} }),
 		"receive_representations": simple(func(c *Case) error {
 			if !c.draftSent {
 				return conflictf("receive_representations: no draft plan has been sent")
@@ -470,9 +507,10 @@ func init() {
 			}
 			return []Event{&SchoolResponded{School: d.School}}, nil
 		},
-		"issue_final_plan": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+		"issue_final_plan": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 			var d struct {
 				School string `json:"school"`
+				PanelRecord
 			}
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
@@ -486,7 +524,16 @@ func init() {
 			if c.planIssued {
 				return nil, conflictf("issue_final_plan: the final plan has already been issued")
 			}
-			return []Event{&FinalPlanIssued{School: d.School}}, nil
+			// Without a draft, the plan itself is the decision to issue.
+			if !c.draftSent {
+				if err := c.checkPanel(rb, "issue_final_plan", "issue", "issue", d.PanelRecord); err != nil {
+					return nil, err
+				}
+			}
+			if err := c.checkPanel(rb, "issue_final_plan", "provision", "agree", d.PanelRecord); err != nil {
+				return nil, err
+			}
+			return []Event{&FinalPlanIssued{School: d.School, PanelRecord: d.PanelRecord}}, nil
 		},
 		"hold_review_meeting": simple(func(c *Case) error {
 			if err := c.mustHavePlan("hold_review_meeting"); err != nil {
@@ -506,9 +553,10 @@ func init() {
 			}
 			return nil
 		}, func(c *Case) Event { return &ReviewReportSent{Review: c.review} }),
-		"notify_review_decision": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+		"notify_review_decision": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 			var d struct {
-				Decision string `json:"decision"`
+				Decision           string `json:"decision"`
+				StepDownConsidered *bool  `json:"step_down_considered"`
 			}
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
@@ -519,7 +567,10 @@ func init() {
 			if err := c.mustHavePlan("notify_review_decision"); err != nil {
 				return nil, err
 			}
-			e := &ReviewDecisionNotified{Review: c.review, Decision: d.Decision}
+			if rb.Features[featureStepDown] && d.StepDownConsidered == nil {
+				return nil, FieldErrorf("data.step_down_considered", "is required under %s: record whether stepping down or ceasing the plan was considered", rb.ID)
+			}
+			e := &ReviewDecisionNotified{Review: c.review, Decision: d.Decision, StepDownConsidered: d.StepDownConsidered}
 			if d.Decision != "cease" {
 				e.NextReview = c.review + 1
 			}
@@ -578,7 +629,7 @@ func init() {
 			}
 			return []Event{&TransferSettingNamed{School: d.School}}, nil
 		},
-		"contact_mediation_adviser": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+		"contact_mediation_adviser": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 			var d struct {
 				WantsMediation *bool `json:"wants_mediation"`
 			}
@@ -587,6 +638,9 @@ func init() {
 			}
 			if d.WantsMediation == nil {
 				return nil, FieldErrorf("data.wants_mediation", "is required (true or false)")
+			}
+			if !*d.WantsMediation && rb.Features[featureMandatoryMediation] {
+				return nil, FieldErrorf("data.wants_mediation", "mediation is mandatory before an appeal under %s", rb.ID)
 			}
 			if err := c.mustHaveOpenWindow("contact_mediation_adviser"); err != nil {
 				return nil, err
@@ -624,7 +678,7 @@ func init() {
 			if err := c.mustHaveOpenWindow("lodge_appeal"); err != nil {
 				return nil, err
 			}
-			if !c.certified && (d.Kind != "placement" || rb.Features["mandatory_mediation"]) {
+			if !c.certified && (d.Kind != "placement" || rb.Features[featureMandatoryMediation]) {
 				return nil, conflictf("lodge_appeal: a %s appeal needs a mediation certificate first", d.Kind)
 			}
 			return []Event{&AppealLodged{Kind: d.Kind}}, nil

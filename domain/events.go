@@ -60,10 +60,14 @@ type RequestReceived struct {
 }
 
 // AssessmentAgreed records the LA's decision to carry out an assessment.
-type AssessmentAgreed struct{}
+type AssessmentAgreed struct {
+	PanelRecord
+}
 
 // AssessmentRefused records the LA's refusal to assess.
-type AssessmentRefused struct{}
+type AssessmentRefused struct {
+	PanelRecord
+}
 
 // AdviceRequested records a request for advice; School is set when the head
 // teacher or principal of that school was asked.
@@ -86,10 +90,14 @@ type ExceptionRecorded struct {
 }
 
 // DecidedNotToIssue records notice that no plan will be issued.
-type DecidedNotToIssue struct{}
+type DecidedNotToIssue struct {
+	PanelRecord
+}
 
 // DraftPlanSent records the draft plan being sent to the family.
-type DraftPlanSent struct{}
+type DraftPlanSent struct {
+	PanelRecord
+}
 
 // RepresentationsReceived records the family's comments on the draft.
 type RepresentationsReceived struct{}
@@ -107,6 +115,7 @@ type SchoolResponded struct {
 // FinalPlanIssued records the final EHC plan, naming the setting in section I.
 type FinalPlanIssued struct {
 	School string `json:"school"`
+	PanelRecord
 }
 
 // ReviewMeetingHeld records an annual review meeting for review number Review.
@@ -125,6 +134,9 @@ type ReviewDecisionNotified struct {
 	Review     int    `json:"review"`
 	Decision   string `json:"decision"`
 	NextReview int    `json:"next_review,omitempty"`
+	// StepDownConsidered records whether stepping the plan down or ceasing it
+	// was considered (required under the reform-2023 standardised review).
+	StepDownConsidered *bool `json:"step_down_considered,omitempty"`
 }
 
 // AmendmentsProposed records proposed amendments being sent to the family.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,9 @@ const (
 	WorkingDays Unit = "working_days"
 	Months      Unit = "months"
 	FixedDate   Unit = "fixed_date"
+	// AttrDate is a due date carried by the starting event itself, such as
+	// an AP placement's planned end.
+	AttrDate Unit = "attr_date"
 )
 
 // Period is a statutory time limit. For FixedDate, Month and Day name the date
@@ -30,6 +34,7 @@ type Period struct {
 	Month    time.Month `json:"month,omitempty"`
 	Day      int        `json:"day,omitempty"`
 	YearAttr string     `json:"year_attr,omitempty"`
+	DateAttr string     `json:"date_attr,omitempty"`
 }
 
 // Due returns the due date of a period starting on start, given the event that
@@ -50,6 +55,12 @@ func (p Period) Due(start Date, e Event, h Holidays) Date {
 			return 0
 		}
 		return NewDate(y, p.Month, p.Day)
+	case AttrDate:
+		d, err := ParseDate(e.Attr(p.DateAttr))
+		if err != nil {
+			return 0
+		}
+		return d
 	}
 	return 0
 }
@@ -229,7 +240,9 @@ var rulebookFiles embed.FS
 // DefaultRulebook is the rulebook of the current law.
 const DefaultRulebook = "england-2014"
 
-var rulebooks = mustLoadRulebooks()
+// loadedRulebooks reads the embedded rulebooks once, on first use, after every
+// event type has been registered (some register in init functions).
+var loadedRulebooks = sync.OnceValue(mustLoadRulebooks)
 
 func mustLoadRulebooks() map[string]*Rulebook {
 	entries, err := rulebookFiles.ReadDir("rulebooks")
@@ -293,7 +306,7 @@ func (rb *Rulebook) validate() error {
 
 // LookupRulebook returns the rulebook with the given id.
 func LookupRulebook(id string) (*Rulebook, error) {
-	rb, ok := rulebooks[id]
+	rb, ok := loadedRulebooks()[id]
 	if !ok {
 		return nil, Errorf(Invalid, "unknown rulebook %q (known: %s)", id, strings.Join(RulebookIDs(), ", "))
 	}
@@ -302,8 +315,8 @@ func LookupRulebook(id string) (*Rulebook, error) {
 
 // RulebookIDs lists the known rulebooks.
 func RulebookIDs() []string {
-	ids := make([]string, 0, len(rulebooks))
-	for id := range rulebooks {
+	ids := make([]string, 0, len(loadedRulebooks()))
+	for id := range loadedRulebooks() {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
@@ -321,8 +334,9 @@ func RulebookInForce(adoptions []RulebookAdopted, on Date) *Rulebook {
 			id, from = a.Rulebook, a.From
 		}
 	}
-	if rb, ok := rulebooks[id]; ok {
+	books := loadedRulebooks()
+	if rb, ok := books[id]; ok {
 		return rb
 	}
-	return rulebooks[DefaultRulebook]
+	return books[DefaultRulebook]
 }
