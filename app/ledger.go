@@ -106,6 +106,9 @@ func (l *Ledger) load(ctx context.Context, id string, knownAt time.Time) (*loade
 	if lc.c, err = domain.FoldHistory(id, lc.history, lc.rules); err != nil {
 		return nil, errUnreadable(err)
 	}
+	if lc.c.LA == "" {
+		lc.c.LA = lc.la
+	}
 	return lc, nil
 }
 
@@ -144,10 +147,14 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	}
 	la := req.LA
 	if lc.c.Exists() {
-		if la != "" && la != lc.la {
-			return CommandResult{}, domain.FieldErrorf("la", "case %s belongs to LA %s, not %s", req.Case, lc.la, la)
+		current := lc.la
+		if req.Command == "transfer_in" && lc.c.MovingTo != "" {
+			current = lc.c.MovingTo // the new LA takes the plan over
 		}
-		la = lc.la
+		if la != "" && la != current {
+			return CommandResult{}, domain.FieldErrorf("la", "case %s belongs to LA %s, not %s", req.Case, current, la)
+		}
+		la = current
 	} else if req.Command == "receive_request" {
 		if err := domain.ValidateID("la", la); err != nil {
 			return CommandResult{}, err
@@ -382,6 +389,8 @@ type CaseView struct {
 	// Exceptions lists, for each late or overdue clock that is excused, the
 	// exceptions that excuse it and their evidence.
 	Exceptions []ClockException `json:"exceptions"`
+	// Warnings lists expectations of guidance missed (not breaches).
+	Warnings []domain.Warning `json:"warnings"`
 }
 
 // ClockException is an exception that excuses one clock.
@@ -432,7 +441,10 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		cm.Clocks.Apply(lc.rules(st.On), st.Event, st.On, l.Holidays)
 	}
 	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf,
-		Clocks: m.Rows(cm, asOf), Exceptions: []ClockException{}}
+		Clocks: m.Rows(cm, asOf), Exceptions: []ClockException{}, Warnings: cm.Clocks.Warnings(asOf)}
+	if view.Warnings == nil {
+		view.Warnings = []domain.Warning{}
+	}
 	if !knownAt.IsZero() {
 		k := knownAt.UTC()
 		view.KnownAt = &k

@@ -48,37 +48,46 @@ type Case struct {
 	Version  int64
 	Rulebook string
 	Opened   Date
+	// LA is the authority responsible for the case, as far as the domain
+	// knows it: set when a transfer completes (the envelope of every event
+	// carries the LA too).
+	LA string
+	// MovingTo is the LA a plan is being transferred to, until it takes over.
+	MovingTo string
 
-	decision       string // "", "assess", "refused"
-	notIssuing     bool
-	draftSent      bool
-	repsReceived   bool
-	planIssued     bool
-	ceased         bool
-	advice         map[string]bool // kind -> received
-	consultations  map[string]bool // school -> responded
-	review         int             // number of the current review; 1 once a plan exists
-	meetingHeld    bool
-	reportSent     bool
-	amendments     bool // proposed amendments awaiting the amended plan
-	amendFor       int  // review whose "amend" decision awaits proposed amendments
-	amending       int  // review the outstanding proposed amendments belong to
-	phaseOpen      bool
-	appealWindows  int
-	appealLodged   bool // on the latest appeal window
-	contacted      bool // mediation adviser contacted for the latest window
-	mediationDue   bool // family wants mediation, not yet held
-	certificateDue bool
-	certified      bool
-	orders         map[string]bool // compliance step -> complied
-	assessOrdered  bool
-	issueOrdered   bool // a tribunal ordered a plan: refusals no longer stand
-	appeals        int  // appeals lodged over the case's life
-	lastOn         Date
-	panels         map[string]string // subject -> latest recommendation
-	tailored       map[string]Setting
-	preference     []string
-	ap             map[string]bool // AP settings the pupil is placed at
+	decision            string // "", "assess", "refused"
+	notIssuing          bool
+	draftSent           bool
+	repsReceived        bool
+	planIssued          bool
+	ceased              bool
+	advice              map[string]bool // kind -> received
+	consultations       map[string]bool // school -> responded
+	review              int             // number of the current review; 1 once a plan exists
+	meetingHeld         bool
+	reportSent          bool
+	amendments          bool // proposed amendments awaiting the amended plan
+	amendFor            int  // review whose "amend" decision awaits proposed amendments
+	amending            int  // review the outstanding proposed amendments belong to
+	phaseOpen           bool
+	appealWindows       int
+	appealLodged        bool // on the latest appeal window
+	contacted           bool // mediation adviser contacted for the latest window
+	mediationDue        bool // family wants mediation, not yet held
+	certificateDue      bool
+	certified           bool
+	orders              map[string]bool // compliance step -> complied
+	assessOrdered       bool
+	issueOrdered        bool // a tribunal ordered a plan: refusals no longer stand
+	appeals             int  // appeals lodged over the case's life
+	lastOn              Date
+	panels              map[string]string // subject -> latest recommendation
+	tailored            map[string]Setting
+	preference          []string
+	ap                  map[string]bool // AP settings the pupil is placed at
+	lastReviewOn        Date            // the plan's issue or last review decision
+	concessions         map[string]bool // conceded appeal kinds -> complied
+	transferDecisionDue bool
 }
 
 // Exists reports whether the case has been opened by a request.
@@ -94,7 +103,7 @@ func (c *Case) Apply(e Event, on Date) {
 	case *RequestReceived:
 		c.Rulebook, c.Opened = v.Rulebook, on
 		c.advice, c.consultations, c.orders = map[string]bool{}, map[string]bool{}, map[string]bool{}
-		c.panels, c.ap = map[string]string{}, map[string]bool{}
+		c.panels, c.ap, c.concessions = map[string]string{}, map[string]bool{}, map[string]bool{}
 	case *AssessmentAgreed:
 		c.decision = "assess"
 	case *AssessmentRefused:
@@ -116,14 +125,14 @@ func (c *Case) Apply(e Event, on Date) {
 	case *SchoolResponded:
 		c.consultations[v.School] = true
 	case *FinalPlanIssued:
-		c.planIssued, c.review = true, 1
+		c.planIssued, c.review, c.lastReviewOn = true, 1, on
 		c.openAppealWindow()
 	case *ReviewMeetingHeld:
 		c.meetingHeld = true
 	case *ReviewReportSent:
 		c.reportSent = true
 	case *ReviewDecisionNotified:
-		c.amendFor = 0
+		c.amendFor, c.lastReviewOn = 0, on
 		if v.Decision == "amend" {
 			c.amendFor = v.Review
 		}
@@ -185,6 +194,16 @@ func (c *Case) Apply(e Event, on Date) {
 		c.ap[v.Setting] = true
 	case *APPlacementEnded:
 		delete(c.ap, v.Setting)
+	case *TransferredOut:
+		c.MovingTo = v.ToLA
+	case *TransferredIn:
+		c.LA, c.MovingTo, c.transferDecisionDue = c.MovingTo, "", true
+	case *TransferDecisionNotified:
+		c.transferDecisionDue = false
+	case *AppealConceded:
+		c.concessions[v.Kind] = false
+	case *ConcessionComplied:
+		c.concessions[v.Kind] = true
 	}
 }
 

@@ -57,6 +57,36 @@ type CaseClocks struct {
 	Clocks      []*Clock
 	Exceptions  []ExceptionRecorded
 	SchoolAsked []AdviceAsked
+	// BirthDate is the child's, for age-dependent expectations.
+	BirthDate Date
+}
+
+// Warning is an expectation of guidance that a clock has missed or will
+// miss if nothing happens by By.
+type Warning struct {
+	Clock   string `json:"clock"`
+	Key     string `json:"key"`
+	By      Date   `json:"by"`
+	Message string `json:"message"`
+	Source  string `json:"source"`
+}
+
+// Warnings lists the guidance expectations missed on asOf: a clock of a
+// child young enough on its start that did not stop by the expected date.
+func (cc *CaseClocks) Warnings(asOf Date) []Warning {
+	var out []Warning
+	for _, c := range cc.Clocks {
+		for _, w := range c.Book.Warnings {
+			if w.Clock != c.Name || cc.BirthDate.IsZero() || cc.BirthDate.AddMonths(12*w.UnderAge) <= c.Started {
+				continue
+			}
+			by := c.Started.AddMonths(w.WithinMonths)
+			if (c.Stopped.IsZero() && asOf > by) || c.Stopped > by {
+				out = append(out, Warning{Clock: c.Name, Key: c.Key, By: by, Message: w.Message, Source: w.Source})
+			}
+		}
+	}
+	return out
 }
 
 // Apply advances the clocks for one event that occurred on date on. Clocks
@@ -66,6 +96,8 @@ type CaseClocks struct {
 // review decision) does both.
 func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 	switch v := e.(type) {
+	case *RequestReceived:
+		cc.BirthDate = v.BirthDate
 	case *ExceptionRecorded:
 		cc.Exceptions = append(cc.Exceptions, *v)
 	case *AdviceRequested:

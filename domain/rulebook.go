@@ -24,6 +24,8 @@ const (
 	// AttrDate is a due date carried by the starting event itself, such as
 	// an AP placement's planned end.
 	AttrDate Unit = "attr_date"
+	// LaterOf is "whichever is later" of the periods in Of.
+	LaterOf Unit = "later_of"
 )
 
 // Period is a statutory time limit. For FixedDate, Month and Day name the date
@@ -35,12 +37,29 @@ type Period struct {
 	Day      int        `json:"day,omitempty"`
 	YearAttr string     `json:"year_attr,omitempty"`
 	DateAttr string     `json:"date_attr,omitempty"`
+	// FromAttr counts the period from a date the event carries instead of
+	// from the event's own date (12 months from the last review).
+	FromAttr string   `json:"from_attr,omitempty"`
+	Of       []Period `json:"of,omitempty"`
 }
 
 // Due returns the due date of a period starting on start, given the event that
 // started it (for fixed dates) and the bank holidays (for working days).
 func (p Period) Due(start Date, e Event, h Holidays) Date {
+	if p.FromAttr != "" {
+		from, err := ParseDate(e.Attr(p.FromAttr))
+		if err != nil {
+			return 0
+		}
+		start = from
+	}
 	switch p.Unit {
+	case LaterOf:
+		var due Date
+		for _, q := range p.Of {
+			due = max(due, q.Due(start, e, h))
+		}
+		return due
 	case Weeks:
 		return start.AddDays(7 * p.N)
 	case Days:
@@ -141,6 +160,17 @@ type ClockRule struct {
 	Exceptions  []ExceptionRule `json:"exceptions,omitempty"`
 }
 
+// WarningRule expects a clock of a child under UnderAge (years, on the clock's
+// start) to stop within WithinMonths, as the Code expects reviews every 3-6
+// months for children under 5.
+type WarningRule struct {
+	Clock        string `json:"clock"`
+	UnderAge     int    `json:"under_age"`
+	WithinMonths int    `json:"within_months"`
+	Message      string `json:"message"`
+	Source       string `json:"source"`
+}
+
 // SchoolClosureRule defines the derived school-closure exception: advice asked
 // of a head teacher from BeforeDays before a closure of at least MinDays to
 // BeforeDays before the school reopens.
@@ -156,6 +186,9 @@ type Rulebook struct {
 	Title         string            `json:"title"`
 	Clocks        []ClockRule       `json:"clocks"`
 	SchoolClosure SchoolClosureRule `json:"school_closure"`
+	// Warnings are expectations of guidance, not statutory limits: missing
+	// one is reported but is never a breach.
+	Warnings []WarningRule `json:"warnings,omitempty"`
 	// Features switches on rules that are not clocks, such as mandatory
 	// mediation before any appeal.
 	Features map[string]bool `json:"features,omitempty"`

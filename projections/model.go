@@ -99,6 +99,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	c.Version = e.Version
 	c.LastPosition = e.Position
+	c.LA = e.LA // a case follows its plan when it moves LA
 	c.History = append(c.History, domain.Step{Version: e.Version, On: on, Event: ev})
 	if _, corrects := ev.(*domain.StepCorrected); corrects || c.corrected {
 		c.corrected = true

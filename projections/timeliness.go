@@ -151,6 +151,7 @@ type snapshotCase struct {
 	Exceptions   []domain.ExceptionRecorded `json:"exceptions,omitempty"`
 	SchoolAsked  []domain.AdviceAsked       `json:"school_asked,omitempty"`
 	History      []snapshotStep             `json:"history"`
+	BirthDate    domain.Date                `json:"birth_date"`
 	Corrected    bool                       `json:"corrected,omitempty"`
 }
 
@@ -180,7 +181,7 @@ func (t *Timeliness) Snapshot() ([]byte, int64, error) {
 	for _, c := range t.m.Cases {
 		sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
 			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked}
-		sc.Corrected = c.corrected
+		sc.Corrected, sc.BirthDate = c.corrected, c.Clocks.BirthDate
 		for _, st := range c.History {
 			p, err := json.Marshal(st.Event)
 			if err != nil {
@@ -215,6 +216,7 @@ func (t *Timeliness) Restore(b []byte) error {
 	for _, sc := range s.Cases {
 		c := &CaseModel{ID: sc.ID, LA: sc.LA, Version: sc.Version, LastPosition: sc.LastPosition}
 		c.Clocks.Exceptions, c.Clocks.SchoolAsked, c.corrected = sc.Exceptions, sc.SchoolAsked, sc.Corrected
+		c.Clocks.BirthDate = sc.BirthDate
 		for _, st := range sc.History {
 			ev, err := domain.DecodeEvent(st.Type, st.Schema, st.Payload)
 			if err != nil {

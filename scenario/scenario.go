@@ -184,8 +184,12 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 		} else {
 			// A scenario replays history as it happened: each step counts as
 			// recorded at its own time, so none is a late recording.
+			la := ""
+			if s.Command == "receive_request" {
+				la = f.LA // later steps follow the case, which may move LA
+			}
 			_, err = r.Ledger.Execute(ctx, app.CommandRequest{
-				Case: s.Case, Command: s.Command, On: on, Data: s.Data, Actor: actor, LA: f.LA,
+				Case: s.Case, Command: s.Command, On: on, Data: s.Data, Actor: actor, LA: la,
 				Expected: eventstore.Any, RecordedAt: s.Instant(), Reason: s.Reason,
 			})
 		}
