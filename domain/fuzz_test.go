@@ -1,0 +1,110 @@
+package domain_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/internal/randhist"
+)
+
+// FuzzCommandSequences feeds random command sequences to a case under either
+// rulebook. Nothing may panic, and the accepted events, stored as JSON and
+// read back, must rebuild the same case and the same clocks.
+func FuzzCommandSequences(f *testing.F) {
+	for _, seed := range []uint64{1, 2, 3, 42, 2014, 2023, 99991} {
+		var b [9]byte
+		binary.LittleEndian.PutUint64(b[:8], seed)
+		b[8] = byte(seed % 2)
+		f.Add(b[:])
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 9 {
+			return
+		}
+		r := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(in[:8]), 7))
+		rbID := domain.DefaultRulebook
+		if in[8]%2 == 1 {
+			rbID = "reform-2023"
+		}
+		rb, err := domain.LookupRulebook(rbID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := func(domain.Date) *domain.Rulebook { return rb }
+		c := &domain.Case{ID: "c1", LA: "E09000001"}
+		var history []domain.Step
+		on := domain.NewDate(2024, 1, 15)
+		for _, s := range randhist.Sequence(r, 40) {
+			on = on.AddDays(s.After)
+			cmd := domain.Command{Name: s.Command, On: on, Data: s.Data}
+			var evs []domain.Event
+			if s.Command == "correct_step" {
+				fix, err := domain.Correct(history, cmd, rules)
+				if err != nil {
+					continue
+				}
+				evs = []domain.Event{fix}
+			} else if evs, err = c.Decide(cmd, rb); err != nil {
+				if domain.ErrorCode(err) == domain.Internal {
+					t.Fatalf("%s gave an internal error: %v", s.Command, err)
+				}
+				continue
+			}
+			for _, e := range evs {
+				history = append(history, domain.Step{Version: int64(len(history) + 1), On: on, Event: e})
+			}
+			if c, err = domain.FoldHistory("c1", history, rules); err != nil {
+				t.Fatalf("accepted history does not fold: %v", err)
+			}
+			if c.LA == "" {
+				c.LA = "E09000001" // the application sets it from the envelope
+			}
+		}
+		// Store and read back every event, as the event store would.
+		var stored []domain.Step
+		for _, s := range history {
+			b, err := json.Marshal(s.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := domain.DecodeEvent(s.Event.EventType(), s.Event.SchemaVersion(), b)
+			if err != nil {
+				t.Fatalf("stored %s does not decode: %v", s.Event.EventType(), err)
+			}
+			stored = append(stored, domain.Step{Version: s.Version, On: s.On, Event: e})
+		}
+		again, err := domain.FoldHistory("c1", stored, rules)
+		if err != nil {
+			t.Fatalf("replayed history does not fold: %v", err)
+		}
+		if again.LA == "" {
+			again.LA = "E09000001"
+		}
+		if !reflect.DeepEqual(c, again) {
+			t.Fatalf("replay changed the case:\n%+v\n%+v", c, again)
+		}
+		if a, b := clocks(t, history, rules), clocks(t, stored, rules); !reflect.DeepEqual(a, b) {
+			t.Fatalf("replay changed the clocks:\n%v\n%v", a, b)
+		}
+	})
+}
+
+func clocks(t *testing.T, h []domain.Step, rules func(domain.Date) *domain.Rulebook) []domain.ClockRow {
+	t.Helper()
+	eff := h
+	if domain.HasCorrections(h) {
+		var err error
+		if eff, err = domain.Effective(h, rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cc domain.CaseClocks
+	for _, s := range eff {
+		cc.Apply(rules(s.On), s.Event, s.On, domain.NoHolidays{})
+	}
+	return cc.Rows("c1", domain.NewDate(2027, 1, 1), nil)
+}
