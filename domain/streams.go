@@ -39,3 +39,9 @@ func CaseIDOf(stream string) (string, bool) {
 	}
 	return "", false
 }
+
+// StreamPrefixes are the prefixes of every stream EHC Ledger writes, so that
+// a shared store's global log can be filtered to them.
+func StreamPrefixes() []string {
+	return []string{caseStreamPrefix, laStreamPrefix, schoolStreamPrefix}
+}

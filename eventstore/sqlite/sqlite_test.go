@@ -11,7 +11,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) eventstore.Store {
+		storetest.Run(t, storetest.Capabilities{DensePositions: true, GlobalIDs: true}, func(t *testing.T) eventstore.Store {
 			s, err := Open(filepath.Join(t.TempDir(), "events.db"), Options{})
 			if err != nil {
 				t.Fatal(err)

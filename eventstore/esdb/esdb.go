@@ -1,0 +1,469 @@
+// Package esdb is the EventStoreDB/KurrentDB backend of the event store,
+// through github.com/EventStore/EventStore-Client-Go/v4. Our envelope
+// (schema version, occurred-on, recorded-at, actor, LA, correlation,
+// causation, reason and the hash chain) travels in each event's metadata; the
+// payload is the event's data.
+//
+// Semantics that differ from the embedded store, and why:
+//   - Positions are the server's commit positions: increasing, never
+//     contiguous. Callers read on from the position after the last event they
+//     saw, which this adapter maps to the server's positions.
+//   - Idempotency: a retried append is recognised by its event IDs among the
+//     stream's most recent events (the last IdempotencyWindow); the server has
+//     no global index of IDs, so the same ID in another stream is not detected.
+package esdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/google/uuid"
+)
+
+// IdempotencyWindow is how many of a stream's latest events are searched for
+// the IDs of an append, to recognise a retry.
+const IdempotencyWindow = 256
+
+// pageSize is how many events one read asks the server for.
+const pageSize = 2048
+
+// Store is the EventStoreDB adapter. It is safe for concurrent use.
+type Store struct {
+	client   *esdb.Client
+	prefixes []string
+	retries  int
+}
+
+// Open connects with an esdb:// or esdb+discover:// connection string; TLS
+// settings (tls, tlsVerifyCert, tlsCAFile) and credentials are those of the
+// connection string, as the client reads them.
+func Open(connection string) (*Store, error) {
+	conf, err := esdb.ParseConnectionString(connection)
+	if err != nil {
+		return nil, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
+	}
+	conf.Logger = clientLog
+	client, err := esdb.NewClient(conf)
+	if err != nil {
+		return nil, fmt.Errorf("esdb: %w", err)
+	}
+	return &Store{client: client, prefixes: domain.StreamPrefixes(), retries: 3}, nil
+}
+
+// clientLog passes the client's warnings and errors to the structured log and
+// drops its chatter. (The client hands its arguments over as one slice.)
+func clientLog(level esdb.LogLevel, format string, args ...any) {
+	if level != esdb.LogError && level != esdb.LogWarn {
+		return
+	}
+	if len(args) == 1 {
+		if inner, ok := args[0].([]any); ok {
+			args = inner
+		}
+	}
+	slog.Warn("eventstoredb client", "level", level, "message", fmt.Sprintf(format, args...))
+}
+
+// Close closes the connection.
+func (s *Store) Close() error { return s.client.Close() }
+
+// meta is the envelope kept in each event's metadata.
+type meta struct {
+	SchemaVersion int    `json:"schema_version"`
+	OccurredOn    string `json:"occurred_on"`
+	RecordedAt    string `json:"recorded_at"`
+	Actor         string `json:"actor"`
+	LA            string `json:"la"`
+	CorrelationID string `json:"correlation_id"`
+	CausationID   string `json:"causation_id"`
+	Reason        string `json:"reason,omitempty"`
+	PrevHash      string `json:"prev_hash"`
+	Hash          string `json:"hash"`
+}
+
+// unreachable turns a client error into our error type: connection trouble
+// is internal (and logged), a wrong expected version a conflict.
+func unreachable(op string, err error) error {
+	var e *esdb.Error
+	if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
+		return &domain.Error{Code: domain.Conflict, Message: "the stream has changed since it was read", Err: err}
+	}
+	return &domain.Error{Code: domain.Internal, Message: "the event store could not be reached (" + op + ")", Err: err}
+}
+
+// transient reports whether an operation may succeed if tried again.
+func transient(err error) bool {
+	var e *esdb.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() {
+	case esdb.ErrorUnavailable, esdb.ErrorCodeDeadlineExceeded, esdb.ErrorCodeNotLeader, esdb.ErrorAborted:
+		return true
+	}
+	return false
+}
+
+// retry runs op until it succeeds, fails for good, or the attempts run out;
+// appends are safe to retry because they carry their event IDs.
+func (s *Store) retry(ctx context.Context, op func() error) error {
+	var err error
+	for attempt := 0; attempt <= s.retries; attempt++ {
+		if err = op(); err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (s *Store) toRecorded(ev *esdb.RecordedEvent) (eventstore.RecordedEvent, error) {
+	var m meta
+	if err := json.Unmarshal(ev.UserMetadata, &m); err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("event %s in %s has no envelope: %w", ev.EventID, ev.StreamID, err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, m.RecordedAt)
+	if err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("event %s in %s: recorded_at: %w", ev.EventID, ev.StreamID, err)
+	}
+	return eventstore.RecordedEvent{
+		EventData: eventstore.EventData{ID: ev.EventID, Type: ev.EventType, SchemaVersion: m.SchemaVersion,
+			OccurredOn: m.OccurredOn, RecordedAt: at, Actor: m.Actor, LA: m.LA, CorrelationID: m.CorrelationID,
+			CausationID: m.CausationID, Reason: m.Reason, Payload: ev.Data},
+		Stream: ev.StreamID, Version: int64(ev.EventNumber) + 1, Position: int64(ev.Position.Commit),
+		PrevHash: m.PrevHash, Hash: m.Hash,
+	}, nil
+}
+
+func (s *Store) ours(stream string) bool {
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(stream, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// tail reads up to n of a stream's latest events, oldest first; none when
+// the stream does not exist.
+func (s *Store) tail(ctx context.Context, stream string, n uint64) ([]eventstore.RecordedEvent, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []eventstore.RecordedEvent
+	for {
+		ev, err := rs.Recv()
+		if err != nil {
+			var e *esdb.Error
+			if errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound {
+				return nil, nil
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, err
+		}
+		r, err := s.toRecorded(ev.Event)
+		if err != nil {
+			return nil, err
+		}
+		out = append([]eventstore.RecordedEvent{r}, out...)
+	}
+	return out, nil
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	if stream == "" {
+		return eventstore.AppendResult{}, domain.FieldErrorf("stream", "is required")
+	}
+	if len(events) == 0 {
+		return eventstore.AppendResult{}, domain.FieldErrorf("events", "at least one event is required")
+	}
+	seen := map[uuid.UUID]bool{}
+	for i, e := range events {
+		if e.ID == uuid.Nil || e.Type == "" {
+			return eventstore.AppendResult{}, domain.FieldErrorf(fmt.Sprintf("events[%d]", i), "an event needs an ID and a type")
+		}
+		if seen[e.ID] {
+			return eventstore.AppendResult{}, domain.Errorf(domain.Invalid, "event %s appears twice in one append", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	var res eventstore.AppendResult
+	err := s.retry(ctx, func() error {
+		var err error
+		res, err = s.appendOnce(ctx, stream, expected, events)
+		return err
+	})
+	return res, wrap("append", err)
+}
+
+// appendOnce reads the stream's tail (for idempotency, the expected version
+// and the hash chain), then appends at exactly that revision, so the chain
+// never forks. Under Any a lost race is retried with the new tail.
+func (s *Store) appendOnce(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	for race := 0; race < 10; race++ {
+		tail, err := s.tail(ctx, stream, IdempotencyWindow)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		byID := map[uuid.UUID]eventstore.RecordedEvent{}
+		for _, r := range tail {
+			byID[r.ID] = r
+		}
+		var stored []eventstore.RecordedEvent
+		for _, e := range events {
+			if r, ok := byID[e.ID]; ok {
+				if !eventstore.SameContent(r.EventData, e) {
+					return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "event %s is already stored with different content", e.ID)
+				}
+				stored = append(stored, r)
+			}
+		}
+		if len(stored) == len(events) {
+			last := stored[len(stored)-1]
+			return eventstore.AppendResult{Version: last.Version, Position: last.Position, Duplicate: true}, nil
+		}
+		if len(stored) > 0 {
+			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "only some of these events are already stored (%s): a retry must resend the same batch", stored[0].ID)
+		}
+		var version int64
+		prev := ""
+		if len(tail) > 0 {
+			version, prev = tail[len(tail)-1].Version, tail[len(tail)-1].Hash
+		}
+		switch {
+		case expected == eventstore.NoStream && version != 0:
+			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s already exists (version %d)", stream, version)
+		case expected >= 0 && int64(expected) != version:
+			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s is at version %d, not the expected %d", stream, version, expected)
+		}
+		data := make([]esdb.EventData, len(events))
+		for i, e := range events {
+			v := version + int64(i) + 1
+			h := eventstore.Hash(prev, stream, v, e)
+			m, err := json.Marshal(meta{SchemaVersion: e.SchemaVersion, OccurredOn: e.OccurredOn,
+				RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), Actor: e.Actor, LA: e.LA,
+				CorrelationID: e.CorrelationID, CausationID: e.CausationID, Reason: e.Reason, PrevHash: prev, Hash: h})
+			if err != nil {
+				return eventstore.AppendResult{}, err
+			}
+			data[i] = esdb.EventData{EventID: e.ID, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: e.Payload, Metadata: m}
+			prev = h
+		}
+		var exp esdb.ExpectedRevision = esdb.NoStream{}
+		if version > 0 {
+			exp = esdb.Revision(uint64(version - 1))
+		}
+		wr, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
+		if err != nil {
+			var e *esdb.Error
+			if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
+				if expected == eventstore.Any {
+					continue // someone appended between our read and write: read again
+				}
+				return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s changed while appending", stream)
+			}
+			return eventstore.AppendResult{}, err
+		}
+		return eventstore.AppendResult{Version: int64(wr.NextExpectedVersion) + 1, Position: int64(wr.CommitPosition)}, nil
+	}
+	return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s is too busy: gave up after 10 races", stream)
+}
+
+// wrapAppendErr hides client details behind our error type.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return unreachable(op, err)
+}
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]eventstore.RecordedEvent, error) {
+	if from < 1 {
+		from = 1
+	}
+	var out []eventstore.RecordedEvent
+	err := s.retry(ctx, func() error {
+		out = nil
+		next := uint64(from - 1)
+		for {
+			rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(next)}, pageSize)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for {
+				ev, err := rs.Recv()
+				if err != nil {
+					rs.Close()
+					var e *esdb.Error
+					if errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound {
+						return nil
+					}
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					return err
+				}
+				r, err := s.toRecorded(ev.Event)
+				if err != nil {
+					rs.Close()
+					return err
+				}
+				out = append(out, r)
+				next = ev.Event.EventNumber + 1
+				n++
+			}
+			if n < pageSize {
+				return nil
+			}
+		}
+	})
+	return out, wrap("read stream", err)
+}
+
+// allFrom maps "from this position on" to the server's positions: the first
+// read starts at the beginning; later ones start at the last position seen
+// (one before from) and drop it.
+func allFrom(from int64) esdb.AllPosition {
+	if from <= 1 {
+		return esdb.Start{}
+	}
+	return esdb.Position{Commit: uint64(from - 1), Prepare: uint64(from - 1)}
+}
+
+// ReadAll implements eventstore.Store: up to limit of our events from from,
+// skipping system events and other applications' streams.
+func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var out []eventstore.RecordedEvent
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		pos := allFrom(from)
+		for len(out) < limit {
+			rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: pos}, pageSize)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for {
+				ev, err := rs.Recv()
+				if err != nil {
+					rs.Close()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					return err
+				}
+				n++
+				e := ev.Event
+				pos = esdb.Position{Commit: e.Position.Commit + 1, Prepare: e.Position.Prepare + 1}
+				if int64(e.Position.Commit) < from || !s.ours(e.StreamID) || strings.HasPrefix(e.EventType, "$") || len(out) >= limit {
+					continue
+				}
+				r, err := s.toRecorded(e)
+				if err != nil {
+					return err
+				}
+				out = append(out, r)
+			}
+			if n < pageSize {
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, wrap("read all", err)
+}
+
+// Head implements eventstore.Store: the position of our latest event.
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	var head int64
+	err := s.retry(ctx, func() error {
+		head = 0
+		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, pageSize)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for {
+			ev, err := rs.Recv()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			if s.ours(ev.Event.StreamID) && !strings.HasPrefix(ev.Event.EventType, "$") {
+				head = int64(ev.Event.Position.Commit)
+				return nil
+			}
+		}
+	})
+	return head, wrap("head", err)
+}
+
+// Subscribe implements eventstore.Store with a catch-up subscription to $all,
+// filtered on the server to our streams.
+func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.RecordedEvent) error) error {
+	opts := esdb.SubscribeToAllOptions{From: allFrom(from), Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.prefixes}}
+	if from <= 1 {
+		opts.From = esdb.Start{}
+	}
+	sub, err := s.client.SubscribeToAll(ctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return wrap("subscribe", err)
+	}
+	defer sub.Close()
+	for {
+		ev := sub.Recv()
+		switch {
+		case ev.EventAppeared != nil:
+			e := ev.EventAppeared.Event
+			if e == nil || int64(e.Position.Commit) < from || strings.HasPrefix(e.EventType, "$") {
+				continue
+			}
+			r, err := s.toRecorded(e)
+			if err != nil {
+				return err
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		case ev.SubscriptionDropped != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return wrap("subscription dropped", ev.SubscriptionDropped.Error)
+		}
+	}
+}
+
+var _ eventstore.Store = (*Store)(nil)

@@ -1,0 +1,528 @@
+// Package fakeserver is an in-process EventStoreDB/KurrentDB server that
+// speaks the real gRPC protocol of the client module's public protos
+// (streams: read, append, delete, tombstone; server features; gossip), with
+// events held in memory. It exists so that the esdb adapter is tested through
+// the real client library on every test run, on machines that have no
+// KurrentDB server. It implements the parts of the protocol the client calls,
+// with the server's semantics for expected revisions, idempotent appends,
+// reads, catch-up subscriptions with filters, and deletion.
+package fakeserver
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// positionStep spaces the positions of consecutive events, as a real log's
+// byte offsets are spaced, so that clients never rely on dense positions.
+const positionStep = 97
+
+type record struct {
+	id       uuid.UUID
+	stream   string
+	revision uint64
+	position uint64
+	meta     map[string]string
+	custom   []byte
+	data     []byte
+}
+
+type stream struct {
+	events         []*record
+	truncateBefore uint64 // a soft delete hides the events before this revision
+	deleted        bool
+	tombstoned     bool
+}
+
+// Server is the fake server. Its zero value is not usable; call Start.
+type Server struct {
+	api.UnimplementedStreamsServer
+	serverfeatures.UnimplementedServerFeaturesServer
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	all     []*record
+	changed chan struct{}
+
+	lis  net.Listener
+	grpc *grpc.Server
+}
+
+// Start listens on addr (use "127.0.0.1:0") and serves until Stop.
+func Start(addr string) (*Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), lis: lis,
+		grpc: grpc.NewServer(grpc.MaxRecvMsgSize(17 << 20))}
+	api.RegisterStreamsServer(s.grpc, s)
+	gossip.RegisterGossipServer(s.grpc, gossipService{s: s})
+	serverfeatures.RegisterServerFeaturesServer(s.grpc, s)
+	go s.grpc.Serve(lis)
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// ConnectionString is an esdb:// connection string for this server.
+func (s *Server) ConnectionString() string {
+	return "esdb://" + s.Addr() + "?tls=false"
+}
+
+// Stop stops the server, ending open subscriptions.
+func (s *Server) Stop() { s.grpc.Stop() }
+
+// GetSupportedMethods implements the server-features service.
+func (s *Server) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
+	m := &serverfeatures.SupportedMethods{EventStoreServerVersion: "24.10.0"}
+	for _, name := range []string{"read", "append", "delete", "tombstone"} {
+		m.Methods = append(m.Methods, &serverfeatures.SupportedMethod{ServiceName: "event_store.client.streams.streams", MethodName: name})
+	}
+	return m, nil
+}
+
+// gossipService answers gossip for esdb+discover:// connection strings.
+type gossipService struct {
+	gossip.UnimplementedGossipServer
+	s *Server
+}
+
+// Read implements gossip: a one-node cluster whose leader is this server.
+func (g gossipService) Read(_ context.Context, _ *shared.Empty) (*gossip.ClusterInfo, error) {
+	host, portText, _ := net.SplitHostPort(g.s.Addr())
+	port, _ := strconv.Atoi(portText)
+	id := uuid.New()
+	most, least := split(id)
+	return &gossip.ClusterInfo{Members: []*gossip.MemberInfo{{
+		InstanceId: &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{MostSignificantBits: most, LeastSignificantBits: least}}},
+		TimeStamp:  time.Now().UnixNano(), State: gossip.MemberInfo_Leader, IsAlive: true,
+		HttpEndPoint: &gossip.EndPoint{Address: host, Port: uint32(port)},
+	}}}, nil
+}
+
+func split(id uuid.UUID) (int64, int64) {
+	return int64(binary.BigEndian.Uint64(id[:8])), int64(binary.BigEndian.Uint64(id[8:]))
+}
+
+func parseID(u *shared.UUID) (uuid.UUID, error) {
+	if st := u.GetStructured(); st != nil {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(st.MostSignificantBits))
+		binary.BigEndian.PutUint64(b[8:], uint64(st.LeastSignificantBits))
+		return uuid.FromBytes(b[:])
+	}
+	return uuid.Parse(u.GetString_())
+}
+
+// expectation is an expected stream revision: any, no stream, exists, or exact.
+type expectation struct {
+	kind     string // "any", "no_stream", "exists", "revision"
+	revision uint64
+}
+
+func (s *Server) check(st *stream, exp expectation) bool {
+	exists := st != nil && len(st.events) > 0 && !st.deleted
+	switch exp.kind {
+	case "no_stream":
+		return !exists
+	case "exists":
+		return exists
+	case "revision":
+		return st != nil && len(st.events) > 0 && uint64(len(st.events)-1) == exp.revision
+	}
+	return true
+}
+
+// streamDeleted answers as the server does for a tombstoned stream: an
+// error whose trailers name the exception and the stream.
+func streamDeleted(ctx context.Context, name string) error {
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("exception", "stream-deleted", "stream-name", name))
+	return status.Error(codes.FailedPrecondition, fmt.Sprintf("Event stream '%s' is deleted.", name))
+}
+
+// Append implements the streams append: options first, then the events.
+func (s *Server) Append(srv api.Streams_AppendServer) error {
+	first, err := srv.Recv()
+	if err != nil {
+		return err
+	}
+	opts := first.GetOptions()
+	if opts == nil {
+		return status.Error(codes.InvalidArgument, "the first append message must carry the options")
+	}
+	name := string(opts.GetStreamIdentifier().GetStreamName())
+	exp := expectation{kind: "any"}
+	switch {
+	case opts.GetNoStream() != nil:
+		exp.kind = "no_stream"
+	case opts.GetStreamExists() != nil:
+		exp.kind = "exists"
+	case opts.GetAny() != nil:
+	default:
+		exp = expectation{kind: "revision", revision: opts.GetRevision()}
+	}
+	var proposed []*api.AppendReq_ProposedMessage
+	for {
+		m, err := srv.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if pm := m.GetProposedMessage(); pm != nil {
+			proposed = append(proposed, pm)
+		}
+	}
+	resp, err := s.append(srv.Context(), name, exp, proposed)
+	if err != nil {
+		return err
+	}
+	return srv.SendAndClose(resp)
+}
+
+func (s *Server) append(ctx context.Context, name string, exp expectation, proposed []*api.AppendReq_ProposedMessage) (*api.AppendResp, error) {
+	ids := make([]uuid.UUID, len(proposed))
+	for i, pm := range proposed {
+		id, err := parseID(pm.GetId())
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, "bad event id")
+		}
+		ids[i] = id
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[name]
+	if st != nil && st.tombstoned {
+		return nil, streamDeleted(ctx, name)
+	}
+	// Idempotency as the server does it: the same events written again at
+	// the same expected revision succeed without being written twice.
+	if exp.kind == "revision" || exp.kind == "no_stream" {
+		start := uint64(0)
+		if exp.kind == "revision" {
+			start = exp.revision + 1
+		}
+		if st != nil && len(proposed) > 0 && start+uint64(len(ids)) <= uint64(len(st.events)) {
+			same := true
+			for i, id := range ids {
+				if st.events[start+uint64(i)].id != id {
+					same = false
+					break
+				}
+			}
+			if same {
+				last := st.events[start+uint64(len(ids))-1]
+				return success(last), nil
+			}
+		}
+	}
+	if !s.check(st, exp) {
+		w := &api.AppendResp_WrongExpectedVersion{}
+		if st == nil || len(st.events) == 0 {
+			w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentNoStream{CurrentNoStream: &shared.Empty{}}
+		} else {
+			w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentRevision{CurrentRevision: uint64(len(st.events) - 1)}
+		}
+		switch exp.kind {
+		case "no_stream":
+			w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedNoStream{ExpectedNoStream: &shared.Empty{}}
+		case "exists":
+			w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedStreamExists{ExpectedStreamExists: &shared.Empty{}}
+		default:
+			w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedRevision{ExpectedRevision: exp.revision}
+		}
+		return &api.AppendResp{Result: &api.AppendResp_WrongExpectedVersion_{WrongExpectedVersion: w}}, nil
+	}
+	if st == nil {
+		st = &stream{}
+		s.streams[name] = st
+	}
+	st.deleted = false
+	created := strconv.FormatInt(time.Now().UnixNano()/100, 10)
+	var last *record
+	for i, pm := range proposed {
+		meta := map[string]string{"created": created}
+		for k, v := range pm.GetMetadata() {
+			meta[k] = v
+		}
+		last = &record{id: ids[i], stream: name, revision: uint64(len(st.events)),
+			position: uint64(len(s.all)+1) * positionStep, meta: meta, custom: pm.GetCustomMetadata(), data: pm.GetData()}
+		st.events = append(st.events, last)
+		s.all = append(s.all, last)
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	if last == nil {
+		return &api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
+			CurrentRevisionOption: &api.AppendResp_Success_NoStream{NoStream: &shared.Empty{}},
+			PositionOption:        &api.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}}}}}, nil
+	}
+	return success(last), nil
+}
+
+func success(last *record) *api.AppendResp {
+	return &api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
+		CurrentRevisionOption: &api.AppendResp_Success_CurrentRevision{CurrentRevision: last.revision},
+		PositionOption: &api.AppendResp_Success_Position{Position: &api.AppendResp_Position{
+			CommitPosition: last.position, PreparePosition: last.position}},
+	}}}
+}
+
+// Delete implements a soft delete: reads find no stream until it is
+// written again, continuing its revisions.
+func (s *Server) Delete(ctx context.Context, req *api.DeleteReq) (*api.DeleteResp, error) {
+	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[name]
+	if st == nil {
+		return nil, status.Error(codes.NotFound, "stream not found")
+	}
+	if st.tombstoned {
+		return nil, streamDeleted(ctx, name)
+	}
+	st.deleted, st.truncateBefore = true, uint64(len(st.events))
+	return &api.DeleteResp{PositionOption: &api.DeleteResp_NoPosition{NoPosition: &shared.Empty{}}}, nil
+}
+
+// Tombstone deletes a stream for good.
+func (s *Server) Tombstone(_ context.Context, req *api.TombstoneReq) (*api.TombstoneResp, error) {
+	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[name]
+	if st == nil {
+		st = &stream{}
+		s.streams[name] = st
+	}
+	st.tombstoned = true
+	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_NoPosition{NoPosition: &shared.Empty{}}}, nil
+}
+
+// filter selects events of $all by stream name or event type.
+type filter struct {
+	byType   bool
+	prefixes []string
+	re       *regexp.Regexp
+}
+
+func newFilter(f *api.ReadReq_Options_FilterOptions) (*filter, error) {
+	if f == nil {
+		return nil, nil
+	}
+	out := &filter{}
+	expr := f.GetStreamIdentifier()
+	if expr == nil {
+		out.byType = true
+		expr = f.GetEventType()
+	}
+	out.prefixes = expr.GetPrefix()
+	if r := expr.GetRegex(); r != "" {
+		re, err := regexp.Compile(r)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, "bad filter regex")
+		}
+		out.re = re
+	}
+	return out, nil
+}
+
+func (f *filter) match(r *record) bool {
+	if f == nil {
+		return true
+	}
+	v := r.stream
+	if f.byType {
+		v = r.meta["type"]
+	}
+	if f.re != nil && !f.re.MatchString(v) {
+		return false
+	}
+	if len(f.prefixes) == 0 {
+		return true
+	}
+	for _, p := range f.prefixes {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func toProto(r *record, structured bool) *api.ReadResp {
+	id := &shared.UUID{Value: &shared.UUID_String_{String_: r.id.String()}}
+	if structured {
+		most, least := split(r.id)
+		id = &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{MostSignificantBits: most, LeastSignificantBits: least}}}
+	}
+	return &api.ReadResp{Content: &api.ReadResp_Event{Event: &api.ReadResp_ReadEvent{
+		Event: &api.ReadResp_ReadEvent_RecordedEvent{Id: id, StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(r.stream)},
+			StreamRevision: r.revision, PreparePosition: r.position, CommitPosition: r.position,
+			Metadata: r.meta, CustomMetadata: r.custom, Data: r.data},
+		Position: &api.ReadResp_ReadEvent_CommitPosition{CommitPosition: r.position},
+	}}}
+}
+
+// Read implements reads and subscriptions of a stream or of $all.
+func (s *Server) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
+	o := req.GetOptions()
+	structured := o.GetUuidOption().GetStructured() != nil
+	f, err := newFilter(o.GetFilter())
+	if err != nil {
+		return err
+	}
+	backwards := o.GetReadDirection() == api.ReadReq_Options_Backwards
+	if o.GetSubscription() != nil {
+		return s.subscribe(o, f, structured, srv)
+	}
+	count := o.GetCount()
+	s.mu.Lock()
+	var out []*record
+	if so := o.GetStream(); so != nil {
+		name := string(so.GetStreamIdentifier().GetStreamName())
+		st := s.streams[name]
+		if st != nil && st.tombstoned {
+			s.mu.Unlock()
+			return streamDeleted(srv.Context(), name)
+		}
+		if st == nil || st.deleted || len(st.events) == 0 {
+			s.mu.Unlock()
+			return srv.Send(&api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{
+				StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(name)}}}})
+		}
+		evs := st.events[st.truncateBefore:]
+		out = pick(evs, backwards, count, func(r *record) bool {
+			switch {
+			case so.GetStart() != nil, so.GetEnd() != nil:
+				return true
+			case backwards:
+				return r.revision <= so.GetRevision()
+			default:
+				return r.revision >= so.GetRevision()
+			}
+		})
+	} else {
+		ao := o.GetAll()
+		out = pick(s.all, backwards, count, func(r *record) bool {
+			if !f.match(r) {
+				return false
+			}
+			switch {
+			case ao.GetStart() != nil, ao.GetEnd() != nil:
+				return true
+			case backwards:
+				return r.position < ao.GetPosition().GetCommitPosition()
+			default:
+				return r.position >= ao.GetPosition().GetCommitPosition()
+			}
+		})
+	}
+	s.mu.Unlock()
+	for _, r := range out {
+		if err := srv.Send(toProto(r, structured)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pick(evs []*record, backwards bool, count uint64, keep func(*record) bool) []*record {
+	var out []*record
+	n := len(evs)
+	for i := 0; i < n && uint64(len(out)) < count; i++ {
+		r := evs[i]
+		if backwards {
+			r = evs[n-1-i]
+		}
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// subscribe sends the confirmation, the events after the starting point,
+// a caught-up marker, then new events as they are appended.
+func (s *Server) subscribe(o *api.ReadReq_Options, f *filter, structured bool, srv api.Streams_ReadServer) error {
+	if err := srv.Send(&api.ReadResp{Content: &api.ReadResp_Confirmation{Confirmation: &api.ReadResp_SubscriptionConfirmation{SubscriptionId: uuid.NewString()}}}); err != nil {
+		return err
+	}
+	so, ao := o.GetStream(), o.GetAll()
+	name := string(so.GetStreamIdentifier().GetStreamName())
+	// next is the index in s.all (for $all) or in the stream of the next event to send.
+	s.mu.Lock()
+	next := 0
+	switch {
+	case so != nil && so.GetEnd() != nil:
+		if st := s.streams[name]; st != nil {
+			next = len(st.events)
+		}
+	case so != nil && so.GetStart() == nil:
+		next = int(so.GetRevision()) + 1
+	case ao != nil && ao.GetEnd() != nil:
+		next = len(s.all)
+	case ao != nil && ao.GetPosition() != nil:
+		p := ao.GetPosition().GetCommitPosition()
+		for next < len(s.all) && s.all[next].position <= p {
+			next++
+		}
+	}
+	s.mu.Unlock()
+	caughtUp := false
+	for {
+		s.mu.Lock()
+		var batch []*record
+		if so != nil {
+			if st := s.streams[name]; st != nil && next < len(st.events) {
+				batch = append(batch, st.events[next:]...)
+				next = len(st.events)
+			}
+		} else if next < len(s.all) {
+			for _, r := range s.all[next:] {
+				if f.match(r) {
+					batch = append(batch, r)
+				}
+			}
+			next = len(s.all)
+		}
+		wait := s.changed
+		s.mu.Unlock()
+		for _, r := range batch {
+			if err := srv.Send(toProto(r, structured)); err != nil {
+				return err
+			}
+		}
+		if !caughtUp {
+			caughtUp = true
+			if err := srv.Send(&api.ReadResp{Content: &api.ReadResp_CaughtUp_{CaughtUp: &api.ReadResp_CaughtUp{}}}); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-srv.Context().Done():
+			return srv.Context().Err()
+		case <-wait:
+		}
+	}
+}
