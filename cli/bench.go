@@ -15,6 +15,8 @@ import (
 	"github.com/ehcledger/ehcledger/demo"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/eventstore/esdb"
+	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
 	"github.com/ehcledger/ehcledger/eventstore/sqlite"
 	"github.com/ehcledger/ehcledger/eventstore/storebench"
 	"github.com/ehcledger/ehcledger/projections"
@@ -28,9 +30,16 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "scratch directory (default: a new temporary one, removed afterwards)")
 	events := fs.Int("events", 30000, "events appended per writer setting")
 	writersFlag := fs.String("writers", "1,8,64", "comma-separated numbers of concurrent writers")
-	cases := fs.Int("cases", 40000, "cases generated for the replay measurement")
+	cases := fs.Int("cases", 0, "cases generated for the replay measurement (default 40000 on SQLite, 3000 on EventStoreDB)")
+	storeFlag := fs.String("store", "sqlite", "sqlite (a scratch file), esdb-fake (the in-process fake EventStoreDB, through the real client), or an esdb:// connection string")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cases == 0 {
+		*cases = 40000
+		if *storeFlag != "sqlite" {
+			*cases = 3000
+		}
 	}
 	var writers []int
 	for _, w := range strings.Split(*writersFlag, ",") {
@@ -49,28 +58,55 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		*dir = d
 	}
 	host, _ := os.Hostname()
-	fmt.Fprintf(stdout, "ehcledger bench: %s, %d CPUs, %s/%s, %s, driver %s, dir %s\n",
-		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), sqlitedb.DriverName, *dir)
-	fmt.Fprintln(stdout, "durable appends (single-event appends, synchronous=FULL, group commit):")
+	// open returns a fresh store for one measurement and its description.
+	open := func(name string) (eventstore.Store, string, func(), error) {
+		switch {
+		case *storeFlag == "sqlite":
+			path := filepath.Join(*dir, name+".db")
+			s, err := sqlite.Open(path, sqlite.Options{})
+			return s, "sqlite:" + path, func() {}, err
+		case *storeFlag == "esdb-fake":
+			srv, err := fakeserver.Start("127.0.0.1:0")
+			if err != nil {
+				return nil, "", nil, err
+			}
+			s, err := esdb.Open(srv.ConnectionString())
+			return s, srv.ConnectionString(), srv.Stop, err
+		case strings.HasPrefix(*storeFlag, "esdb"):
+			s, err := esdb.Open(*storeFlag)
+			return s, *storeFlag, func() {}, err
+		}
+		return nil, "", nil, usageError("--store: sqlite, esdb-fake or an esdb:// connection string")
+	}
+	fmt.Fprintf(stdout, "ehcledger bench: %s, %d CPUs, %s/%s, %s, store %s (SQLite driver %s), dir %s\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), *storeFlag, sqlitedb.DriverName, *dir)
+	fmt.Fprintln(stdout, "durable appends (single-event appends, each to its writer's stream with an exact expected version):")
 	for _, w := range writers {
-		s, err := sqlite.Open(filepath.Join(*dir, fmt.Sprintf("append-%d.db", w)), sqlite.Options{})
+		s, _, stop, err := open(fmt.Sprintf("append-%d", w))
 		if err != nil {
 			return err
 		}
-		r, err := storebench.Appends(ctx, s, w, *events, "bench")
+		r, err := storebench.Appends(ctx, s, w, *events, fmt.Sprintf("case-bench%d", w))
 		s.Close()
+		stop()
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "  "+r.String())
 	}
-	return benchReplay(ctx, stdout, filepath.Join(*dir, "replay.db"), *cases)
+	s, spec, stop, err := open("replay")
+	if err != nil {
+		return err
+	}
+	s.Close()
+	defer stop()
+	return benchReplay(ctx, stdout, spec, filepath.Join(*dir, "replay.views"), *cases)
 }
 
 // benchReplay fills a store with realistic case histories made through the
 // real domain, then times replaying it into a fresh timeliness projection.
-func benchReplay(ctx context.Context, stdout io.Writer, path string, cases int) error {
-	env, err := OpenEnv(ctx, path, "", time.Now, jsonLogger(io.Discard))
+func benchReplay(ctx context.Context, stdout io.Writer, spec, views string, cases int) error {
+	env, err := OpenEnv(ctx, spec, views, time.Now, jsonLogger(io.Discard))
 	if err != nil {
 		return err
 	}
@@ -79,12 +115,12 @@ func benchReplay(ctx context.Context, stdout io.Writer, path string, cases int) 
 	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09999999", Cases: cases, Today: domain.DateOf(time.Now()), Seed: 1, Workers: 64}); err != nil {
 		return err
 	}
-	head, _ := env.Store.Head(ctx)
-	fmt.Fprintf(stdout, "replay: generated %d cases (%d events) through the domain in %.1fs\n", cases, head, time.Since(start).Seconds())
+	generated := time.Since(start)
 	r, err := Replay(ctx, env.Store, calendar.NewEnglandWales())
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "replay: generated %d cases (%d events) through the domain in %.1fs\n", cases, r.Events, generated.Seconds())
 	fmt.Fprintf(stdout, "  read from store and applied: %d events in %.3fs = %.0f events/s\n", r.Events, r.Total.Seconds(), float64(r.Events)/r.Total.Seconds())
 	fmt.Fprintf(stdout, "  applied from memory:         %d events in %.3fs = %.0f events/s\n", r.Events, r.Apply.Seconds(), float64(r.Events)/r.Apply.Seconds())
 	return nil

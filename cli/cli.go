@@ -28,13 +28,17 @@ import (
 const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 
 Usage:
-  ehcledger serve    [--db PATH] [--views PATH] [--addr ADDR] [--demo]
+  ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
+  ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
   ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
   ehcledger bench    [--dir DIR] [--events N] [--cases N]
 
-Environment: EHC_DB (default database path), EHC_ADDR (default listen address).
+SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
+(esdb://host:2113?tls=false, esdb+discover://...).
+Environment: EHC_DB (default database path), EHC_STORE (default --store),
+EHC_ADDR (default listen address).
 `
 
 // Main runs the command line and returns the exit status.
@@ -59,6 +63,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = rebuild(ctx, args[1:], stdout)
 	case "case":
 		err = showCase(ctx, args[1:], stdout)
+	case "migrate":
+		err = migrate(ctx, args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
@@ -109,7 +115,8 @@ func jsonLogger(w io.Writer) *slog.Logger {
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve")
-	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
+	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file (the embedded store)")
+	store := fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH, esdb://HOST:PORT?... or esdb+discover://... (default: --db)")
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
 	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty")
@@ -119,7 +126,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := jsonLogger(stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env, err := OpenEnv(ctx, *db, *views, time.Now, logger)
+	spec := *store
+	if spec == "" {
+		spec = *db
+	}
+	env, err := OpenEnv(ctx, spec, *views, time.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -144,8 +155,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
 	close(ready)
 	runCtx, cancelRun := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	go func() { runDone <- env.Runner.Run(runCtx) }()
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		follow(runCtx, env, logger)
+	}()
 
 	srv := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
 		Registry: reg, Metrics: metrics, Ready: func() bool {
@@ -173,11 +187,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		cancelRun()
+		<-runDone
 		return err
-	case err := <-runDone:
-		if err != nil {
-			logger.Error("projection runner stopped", "error", err)
-		}
 	}
 	// Drain requests in flight, then stop following the store.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -187,6 +198,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-runDone
 	logger.Info("stopped")
 	return err
+}
+
+// follow keeps the projections following the store until ctx ends. When the
+// store drops the subscription (a restart, a network fault) it logs the error
+// and subscribes again from the checkpoint, backing off up to 30 seconds.
+func follow(ctx context.Context, env *Env, logger *slog.Logger) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := env.Runner.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Error("projections stopped following the store; retrying", "error", err, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }
 
 func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {

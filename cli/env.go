@@ -8,11 +8,13 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/calendar"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/eventstore/esdb"
 	"github.com/ehcledger/ehcledger/eventstore/sqlite"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/sqlitedb"
@@ -30,17 +32,35 @@ type Env struct {
 // ViewsPath is where the read models of an event database live by default.
 func ViewsPath(db string) string { return db + ".views" }
 
-// OpenEnv opens the event store at db and its views at views.
-func OpenEnv(ctx context.Context, db, views string, now func() time.Time, logger *slog.Logger) (*Env, error) {
-	if db == "" {
-		return nil, fmt.Errorf("--db: a database path is required")
+// DefaultESDBViews is the read-model file of a server on EventStoreDB when
+// --views is not given: the views are local to each serve instance.
+const DefaultESDBViews = "ehcledger-esdb.views.db"
+
+// OpenStore opens an event store from its description: a file path or
+// sqlite:PATH for the embedded store, esdb:// or esdb+discover:// for
+// EventStoreDB/KurrentDB. It also returns the default views path.
+func OpenStore(spec string) (eventstore.Store, string, error) {
+	switch {
+	case spec == "":
+		return nil, "", fmt.Errorf("--store: a database path or connection string is required")
+	case strings.HasPrefix(spec, "esdb://"), strings.HasPrefix(spec, "esdb+discover://"):
+		s, err := esdb.Open(spec)
+		return s, DefaultESDBViews, err
 	}
-	if views == "" {
-		views = ViewsPath(db)
-	}
-	base, err := sqlite.Open(db, sqlite.Options{})
+	path := strings.TrimPrefix(spec, "sqlite:")
+	s, err := sqlite.Open(path, sqlite.Options{})
+	return s, ViewsPath(path), err
+}
+
+// OpenEnv opens the event store described by storeSpec (see OpenStore) and
+// its views at views (default: beside the store).
+func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time, logger *slog.Logger) (*Env, error) {
+	base, defViews, err := OpenStore(storeSpec)
 	if err != nil {
 		return nil, err
+	}
+	if views == "" {
+		views = defViews
 	}
 	var store eventstore.Store = base
 	vdb, err := sqlitedb.Open(views, 4)

@@ -26,7 +26,11 @@ type server struct {
 // waits until it is ready.
 func startServer(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, extra...)...)
+	args := []string{"serve", "--addr", "127.0.0.1:0"}
+	if db != "" {
+		args = append(args, "--db", db)
+	}
+	cmd := exec.Command(binary, append(args, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

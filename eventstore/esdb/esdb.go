@@ -219,12 +219,27 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 // never forks. Under Any a lost race is retried with the new tail.
 func (s *Store) appendOnce(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
 	for race := 0; race < 10; race++ {
-		tail, err := s.tail(ctx, stream, IdempotencyWindow)
+		// A short tail gives the version and the last hash, and holds the
+		// events of a retry made right after the first try.
+		tail, err := s.tail(ctx, stream, uint64(len(events))+8)
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
+		var version int64
+		if len(tail) > 0 {
+			version = tail[len(tail)-1].Version
+		}
+		// A retry can hide further back only when the stream has moved on
+		// from what the caller expected, or when the caller expects nothing.
+		stale := expected == eventstore.Any || (expected == eventstore.NoStream && version != 0) || (expected >= 0 && int64(expected) != version)
+		window := tail
+		if stale && len(tail) == len(events)+8 {
+			if window, err = s.tail(ctx, stream, IdempotencyWindow); err != nil {
+				return eventstore.AppendResult{}, err
+			}
+		}
 		byID := map[uuid.UUID]eventstore.RecordedEvent{}
-		for _, r := range tail {
+		for _, r := range window {
 			byID[r.ID] = r
 		}
 		var stored []eventstore.RecordedEvent
@@ -243,10 +258,9 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 		if len(stored) > 0 {
 			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "only some of these events are already stored (%s): a retry must resend the same batch", stored[0].ID)
 		}
-		var version int64
 		prev := ""
 		if len(tail) > 0 {
-			version, prev = tail[len(tail)-1].Version, tail[len(tail)-1].Hash
+			prev = tail[len(tail)-1].Hash
 		}
 		switch {
 		case expected == eventstore.NoStream && version != 0:
