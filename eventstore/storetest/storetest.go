@@ -34,6 +34,14 @@ type Capabilities struct {
 // caps is the capability set of the backend under test.
 var caps Capabilities
 
+// sn starts the name of every stream a case writes, and base is the store's
+// head before the case: together they let the suite run against a real,
+// shared server that already holds events.
+var (
+	sn   = "case-"
+	base int64
+)
+
 // Run runs every conformance case as a subtest.
 func Run(t *testing.T, c Capabilities, open Factory) {
 	caps = c
@@ -60,6 +68,11 @@ func Run(t *testing.T, c Capabilities, open Factory) {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { s.Close() })
+			sn = "case-" + uuid.NewString()[:8] + "-"
+			var err error
+			if base, err = s.Head(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			c.fn(t, s)
 		})
 	}
@@ -108,7 +121,7 @@ func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.Re
 func readAll(t *testing.T, s eventstore.Store) []eventstore.RecordedEvent {
 	t.Helper()
 	var out []eventstore.RecordedEvent
-	from := int64(1)
+	from := base + 1
 	for {
 		evs, err := s.ReadAll(context.Background(), from, 500)
 		if err != nil {
@@ -117,18 +130,22 @@ func readAll(t *testing.T, s eventstore.Store) []eventstore.RecordedEvent {
 		if len(evs) == 0 {
 			return out
 		}
-		out = append(out, evs...)
+		for _, e := range evs {
+			if strings.HasPrefix(e.Stream, sn) {
+				out = append(out, e)
+			}
+		}
 		from = evs[len(evs)-1].Position + 1
 	}
 }
 
 func appendThenRead(t *testing.T, s eventstore.Store) {
 	a, b := NewEvent(t, "a_happened", `{"n":1}`), NewEvent(t, "b_happened", `{"n":2}`)
-	res := mustAppend(t, s, "case-1", eventstore.NoStream, a, b)
-	if res.Version != 2 || (caps.DensePositions && res.Position != 2) {
+	res := mustAppend(t, s, sn+"1", eventstore.NoStream, a, b)
+	if res.Version != 2 || (caps.DensePositions && res.Position != base+2) {
 		t.Fatalf("result %+v, want version 2 at position 2", res)
 	}
-	got := readStream(t, s, "case-1")
+	got := readStream(t, s, sn+"1")
 	if len(got) != 2 {
 		t.Fatalf("read %d events, want 2", len(got))
 	}
@@ -137,14 +154,14 @@ func appendThenRead(t *testing.T, s eventstore.Store) {
 		if !eventstore.SameContent(g.EventData, want) || !g.RecordedAt.Equal(want.RecordedAt) {
 			t.Fatalf("event %d = %+v, want %+v", i, g.EventData, want)
 		}
-		if g.Version != int64(i+1) || g.Stream != "case-1" {
+		if g.Version != int64(i+1) || g.Stream != sn+"1" {
 			t.Fatalf("event %d at version %d of %q", i, g.Version, g.Stream)
 		}
 	}
-	if got, err := s.ReadStream(context.Background(), "case-1", 2); err != nil || len(got) != 1 || got[0].ID != b.ID {
+	if got, err := s.ReadStream(context.Background(), sn+"1", 2); err != nil || len(got) != 1 || got[0].ID != b.ID {
 		t.Fatalf("read from version 2: %v %v", got, err)
 	}
-	if got := readStream(t, s, "case-none"); len(got) != 0 {
+	if got := readStream(t, s, sn+"none"); len(got) != 0 {
 		t.Fatalf("unknown stream has %d events", len(got))
 	}
 	if h, err := s.Head(context.Background()); err != nil || h != res.Position || h != got[1].Position {
@@ -153,26 +170,26 @@ func appendThenRead(t *testing.T, s eventstore.Store) {
 }
 
 func noStreamRejectsExisting(t *testing.T, s eventstore.Store) {
-	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
-	_, err := s.Append(context.Background(), "case-1", eventstore.NoStream, []eventstore.EventData{NewEvent(t, "b", `{}`)})
+	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	_, err := s.Append(context.Background(), sn+"1", eventstore.NoStream, []eventstore.EventData{NewEvent(t, "b", `{}`)})
 	wantConflict(t, err)
 }
 
 func exactRejectsStale(t *testing.T, s eventstore.Store) {
-	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
-	mustAppend(t, s, "case-1", eventstore.Exact(1), NewEvent(t, "b", `{}`))
-	_, err := s.Append(context.Background(), "case-1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
+	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	mustAppend(t, s, sn+"1", eventstore.Exact(1), NewEvent(t, "b", `{}`))
+	_, err := s.Append(context.Background(), sn+"1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
 	wantConflict(t, err)
-	_, err = s.Append(context.Background(), "case-2", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
+	_, err = s.Append(context.Background(), sn+"2", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
 	wantConflict(t, err)
-	if n := len(readStream(t, s, "case-1")); n != 2 {
+	if n := len(readStream(t, s, sn+"1")); n != 2 {
 		t.Fatalf("stream has %d events, want 2", n)
 	}
 }
 
 func anyAlwaysAppends(t *testing.T, s eventstore.Store) {
-	mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "a", `{}`))
-	res := mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "b", `{}`))
+	mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "a", `{}`))
+	res := mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "b", `{}`))
 	if res.Version != 2 {
 		t.Fatalf("version %d, want 2", res.Version)
 	}
@@ -180,9 +197,9 @@ func anyAlwaysAppends(t *testing.T, s eventstore.Store) {
 
 func retryIsIdempotent(t *testing.T, s eventstore.Store) {
 	a, b := NewEvent(t, "a", `{"x":1}`), NewEvent(t, "b", `{"x":2}`)
-	first := mustAppend(t, s, "case-1", eventstore.NoStream, a, b)
+	first := mustAppend(t, s, sn+"1", eventstore.NoStream, a, b)
 	// A retry, even with a now-stale expectation, returns the original result.
-	again := mustAppend(t, s, "case-1", eventstore.NoStream, a, b)
+	again := mustAppend(t, s, sn+"1", eventstore.NoStream, a, b)
 	if !again.Duplicate || again.Version != first.Version || again.Position != first.Position {
 		t.Fatalf("retry gave %+v, first was %+v", again, first)
 	}
@@ -193,34 +210,34 @@ func retryIsIdempotent(t *testing.T, s eventstore.Store) {
 
 func sameIDDifferentContent(t *testing.T, s eventstore.Store) {
 	a := NewEvent(t, "a", `{"x":1}`)
-	mustAppend(t, s, "case-1", eventstore.Any, a)
+	mustAppend(t, s, sn+"1", eventstore.Any, a)
 	changed := a
 	changed.Payload = []byte(`{"x":2}`)
-	_, err := s.Append(context.Background(), "case-1", eventstore.Any, []eventstore.EventData{changed})
+	_, err := s.Append(context.Background(), sn+"1", eventstore.Any, []eventstore.EventData{changed})
 	wantConflict(t, err)
 	if caps.GlobalIDs {
-		_, err = s.Append(context.Background(), "case-2", eventstore.Any, []eventstore.EventData{a})
+		_, err = s.Append(context.Background(), sn+"2", eventstore.Any, []eventstore.EventData{a})
 		wantConflict(t, err)
 	}
 	partial := []eventstore.EventData{a, NewEvent(t, "b", `{}`)}
-	_, err = s.Append(context.Background(), "case-1", eventstore.Any, partial)
+	_, err = s.Append(context.Background(), sn+"1", eventstore.Any, partial)
 	wantConflict(t, err)
 }
 
 func rejectedWritesNothing(t *testing.T, s eventstore.Store) {
-	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
-	_, err := s.Append(context.Background(), "case-1", eventstore.Exact(5), []eventstore.EventData{NewEvent(t, "b", `{}`), NewEvent(t, "c", `{}`)})
+	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	_, err := s.Append(context.Background(), sn+"1", eventstore.Exact(5), []eventstore.EventData{NewEvent(t, "b", `{}`), NewEvent(t, "c", `{}`)})
 	wantConflict(t, err)
-	mustAppend(t, s, "case-2", eventstore.NoStream, NewEvent(t, "d", `{}`))
+	mustAppend(t, s, sn+"2", eventstore.NoStream, NewEvent(t, "d", `{}`))
 	all := readAll(t, s)
-	if len(all) != 2 || all[1].Stream != "case-2" || (caps.DensePositions && all[1].Position != 2) {
+	if len(all) != 2 || all[1].Stream != sn+"2" || (caps.DensePositions && all[1].Position != base+2) {
 		t.Fatalf("after a rejected append the log is %d events; last %+v", len(all), all[len(all)-1])
 	}
 }
 
 func readAllGapless(t *testing.T, s eventstore.Store) {
 	for i := 0; i < 30; i++ {
-		stream := fmt.Sprintf("case-%d", i%4)
+		stream := fmt.Sprintf(sn+"%d", i%4)
 		mustAppend(t, s, stream, eventstore.Any, NewEvent(t, "e", fmt.Sprintf(`{"i":%d}`, i)))
 	}
 	all := readAll(t, s)
@@ -248,7 +265,7 @@ func readAllGapless(t *testing.T, s eventstore.Store) {
 // positions are dense, greater otherwise.
 func inOrder(all []eventstore.RecordedEvent, i int) bool {
 	if caps.DensePositions {
-		return all[i].Position == int64(i+1)
+		return all[i].Position == base+int64(i+1)
 	}
 	return i == 0 || all[i].Position > all[i-1].Position
 }
@@ -263,7 +280,7 @@ func concurrentAppenders(t *testing.T, s eventstore.Store) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				e := NewEvent(t, "e", fmt.Sprintf(`{"w":%d,"i":%d}`, w, i))
-				if _, err := s.Append(context.Background(), fmt.Sprintf("case-%d", w), expectAfter(i), []eventstore.EventData{e}); err != nil {
+				if _, err := s.Append(context.Background(), fmt.Sprintf(sn+"%d", w), expectAfter(i), []eventstore.EventData{e}); err != nil {
 					errs <- err
 					return
 				}
@@ -292,7 +309,7 @@ func concurrentAppenders(t *testing.T, s eventstore.Store) {
 }
 
 func concurrentSameStream(t *testing.T, s eventstore.Store) {
-	mustAppend(t, s, "case-1", eventstore.NoStream, NewEvent(t, "a", `{}`))
+	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
 	const n = 8
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -301,7 +318,7 @@ func concurrentSameStream(t *testing.T, s eventstore.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.Append(context.Background(), "case-1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "b", `{}`)})
+			_, err := s.Append(context.Background(), sn+"1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "b", `{}`)})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -322,9 +339,9 @@ func concurrentSameStream(t *testing.T, s eventstore.Store) {
 
 func hashChain(t *testing.T, s eventstore.Store) {
 	for i := 0; i < 5; i++ {
-		mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "e", fmt.Sprintf(`{"i":%d}`, i)))
+		mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "e", fmt.Sprintf(`{"i":%d}`, i)))
 	}
-	evs := readStream(t, s, "case-1")
+	evs := readStream(t, s, sn+"1")
 	if v, why := eventstore.Verify(evs); v != 0 {
 		t.Fatalf("intact chain fails at %d: %s", v, why)
 	}
@@ -341,7 +358,7 @@ func hashChain(t *testing.T, s eventstore.Store) {
 
 func subscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
 	for i := 0; i < 3; i++ {
-		mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "old", `{}`))
+		mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "old", `{}`))
 	}
 	old := readAll(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -359,7 +376,7 @@ func subscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
 			t.Fatalf("caught up event %s at %d, want %s", e.ID, e.Position, want.ID)
 		}
 	}
-	res := mustAppend(t, s, "case-2", eventstore.Any, NewEvent(t, "new", `{}`))
+	res := mustAppend(t, s, sn+"2", eventstore.Any, NewEvent(t, "new", `{}`))
 	select {
 	case e := <-got:
 		if e.Position != res.Position || e.Type != "new" {
@@ -376,8 +393,8 @@ func subscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
 
 func largeEvent(t *testing.T, s eventstore.Store) {
 	big := `{"text":"` + strings.Repeat("x", 1<<20) + `"}`
-	mustAppend(t, s, "case-1", eventstore.Any, NewEvent(t, "big", big))
-	if evs := readStream(t, s, "case-1"); len(evs) != 1 || string(evs[0].Payload) != big {
+	mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "big", big))
+	if evs := readStream(t, s, sn+"1"); len(evs) != 1 || string(evs[0].Payload) != big {
 		t.Fatal("a 1 MiB event did not round-trip")
 	}
 }
@@ -385,10 +402,10 @@ func largeEvent(t *testing.T, s eventstore.Store) {
 func manyStreams(t *testing.T, s eventstore.Store) {
 	const n = 200
 	for i := 0; i < n; i++ {
-		mustAppend(t, s, fmt.Sprintf("case-%d", i), eventstore.NoStream, NewEvent(t, "a", fmt.Sprintf(`{"i":%d}`, i)))
+		mustAppend(t, s, fmt.Sprintf(sn+"%d", i), eventstore.NoStream, NewEvent(t, "a", fmt.Sprintf(`{"i":%d}`, i)))
 	}
 	for _, i := range []int{0, 77, n - 1} {
-		evs := readStream(t, s, fmt.Sprintf("case-%d", i))
+		evs := readStream(t, s, fmt.Sprintf(sn+"%d", i))
 		if len(evs) != 1 || string(evs[0].Payload) != fmt.Sprintf(`{"i":%d}`, i) {
 			t.Fatalf("stream %d holds %v", i, evs)
 		}

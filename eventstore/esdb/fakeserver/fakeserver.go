@@ -25,6 +25,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/google/uuid"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -95,7 +96,7 @@ func (s *Server) Stop() { s.grpc.Stop() }
 // GetSupportedMethods implements the server-features service.
 func (s *Server) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
 	m := &serverfeatures.SupportedMethods{EventStoreServerVersion: "24.10.0"}
-	for _, name := range []string{"read", "append", "delete", "tombstone"} {
+	for _, name := range []string{"read", "append", "batchappend", "delete", "tombstone"} {
 		m.Methods = append(m.Methods, &serverfeatures.SupportedMethod{ServiceName: "event_store.client.streams.streams", MethodName: name})
 	}
 	return m, nil
@@ -303,7 +304,8 @@ func (s *Server) Delete(ctx context.Context, req *api.DeleteReq) (*api.DeleteRes
 		return nil, streamDeleted(ctx, name)
 	}
 	st.deleted, st.truncateBefore = true, uint64(len(st.events))
-	return &api.DeleteResp{PositionOption: &api.DeleteResp_NoPosition{NoPosition: &shared.Empty{}}}, nil
+	p := s.logEnd()
+	return &api.DeleteResp{PositionOption: &api.DeleteResp_Position_{Position: &api.DeleteResp_Position{CommitPosition: p, PreparePosition: p}}}, nil
 }
 
 // Tombstone deletes a stream for good.
@@ -317,8 +319,13 @@ func (s *Server) Tombstone(_ context.Context, req *api.TombstoneReq) (*api.Tombs
 		s.streams[name] = st
 	}
 	st.tombstoned = true
-	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_NoPosition{NoPosition: &shared.Empty{}}}, nil
+	p := s.logEnd()
+	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_Position_{Position: &api.TombstoneResp_Position{CommitPosition: p, PreparePosition: p}}}, nil
 }
+
+// logEnd is the position after the last event, which the server reports for
+// a deletion (the client reads it). Callers hold s.mu.
+func (s *Server) logEnd() uint64 { return uint64(len(s.all)+1) * positionStep }
 
 // filter selects events of $all by stream name or event type.
 type filter struct {
@@ -525,4 +532,83 @@ func (s *Server) subscribe(o *api.ReadReq_Options, f *filter, structured bool, s
 		case <-wait:
 		}
 	}
+}
+
+// BatchAppend implements the batched append: requests carry a correlation
+// ID, options on their first chunk and proposed messages; the chunk marked
+// final is appended and answered. The v4 client does not call it, but the
+// server advertises it, so the fake answers it like the server.
+func (s *Server) BatchAppend(srv api.Streams_BatchAppendServer) error {
+	type pending struct {
+		opts     *api.BatchAppendReq_Options
+		messages []*api.AppendReq_ProposedMessage
+	}
+	open := map[string]*pending{}
+	for {
+		req, err := srv.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		key := req.GetCorrelationId().String()
+		p := open[key]
+		if p == nil {
+			p = &pending{}
+			open[key] = p
+		}
+		if req.GetOptions() != nil {
+			p.opts = req.GetOptions()
+		}
+		for _, m := range req.GetProposedMessages() {
+			p.messages = append(p.messages, &api.AppendReq_ProposedMessage{Id: m.GetId(), Metadata: m.GetMetadata(), CustomMetadata: m.GetCustomMetadata(), Data: m.GetData()})
+		}
+		if !req.GetIsFinal() {
+			continue
+		}
+		delete(open, key)
+		resp := &api.BatchAppendResp{CorrelationId: req.GetCorrelationId()}
+		if p.opts == nil {
+			resp.Result = &api.BatchAppendResp_Error{Error: rpcStatus(codes.InvalidArgument, "the first chunk must carry the options")}
+			if err := srv.Send(resp); err != nil {
+				return err
+			}
+			continue
+		}
+		resp.StreamIdentifier = p.opts.GetStreamIdentifier()
+		exp := expectation{kind: "any"}
+		switch {
+		case p.opts.GetNoStream() != nil:
+			exp.kind = "no_stream"
+		case p.opts.GetStreamExists() != nil:
+			exp.kind = "exists"
+		case p.opts.GetAny() != nil:
+		default:
+			exp = expectation{kind: "revision", revision: p.opts.GetStreamPosition()}
+		}
+		r, err := s.append(srv.Context(), string(p.opts.GetStreamIdentifier().GetStreamName()), exp, p.messages)
+		switch {
+		case err != nil:
+			st, _ := status.FromError(err)
+			resp.Result = &api.BatchAppendResp_Error{Error: rpcStatus(st.Code(), st.Message())}
+		case r.GetWrongExpectedVersion() != nil:
+			resp.Result = &api.BatchAppendResp_Error{Error: rpcStatus(codes.FailedPrecondition, "wrong expected version")}
+		default:
+			ok := r.GetSuccess()
+			pos := ok.GetPosition()
+			resp.Result = &api.BatchAppendResp_Success_{Success: &api.BatchAppendResp_Success{
+				CurrentRevisionOption: &api.BatchAppendResp_Success_CurrentRevision{CurrentRevision: ok.GetCurrentRevision()},
+				PositionOption: &api.BatchAppendResp_Success_Position{Position: &shared.AllStreamPosition{
+					CommitPosition: pos.GetCommitPosition(), PreparePosition: pos.GetPreparePosition()}},
+			}}
+		}
+		if err := srv.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func rpcStatus(code codes.Code, msg string) *rpcstatus.Status {
+	return &rpcstatus.Status{Code: int32(code), Message: msg}
 }

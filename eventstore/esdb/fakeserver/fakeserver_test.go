@@ -1,0 +1,134 @@
+package fakeserver_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+func start(t *testing.T) (*fakeserver.Server, *esdb.Client) {
+	t.Helper()
+	srv, err := fakeserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	conf, err := esdb.ParseConnectionString(srv.ConnectionString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.Logger = esdb.NoopLogging()
+	c, err := esdb.NewClient(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return srv, c
+}
+
+func event(t string) esdb.EventData {
+	return esdb.EventData{EventType: t, ContentType: esdb.ContentTypeJson, Data: []byte(`{}`)}
+}
+
+func count(t *testing.T, c *esdb.Client, stream string) (int, error) {
+	t.Helper()
+	rs, err := c.ReadStream(context.Background(), stream, esdb.ReadStreamOptions{}, 100)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
+	n := 0
+	for {
+		if _, err := rs.Recv(); err != nil {
+			var e *esdb.Error
+			if errors.As(err, &e) {
+				return n, err
+			}
+			return n, nil
+		}
+		n++
+	}
+}
+
+func TestDeleteAndTombstoneAsTheServerDoes(t *testing.T) {
+	_, c := start(t)
+	ctx := context.Background()
+	if _, err := c.AppendToStream(ctx, "s", esdb.AppendToStreamOptions{}, event("a"), event("b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteStream(ctx, "s", esdb.DeleteStreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := count(t, c, "s"); err == nil {
+		t.Fatal("a deleted stream is still read")
+	}
+	r, err := c.AppendToStream(ctx, "s", esdb.AppendToStreamOptions{}, event("c"))
+	if err != nil {
+		t.Fatalf("writing after a delete: %v", err)
+	}
+	if r.NextExpectedVersion != 2 {
+		t.Fatalf("writing after a delete: %+v %v (revisions continue)", r, err)
+	}
+	if n, err := count(t, c, "s"); err != nil || n != 1 {
+		t.Fatalf("after the delete the stream reads %d events (%v), want 1", n, err)
+	}
+	if _, err := c.TombstoneStream(ctx, "s", esdb.TombstoneStreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AppendToStream(ctx, "s", esdb.AppendToStreamOptions{}, event("d"))
+	var e *esdb.Error
+	if !errors.As(err, &e) || e.Code() != esdb.ErrorCodeStreamDeleted {
+		t.Fatalf("writing to a tombstoned stream gave %v", err)
+	}
+}
+
+func TestBatchAppendOverTheWire(t *testing.T) {
+	srv, c := start(t)
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := api.NewStreamsClient(conn).BatchAppend(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	corr := &shared.UUID{Value: &shared.UUID_String_{String_: uuid.NewString()}}
+	msg := func() *api.BatchAppendReq_ProposedMessage {
+		return &api.BatchAppendReq_ProposedMessage{Id: &shared.UUID{Value: &shared.UUID_String_{String_: uuid.NewString()}},
+			Metadata: map[string]string{"type": "x", "content-type": "application/json"}, Data: []byte(`{}`)}
+	}
+	opts := &api.BatchAppendReq_Options{StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte("b")},
+		ExpectedStreamPosition: &api.BatchAppendReq_Options_NoStream{}}
+	if err := stream.Send(&api.BatchAppendReq{CorrelationId: corr, Options: opts, ProposedMessages: []*api.BatchAppendReq_ProposedMessage{msg()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&api.BatchAppendReq{CorrelationId: corr, ProposedMessages: []*api.BatchAppendReq_ProposedMessage{msg()}, IsFinal: true}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetSuccess() == nil || resp.GetSuccess().GetCurrentRevision() != 1 {
+		t.Fatalf("batch append answered %v", resp)
+	}
+	if n, err := count(t, c, "b"); err != nil || n != 2 {
+		t.Fatalf("the batch wrote %d events (%v), want 2", n, err)
+	}
+	// The same expectation again is now wrong.
+	if err := stream.Send(&api.BatchAppendReq{CorrelationId: corr, Options: opts, ProposedMessages: []*api.BatchAppendReq_ProposedMessage{msg()}, IsFinal: true}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.Recv(); err != nil || resp.GetError() == nil {
+		t.Fatalf("a wrong expected version answered %v, %v", resp, err)
+	}
+}
