@@ -2,9 +2,20 @@ package esdb_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/eventstore/esdb"
@@ -84,4 +95,63 @@ func TestBadConnectionStringNamesTheField(t *testing.T) {
 	if _, err := esdb.Open("postgres://nowhere"); err == nil || !strings.Contains(err.Error(), "store") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and writes its PEM to a file.
+func selfSigned(t *testing.T) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "eventstoredb-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, path
+}
+
+func TestTLSSettingsOfTheConnectionString(t *testing.T) {
+	cert, caFile := selfSigned(t)
+	srv, err := fakeserver.StartTLS("127.0.0.1:0", cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	appendOne := func(conn string) error {
+		s, err := esdb.Open(conn)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Append(context.Background(), "case-tls", eventstore.Any, []eventstore.EventData{storetest.NewEvent(t, "a", `{}`)})
+		return err
+	}
+	t.Run("trusted CA file connects", func(t *testing.T) {
+		if err := appendOne("esdb://" + srv.Addr() + "?tls=true&tlsCAFile=" + caFile); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("unverified certificate is refused unless verification is off", func(t *testing.T) {
+		if err := appendOne("esdb://" + srv.Addr() + "?tls=true&maxDiscoverAttempts=1&discoveryInterval=10"); err == nil {
+			t.Fatal("connected to a server with an unknown certificate")
+		}
+		if err := appendOne("esdb://" + srv.Addr() + "?tls=true&tlsVerifyCert=false"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

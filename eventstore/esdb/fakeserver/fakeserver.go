@@ -10,6 +10,7 @@ package fakeserver
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -68,13 +70,23 @@ type Server struct {
 }
 
 // Start listens on addr (use "127.0.0.1:0") and serves until Stop.
-func Start(addr string) (*Server, error) {
+func Start(addr string) (*Server, error) { return start(addr, nil) }
+
+// StartTLS is Start with TLS, for testing the client's TLS settings.
+func StartTLS(addr string, cert tls.Certificate) (*Server, error) {
+	return start(addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+}
+
+func start(addr string, tlsConf *tls.Config) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), lis: lis,
-		grpc: grpc.NewServer(grpc.MaxRecvMsgSize(17 << 20))}
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(17 << 20)}
+	if tlsConf != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))
+	}
+	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), lis: lis, grpc: grpc.NewServer(opts...)}
 	api.RegisterStreamsServer(s.grpc, s)
 	gossip.RegisterGossipServer(s.grpc, gossipService{s: s})
 	serverfeatures.RegisterServerFeaturesServer(s.grpc, s)
