@@ -30,6 +30,7 @@ const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
   ehcledger migrate  --from sqlite:PATH --to esdb://...
+  ehcledger verify   [--db PATH | --store SPEC]
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
   ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
@@ -65,6 +66,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = showCase(ctx, args[1:], stdout)
 	case "migrate":
 		err = migrate(ctx, args[1:], stdout)
+	case "verify":
+		err = verify(ctx, args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
@@ -305,8 +308,8 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*db); err != nil {
-		return fmt.Errorf("--db: %w", err)
+	if err := mustExist(*db); err != nil {
+		return err
 	}
 	env, err := OpenEnv(ctx, *db, *views, time.Now, jsonLogger(io.Discard))
 	if err != nil {
@@ -336,8 +339,8 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return usageError("case: give one case ID")
 	}
-	if _, err := os.Stat(*db); err != nil {
-		return fmt.Errorf("--db: %w", err)
+	if err := mustExist(*db); err != nil {
+		return err
 	}
 	var knownAt time.Time
 	asOf := domain.DateOf(time.Now())
@@ -367,4 +370,12 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(view)
+}
+
+// mustExist refuses to create an empty database where one was to be read.
+func mustExist(db string) error {
+	if _, err := os.Stat(db); err != nil {
+		return fmt.Errorf("--db: %w", err)
+	}
+	return nil
 }
