@@ -312,7 +312,21 @@ func (s *Server) worklist(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := projections.WorklistFilter{LA: c.QueryParam("la"), Clock: c.QueryParam("clock"), AsOf: asOf, Limit: 500}
+	f := projections.WorklistFilter{LA: c.QueryParam("la"), Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
+		Clock: c.QueryParam("clock"), AsOf: asOf, Limit: 500}
+	switch v := c.QueryParam("view"); v {
+	case "", "due_this_week", "overdue", "at_risk":
+		f.View = v
+	default:
+		return domain.FieldErrorf("view", "%q is not a view (due_this_week, overdue, at_risk)", v)
+	}
+	if v := c.QueryParam("risk_days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 365 {
+			return domain.FieldErrorf("risk_days", "must be a number of days from 1 to 365")
+		}
+		f.RiskDays = n
+	}
 	if st := c.QueryParam("status"); st != "" {
 		f.Statuses = map[string]bool{}
 		for _, v := range strings.Split(st, ",") {
@@ -348,7 +362,19 @@ func (s *Server) worklist(c echo.Context) error {
 	if items == nil {
 		items = []projections.WorklistItem{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"as_of": asOf, "items": items})
+	summary := map[string]int{"overdue": 0, "at_risk": 0, "running": 0}
+	for _, it := range items {
+		switch {
+		case it.Status == domain.StatusOverdue:
+			summary["overdue"]++
+		case it.AtRisk:
+			summary["at_risk"]++
+		}
+		if it.Status == domain.StatusRunning {
+			summary["running"]++
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"as_of": asOf, "summary": summary, "items": items})
 }
 
 func (s *Server) listRulebooks(c echo.Context) error {

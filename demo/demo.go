@@ -130,6 +130,9 @@ func Seed(ctx context.Context, l *app.Ledger, store eventstore.Store, today doma
 	return Generate(ctx, l, Options{LA: LA, Cases: 54, Today: today, Seed: seed, Workers: 1})
 }
 
+// caseworkers are the demo LA's staff: a caseworker and their team.
+var caseworkers = [][2]string{{"cw-amara", "north"}, {"cw-ben", "north"}, {"cw-chloe", "south"}, {"cw-dev", "south"}, {"cw-ella", "south"}}
+
 // Options says what Generate makes.
 type Options struct {
 	LA      string
@@ -209,6 +212,10 @@ func (o Options) makeCase(ctx context.Context, l *app.Ledger, i int) error {
 	requester := []string{"parent", "school", "professional", "young_person"}[r.IntN(4)]
 	if err := run(ctx, l, o.LA, id, requested, requested, "receive_request", map[string]any{"requester": requester, "birth_date": birth.String()}); err != nil {
 		return fmt.Errorf("demo case %s (%s): %w", id, st.name, err)
+	}
+	worker := caseworkers[i%len(caseworkers)]
+	if err := run(ctx, l, o.LA, id, requested, requested, "assign_case", map[string]any{"caseworker": worker[0], "team": worker[1]}); err != nil {
+		return fmt.Errorf("demo case %s: %w", id, err)
 	}
 	for _, s := range st.steps(r) {
 		on := requested.AddDays(s.after)

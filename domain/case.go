@@ -88,6 +88,7 @@ type Case struct {
 	lastReviewOn        Date            // the plan's issue or last review decision
 	concessions         map[string]bool // conceded appeal kinds -> complied
 	transferDecisionDue bool
+	caseworker, team    string
 }
 
 // Exists reports whether the case has been opened by a request.
@@ -200,6 +201,8 @@ func (c *Case) Apply(e Event, on Date) {
 		c.LA, c.MovingTo, c.transferDecisionDue = c.MovingTo, "", true
 	case *TransferDecisionNotified:
 		c.transferDecisionDue = false
+	case *CaseAssigned:
+		c.caseworker, c.team = v.Caseworker, v.Team
 	case *AppealConceded:
 		c.concessions[v.Kind] = false
 	case *ConcessionComplied:
@@ -236,7 +239,8 @@ func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
 
 type handler func(c *Case, cmd Command, rb *Rulebook) ([]Event, error)
 
-var handlers map[string]handler
+// handlers holds each command's handler; files add theirs in init.
+var handlers = map[string]handler{}
 
 // CommandNames lists the commands the domain understands.
 func CommandNames() []string {
@@ -359,7 +363,7 @@ func (c *Case) mustHavePlan(step string) error {
 }
 
 func init() {
-	handlers = map[string]handler{
+	for name, h := range map[string]handler{
 		"receive_request": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 			var d struct {
 				Requester string `json:"requester"`
@@ -736,6 +740,8 @@ func init() {
 			}
 			return []Event{&OrderComplied{Step: d.Step}}, nil
 		},
+	} {
+		handlers[name] = h
 	}
 }
 

@@ -36,6 +36,8 @@ type CaseModel struct {
 	// recompute the clocks from the corrected history.
 	History   []domain.Step
 	corrected bool
+	// Caseworker and Team are the latest assignment.
+	Caseworker, Team string
 }
 
 // Model is the timeliness read model: the clocks of every case and the
@@ -101,6 +103,9 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	c.LastPosition = e.Position
 	c.LA = e.LA // a case follows its plan when it moves LA
 	c.History = append(c.History, domain.Step{Version: e.Version, On: on, Event: ev})
+	if a, ok := ev.(*domain.CaseAssigned); ok {
+		c.Caseworker, c.Team = a.Caseworker, a.Team
+	}
 	if _, corrects := ev.(*domain.StepCorrected); corrects || c.corrected {
 		c.corrected = true
 		m.recompute(c)

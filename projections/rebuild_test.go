@@ -189,3 +189,62 @@ func laFor(command string) string {
 	}
 	return ""
 }
+
+func TestWorklistViews(t *testing.T) {
+	ctx := context.Background()
+	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	do := func(c, cmd, on, data string) {
+		t.Helper()
+		d, _ := domain.ParseDate(on)
+		y, m, dd := d.YMD()
+		la := ""
+		if cmd == "receive_request" {
+			la = "E09000001"
+		}
+		if _, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: c, Command: cmd, On: d, Data: json.RawMessage(data), Actor: "t", LA: la,
+			Expected: eventstore.Any, RecordedAt: time.Date(y, m, dd, 12, 0, 0, 0, time.UTC)}); err != nil {
+			t.Fatalf("%s %s: %v", c, cmd, err)
+		}
+	}
+	req := `{"requester":"parent","birth_date":"2015-01-01"}`
+	// a: decision due Mon 2026-12-07 (running), b: overdue, c: plan due soon, draft sent.
+	do("a", "receive_request", "2026-10-26", req)
+	do("a", "assign_case", "2026-10-26", `{"caseworker":"cw1","team":"t1"}`)
+	do("b", "receive_request", "2026-09-01", req)
+	do("b", "assign_case", "2026-09-01", `{"caseworker":"cw2","team":"t1"}`)
+	do("c", "receive_request", "2026-07-20", req)
+	do("c", "assign_case", "2026-07-20", `{"caseworker":"cw1","team":"t2"}`)
+	do("c", "decide_to_assess", "2026-08-20", "")
+	do("c", "send_draft_plan", "2026-11-20", "")
+	if _, err := env.Runner.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	asOf := domain.NewDate(2026, 11, 30) // a Monday
+	list := func(f projections.WorklistFilter) []string {
+		f.AsOf = asOf
+		var out []string
+		for _, it := range env.Runner.Timeliness.Worklist(f) {
+			out = append(out, it.Case+"/"+it.Clock)
+		}
+		return out
+	}
+	if got := list(projections.WorklistFilter{View: "overdue"}); !reflect.DeepEqual(got, []string{"b/decide_to_assess"}) {
+		t.Errorf("overdue: %v", got)
+	}
+	// This week ends on Sunday 6 December: only c's draft window (5 Dec).
+	if got := list(projections.WorklistFilter{View: "due_this_week", Caseworker: "cw1"}); !reflect.DeepEqual(got, []string{"c/draft_comments"}) {
+		t.Errorf("cw1 due this week: %v", got)
+	}
+	// Due within 10 days with no step started: a's decision (7 Dec); c's plan is
+	// due on 7 Dec too but its draft is out, so it is not at risk.
+	if got := list(projections.WorklistFilter{View: "at_risk"}); !reflect.DeepEqual(got, []string{"a/decide_to_assess"}) {
+		t.Errorf("at risk: %v", got)
+	}
+	if got := list(projections.WorklistFilter{Team: "t2", Clock: "final_plan"}); !reflect.DeepEqual(got, []string{"c/final_plan"}) {
+		t.Errorf("team t2: %v", got)
+	}
+}

@@ -71,7 +71,14 @@ func (t *Timeliness) AllRows(asOf domain.Date) []domain.ClockRow {
 
 // WorklistFilter selects clocks for a worklist.
 type WorklistFilter struct {
-	LA       string
+	LA         string
+	Caseworker string
+	Team       string
+	// View narrows to what a caseworker works through: "due_this_week"
+	// (running, due from as-of to the Sunday of its week), "overdue", or
+	// "at_risk" (running, due within RiskDays with its step not started).
+	View     string
+	RiskDays int
 	Statuses map[string]bool // empty means running and overdue
 	DueFrom  domain.Date     // inclusive; zero means no bound
 	DueTo    domain.Date     // inclusive; zero means no bound
@@ -80,10 +87,15 @@ type WorklistFilter struct {
 	Limit    int
 }
 
-// WorklistItem is a clock on a worklist, with the case's LA.
+// WorklistItem is a clock on a worklist, with the case's LA, assignment,
+// whether it is at risk, and the next statutory step.
 type WorklistItem struct {
 	domain.ClockRow
-	LA string `json:"la"`
+	LA         string `json:"la"`
+	Caseworker string `json:"caseworker,omitempty"`
+	Team       string `json:"team,omitempty"`
+	AtRisk     bool   `json:"at_risk"`
+	NextStep   string `json:"next_step"`
 }
 
 // Worklist returns the clocks that match f, soonest due first.
@@ -94,8 +106,12 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 	openOnly := !f.Statuses[domain.StatusMet] && !f.Statuses[domain.StatusLate] && !f.Statuses[domain.StatusEnded]
 	t.mu.RLock()
 	var out []WorklistItem
+	if f.RiskDays <= 0 {
+		f.RiskDays = 10
+	}
+	weekEnd := f.AsOf.AddDays((7 - int(f.AsOf.Weekday())) % 7)
 	for _, c := range t.m.Cases {
-		if f.LA != "" && c.LA != f.LA {
+		if (f.LA != "" && c.LA != f.LA) || (f.Caseworker != "" && c.Caseworker != f.Caseworker) || (f.Team != "" && c.Team != f.Team) {
 			continue
 		}
 		for _, k := range c.Clocks.Clocks {
@@ -109,9 +125,27 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 				continue
 			}
 			row := t.m.Row(c, k, f.AsOf)
-			if f.Statuses[row.Status] {
-				out = append(out, WorklistItem{ClockRow: row, LA: c.LA})
+			if !f.Statuses[row.Status] {
+				continue
 			}
+			item := WorklistItem{ClockRow: row, LA: c.LA, Caseworker: c.Caseworker, Team: c.Team, NextStep: NextStep(c, k)}
+			// A family's window is theirs to use, never the LA's risk.
+			item.AtRisk = row.Status == domain.StatusRunning && !k.Rule.LapsesAtDue && k.Due <= f.AsOf.AddDays(f.RiskDays) && !StepStarted(c, k)
+			switch f.View {
+			case "due_this_week":
+				if row.Status != domain.StatusRunning || k.Due > weekEnd {
+					continue
+				}
+			case "overdue":
+				if row.Status != domain.StatusOverdue {
+					continue
+				}
+			case "at_risk":
+				if !item.AtRisk {
+					continue
+				}
+			}
+			out = append(out, item)
 		}
 	}
 	t.mu.RUnlock()
@@ -223,6 +257,9 @@ func (t *Timeliness) Restore(b []byte) error {
 				return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
 			}
 			c.History = append(c.History, domain.Step{Version: st.Version, On: st.On, Event: ev})
+			if a, ok := ev.(*domain.CaseAssigned); ok {
+				c.Caseworker, c.Team = a.Caseworker, a.Team
+			}
 		}
 		for _, k := range sc.Clocks {
 			rb, err := domain.LookupRulebook(k.Rulebook)

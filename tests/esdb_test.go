@@ -57,7 +57,7 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 	}
 	// Commands work on EventStoreDB too.
 	e.must(201, "POST", "/v1/cases/DEMO-008/commands/decide_to_assess", `{}`)
-	if v := e.must(200, "GET", "/v1/cases/DEMO-008", "")["version"]; v != float64(2) {
+	if v := e.must(200, "GET", "/v1/cases/DEMO-008", "")["version"]; v != float64(3) {
 		t.Fatalf("version after a command on EventStoreDB: %v", v)
 	}
 }

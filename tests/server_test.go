@@ -205,6 +205,21 @@ func TestDemoServerShowsEveryView(t *testing.T) {
 	if excused == "" {
 		t.Fatal("the demo has no excused clocks")
 	}
+	for _, view := range []string{"due_this_week", "overdue", "at_risk"} {
+		wl := s.must(200, "GET", "/v1/worklist?la=E09999999&caseworker=cw-chloe&view="+view+"&risk_days=60", "")
+		for _, it := range wl["items"].([]any) {
+			m := it.(map[string]any)
+			if m["caseworker"] != "cw-chloe" || m["next_step"] == "" {
+				t.Fatalf("%s item %v", view, m)
+			}
+			if view == "at_risk" && m["at_risk"] != true {
+				t.Fatalf("at-risk view holds %v", m)
+			}
+		}
+	}
+	if wl := s.must(200, "GET", "/v1/worklist?team=south&view=overdue", ""); wl["summary"].(map[string]any)["overdue"] == float64(0) {
+		t.Errorf("team south has no overdue clocks: %v", wl["summary"])
+	}
 	view := s.must(200, "GET", "/v1/cases/"+excused, "")
 	xs := view["exceptions"].([]any)
 	if len(xs) == 0 || xs[0].(map[string]any)["evidence"] == "" {
