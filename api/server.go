@@ -70,6 +70,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/cases/:id", s.getCase)
 	v1.GET("/cases/:id/clocks", s.getClocks)
 	v1.GET("/cases/:id/history", s.getHistory)
+	v1.GET("/cases/:id/timeline", s.getTimeline)
 	v1.POST("/cases/:id/commands/:command", s.sendCommand)
 	v1.POST("/las/:la/commands/:command", s.sendLACommand)
 	v1.GET("/worklist", s.worklist)
@@ -305,6 +306,26 @@ func (s *Server) getHistory(c echo.Context) error {
 		return domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"case": id, "history": h})
+}
+
+// getTimeline serves a case's full audit timeline as JSON, or as CSV with
+// ?format=csv (a download).
+func (s *Server) getTimeline(c echo.Context) error {
+	id := c.Param("id")
+	entries, err := s.Ledger.Timeline(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	switch c.QueryParam("format") {
+	case "", "json":
+		return c.JSON(http.StatusOK, map[string]any{"case": id, "timeline": entries})
+	case "csv":
+		c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="case-`+id+`-timeline.csv"`)
+		c.Response().WriteHeader(http.StatusOK)
+		return app.WriteTimelineCSV(c.Response(), id, entries)
+	}
+	return domain.FieldErrorf("format", "must be json or csv")
 }
 
 func (s *Server) worklist(c echo.Context) error {

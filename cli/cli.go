@@ -31,6 +31,8 @@ Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
+  ehcledger export   case [--db PATH] [--format json|csv] CASE
+  ehcledger export   sen2 [--db PATH] --year YYYY
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
   ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
@@ -68,6 +70,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stdout)
 	case "verify":
 		err = verify(ctx, args[1:], stdout)
+	case "export":
+		err = export(ctx, args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":

@@ -163,6 +163,25 @@ func TestServerDrivesACaseEndToEnd(t *testing.T) {
 		if d := clock(t, then, "decide_to_assess"); d["stopped"] != "2024-04-05" || then["version"] != float64(4) {
 			t.Fatalf("as known before the correction %v", then)
 		}
+		tl := s.must(200, "GET", "/v1/cases/e2e-1/timeline", "")["timeline"].([]any)
+		decision, fix := tl[1].(map[string]any), tl[4].(map[string]any)
+		if by := decision["corrected_by"].([]any); len(by) != 1 || by[0] != float64(5) || fix["corrects"] != float64(2) || fix["reason"] != "date misread from the decision letter" {
+			t.Fatalf("timeline does not show the correction beside the step: %v / %v", decision, fix)
+		}
+		if decision["recorded_late"] != true || decision["reason"] != "from the paper file" {
+			t.Fatalf("timeline entry %v", decision)
+		}
+		req, _ := http.NewRequest("GET", s.base+"/v1/cases/e2e-1/timeline?format=csv", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+		if resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(lines) != 6 || !strings.HasPrefix(lines[0], "case,version,position,event") {
+			t.Fatalf("CSV export: %s\n%s", resp.Header.Get("Content-Type"), body)
+		}
 		s.must(422, "GET", "/v1/cases/e2e-1?known_at=yesterday", "")
 		s.must(404, "GET", "/v1/cases/e2e-1?known_at=2000-01-01T00:00:00Z", "")
 	})
@@ -172,6 +191,10 @@ func TestServerDrivesACaseEndToEnd(t *testing.T) {
 		out, err := exec.Command(binary, "rebuild", "--db", db).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "rebuilt projections from") {
 			t.Fatalf("rebuild: %v %s", err, out)
+		}
+		out, err = exec.Command(binary, "export", "case", "--db", db, "--format", "csv", "e2e-1").CombinedOutput()
+		if err != nil || strings.Count(string(out), "\ne2e-1,") != 5 {
+			t.Fatalf("ehcledger export case: %v %s", err, out)
 		}
 		out, err = exec.Command(binary, "case", "--db", db, "--as-of", "2024-04-04", "e2e-1").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), `"stopped": "2024-04-03"`) {
