@@ -74,6 +74,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.POST("/cases/:id/commands/:command", s.sendCommand)
 	v1.POST("/las/:la/commands/:command", s.sendLACommand)
 	v1.GET("/worklist", s.worklist)
+	v1.GET("/stats", s.stats)
 	v1.GET("/rulebooks", s.listRulebooks)
 	v1.GET("/rulebooks/:id", s.getRulebook)
 	return e

@@ -51,6 +51,22 @@ type Model struct {
 	// Adoptions holds each LA's rulebook adoptions in the order recorded.
 	Adoptions map[string][]domain.RulebookAdopted
 	Position  int64
+	// byLA indexes cases by their current LA, for per-LA views.
+	byLA map[string]map[string]*CaseModel
+}
+
+// index files case c under its current LA, moving it if it changed LA.
+func (m *Model) index(c *CaseModel, oldLA string) {
+	if m.byLA == nil {
+		m.byLA = map[string]map[string]*CaseModel{}
+	}
+	if oldLA != "" && oldLA != c.LA {
+		delete(m.byLA[oldLA], c.ID)
+	}
+	if m.byLA[c.LA] == nil {
+		m.byLA[c.LA] = map[string]*CaseModel{}
+	}
+	m.byLA[c.LA][c.ID] = c
 }
 
 // NewModel returns an empty model.
@@ -101,7 +117,10 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	c.Version = e.Version
 	c.LastPosition = e.Position
-	c.LA = e.LA // a case follows its plan when it moves LA
+	if old := c.LA; old != e.LA || m.byLA[e.LA][c.ID] == nil {
+		c.LA = e.LA // a case follows its plan when it moves LA
+		m.index(c, old)
+	}
 	c.History = append(c.History, domain.Step{Version: e.Version, On: on, Event: ev})
 	if a, ok := ev.(*domain.CaseAssigned); ok {
 		c.Caseworker, c.Team = a.Caseworker, a.Team

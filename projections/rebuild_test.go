@@ -197,19 +197,7 @@ func TestWorklistViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer env.Close()
-	do := func(c, cmd, on, data string) {
-		t.Helper()
-		d, _ := domain.ParseDate(on)
-		y, m, dd := d.YMD()
-		la := ""
-		if cmd == "receive_request" {
-			la = "E09000001"
-		}
-		if _, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: c, Command: cmd, On: d, Data: json.RawMessage(data), Actor: "t", LA: la,
-			Expected: eventstore.Any, RecordedAt: time.Date(y, m, dd, 12, 0, 0, 0, time.UTC)}); err != nil {
-			t.Fatalf("%s %s: %v", c, cmd, err)
-		}
-	}
+	do := func(c, cmd, on, data string) { t.Helper(); record(t, env, c, cmd, on, data) }
 	req := `{"requester":"parent","birth_date":"2015-01-01"}`
 	// a: decision due Mon 2026-12-07 (running), b: overdue, c: plan due soon, draft sent.
 	do("a", "receive_request", "2026-10-26", req)
@@ -246,5 +234,70 @@ func TestWorklistViews(t *testing.T) {
 	}
 	if got := list(projections.WorklistFilter{Team: "t2", Clock: "final_plan"}); !reflect.DeepEqual(got, []string{"c/final_plan"}) {
 		t.Errorf("team t2: %v", got)
+	}
+}
+
+// record executes one command as of its own day, failing the test if it is
+// rejected.
+func record(t *testing.T, env *cli.Env, c, cmd, on, data string) {
+	t.Helper()
+	d, err := domain.ParseDate(on)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, m, dd := d.YMD()
+	la := ""
+	if cmd == "receive_request" {
+		la = "E09000001"
+	}
+	var raw json.RawMessage
+	if data != "" {
+		raw = json.RawMessage(data)
+	}
+	if _, err := env.Ledger.Execute(context.Background(), app.CommandRequest{Case: c, Command: cmd, On: d, Data: raw, Actor: "t", LA: la,
+		Expected: eventstore.Any, RecordedAt: time.Date(y, m, dd, 12, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatalf("%s %s: %v", c, cmd, err)
+	}
+}
+
+func TestInspectorStats(t *testing.T) {
+	ctx := context.Background()
+	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	req := `{"requester":"parent","birth_date":"2015-01-01"}`
+	for _, c := range []struct{ id, plan string }{{"a", "2024-05-20"}, {"b", "2024-06-10"}, {"c", "2024-06-24"}} {
+		record(t, env, c.id, "receive_request", "2024-01-08", req)
+		record(t, env, c.id, "decide_to_assess", "2024-02-01", "")
+		if c.id == "b" {
+			record(t, env, c.id, "record_exception", "2024-03-01", `{"kind":"personal_circumstances","from":"2024-03-01","to":"2024-03-20","evidence":"e"}`)
+		}
+		record(t, env, c.id, "issue_final_plan", c.plan, `{"school":"S1"}`)
+	}
+	record(t, env, "d", "receive_request", "2024-01-08", req)
+	record(t, env, "d", "refuse_assessment", "2024-02-01", "")
+	record(t, env, "d", "contact_mediation_adviser", "2024-02-05", `{"wants_mediation":false}`)
+	record(t, env, "d", "issue_mediation_certificate", "2024-02-07", "")
+	record(t, env, "d", "lodge_appeal", "2024-02-20", `{"kind":"refusal_to_assess"}`)
+	if _, err := env.Runner.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := projections.Period{From: domain.NewDate(2024, 1, 1), To: domain.NewDate(2024, 12, 31)}
+	s := env.Runner.Timeliness.LAStats("E09000001", p, p.To)
+	got := []any{s.Requests, s.Assessments, s.Refusals, s.PlansIssued, s.Within20Weeks, s.ShareWithin20Weeks,
+		s.PlansExclExceptions, s.Within20WeeksExclExceptions, s.ShareWithin20WeeksExcl, s.MedianWeeks, s.P90Weeks,
+		s.BreachesByStage["final_plan"], s.ExcusedByStage["final_plan"], s.MediationContacts, s.AppealsLodged, s.AppealableDecisions, s.AppealRate}
+	want := []any{4, 3, 1, 3, 1, 0.333, 2, 1, 0.5, 22.0, 24.0, 2, 1, 1, 1, 4, 0.25}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("stats\n got %v\nwant %v", got, want)
+	}
+	national, per := env.Runner.Timeliness.National(p, p.To)
+	if len(per) != 1 || national.PlansIssued != 3 || national.MedianWeeks != 22.0 {
+		t.Fatalf("national %+v (%d LAs)", national, len(per))
+	}
+	if other := env.Runner.Timeliness.LAStats("E00000000", p, p.To); other.Requests != 0 {
+		t.Fatalf("another LA counts %d requests", other.Requests)
 	}
 }

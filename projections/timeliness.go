@@ -17,6 +17,50 @@ const TimelinessName = "timeliness"
 type Timeliness struct {
 	mu sync.RWMutex
 	m  *Model
+
+	cacheMu    sync.Mutex
+	statsCache map[statsKey]Stats
+}
+
+// byLA lists the cases of one LA, or of every LA when la is "". Callers hold
+// t.mu.
+func (t *Timeliness) byLA(la string) []*CaseModel {
+	var out []*CaseModel
+	if la == "" {
+		for _, c := range t.m.Cases {
+			out = append(out, c)
+		}
+		return out
+	}
+	for _, c := range t.m.byLA[la] {
+		out = append(out, c)
+	}
+	return out
+}
+
+// LAs lists the LAs that have cases.
+func (t *Timeliness) LAs() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]string, 0, len(t.m.byLA))
+	for la, cases := range t.m.byLA {
+		if len(cases) > 0 {
+			out = append(out, la)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cacheStats keeps an answer; the cache is emptied when it grows past a few
+// hundred answers, which also drops answers about positions passed.
+func (t *Timeliness) cacheStats(k statsKey, s Stats) {
+	t.cacheMu.Lock()
+	defer t.cacheMu.Unlock()
+	if t.statsCache == nil || len(t.statsCache) > 512 {
+		t.statsCache = map[statsKey]Stats{}
+	}
+	t.statsCache[k] = s
 }
 
 // NewTimeliness returns an empty timeliness projection.
@@ -110,7 +154,7 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 		f.RiskDays = 10
 	}
 	weekEnd := f.AsOf.AddDays((7 - int(f.AsOf.Weekday())) % 7)
-	for _, c := range t.m.Cases {
+	for _, c := range t.byLA(f.LA) {
 		if (f.LA != "" && c.LA != f.LA) || (f.Caseworker != "" && c.Caseworker != f.Caseworker) || (f.Team != "" && c.Team != f.Team) {
 			continue
 		}
@@ -273,6 +317,7 @@ func (t *Timeliness) Restore(b []byte) error {
 			c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule, Book: rb})
 		}
 		m.Cases[sc.ID] = c
+		m.index(c, "")
 	}
 	t.mu.Lock()
 	t.m = m

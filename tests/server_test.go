@@ -243,6 +243,23 @@ func TestDemoServerShowsEveryView(t *testing.T) {
 	if wl := s.must(200, "GET", "/v1/worklist?team=south&view=overdue", ""); wl["summary"].(map[string]any)["overdue"] == float64(0) {
 		t.Errorf("team south has no overdue clocks: %v", wl["summary"])
 	}
+	st := s.must(200, "GET", "/v1/stats", "")
+	if n := st["national"].(map[string]any); n["requests"].(float64) == 0 || n["plans_issued"].(float64) == 0 || len(st["las"].([]any)) != 1 {
+		t.Fatalf("national stats %v", st)
+	}
+	if one := s.must(200, "GET", "/v1/stats?la=E09999999&from=2020-01-01", ""); one["la"] != "E09999999" {
+		t.Fatalf("LA stats %v", one)
+	}
+	s.must(422, "GET", "/v1/stats?from=2025-01-01&to=2024-01-01", "")
+	resp, err := http.Get(s.base + "/v1/stats?format=csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if lines := strings.Split(strings.TrimSpace(string(csvBody)), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "ENGLAND,") {
+		t.Fatalf("stats CSV:\n%s", csvBody)
+	}
 	view := s.must(200, "GET", "/v1/cases/"+excused, "")
 	xs := view["exceptions"].([]any)
 	if len(xs) == 0 || xs[0].(map[string]any)["evidence"] == "" {

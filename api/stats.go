@@ -1,0 +1,112 @@
+package api
+
+import (
+	"encoding/csv"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/labstack/echo/v4"
+)
+
+// period reads ?from= and ?to=; by default the twelve months up to as-of.
+func period(c echo.Context, asOf domain.Date) (projections.Period, error) {
+	p := projections.Period{From: asOf.AddMonths(-12).AddDays(1), To: asOf}
+	for _, q := range []struct {
+		name string
+		dst  *domain.Date
+	}{{"from", &p.From}, {"to", &p.To}} {
+		if v := c.QueryParam(q.name); v != "" {
+			d, err := domain.ParseDate(v)
+			if err != nil {
+				return p, domain.FieldErrorf(q.name, "%s", err.Error())
+			}
+			*q.dst = d
+		}
+	}
+	if p.To < p.From {
+		return p, domain.FieldErrorf("to", "%s is before from (%s)", p.To, p.From)
+	}
+	return p, nil
+}
+
+// stats serves inspectors' figures: one LA (?la=) or the national roll-up
+// with every LA, as JSON or CSV (?format=csv). No personal data.
+func (s *Server) stats(c echo.Context) error {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return err
+	}
+	p, err := period(c, asOf)
+	if err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	if format != "" && format != "json" && format != "csv" {
+		return domain.FieldErrorf("format", "must be json or csv")
+	}
+	s.fresh(c)
+	var rows []projections.Stats
+	var body any
+	if la := c.QueryParam("la"); la != "" {
+		if err := domain.ValidateID("la", la); err != nil {
+			return err
+		}
+		st := s.Views.Timeliness.LAStats(la, p, asOf)
+		rows, body = []projections.Stats{st}, st
+	} else {
+		national, per := s.Views.Timeliness.National(p, asOf)
+		national.LA = "ENGLAND"
+		rows = append([]projections.Stats{national}, per...)
+		body = map[string]any{"national": national, "las": per}
+	}
+	if format != "csv" {
+		return c.JSON(http.StatusOK, body)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="ehc-timeliness-`+p.From.String()+`-`+p.To.String()+`.csv"`)
+	c.Response().WriteHeader(http.StatusOK)
+	return writeStatsCSV(c.Response(), rows)
+}
+
+func writeStatsCSV(w http.ResponseWriter, rows []projections.Stats) error {
+	stages := map[string]bool{}
+	for _, r := range rows {
+		for k := range r.BreachesByStage {
+			stages[k] = true
+		}
+	}
+	var stageNames []string
+	for k := range stages {
+		stageNames = append(stageNames, k)
+	}
+	sort.Strings(stageNames)
+	cw := csv.NewWriter(w)
+	header := []string{"la", "from", "to", "requests", "assessments", "refusals", "decisions_not_to_issue", "plans_issued",
+		"within_20_weeks", "share_within_20_weeks", "plans_excluding_exceptions", "within_20_weeks_excluding_exceptions",
+		"share_within_20_weeks_excluding_exceptions", "median_weeks_to_plan", "p90_weeks_to_plan", "appealable_decisions",
+		"mediation_adviser_contacts", "mediations_held", "appeals_lodged", "appeals_per_appealable_decision", "appeals_conceded",
+		"annual_reviews_due", "annual_reviews_on_time", "share_annual_reviews_on_time"}
+	for _, st := range stageNames {
+		header = append(header, "breaches_"+st, "excused_"+st)
+	}
+	_ = cw.Write(header)
+	i := strconv.Itoa
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, r := range rows {
+		rec := []string{r.LA, r.Period.From.String(), r.Period.To.String(), i(r.Requests), i(r.Assessments), i(r.Refusals), i(r.NotIssued),
+			i(r.PlansIssued), i(r.Within20Weeks), f(r.ShareWithin20Weeks), i(r.PlansExclExceptions), i(r.Within20WeeksExclExceptions),
+			f(r.ShareWithin20WeeksExcl), f(r.MedianWeeks), f(r.P90Weeks), i(r.AppealableDecisions), i(r.MediationContacts),
+			i(r.MediationsHeld), i(r.AppealsLodged), f(r.AppealRate), i(r.Concessions), i(r.ReviewsDue), i(r.ReviewsOnTime), f(r.ShareReviewsOnTime)}
+		for _, st := range stageNames {
+			rec = append(rec, i(r.BreachesByStage[st]), i(r.ExcusedByStage[st]))
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,235 @@
+package projections
+
+import (
+	"math"
+	"sort"
+
+	"github.com/ehcledger/ehcledger/domain"
+)
+
+// Period is a span of civil dates, both ends included.
+type Period struct {
+	From domain.Date `json:"from"`
+	To   domain.Date `json:"to"`
+}
+
+func (p Period) has(d domain.Date) bool { return d >= p.From && d <= p.To }
+
+// Stats are an LA's (or the nation's) figures for a period, with no personal
+// data: counts, shares and distributions only.
+type Stats struct {
+	LA     string      `json:"la"`
+	Period Period      `json:"period"`
+	AsOf   domain.Date `json:"as_of"`
+
+	Requests    int `json:"requests"`
+	Assessments int `json:"assessments"`
+	Refusals    int `json:"refusals"`
+	NotIssued   int `json:"decisions_not_to_issue"`
+	PlansIssued int `json:"plans_issued"`
+
+	// Within20Weeks counts plans issued in the period within 20 weeks of the
+	// request; the *ExclExceptions figures leave out cases where an
+	// exception covered the 20-week clock, as the national statistics do.
+	Within20Weeks               int     `json:"within_20_weeks"`
+	ShareWithin20Weeks          float64 `json:"share_within_20_weeks"`
+	PlansExclExceptions         int     `json:"plans_excluding_exceptions"`
+	Within20WeeksExclExceptions int     `json:"within_20_weeks_excluding_exceptions"`
+	ShareWithin20WeeksExcl      float64 `json:"share_within_20_weeks_excluding_exceptions"`
+	MedianWeeks                 float64 `json:"median_weeks_to_plan"`
+	P90Weeks                    float64 `json:"p90_weeks_to_plan"`
+
+	// BreachesByStage counts clocks due in the period that stopped late or
+	// are overdue, by clock; Excused counts those an exception covers.
+	BreachesByStage map[string]int `json:"breaches_by_stage"`
+	ExcusedByStage  map[string]int `json:"excused_by_stage"`
+
+	AppealableDecisions int            `json:"appealable_decisions"`
+	MediationContacts   int            `json:"mediation_adviser_contacts"`
+	MediationsHeld      int            `json:"mediations_held"`
+	AppealsLodged       int            `json:"appeals_lodged"`
+	AppealRate          float64        `json:"appeals_per_appealable_decision"`
+	TribunalOrders      map[string]int `json:"tribunal_orders"`
+	Concessions         int            `json:"appeals_conceded"`
+
+	ReviewsDue         int     `json:"annual_reviews_due"`
+	ReviewsOnTime      int     `json:"annual_reviews_on_time"`
+	ShareReviewsOnTime float64 `json:"share_annual_reviews_on_time"`
+
+	APStarts map[string]int `json:"ap_placements_started_by_tier"`
+	APEnds   map[string]int `json:"ap_placements_ended_by_destination"`
+
+	weeks []float64
+}
+
+func newStats(la string, p Period, asOf domain.Date) *Stats {
+	return &Stats{LA: la, Period: p, AsOf: asOf, BreachesByStage: map[string]int{}, ExcusedByStage: map[string]int{},
+		TribunalOrders: map[string]int{}, APStarts: map[string]int{}, APEnds: map[string]int{}}
+}
+
+// add counts one case into s.
+func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
+	for _, st := range c.History {
+		if !p.has(st.On) {
+			continue
+		}
+		switch v := st.Event.(type) {
+		case *domain.RequestReceived:
+			s.Requests++
+		case *domain.AssessmentAgreed:
+			s.Assessments++
+		case *domain.AssessmentRefused:
+			s.Refusals++
+		case *domain.DecidedNotToIssue:
+			s.NotIssued++
+		case *domain.MediationAdviserContacted:
+			s.MediationContacts++
+		case *domain.MediationHeld:
+			s.MediationsHeld++
+		case *domain.AppealLodged:
+			s.AppealsLodged++
+		case *domain.TribunalOrdered:
+			s.TribunalOrders[v.Order]++
+		case *domain.AppealConceded:
+			s.Concessions++
+		case *domain.APPlacementStarted:
+			s.APStarts[v.Tier]++
+		case *domain.APPlacementEnded:
+			s.APEnds[v.Destination]++
+		}
+	}
+	for _, k := range c.Clocks.Clocks {
+		row := m.Row(c, k, asOf)
+		switch k.Name {
+		case "final_plan":
+			if row.Status == domain.StatusMet || row.Status == domain.StatusLate {
+				if !p.has(k.Stopped) {
+					break
+				}
+				s.PlansIssued++
+				s.weeks = append(s.weeks, float64(k.Stopped-k.Started)/7)
+				excepted := len(m.Exceptions(c, k)) > 0
+				if !excepted {
+					s.PlansExclExceptions++
+				}
+				if row.Status == domain.StatusMet {
+					s.Within20Weeks++
+					if !excepted {
+						s.Within20WeeksExclExceptions++
+					}
+				}
+			}
+		case "appeal_window":
+			if p.has(k.Started) {
+				s.AppealableDecisions++
+			}
+		case "annual_review":
+			if p.has(k.Due) && k.Due <= asOf {
+				s.ReviewsDue++
+				if row.Status == domain.StatusMet {
+					s.ReviewsOnTime++
+				}
+			}
+		}
+		if !k.Rule.LapsesAtDue && p.has(k.Due) && (row.Status == domain.StatusLate || row.Status == domain.StatusOverdue) {
+			s.BreachesByStage[k.Name]++
+			if row.Excused {
+				s.ExcusedByStage[k.Name]++
+			}
+		}
+	}
+}
+
+func (s *Stats) finish() {
+	share := func(a, b int) float64 {
+		if b == 0 {
+			return 0
+		}
+		return math.Round(1000*float64(a)/float64(b)) / 1000
+	}
+	s.ShareWithin20Weeks = share(s.Within20Weeks, s.PlansIssued)
+	s.ShareWithin20WeeksExcl = share(s.Within20WeeksExclExceptions, s.PlansExclExceptions)
+	s.AppealRate = share(s.AppealsLodged, s.AppealableDecisions)
+	s.ShareReviewsOnTime = share(s.ReviewsOnTime, s.ReviewsDue)
+	sort.Float64s(s.weeks)
+	s.MedianWeeks, s.P90Weeks = quantile(s.weeks, 0.5), quantile(s.weeks, 0.9)
+}
+
+// quantile is the nearest-rank quantile of sorted values, to one decimal.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return math.Round(10*sorted[max(i, 0)]) / 10
+}
+
+// merge adds o's counts into s (for the national roll-up).
+func (s *Stats) merge(o *Stats) {
+	s.Requests += o.Requests
+	s.Assessments += o.Assessments
+	s.Refusals += o.Refusals
+	s.NotIssued += o.NotIssued
+	s.PlansIssued += o.PlansIssued
+	s.Within20Weeks += o.Within20Weeks
+	s.PlansExclExceptions += o.PlansExclExceptions
+	s.Within20WeeksExclExceptions += o.Within20WeeksExclExceptions
+	s.AppealableDecisions += o.AppealableDecisions
+	s.MediationContacts += o.MediationContacts
+	s.MediationsHeld += o.MediationsHeld
+	s.AppealsLodged += o.AppealsLodged
+	s.Concessions += o.Concessions
+	s.ReviewsDue += o.ReviewsDue
+	s.ReviewsOnTime += o.ReviewsOnTime
+	s.weeks = append(s.weeks, o.weeks...)
+	for _, pair := range [][2]map[string]int{{s.BreachesByStage, o.BreachesByStage}, {s.ExcusedByStage, o.ExcusedByStage},
+		{s.TribunalOrders, o.TribunalOrders}, {s.APStarts, o.APStarts}, {s.APEnds, o.APEnds}} {
+		for k, v := range pair[1] {
+			pair[0][k] += v
+		}
+	}
+}
+
+// statsKey identifies a cached answer: the same question on the same data.
+type statsKey struct {
+	la       string
+	p        Period
+	asOf     domain.Date
+	position int64
+}
+
+// LAStats returns the figures of one LA (or every LA, la "") for a period.
+// Answers are cached until the projection moves on.
+func (t *Timeliness) LAStats(la string, p Period, asOf domain.Date) Stats {
+	t.mu.RLock()
+	key := statsKey{la, p, asOf, t.m.Position}
+	t.cacheMu.Lock()
+	cached, ok := t.statsCache[key]
+	t.cacheMu.Unlock()
+	if ok {
+		t.mu.RUnlock()
+		return cached
+	}
+	s := newStats(la, p, asOf)
+	for _, c := range t.byLA(la) {
+		t.m.addCase(s, c, p, asOf)
+	}
+	t.mu.RUnlock()
+	s.finish()
+	t.cacheStats(key, *s)
+	return *s
+}
+
+// National returns the national roll-up and every LA's figures.
+func (t *Timeliness) National(p Period, asOf domain.Date) (Stats, []Stats) {
+	las := t.LAs()
+	total := newStats("", p, asOf)
+	per := make([]Stats, 0, len(las))
+	for _, la := range las {
+		s := t.LAStats(la, p, asOf)
+		per = append(per, s)
+		total.merge(&s)
+	}
+	total.finish()
+	return *total, per
+}
