@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/api"
-	"github.com/ehcledger/ehcledger/demo"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/scenario"
+	"github.com/ehcledger/ehcledger/simulate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -33,6 +33,7 @@ Usage:
   ehcledger verify   [--db PATH | --store SPEC]
   ehcledger export   case [--db PATH] [--format json|csv] CASE
   ehcledger export   sen2 [--db PATH] --year YYYY
+  ehcledger simulate [--db PATH] --las N --cases M --years Y --seed S [--until DATE]
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
   ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
@@ -43,6 +44,9 @@ SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
 Environment: EHC_DB (default database path), EHC_STORE (default --store),
 EHC_ADDR (default listen address).
 `
+
+// DemoLA is the code of the demo LA that `serve --demo` simulates.
+const DemoLA = "E09999999"
 
 // Main runs the command line and returns the exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -72,6 +76,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = verify(ctx, args[1:], stdout)
 	case "export":
 		err = export(ctx, args[1:], stdout)
+	case "simulate":
+		err = simulateCmd(ctx, args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
@@ -147,11 +153,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	env.Ledger.Store = metrics.Instrument(env.Store)
 	if *seed {
 		if head, _ := env.Store.Head(ctx); head == 0 {
-			n, err := demo.Seed(ctx, env.Ledger, env.Store, domain.DateOf(time.Now()), 2014)
+			res, err := simulate.Run(ctx, env.Store, simulate.Options{LAs: 1, LACodes: []string{DemoLA}, CasesPerYear: 40, Years: 2,
+				Seed: 2014, Until: domain.DateOf(time.Now()), Rates: simulate.National}, nil)
 			if err != nil {
 				return fmt.Errorf("demo data: %w", err)
 			}
-			logger.Info("seeded demo LA", "la", demo.LA, "cases", n)
+			logger.Info("seeded demo LA with the simulator", "la", DemoLA, "cases", res.Cases, "events", res.Events)
 		}
 	}
 	ready := make(chan struct{})

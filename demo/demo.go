@@ -1,7 +1,8 @@
-// Package demo seeds a small demonstration LA so that every view of a fresh
-// server shows something: some 50 cases in varied states, some on time, some
-// late, some excused, some still running or overdue. Every case goes through
-// the real domain and store, like any other.
+// Package demo makes hand-written case stories (on time, late, excused by
+// personal circumstances or a school's summer closure, refused and appealed,
+// not issued, running, overdue, under review) for tests and benchmarks that
+// need every kind of case in a known mix. Every case goes through the real
+// domain and store. The demo data of `serve --demo` comes from the simulator.
 package demo
 
 import (
@@ -16,9 +17,6 @@ import (
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 )
-
-// LA is the demo local authority's code.
-const LA = "E09999999"
 
 type step struct {
 	after   int // days after the request
@@ -119,15 +117,6 @@ var stories = []story{
 			{470, "notify_review_decision", map[string]any{"decision": "maintain"}},
 		}
 	}, nil},
-}
-
-// Seed records the demo LA's calendar and 54 cases as of today. It refuses to
-// run on a store that already holds events.
-func Seed(ctx context.Context, l *app.Ledger, store eventstore.Store, today domain.Date, seed uint64) (int, error) {
-	if head, err := store.Head(ctx); err != nil || head > 0 {
-		return 0, fmt.Errorf("demo data goes only into an empty store (head %d, %v)", head, err)
-	}
-	return Generate(ctx, l, Options{LA: LA, Cases: 54, Today: today, Seed: seed, Workers: 1})
 }
 
 // caseworkers are the demo LA's staff: a caseworker and their team.

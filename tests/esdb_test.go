@@ -20,7 +20,10 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 	db := filepath.Join(dir, "demo.db")
 	s := startServer(t, db, "--demo")
 	before := s.must(200, "GET", "/v1/worklist?la=E09999999&status=running,overdue,met,late,ended&limit=10000", "")
-	caseBefore := s.must(200, "GET", "/v1/cases/DEMO-003", "")
+	// A case with a plan to compare, and one awaiting its decision to command.
+	planned := firstCase(t, s, "clock=final_plan&status=met,late")
+	waiting := firstCase(t, s, "clock=decide_to_assess&status=running,overdue")
+	caseBefore := s.must(200, "GET", "/v1/cases/"+planned, "")
 	s.stop()
 
 	srv, err := fakeserver.Start("127.0.0.1:0")
@@ -52,12 +55,23 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 		a, _ := json.Marshal(after["items"])
 		t.Fatalf("worklists differ\nsqlite: %.400s\nesdb:   %.400s", b, a)
 	}
-	if caseAfter := e.must(200, "GET", "/v1/cases/DEMO-003", ""); !reflect.DeepEqual(caseBefore["clocks"], caseAfter["clocks"]) {
+	if caseAfter := e.must(200, "GET", "/v1/cases/"+planned, ""); !reflect.DeepEqual(caseBefore["clocks"], caseAfter["clocks"]) {
 		t.Fatalf("case views differ")
 	}
 	// Commands work on EventStoreDB too.
-	e.must(201, "POST", "/v1/cases/DEMO-008/commands/decide_to_assess", `{}`)
-	if v := e.must(200, "GET", "/v1/cases/DEMO-008", "")["version"]; v != float64(3) {
+	version := e.must(200, "GET", "/v1/cases/"+waiting, "")["version"].(float64)
+	e.must(201, "POST", "/v1/cases/"+waiting+"/commands/decide_to_assess", `{}`)
+	if v := e.must(200, "GET", "/v1/cases/"+waiting, "")["version"]; v != version+1 {
 		t.Fatalf("version after a command on EventStoreDB: %v", v)
 	}
+}
+
+// firstCase returns the case of the first worklist item matching query.
+func firstCase(t *testing.T, s *server, query string) string {
+	t.Helper()
+	items := s.must(200, "GET", "/v1/worklist?limit=1&"+query, "")["items"].([]any)
+	if len(items) == 0 {
+		t.Fatalf("no worklist item matches %s", query)
+	}
+	return items[0].(map[string]any)["case"].(string)
 }

@@ -228,11 +228,13 @@ func TestDemoServerShowsEveryView(t *testing.T) {
 	if excused == "" {
 		t.Fatal("the demo has no excused clocks")
 	}
+	someone := s.must(200, "GET", "/v1/worklist?limit=1", "")["items"].([]any)[0].(map[string]any)
+	worker, team := someone["caseworker"].(string), someone["team"].(string)
 	for _, view := range []string{"due_this_week", "overdue", "at_risk"} {
-		wl := s.must(200, "GET", "/v1/worklist?la=E09999999&caseworker=cw-chloe&view="+view+"&risk_days=60", "")
+		wl := s.must(200, "GET", "/v1/worklist?la=E09999999&caseworker="+worker+"&view="+view+"&risk_days=60", "")
 		for _, it := range wl["items"].([]any) {
 			m := it.(map[string]any)
-			if m["caseworker"] != "cw-chloe" || m["next_step"] == "" {
+			if m["caseworker"] != worker || m["next_step"] == "" {
 				t.Fatalf("%s item %v", view, m)
 			}
 			if view == "at_risk" && m["at_risk"] != true {
@@ -240,8 +242,8 @@ func TestDemoServerShowsEveryView(t *testing.T) {
 			}
 		}
 	}
-	if wl := s.must(200, "GET", "/v1/worklist?team=south&view=overdue", ""); wl["summary"].(map[string]any)["overdue"] == float64(0) {
-		t.Errorf("team south has no overdue clocks: %v", wl["summary"])
+	if wl := s.must(200, "GET", "/v1/worklist?team="+team+"&view=overdue", ""); wl["summary"].(map[string]any)["overdue"] == float64(0) {
+		t.Errorf("team %s has no overdue clocks: %v", team, wl["summary"])
 	}
 	st := s.must(200, "GET", "/v1/stats", "")
 	if n := st["national"].(map[string]any); n["requests"].(float64) == 0 || n["plans_issued"].(float64) == 0 || len(st["las"].([]any)) != 1 {

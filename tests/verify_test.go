@@ -25,15 +25,18 @@ func TestVerifyNamesTheFirstAlteredOrMissingEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var stream string
-	if err := conn.QueryRow(`SELECT stream FROM events WHERE stream = 'case-DEMO-001' AND version = 3`).Scan(&stream); err != nil {
+	var altered, missing string
+	if err := conn.QueryRow(`SELECT stream FROM events WHERE stream LIKE 'case-%' AND version = 3 ORDER BY position LIMIT 1`).Scan(&altered); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(`SELECT stream FROM events WHERE stream LIKE 'case-%' AND version = 4 AND stream <> ? ORDER BY position LIMIT 1`, altered).Scan(&missing); err != nil {
 		t.Fatal(err)
 	}
 	// Someone with direct access to the file works around the triggers.
 	for _, q := range []string{
 		`DROP TRIGGER events_immutable_update`, `DROP TRIGGER events_immutable_delete`,
-		`UPDATE events SET payload = '{"advice":"tampered"}' WHERE stream = 'case-DEMO-001' AND version = 3`,
-		`DELETE FROM events WHERE stream = 'case-DEMO-002' AND version = 2`,
+		`UPDATE events SET payload = '{"advice":"tampered"}' WHERE stream = '` + altered + `' AND version = 3`,
+		`DELETE FROM events WHERE stream = '` + missing + `' AND version = 2`,
 	} {
 		if _, err := conn.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -43,7 +46,7 @@ func TestVerifyNamesTheFirstAlteredOrMissingEvent(t *testing.T) {
 	if err == nil {
 		t.Fatalf("verify passed a tampered store:\n%s", out)
 	}
-	for _, want := range []string{"stream case-DEMO-001, version 3", "altered", "stream case-DEMO-002, version 2", "missing"} {
+	for _, want := range []string{"stream " + altered + ", version 3", "altered", "stream " + missing + ", version 2", "missing"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/simulate"
+)
+
+// simulateCmd fills a store with simulated LAs through the real domain.
+func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("simulate")
+	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
+	storeFlag := fs.String("store", envOr("EHC_STORE", ""), "event store (default: --db)")
+	las := fs.Int("las", 1, "number of LAs")
+	cases := fs.Int("cases", 1000, "requests per LA per year (England: about 1,000)")
+	years := fs.Int("years", 1, "years of history up to --until")
+	seed := fs.Uint64("seed", 1, "random seed: the same seed makes the same histories")
+	until := fs.String("until", "", "the simulated today (default: today)")
+	workers := fs.Int("workers", 16, "cases written at once")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *las < 1 || *cases < 1 || *years < 1 {
+		return usageError("simulate: --las, --cases and --years must be at least 1")
+	}
+	end := domain.DateOf(time.Now())
+	if *until != "" {
+		d, err := domain.ParseDate(*until)
+		if err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+		end = d
+	}
+	spec := *storeFlag
+	if spec == "" {
+		spec = *db
+	}
+	s, _, err := OpenStore(spec)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := simulate.Run(ctx, s, simulate.Options{LAs: *las, CasesPerYear: *cases, Years: *years, Seed: *seed, Until: end,
+		Workers: *workers, Rates: simulate.National}, func(r simulate.Result) {
+		fmt.Fprintf(stdout, "  %d cases, %d events, %.0f events/s\n", r.Cases, r.Events, float64(r.Events)/r.Elapsed.Seconds())
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "simulated %d cases in %d LAs: %d events in %.1fs (%.0f events/s)\n", res.Cases, *las, res.Events,
+		res.Elapsed.Seconds(), float64(res.Events)/res.Elapsed.Seconds())
+	return nil
+}

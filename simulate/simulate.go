@@ -1,0 +1,336 @@
+// Package simulate generates realistic case histories for whole LAs, through
+// the real domain (every step is a command decided by the case aggregate) and
+// into a real event store, calibrated to the published national figures
+// (shared/statutory.md section 7): about 1,000 requests per LA a year, a
+// quarter refused, about 46% of plans issued within 20 weeks excluding
+// exception cases, a few per cent with exceptions, mediation and appeals at
+// their national rates, and yearly reviews for plans in force.
+package simulate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/google/uuid"
+)
+
+// Rates are the probabilities the simulation draws from.
+type Rates struct {
+	Refuse            float64 // a request is refused
+	NotIssue          float64 // an assessment ends with no plan
+	PlanWithin20      float64 // a plan without exception is issued within 20 weeks
+	Exception         float64 // a case records an exception (personal circumstances, absence)
+	SchoolClosure     float64 // education advice is asked of a school just before the summer
+	DecisionOnTime    float64 // the decision to assess is made within 6 weeks
+	AdviceOnTime      float64 // advice comes back within 6 weeks
+	Mediation         float64 // an appealable decision leads to contacting a mediation adviser
+	WantsMediation    float64 // of those, the family wants mediation
+	Appeal            float64 // of those with a certificate, the family appeals
+	Conceded          float64 // of appeals, the LA concedes
+	ReviewOnTime      float64 // an annual review decision is notified within 12 months
+	ReviewAmend       float64 // a review decides to amend
+	Cease             float64 // a review decides to cease
+	RepresentationsIn float64 // the family comments on the draft within 15 days
+}
+
+// National is calibrated to the published figures for England.
+var National = Rates{Refuse: 0.26, NotIssue: 0.06, PlanWithin20: 0.46, Exception: 0.05, SchoolClosure: 0.03,
+	DecisionOnTime: 0.85, AdviceOnTime: 0.6, Mediation: 0.07, WantsMediation: 0.6, Appeal: 0.55, Conceded: 0.2,
+	ReviewOnTime: 0.55, ReviewAmend: 0.3, Cease: 0.04, RepresentationsIn: 0.7}
+
+// Options say what to simulate.
+type Options struct {
+	LAs          int
+	CasesPerYear int // requests per LA per year
+	Years        int
+	Seed         uint64
+	Until        domain.Date // the simulated "today": nothing happens after it
+	Workers      int
+	Rates        Rates
+	// LAPrefix names the LAs: prefix + 6 digits (E09000001 style codes),
+	// unless LACodes names them.
+	LAPrefix string
+	LACodes  []string
+	// Now is the clock of the recorded-at instants of LA-level events.
+	Now func() time.Time
+}
+
+// Result tells what was made.
+type Result struct {
+	Cases, Events int64
+	Elapsed       time.Duration
+}
+
+// LACode is the code of simulated LA number i.
+func LACode(prefix string, i int) string { return fmt.Sprintf("%s%06d", prefix, i+1) }
+
+func (o Options) la(i int) string {
+	if i < len(o.LACodes) {
+		return o.LACodes[i]
+	}
+	return LACode(o.LAPrefix, i)
+}
+
+type step struct {
+	on      domain.Date
+	command string
+	data    map[string]any
+}
+
+// Run simulates every LA and writes each case's history with one append.
+func Run(ctx context.Context, store eventstore.Store, o Options, progress func(Result)) (Result, error) {
+	if o.Workers < 1 {
+		o.Workers = 8
+	}
+	if o.LAPrefix == "" {
+		o.LAPrefix = "E09"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	l := &app.Ledger{Store: store, Now: o.Now}
+	start := time.Now()
+	first := o.Until.AddMonths(-12 * o.Years)
+	for i := 0; i < o.LAs; i++ {
+		la := o.la(i)
+		if err := l.AdoptRulebook(ctx, la, domain.DefaultRulebook, first.AddMonths(-12), "simulator"); err != nil {
+			return Result{}, err
+		}
+		y, _, _ := first.YMD()
+		uy, _, _ := o.Until.YMD()
+		for yy := y; yy <= uy; yy++ {
+			for s := 0; s < 3; s++ {
+				if err := l.RecordSchoolClosure(ctx, la, fmt.Sprintf("S%d", s), domain.NewDate(yy, 7, 22+s), domain.NewDate(yy, 9, 3), "simulator"); err != nil {
+					return Result{}, err
+				}
+			}
+		}
+	}
+	type job struct{ la, n int }
+	jobs := make(chan job, 1024)
+	var res Result
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for w := 0; w < o.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				n, err := o.writeCase(ctx, store, j.la, j.n, first)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				events := atomic.AddInt64(&res.Events, int64(n))
+				if c := atomic.AddInt64(&res.Cases, 1); progress != nil && c%20000 == 0 {
+					progress(Result{Cases: c, Events: events, Elapsed: time.Since(start)})
+				}
+			}
+		}()
+	}
+	total := o.CasesPerYear * o.Years
+feed:
+	for n := 0; n < total; n++ {
+		for la := 0; la < o.LAs; la++ {
+			select {
+			case jobs <- job{la, n}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res, firstErr
+}
+
+// writeCase decides a whole case history through the domain and appends it.
+func (o Options) writeCase(ctx context.Context, store eventstore.Store, laIndex, n int, first domain.Date) (int, error) {
+	r := rand.New(rand.NewPCG(o.Seed, uint64(laIndex)<<32|uint64(n)))
+	la := o.la(laIndex)
+	days := int(o.Until-first) + 1
+	requested := first.AddDays(r.IntN(max(days, 1)))
+	steps := o.story(r, requested)
+	// Steps are drawn per thread of the story; the case lives them in date order.
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].on < steps[j].on })
+	rb, err := domain.LookupRulebook(domain.DefaultRulebook)
+	if err != nil {
+		return 0, err
+	}
+	c := &domain.Case{ID: fmt.Sprintf("%s-%06d", la, n), LA: la}
+	var data []eventstore.EventData
+	for _, s := range steps {
+		if s.on > o.Until {
+			break
+		}
+		raw, err := json.Marshal(s.data)
+		if err != nil {
+			return 0, err
+		}
+		if s.data == nil {
+			raw = nil
+		}
+		evs, err := c.Decide(domain.Command{Name: s.command, On: s.on, Data: raw}, rb)
+		if err != nil {
+			return 0, fmt.Errorf("simulated case %s, %s on %s: %w", c.ID, s.command, s.on, err)
+		}
+		y, m, d := s.on.YMD()
+		id := uuid.New().String()
+		env, err := app.Envelope(evs, app.Meta{On: s.on, RecordedAt: time.Date(y, m, d, 12, 0, 0, 0, domain.London),
+			Actor: "simulator", LA: la, Correlation: id, Causation: id})
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range evs {
+			c.Apply(e, s.on)
+		}
+		data = append(data, env...)
+	}
+	if _, err := store.Append(ctx, domain.CaseStream(c.ID), eventstore.NoStream, data); err != nil {
+		return 0, err
+	}
+	return len(data), nil
+}
+
+func (o Options) chance(r *rand.Rand, p float64) bool { return r.Float64() < p }
+
+func between(r *rand.Rand, lo, hi int) int { return lo + r.IntN(hi-lo+1) }
+
+// story draws one case's steps from the rates.
+func (o Options) story(r *rand.Rand, req domain.Date) []step {
+	rt := o.Rates
+	at := func(days int) domain.Date { return req.AddDays(days) }
+	birth := req.AddDays(-between(r, 2*365, 18*365))
+	steps := []step{{req, "receive_request", map[string]any{"requester": []string{"parent", "parent", "school", "professional", "young_person"}[r.IntN(5)], "birth_date": birth.String()}}}
+	steps = append(steps, step{req, "assign_case", map[string]any{"caseworker": fmt.Sprintf("cw-%02d", r.IntN(12)), "team": fmt.Sprintf("team-%d", r.IntN(3))}})
+	decision := between(r, 20, 42)
+	if !o.chance(r, rt.DecisionOnTime) {
+		decision = between(r, 43, 80)
+	}
+	excepted := o.chance(r, rt.Exception)
+	if excepted {
+		from := between(r, 5, 60)
+		kind := []string{"personal_circumstances", "absence"}[r.IntN(2)]
+		steps = append(steps, step{at(from + 35), "record_exception", map[string]any{"kind": kind, "from": at(from).String(), "to": at(from + 34).String(), "evidence": "recorded by the caseworker"}})
+	}
+	if o.chance(r, rt.Refuse) {
+		steps = append(steps, step{at(decision), "refuse_assessment", nil})
+		return append(steps, o.disagreement(r, at(decision), "refusal_to_assess", "assess")...)
+	}
+	steps = append(steps, step{at(decision), "decide_to_assess", nil})
+	adviceDay := decision + between(r, 1, 10)
+	for _, kind := range []string{"educational_psychology", "health", "social_care"} {
+		data := map[string]any{"advice": kind}
+		steps = append(steps, step{at(adviceDay), "request_advice", data})
+		back := adviceDay + between(r, 20, 42)
+		if !o.chance(r, rt.AdviceOnTime) {
+			back = adviceDay + between(r, 43, 90)
+		}
+		steps = append(steps, step{at(back), "receive_advice", map[string]any{"advice": kind}})
+	}
+	notIssue := o.chance(r, rt.NotIssue)
+	if o.chance(r, rt.SchoolClosure) {
+		y, _, _ := at(adviceDay).YMD()
+		latest := at(140)
+		if notIssue {
+			latest = at(90)
+		}
+		if asked := domain.NewDate(y, 7, 18); asked > at(adviceDay) && asked < latest {
+			steps = append(steps, step{asked, "request_advice", map[string]any{"advice": "education", "school": fmt.Sprintf("S%d", r.IntN(3))}})
+			steps = append(steps, step{asked.AddDays(between(r, 45, 60)), "receive_advice", map[string]any{"advice": "education"}})
+			excepted = true
+		}
+	}
+	if notIssue {
+		steps = append(steps, step{at(between(r, 95, 125)), "decide_not_to_issue", nil})
+		return append(steps, o.disagreement(r, at(125), "refusal_to_issue", "issue_plan")...)
+	}
+	plan := between(r, 100, 140)
+	if !o.chance(r, rt.PlanWithin20) || excepted && o.chance(r, 0.5) {
+		plan = between(r, 141, 300)
+	}
+	plan = max(plan, decision+40)
+	draft := plan - between(r, 18, min(35, plan-decision-5))
+	steps = append(steps, step{at(draft), "send_draft_plan", nil})
+	if o.chance(r, rt.RepresentationsIn) {
+		steps = append(steps, step{at(draft + between(r, 5, 15)), "receive_representations", nil})
+	}
+	school := fmt.Sprintf("S%d", r.IntN(3))
+	steps = append(steps, step{at(draft + 1), "consult_school", map[string]any{"school": school}},
+		step{at(draft + between(r, 5, 16)), "receive_school_response", map[string]any{"school": school}},
+		step{at(plan), "issue_final_plan", map[string]any{"school": school}})
+	steps = append(steps, o.disagreement(r, at(plan), "contents", "contents")...)
+	// Yearly reviews while the plan is in force.
+	last := at(plan)
+	for review := 1; review <= 10 && last <= o.Until; review++ {
+		due := last.AddMonths(12)
+		decided := due.AddDays(-between(r, 1, 40))
+		if !o.chance(r, rt.ReviewOnTime) {
+			decided = due.AddDays(between(r, 1, 90))
+		}
+		meeting := decided.AddDays(-between(r, 10, 27))
+		steps = append(steps, step{meeting, "hold_review_meeting", nil}, step{meeting.AddDays(between(r, 5, 9)), "send_review_report", nil})
+		decisionKind := "maintain"
+		switch x := r.Float64(); {
+		case x < rt.Cease:
+			decisionKind = "cease"
+		case x < rt.Cease+rt.ReviewAmend:
+			decisionKind = "amend"
+		}
+		steps = append(steps, step{decided, "notify_review_decision", map[string]any{"decision": decisionKind}})
+		if decisionKind == "cease" {
+			break
+		}
+		if decisionKind == "amend" {
+			proposed := decided.AddDays(between(r, 3, 15))
+			steps = append(steps, step{proposed, "send_proposed_amendments", nil}, step{proposed.AddDays(between(r, 30, 80)), "issue_amended_plan", nil})
+		}
+		last = decided
+	}
+	return steps
+}
+
+// disagreement draws what a family does after an appealable decision.
+func (o Options) disagreement(r *rand.Rand, decided domain.Date, appeal, order string) []step {
+	rt := o.Rates
+	if !o.chance(r, rt.Mediation) {
+		return nil
+	}
+	contact := decided.AddDays(between(r, 5, 50))
+	wants := o.chance(r, rt.WantsMediation)
+	steps := []step{{contact, "contact_mediation_adviser", map[string]any{"wants_mediation": wants}}}
+	cert := contact.AddDays(between(r, 1, 5))
+	if wants {
+		held := contact.AddDays(between(r, 14, 45))
+		steps = append(steps, step{held, "hold_mediation", nil})
+		cert = held.AddDays(between(r, 1, 5))
+	}
+	steps = append(steps, step{cert, "issue_mediation_certificate", nil})
+	if !o.chance(r, rt.Appeal) {
+		return steps
+	}
+	lodged := cert.AddDays(between(r, 3, 25))
+	steps = append(steps, step{lodged, "lodge_appeal", map[string]any{"kind": appeal}})
+	if order == "contents" && o.chance(r, rt.Conceded) {
+		conceded := lodged.AddDays(between(r, 20, 60))
+		return append(steps, step{conceded, "concede_appeal", map[string]any{"kind": "contents"}},
+			step{conceded.AddDays(between(r, 10, 40)), "comply_with_concession", map[string]any{"kind": "contents"}})
+	}
+	ordered := lodged.AddDays(between(r, 120, 200))
+	first := map[string]string{"assess": "assess_notice", "issue_plan": "draft_plan", "contents": "contents"}[order]
+	return append(steps, step{ordered, "tribunal_order", map[string]any{"order": order}},
+		step{ordered.AddDays(between(r, 10, 45)), "comply_with_order", map[string]any{"step": first}})
+}
