@@ -65,6 +65,8 @@ func (s *Server) Handler() *echo.Echo {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})))
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", OpenAPI) })
 
+	s.registerPages(e)
+
 	v1 := e.Group("/v1")
 	v1.POST("/cases", s.openCase)
 	v1.GET("/cases/:id", s.getCase)

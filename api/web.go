@@ -1,0 +1,218 @@
+package api
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/labstack/echo/v4"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+}).ParseFS(templateFiles, "templates/*.html"))
+
+func (s *Server) registerPages(e *echo.Echo) {
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/worklist") })
+	e.GET("/ui/worklist", s.pageWorklist)
+	e.GET("/ui/cases/:id", s.pageCase)
+	e.GET("/ui/stats", s.pageStats)
+}
+
+func render(c echo.Context, name string, data any) error {
+	var b strings.Builder
+	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+		return err
+	}
+	return c.HTML(http.StatusOK, b.String())
+}
+
+func (s *Server) pageWorklist(c echo.Context) error {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return err
+	}
+	f := projections.WorklistFilter{LA: c.QueryParam("la"), Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
+		View: c.QueryParam("view"), AsOf: asOf}
+	switch f.View {
+	case "", "due_this_week", "overdue", "at_risk":
+	default:
+		return domain.FieldErrorf("view", "%q is not a view", f.View)
+	}
+	s.fresh(c)
+	all := s.Views.Timeliness.Worklist(f)
+	data := struct {
+		Title                    string
+		F                        projections.WorklistFilter
+		AsOf                     domain.Date
+		Items                    []projections.WorklistItem
+		Truncated                bool
+		Overdue, AtRisk, Running int
+	}{Title: "Worklist", F: f, AsOf: asOf}
+	for _, it := range all {
+		switch {
+		case it.Status == domain.StatusOverdue:
+			data.Overdue++
+		case it.AtRisk:
+			data.AtRisk++
+		}
+		if it.Status == domain.StatusRunning {
+			data.Running++
+		}
+	}
+	data.Items, data.Truncated = all, len(all) > 300
+	if data.Truncated {
+		data.Items = all[:300]
+	}
+	return render(c, "worklist.html", data)
+}
+
+func (s *Server) pageCase(c echo.Context) error {
+	view, err := s.caseView(c)
+	if err != nil {
+		return err
+	}
+	tl, err := s.Ledger.Timeline(c.Request().Context(), view.ID)
+	if err != nil {
+		return err
+	}
+	return render(c, "case.html", struct {
+		Title    string
+		View     app.CaseView
+		Timeline []app.TimelineEntry
+	}{Title: "Case " + view.ID, View: view, Timeline: tl})
+}
+
+type monthRow struct {
+	Label      string
+	Plans      int
+	Excl, Incl float64
+}
+
+type stageRow struct {
+	Name           string
+	Count, Excused int
+}
+
+func (s *Server) pageStats(c echo.Context) error {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return err
+	}
+	p, err := period(c, asOf)
+	if err != nil {
+		return err
+	}
+	la := c.QueryParam("la")
+	if la != "" {
+		if err := domain.ValidateID("la", la); err != nil {
+			return err
+		}
+	}
+	s.fresh(c)
+	t := s.Views.Timeliness
+	get := func(p projections.Period) projections.Stats {
+		if la != "" {
+			return t.LAStats(la, p, asOf)
+		}
+		n, _ := t.National(p, asOf)
+		return n
+	}
+	st := get(p)
+	var months []monthRow
+	for m := p.From.AddDays(1 - dayOf(p.From)); m <= p.To; m = m.AddMonths(1) {
+		ms := get(projections.Period{From: m, To: m.AddMonths(1).AddDays(-1)})
+		y, mo, _ := m.YMD()
+		months = append(months, monthRow{Label: fmt.Sprintf("%s %d", mo.String()[:3], y), Plans: ms.PlansIssued,
+			Excl: ms.ShareWithin20WeeksExcl, Incl: ms.ShareWithin20Weeks})
+	}
+	var stages []stageRow
+	for name, n := range st.BreachesByStage {
+		stages = append(stages, stageRow{Name: name, Count: n, Excused: st.ExcusedByStage[name]})
+	}
+	sort.Slice(stages, func(i, j int) bool {
+		if stages[i].Count != stages[j].Count {
+			return stages[i].Count > stages[j].Count
+		}
+		return stages[i].Name < stages[j].Name
+	})
+	title := "Timeliness: England"
+	if la != "" {
+		title = "Timeliness: " + la
+	}
+	return render(c, "stats.html", struct {
+		Title                  string
+		LA                     string
+		S                      projections.Stats
+		Months                 []monthRow
+		Stages                 []stageRow
+		MonthChart, StageChart template.HTML
+	}{Title: title, LA: la, S: st, Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages)})
+}
+
+func dayOf(d domain.Date) int {
+	_, _, day := d.YMD()
+	return day
+}
+
+// monthChart draws the share of plans within 20 weeks by month as SVG bars,
+// excluding (dark) and including (light) exception cases.
+func monthChart(months []monthRow) template.HTML {
+	const w, h, pad = 720, 220, 30
+	if len(months) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	bw := float64(w-2*pad) / float64(len(months))
+	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="mc-t mc-d" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+40, w)
+	b.WriteString(`<title id="mc-t">Share of plans issued within 20 weeks, by month</title>`)
+	b.WriteString(`<desc id="mc-d">Dark bars exclude cases with exceptions, light bars include them; the table below gives the figures.</desc>`)
+	for _, y := range []float64{0, 0.5, 1} {
+		yy := float64(pad) + (1-y)*float64(h-pad)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#b1b4b6"/><text x="2" y="%.1f" font-size="11">%.0f%%</text>`, pad, yy, w-pad, yy, yy+4, 100*y)
+	}
+	for i, m := range months {
+		x := float64(pad) + float64(i)*bw
+		for j, v := range []float64{m.Excl, m.Incl} {
+			bh := v * float64(h-pad)
+			color := []string{"#1d3557", "#8fb3d9"}[j]
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %.1f%%</title></rect>`,
+				x+2+float64(j)*(bw-4)/2, float64(h)-bh, (bw-4)/2, bh, color, m.Label, 100*v)
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>`, x+bw/2, h+14, template.HTMLEscapeString(m.Label))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// stageChart draws breaches by stage as horizontal SVG bars.
+func stageChart(stages []stageRow) template.HTML {
+	if len(stages) == 0 {
+		return template.HTML("<p>No breaches in the period.</p>")
+	}
+	const w, rowH, label = 720, 22, 190
+	top := stages[0].Count
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="sc-t" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, rowH*len(stages)+10, w)
+	b.WriteString(`<title id="sc-t">Breaches by stage; the table below gives the figures.</title>`)
+	for i, st := range stages {
+		y := i*rowH + 4
+		bw := float64(w-label-60) * float64(st.Count) / float64(max(top, 1))
+		ew := float64(w-label-60) * float64(st.Excused) / float64(max(top, 1))
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="12">%s</text>`, y+14, template.HTMLEscapeString(st.Name))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#a4000b"><title>%s: %d breaches</title></rect>`, label, y, bw, template.HTMLEscapeString(st.Name), st.Count)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#f4a3a8"><title>%d excused</title></rect>`, label, y, ew, st.Excused)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%d</text>`, float64(label)+bw+4, y+14, st.Count)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
