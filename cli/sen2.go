@@ -2,9 +2,42 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"time"
+
+	"github.com/ehcledger/ehcledger/app"
 )
 
+// exportSEN2 writes the SEN2 person-level return for a census year as CSV.
 func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
-	return usageError("export sen2: not built yet")
+	fs := newFlags("export sen2")
+	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
+	storeFlag := fs.String("store", envOr("EHC_STORE", ""), "event store (default: --db)")
+	year := fs.Int("year", 0, "census year: activity in the calendar year before it, plans in force on 1 January of it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *year < 2015 || *year > time.Now().Year()+1 {
+		return usageError(fmt.Sprintf("--year: give a census year from 2015 to %d", time.Now().Year()+1))
+	}
+	spec := *storeFlag
+	if spec == "" {
+		if err := mustExist(*db); err != nil {
+			return err
+		}
+		spec = *db
+	}
+	s, _, err := OpenStore(spec)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := app.WriteSEN2(ctx, s, *year, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %d SEN2 rows for census year %d\n", n, *year)
+	return nil
 }

@@ -1,0 +1,165 @@
+package app
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"sort"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/projections"
+)
+
+// SEN2Columns are the person-level EHC data return's items that this export
+// writes, in the order of the Department for Education's SEN2 technical
+// specification modules: person, request, assessment, named plan, placement.
+// docs/sen2.md says how each is filled and which cannot be.
+var SEN2Columns = []string{
+	"LA", "CaseID",
+	// Module 1: person details.
+	"Surname", "Forename", "PersonBirthDate", "Sex", "Ethnicity", "PostCode", "UPN", "UniqueLearnerNumber",
+	// Module 2: requests for EHC needs assessment.
+	"ReceivedDate", "RequestSource", "RYA", "RequestOutcomeDate", "RequestOutcome", "RequestMediation", "RequestTribunal",
+	// Module 3: EHC needs assessments.
+	"AssessmentOutcome", "AssessmentOutcomeDate", "AssessmentMediation", "AssessmentTribunal", "Week20",
+	// Module 4: named plan.
+	"StartDate", "CeaseDate", "CeaseReason",
+	// Module 5: placements.
+	"URN", "PlacementRank", "EntryDate",
+}
+
+// sen2Case gathers what the return needs of one case.
+type sen2Case struct {
+	id, la                                         string
+	birth, received, outcomeDate, planStart, cease domain.Date
+	source, outcome, assessOutcome                 string
+	assessDate                                     domain.Date
+	requestMediation, requestTribunal              bool
+	assessMediation, assessTribunal                bool
+	week20, placement                              string
+	planIssued                                     bool
+}
+
+var requestSources = map[string]string{"parent": "Parent", "young_person": "Young person", "school": "School or setting", "professional": "Other professional"}
+
+// WriteSEN2 writes the return for census year year (activity in the calendar
+// year before it, and plans in force on 1 January of it) as CSV.
+func WriteSEN2(ctx context.Context, store eventstore.Store, year int, w io.Writer) (int, error) {
+	from, to := domain.NewDate(year-1, 1, 1), domain.NewDate(year-1, 12, 31)
+	census := domain.NewDate(year, 1, 1)
+	model := projections.NewModel(domain.NoHolidays{})
+	cases := map[string]*sen2Case{}
+	err := projections.ReadBatches(ctx, store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
+		for _, e := range batch {
+			ev, on, err := projections.Decode(e)
+			if err != nil {
+				return err
+			}
+			if on >= census {
+				continue // the return shows what had happened by the census date
+			}
+			model.ApplyDecoded(e, ev, on)
+			id, ok := domain.CaseIDOf(e.Stream)
+			if !ok {
+				continue
+			}
+			c := cases[id]
+			if c == nil {
+				c = &sen2Case{id: id}
+				cases[id] = c
+			}
+			c.la = e.LA
+			switch v := ev.(type) {
+			case *domain.RequestReceived:
+				c.birth, c.received, c.source = v.BirthDate, on, requestSources[v.Requester]
+			case *domain.AssessmentAgreed:
+				c.outcome, c.outcomeDate = "Assessment", on
+			case *domain.AssessmentRefused:
+				c.outcome, c.outcomeDate = "Refused", on
+			case *domain.DecidedNotToIssue:
+				c.assessOutcome, c.assessDate = "Plan not issued", on
+			case *domain.FinalPlanIssued:
+				c.assessOutcome, c.assessDate, c.planStart, c.planIssued, c.placement = "Plan issued", on, on, true, v.School
+			case *domain.ReviewDecisionNotified:
+				if v.Decision == "cease" {
+					c.cease = on
+				}
+			case *domain.TransferSettingNamed:
+				c.placement = v.School
+			case *domain.MediationAdviserContacted:
+				// Mediation about a refusal to assess belongs to the request;
+				// about the outcome of an assessment, to the assessment.
+				switch {
+				case c.assessOutcome != "":
+					c.assessMediation = true
+				case c.outcome == "Refused":
+					c.requestMediation = true
+				}
+			case *domain.AppealLodged:
+				if v.Kind == "refusal_to_assess" {
+					c.requestTribunal = true
+				} else {
+					c.assessTribunal = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]string, 0, len(cases))
+	for id := range cases {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	cw := csv.NewWriter(w)
+	if err := cw.Write(SEN2Columns); err != nil {
+		return 0, err
+	}
+	yesNo := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	date := func(d domain.Date) string { return d.String() }
+	n := 0
+	for _, id := range ids {
+		c := cases[id]
+		active := c.planIssued && c.planStart < census && (c.cease.IsZero() || c.cease >= from)
+		worked := c.received <= to && (c.received >= from || c.outcomeDate >= from || c.assessDate >= from || c.outcomeDate.IsZero() || (c.outcome == "Assessment" && c.assessDate.IsZero()))
+		if c.received.IsZero() || c.received > to || !(active || worked) {
+			continue
+		}
+		// Week20 says whether an exception covered the 20-week clock.
+		if cm := model.Cases[id]; cm != nil && c.assessOutcome != "" {
+			c.week20 = "0"
+			for _, k := range cm.Clocks.Clocks {
+				if k.Name == "final_plan" && len(model.Exceptions(cm, k)) > 0 {
+					c.week20 = "1"
+				}
+			}
+		}
+		rya := yesNo(c.source == requestSources["young_person"])
+		rank := ""
+		if c.placement != "" {
+			rank = "1"
+		}
+		cease, reason := "", ""
+		if !c.cease.IsZero() && c.cease <= to {
+			cease, reason = date(c.cease), "Review decided to cease"
+		}
+		rec := []string{c.la, c.id, "", "", date(c.birth), "", "", "", "", "",
+			date(c.received), c.source, rya, date(c.outcomeDate), c.outcome, yesNo(c.requestMediation), yesNo(c.requestTribunal),
+			c.assessOutcome, date(c.assessDate), yesNo(c.assessMediation), yesNo(c.assessTribunal), c.week20,
+			date(c.planStart), cease, reason, c.placement, rank, date(c.planStart)}
+		if err := cw.Write(rec); err != nil {
+			return n, err
+		}
+		n++
+	}
+	cw.Flush()
+	return n, cw.Error()
+}
