@@ -31,6 +31,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	events := fs.Int("events", 30000, "events appended per writer setting")
 	writersFlag := fs.String("writers", "1,8,64", "comma-separated numbers of concurrent writers")
 	cases := fs.Int("cases", 0, "cases generated for the replay measurement (default 40000 on SQLite, 3000 on EventStoreDB)")
+	national := fs.Int("national", 0, "instead: simulate this many LAs (153 for England) and measure national-scale import, rebuild, queries and memory")
+	perLA := fs.Int("national-cases", 1000, "with --national: requests per LA a year")
+	natYears := fs.Int("national-years", 1, "with --national: years of history")
 	storeFlag := fs.String("store", "sqlite", "sqlite (a scratch file), esdb-fake (the in-process fake EventStoreDB, through the real client), or an esdb:// connection string")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -56,6 +59,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer os.RemoveAll(d)
 		*dir = d
+	}
+	if *national > 0 {
+		return benchNational(ctx, stdout, *dir, *national, *perLA, *natYears)
 	}
 	host, _ := os.Hostname()
 	// open returns a fresh store for one measurement and its description.

@@ -63,7 +63,7 @@ func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time,
 		views = defViews
 	}
 	var store eventstore.Store = base
-	vdb, err := sqlitedb.Open(views, 4)
+	vdb, err := sqlitedb.OpenRebuildable(views, 4)
 	if err != nil {
 		base.Close()
 		return nil, err

@@ -2,7 +2,9 @@ package projections
 
 import (
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/ehcledger/ehcledger/domain"
 )
@@ -223,12 +225,27 @@ func (t *Timeliness) LAStats(la string, p Period, asOf domain.Date) Stats {
 // National returns the national roll-up and every LA's figures.
 func (t *Timeliness) National(p Period, asOf domain.Date) (Stats, []Stats) {
 	las := t.LAs()
+	per := make([]Stats, len(las))
+	// LAs are independent: work through them on every core.
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				per[i] = t.LAStats(las[i], p, asOf)
+			}
+		}()
+	}
+	for i := range las {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	total := newStats("", p, asOf)
-	per := make([]Stats, 0, len(las))
-	for _, la := range las {
-		s := t.LAStats(la, p, asOf)
-		per = append(per, s)
-		total.merge(&s)
+	for i := range per {
+		total.merge(&per[i])
 	}
 	total.finish()
 	return *total, per

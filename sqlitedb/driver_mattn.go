@@ -11,6 +11,6 @@ const DriverName = "mattn/go-sqlite3"
 
 const driverName = "sqlite3"
 
-func dsn(path string) string {
-	return "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on"
+func dsn(path, sync string) string {
+	return "file:" + path + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=10000&_foreign_keys=on"
 }

@@ -11,6 +11,6 @@ const DriverName = "modernc.org/sqlite"
 
 const driverName = "sqlite"
 
-func dsn(path string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+func dsn(path, sync string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)"
 }

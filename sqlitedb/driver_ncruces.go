@@ -12,6 +12,6 @@ const DriverName = "ncruces/go-sqlite3"
 
 const driverName = "sqlite3"
 
-func dsn(path string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+func dsn(path, sync string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)"
 }

@@ -10,10 +10,22 @@ import (
 	"fmt"
 )
 
-// Open opens the database file at path with at most maxConns connections and
-// checks that it runs in WAL mode.
-func Open(path string, maxConns int) (*sql.DB, error) {
-	db, err := sql.Open(driverName, dsn(path))
+// Open opens the database file at path with at most maxConns connections,
+// synchronous=FULL (an acknowledged commit survives a power cut), and checks
+// that it runs in WAL mode.
+func Open(path string, maxConns int) (*sql.DB, error) { return open(path, maxConns, "FULL") }
+
+// OpenRebuildable opens a database whose contents can always be rebuilt from
+// the event store (the read models) with synchronous=NORMAL: in WAL mode a
+// power cut may lose the last commits but never corrupts the file, and the
+// lost commits are replayed from the checkpoint, which is in the same
+// transactions.
+func OpenRebuildable(path string, maxConns int) (*sql.DB, error) {
+	return open(path, maxConns, "NORMAL")
+}
+
+func open(path string, maxConns int, sync string) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn(path, sync))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/simulate"
+)
+
+// benchNational simulates LAs into a scratch store and measures what issue 6
+// asks about national scale: import rate, full rebuild, inspector and
+// worklist query latencies, peak memory and database size.
+func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases, years int) error {
+	db := filepath.Join(dir, "national.db")
+	until := domain.DateOf(time.Now())
+	s, _, err := OpenStore(db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "national scale: %d LAs x %d requests a year x %d years, until %s\n", las, cases, years, until)
+	res, err := simulate.Run(ctx, s, simulate.Options{LAs: las, CasesPerYear: cases, Years: years, Seed: 1, Until: until, Workers: 32, Rates: simulate.National}, nil)
+	s.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  import: %d cases, %d events in %.1fs = %.0f events/s (through the domain, one durable append per case)\n",
+		res.Cases, res.Events, res.Elapsed.Seconds(), float64(res.Events)/res.Elapsed.Seconds())
+
+	env, err := OpenEnv(ctx, db, "", time.Now, jsonLogger(io.Discard))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	start := time.Now()
+	n, err := env.Runner.Rebuild(ctx)
+	if err != nil {
+		return err
+	}
+	rebuild := time.Since(start)
+	fmt.Fprintf(stdout, "  rebuild: %d events into timeliness and audit in %.1fs = %.0f events/s\n", n, rebuild.Seconds(), float64(n)/rebuild.Seconds())
+	runtime.GC()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	fmt.Fprintf(stdout, "  memory: heap in use %.0f MiB after rebuild\n", float64(mem.HeapInuse)/(1<<20))
+
+	t := env.Runner.Timeliness
+	lasList := t.LAs()
+	// Each query asks about a different period end, so no answer comes from
+	// the cache: these are the costs of computing.
+	measure := func(name string, k int, q func(i int)) {
+		d := make([]time.Duration, k)
+		for i := 0; i < k; i++ {
+			t0 := time.Now()
+			q(i)
+			d[i] = time.Since(t0)
+		}
+		sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
+		fmt.Fprintf(stdout, "  %-34s p50 %8.2f ms  p99 %8.2f ms  (%d queries)\n", name, ms(d[k/2]), ms(d[(k*99)/100]), k)
+	}
+	measure("inspector, one LA, 12 months:", 200, func(i int) {
+		end := until.AddDays(-i)
+		t.LAStats(lasList[i%len(lasList)], projections.Period{From: end.AddMonths(-12).AddDays(1), To: end}, end)
+	})
+	measure("inspector, national roll-up:", 20, func(i int) {
+		end := until.AddDays(-i)
+		t.National(projections.Period{From: end.AddMonths(-12).AddDays(1), To: end}, end)
+	})
+	measure("worklist, one LA, overdue:", 200, func(i int) {
+		t.Worklist(projections.WorklistFilter{LA: lasList[i%len(lasList)], View: "overdue", AsOf: until, Limit: 500})
+	})
+	measure("worklist, one caseworker at risk:", 200, func(i int) {
+		t.Worklist(projections.WorklistFilter{LA: lasList[i%len(lasList)], Caseworker: fmt.Sprintf("cw-%02d", i%12), View: "at_risk", AsOf: until})
+	})
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		fmt.Fprintf(stdout, "  peak memory (max RSS of this process): %.0f MiB\n", float64(ru.Maxrss)/1024)
+	}
+	for _, f := range []string{db, ViewsPath(db)} {
+		if st, err := os.Stat(f); err == nil {
+			fmt.Fprintf(stdout, "  size of %s: %.0f MiB\n", filepath.Base(f), float64(st.Size())/(1<<20))
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
