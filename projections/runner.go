@@ -45,9 +45,14 @@ type Runner struct {
 	Store      eventstore.Store
 	Views      *sql.DB
 	Timeliness *Timeliness
-	// SnapshotEvery is how many events may be applied before the timeliness
-	// snapshot is saved again (it is always saved on Close and after a rebuild).
-	SnapshotEvery int64
+	// SnapshotEvery is how many events may be applied, and SnapshotInterval
+	// how long may pass, before the timeliness snapshot is saved again; both
+	// must be exceeded, so a rebuild or a long catch-up does not rewrite a
+	// growing snapshot over and over (it is always saved on Close and after a
+	// rebuild).
+	SnapshotEvery    int64
+	SnapshotInterval time.Duration
+	lastSnapshot     time.Time
 
 	mu          sync.Mutex
 	auditPos    int64
@@ -60,7 +65,8 @@ func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, h dom
 	if _, err := views.ExecContext(ctx, viewsSchema); err != nil {
 		return nil, fmt.Errorf("views schema: %w", err)
 	}
-	r := &Runner{Store: store, Views: views, Timeliness: NewTimeliness(h), SnapshotEvery: 250000, advanced: make(chan struct{})}
+	r := &Runner{Store: store, Views: views, Timeliness: NewTimeliness(h), SnapshotEvery: 250000, SnapshotInterval: 5 * time.Minute,
+		advanced: make(chan struct{}), lastSnapshot: time.Now()}
 	if err := r.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -156,7 +162,7 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	r.auditPos = last
 	close(r.advanced)
 	r.advanced = make(chan struct{})
-	due := r.Timeliness.Position()-r.snapshotPos >= r.SnapshotEvery
+	due := r.Timeliness.Position()-r.snapshotPos >= r.SnapshotEvery && time.Since(r.lastSnapshot) >= r.SnapshotInterval
 	r.mu.Unlock()
 	if due {
 		return r.SaveSnapshot(ctx)
@@ -175,7 +181,7 @@ func (r *Runner) SaveSnapshot(ctx context.Context) error {
 		return fmt.Errorf("save timeliness snapshot: %w", err)
 	}
 	r.mu.Lock()
-	r.snapshotPos = pos
+	r.snapshotPos, r.lastSnapshot = pos, time.Now()
 	r.mu.Unlock()
 	return nil
 }
