@@ -32,14 +32,30 @@ func period(c echo.Context, asOf domain.Date) (projections.Period, error) {
 	return p, nil
 }
 
+// statsQuery reads what an inspector asks about: ?as_of, the period (?from,
+// ?to) and an LA (?la, empty for England).
+func (s *Server) statsQuery(c echo.Context) (domain.Date, projections.Period, string, error) {
+	asOf, err := s.asOf(c)
+	if err != nil {
+		return 0, projections.Period{}, "", err
+	}
+	p, err := period(c, asOf)
+	if err != nil {
+		return 0, p, "", err
+	}
+	la := c.QueryParam("la")
+	if la != "" {
+		if err := domain.ValidateID("la", la); err != nil {
+			return 0, p, "", err
+		}
+	}
+	return asOf, p, la, nil
+}
+
 // stats serves inspectors' figures: one LA (?la=) or the national roll-up
 // with every LA, as JSON or CSV (?format=csv). No personal data.
 func (s *Server) stats(c echo.Context) error {
-	asOf, err := s.asOf(c)
-	if err != nil {
-		return err
-	}
-	p, err := period(c, asOf)
+	asOf, p, la, err := s.statsQuery(c)
 	if err != nil {
 		return err
 	}
@@ -50,10 +66,7 @@ func (s *Server) stats(c echo.Context) error {
 	s.fresh(c)
 	var rows []projections.Stats
 	var body any
-	if la := c.QueryParam("la"); la != "" {
-		if err := domain.ValidateID("la", la); err != nil {
-			return err
-		}
+	if la != "" {
 		st := s.Views.Timeliness.LAStats(la, p, asOf)
 		rows, body = []projections.Stats{st}, st
 	} else {

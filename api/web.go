@@ -104,19 +104,9 @@ type stageRow struct {
 }
 
 func (s *Server) pageStats(c echo.Context) error {
-	asOf, err := s.asOf(c)
+	asOf, p, la, err := s.statsQuery(c)
 	if err != nil {
 		return err
-	}
-	p, err := period(c, asOf)
-	if err != nil {
-		return err
-	}
-	la := c.QueryParam("la")
-	if la != "" {
-		if err := domain.ValidateID("la", la); err != nil {
-			return err
-		}
 	}
 	s.fresh(c)
 	t := s.Views.Timeliness

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ehcledger/ehcledger/api"
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/scenario"
 	"github.com/ehcledger/ehcledger/simulate"
 	"github.com/prometheus/client_golang/prometheus"
@@ -327,14 +328,19 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer env.Close()
-	start := time.Now()
-	n, err := env.Runner.Rebuild(ctx)
+	n, el, err := timedRebuild(ctx, env)
 	if err != nil {
 		return err
 	}
-	el := time.Since(start)
 	fmt.Fprintf(stdout, "rebuilt projections from %d events in %.3fs (%.0f events/s)\n", n, el.Seconds(), float64(n)/el.Seconds())
 	return nil
+}
+
+// timedRebuild rebuilds every projection from scratch and says how long it took.
+func timedRebuild(ctx context.Context, env *Env) (int64, time.Duration, error) {
+	start := time.Now()
+	n, err := env.Runner.Rebuild(ctx)
+	return n, time.Since(start), err
 }
 
 // showCase prints a case as it stood on a date, optionally as known at an
@@ -389,4 +395,25 @@ func mustExist(db string) error {
 		return fmt.Errorf("--db: %w", err)
 	}
 	return nil
+}
+
+// storeFlags adds --db and --store to a subcommand's flags.
+func storeFlags(fs *flag.FlagSet) (db, store *string) {
+	db = fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file (the embedded store)")
+	store = fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH or esdb://... (default: --db)")
+	return db, store
+}
+
+// openExisting opens the store named by --store, or the existing --db file:
+// reading commands never create an empty database by mistake.
+func openExisting(db, store string) (eventstore.Store, error) {
+	spec := store
+	if spec == "" {
+		if err := mustExist(db); err != nil {
+			return nil, err
+		}
+		spec = db
+	}
+	s, _, err := OpenStore(spec)
+	return s, err
 }

@@ -28,8 +28,7 @@ func export(ctx context.Context, args []string, stdout io.Writer) error {
 
 func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("export case")
-	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
-	storeFlag := fs.String("store", envOr("EHC_STORE", ""), "event store (default: --db)")
+	db, storeFlag := storeFlags(fs)
 	format := fs.String("format", "json", "json or csv")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -40,14 +39,7 @@ func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "json" && *format != "csv" {
 		return usageError("--format: json or csv")
 	}
-	spec := *storeFlag
-	if spec == "" {
-		if err := mustExist(*db); err != nil {
-			return err
-		}
-		spec = *db
-	}
-	s, _, err := OpenStore(spec)
+	s, err := openExisting(*db, *storeFlag)
 	if err != nil {
 		return err
 	}

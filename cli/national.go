@@ -40,12 +40,10 @@ func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases
 		return err
 	}
 	defer env.Close()
-	start := time.Now()
-	n, err := env.Runner.Rebuild(ctx)
+	n, rebuild, err := timedRebuild(ctx, env)
 	if err != nil {
 		return err
 	}
-	rebuild := time.Since(start)
 	fmt.Fprintf(stdout, "  rebuild: %d events into timeliness and audit in %.1fs = %.0f events/s\n", n, rebuild.Seconds(), float64(n)/rebuild.Seconds())
 	runtime.GC()
 	var mem runtime.MemStats

@@ -13,8 +13,7 @@ import (
 // exportSEN2 writes the SEN2 person-level return for a census year as CSV.
 func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("export sen2")
-	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
-	storeFlag := fs.String("store", envOr("EHC_STORE", ""), "event store (default: --db)")
+	db, storeFlag := storeFlags(fs)
 	year := fs.Int("year", 0, "census year: activity in the calendar year before it, plans in force on 1 January of it")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -22,14 +21,7 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 	if *year < 2015 || *year > time.Now().Year()+1 {
 		return usageError(fmt.Sprintf("--year: give a census year from 2015 to %d", time.Now().Year()+1))
 	}
-	spec := *storeFlag
-	if spec == "" {
-		if err := mustExist(*db); err != nil {
-			return err
-		}
-		spec = *db
-	}
-	s, _, err := OpenStore(spec)
+	s, err := openExisting(*db, *storeFlag)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,7 @@ import (
 // simulateCmd fills a store with simulated LAs through the real domain.
 func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("simulate")
-	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
-	storeFlag := fs.String("store", envOr("EHC_STORE", ""), "event store (default: --db)")
+	db, storeFlag := storeFlags(fs)
 	las := fs.Int("las", 1, "number of LAs")
 	cases := fs.Int("cases", 1000, "requests per LA per year (England: about 1,000)")
 	years := fs.Int("years", 1, "years of history up to --until")

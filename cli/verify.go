@@ -13,19 +13,11 @@ import (
 // missing event; it exits non-zero when one is found.
 func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("verify")
-	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
-	storeFlag := fs.String("store", envOr("EHC_STORE", ""), "event store (default: --db)")
+	db, storeFlag := storeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	spec := *storeFlag
-	if spec == "" {
-		spec = *db
-		if err := mustExist(spec); err != nil {
-			return err
-		}
-	}
-	s, _, err := OpenStore(spec)
+	s, err := openExisting(*db, *storeFlag)
 	if err != nil {
 		return err
 	}
