@@ -69,7 +69,7 @@ func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time,
 		return nil, err
 	}
 	holidays := calendar.NewEnglandWales()
-	runner, err := projections.NewRunner(ctx, store, vdb, holidays)
+	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness.gz", holidays)
 	if err != nil {
 		vdb.Close()
 		base.Close()

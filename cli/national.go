@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 	"time"
@@ -48,6 +49,13 @@ func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases
 	runtime.GC()
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
+	if path := os.Getenv("EHC_MEMPROFILE"); path != "" {
+		// Where the heap goes, for `go tool pprof`.
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 	fmt.Fprintf(stdout, "  memory: heap in use %.0f MiB after rebuild\n", float64(mem.HeapInuse)/(1<<20))
 
 	t := env.Runner.Timeliness

@@ -1,10 +1,12 @@
 package projections
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -53,6 +55,9 @@ type Runner struct {
 	SnapshotEvery    int64
 	SnapshotInterval time.Duration
 	lastSnapshot     time.Time
+	// SnapshotPath is the file of the timeliness snapshot: written to a
+	// temporary file and renamed, so a crash leaves the old one whole.
+	SnapshotPath string
 
 	mu          sync.Mutex
 	auditPos    int64
@@ -60,13 +65,14 @@ type Runner struct {
 	advanced    chan struct{}
 }
 
-// NewRunner prepares the views database and restores the checkpoints.
-func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, h domain.Holidays) (*Runner, error) {
+// NewRunner prepares the views database and restores the checkpoints; the
+// timeliness snapshot lives in the file snapshotPath.
+func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, snapshotPath string, h domain.Holidays) (*Runner, error) {
 	if _, err := views.ExecContext(ctx, viewsSchema); err != nil {
 		return nil, fmt.Errorf("views schema: %w", err)
 	}
-	r := &Runner{Store: store, Views: views, Timeliness: NewTimeliness(h), SnapshotEvery: 250000, SnapshotInterval: 5 * time.Minute,
-		advanced: make(chan struct{}), lastSnapshot: time.Now()}
+	r := &Runner{Store: store, Views: views, SnapshotPath: snapshotPath, Timeliness: NewTimeliness(h), SnapshotEvery: 250000,
+		SnapshotInterval: 5 * time.Minute, advanced: make(chan struct{}), lastSnapshot: time.Now()}
 	if err := r.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -74,29 +80,22 @@ func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, h dom
 }
 
 func (r *Runner) restore(ctx context.Context) error {
-	rows, err := r.Views.QueryContext(ctx, `SELECT name, position, snapshot FROM checkpoints`)
+	if err := r.Views.QueryRowContext(ctx, `SELECT position FROM checkpoints WHERE name = ?`, AuditName).Scan(&r.auditPos); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	f, err := os.Open(r.SnapshotPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no snapshot yet: the timeliness projection starts from the first event
+	}
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var pos int64
-		var snap []byte
-		if err := rows.Scan(&name, &pos, &snap); err != nil {
-			return err
-		}
-		switch name {
-		case AuditName:
-			r.auditPos = pos
-		case TimelinessName:
-			if err := r.Timeliness.Restore(snap); err != nil {
-				return err
-			}
-			r.snapshotPos = pos
-		}
+	defer f.Close()
+	if err := r.Timeliness.ReadSnapshot(bufio.NewReaderSize(f, 1<<20)); err != nil {
+		return err
 	}
-	return rows.Err()
+	r.snapshotPos = r.Timeliness.Position()
+	return nil
 }
 
 // Positions returns the checkpoints of the audit and timeliness projections.
@@ -170,15 +169,35 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	return nil
 }
 
-// SaveSnapshot stores the timeliness model with its checkpoint.
+// SaveSnapshot stores the timeliness model, with the position it stands at,
+// in its file, and notes the position among the checkpoints.
 func (r *Runner) SaveSnapshot(ctx context.Context) error {
-	b, pos, err := r.Timeliness.Snapshot()
+	tmp := r.SnapshotPath + ".tmp"
+	f, err := os.Create(tmp)
 	if err != nil {
-		return err
-	}
-	if _, err := r.Views.ExecContext(ctx, `INSERT INTO checkpoints (name, position, snapshot) VALUES (?, ?, ?)
-		ON CONFLICT(name) DO UPDATE SET position = excluded.position, snapshot = excluded.snapshot`, TimelinessName, pos, b); err != nil {
 		return fmt.Errorf("save timeliness snapshot: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	pos, err := r.Timeliness.WriteSnapshot(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, r.SnapshotPath)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save timeliness snapshot: %w", err)
+	}
+	if _, err := r.Views.ExecContext(ctx, `INSERT INTO checkpoints (name, position) VALUES (?, ?)
+		ON CONFLICT(name) DO UPDATE SET position = excluded.position`, TimelinessName, pos); err != nil {
+		return fmt.Errorf("save timeliness checkpoint: %w", err)
 	}
 	r.mu.Lock()
 	r.snapshotPos, r.lastSnapshot = pos, time.Now()
@@ -243,6 +262,9 @@ func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
 // Rebuild discards every projection and rebuilds it from the first event.
 func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
 	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM checkpoints;`); err != nil {
+		return 0, err
+	}
+	if err := os.Remove(r.SnapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, err
 	}
 	r.mu.Lock()

@@ -1,8 +1,10 @@
 package projections
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 
@@ -212,14 +214,7 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 	return out
 }
 
-// snapshot is the stored form of the model: rules are named, not pointed to.
-type snapshot struct {
-	Position  int64                                        `json:"position"`
-	Closures  map[string]map[string][]domain.ClosureWindow `json:"closures"`
-	Adoptions map[string][]domain.RulebookAdopted          `json:"adoptions"`
-	Cases     []snapshotCase                               `json:"cases"`
-}
-
+// snapshotCase is the stored form of one case: rules are named, not pointed to.
 type snapshotCase struct {
 	ID           string                     `json:"id"`
 	LA           string                     `json:"la"`
@@ -251,70 +246,78 @@ type snapshotClock struct {
 	Ended    bool        `json:"ended,omitempty"`
 }
 
-// Snapshot implements Projection: the whole model as JSON.
-func (t *Timeliness) Snapshot() ([]byte, int64, error) {
+// snapshotHeader is the first record of a snapshot.
+type snapshotHeader struct {
+	Position  int64                                        `json:"position"`
+	Closures  map[string]map[string][]domain.ClosureWindow `json:"closures"`
+	Adoptions map[string][]domain.RulebookAdopted          `json:"adoptions"`
+	Cases     int                                          `json:"cases"`
+}
+
+// WriteSnapshot streams the whole model to w as gzipped JSON lines, a header
+// then one line per case, so a snapshot never has to fit in one buffer. It
+// returns the position the snapshot stands at.
+func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	s := snapshot{Position: t.m.Position, Closures: t.m.Closures, Adoptions: t.m.Adoptions}
-	for _, c := range t.m.Cases {
+	zw := gzip.NewWriter(w)
+	enc := json.NewEncoder(zw)
+	if err := enc.Encode(snapshotHeader{Position: t.m.Position, Closures: t.m.Closures, Adoptions: t.m.Adoptions, Cases: len(t.m.Cases)}); err != nil {
+		return 0, err
+	}
+	ids := make([]string, 0, len(t.m.Cases))
+	for id := range t.m.Cases {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := t.m.Cases[id]
 		sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
-			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked}
-		sc.Corrected, sc.BirthDate = c.corrected, c.Clocks.BirthDate
+			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked, Corrected: c.corrected, BirthDate: c.Clocks.BirthDate}
 		for _, st := range c.History {
 			p, err := json.Marshal(st.Event)
 			if err != nil {
-				return nil, 0, err
+				return 0, err
 			}
 			sc.History = append(sc.History, snapshotStep{Version: st.Version, On: st.On, Type: st.Event.EventType(), Schema: st.Event.SchemaVersion(), Payload: p})
 		}
 		for _, k := range c.Clocks.Clocks {
 			sc.Clocks = append(sc.Clocks, snapshotClock{Name: k.Name, Rulebook: k.Book.ID, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended})
 		}
-		s.Cases = append(s.Cases, sc)
+		if err := enc.Encode(sc); err != nil {
+			return 0, err
+		}
 	}
-	sort.Slice(s.Cases, func(i, j int) bool { return s.Cases[i].ID < s.Cases[j].ID })
-	b, err := json.Marshal(s)
-	return b, s.Position, err
+	return t.m.Position, zw.Close()
 }
 
-// Restore implements Projection: it replaces the model with a snapshot.
-func (t *Timeliness) Restore(b []byte) error {
-	var s snapshot
-	if err := json.Unmarshal(b, &s); err != nil {
+// ReadSnapshot replaces the model with a snapshot written by WriteSnapshot.
+func (t *Timeliness) ReadSnapshot(r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("timeliness snapshot: %w", err)
+	}
+	dec := json.NewDecoder(zr)
+	var h snapshotHeader
+	if err := dec.Decode(&h); err != nil {
 		return fmt.Errorf("timeliness snapshot: %w", err)
 	}
 	m := NewModel(t.m.Holidays)
-	m.Position = s.Position
-	if s.Closures != nil {
-		m.Closures = s.Closures
+	m.Position = h.Position
+	if h.Closures != nil {
+		m.Closures = h.Closures
 	}
-	if s.Adoptions != nil {
-		m.Adoptions = s.Adoptions
+	if h.Adoptions != nil {
+		m.Adoptions = h.Adoptions
 	}
-	for _, sc := range s.Cases {
-		c := &CaseModel{ID: sc.ID, LA: sc.LA, Version: sc.Version, LastPosition: sc.LastPosition}
-		c.Clocks.Exceptions, c.Clocks.SchoolAsked, c.corrected = sc.Exceptions, sc.SchoolAsked, sc.Corrected
-		c.Clocks.BirthDate = sc.BirthDate
-		for _, st := range sc.History {
-			ev, err := domain.DecodeEvent(st.Type, st.Schema, st.Payload)
-			if err != nil {
-				return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
-			}
-			c.History = append(c.History, domain.Step{Version: st.Version, On: st.On, Event: ev})
-			if a, ok := ev.(*domain.CaseAssigned); ok {
-				c.Caseworker, c.Team = a.Caseworker, a.Team
-			}
+	for i := 0; i < h.Cases; i++ {
+		var sc snapshotCase
+		if err := dec.Decode(&sc); err != nil {
+			return fmt.Errorf("timeliness snapshot: case %d of %d: %w", i+1, h.Cases, err)
 		}
-		for _, k := range sc.Clocks {
-			rb, err := domain.LookupRulebook(k.Rulebook)
-			if err != nil {
-				return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
-			}
-			rule := rb.Clock(k.Name)
-			if rule == nil {
-				return fmt.Errorf("timeliness snapshot: case %s: rulebook %s has no clock %q", sc.ID, rb.ID, k.Name)
-			}
-			c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule, Book: rb})
+		c, err := restoreCase(sc)
+		if err != nil {
+			return err
 		}
 		m.Cases[sc.ID] = c
 		m.index(c, "")
@@ -323,6 +326,33 @@ func (t *Timeliness) Restore(b []byte) error {
 	t.m = m
 	t.mu.Unlock()
 	return nil
+}
+
+func restoreCase(sc snapshotCase) (*CaseModel, error) {
+	c := &CaseModel{ID: sc.ID, LA: sc.LA, Version: sc.Version, LastPosition: sc.LastPosition, corrected: sc.Corrected}
+	c.Clocks.Exceptions, c.Clocks.SchoolAsked, c.Clocks.BirthDate = sc.Exceptions, sc.SchoolAsked, sc.BirthDate
+	for _, st := range sc.History {
+		ev, err := domain.DecodeEvent(st.Type, st.Schema, st.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+		}
+		c.History = append(c.History, domain.Step{Version: st.Version, On: st.On, Event: ev})
+		if a, ok := ev.(*domain.CaseAssigned); ok {
+			c.Caseworker, c.Team = a.Caseworker, a.Team
+		}
+	}
+	for _, k := range sc.Clocks {
+		rb, err := domain.LookupRulebook(k.Rulebook)
+		if err != nil {
+			return nil, fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+		}
+		rule := rb.Clock(k.Name)
+		if rule == nil {
+			return nil, fmt.Errorf("timeliness snapshot: case %s: rulebook %s has no clock %q", sc.ID, rb.ID, k.Name)
+		}
+		c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule, Book: rb})
+	}
+	return c, nil
 }
 
 // Reset empties the projection for a rebuild.
