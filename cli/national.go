@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/simulate"
 )
@@ -80,6 +82,27 @@ func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases
 		end := until.AddDays(-i)
 		t.National(projections.Period{From: end.AddMonths(-12).AddDays(1), To: end}, end)
 	})
+	// The usual case: the same question again after a caseworker's command in
+	// one LA; only that LA's figures are computed afresh.
+	year := projections.Period{From: until.AddMonths(-12).AddDays(1), To: until}
+	t.National(year, until)
+	var writeErr error
+	measure("inspector, national, after a write:", 20, func(i int) {
+		la := lasList[i%len(lasList)]
+		caseID := fmt.Sprintf("%s-%06d", la, i)
+		_, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: caseID, Command: "assign_case", On: until,
+			Data: []byte(fmt.Sprintf(`{"caseworker":"bench-%d","team":"bench"}`, i)), Actor: "bench", Expected: eventstore.Any})
+		if err == nil {
+			_, err = env.Runner.CatchUp(ctx)
+		}
+		if err != nil && writeErr == nil {
+			writeErr = err
+		}
+		t.National(year, until)
+	})
+	if writeErr != nil {
+		return writeErr
+	}
 	measure("worklist, one LA, overdue:", 200, func(i int) {
 		t.Worklist(projections.WorklistFilter{LA: lasList[i%len(lasList)], View: "overdue", AsOf: until, Limit: 500})
 	})

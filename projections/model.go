@@ -53,6 +53,16 @@ type Model struct {
 	Position  int64
 	// byLA indexes cases by their current LA, for per-LA views.
 	byLA map[string]map[string]*CaseModel
+	// laPosition is the position of the latest event that changed each LA's
+	// figures, so a cached answer about one LA outlives writes to others.
+	laPosition map[string]int64
+}
+
+func (m *Model) touch(la string, pos int64) {
+	if m.laPosition == nil {
+		m.laPosition = map[string]int64{}
+	}
+	m.laPosition[la] = pos
 }
 
 // index files case c under its current LA, moving it if it changed LA.
@@ -90,6 +100,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	if e.Position > m.Position {
 		m.Position = e.Position
 	}
+	m.touch(e.LA, e.Position)
 	switch v := ev.(type) {
 	case *domain.SchoolClosureRecorded:
 		la := m.Closures[e.LA]
@@ -120,6 +131,9 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	if old := c.LA; old != e.LA || m.byLA[e.LA][c.ID] == nil {
 		c.LA = e.LA // a case follows its plan when it moves LA
 		m.index(c, old)
+		if old != "" {
+			m.touch(old, e.Position)
+		}
 	}
 	c.History = append(c.History, domain.Step{Version: e.Version, On: on, Event: ev})
 	if a, ok := ev.(*domain.CaseAssigned); ok {

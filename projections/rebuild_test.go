@@ -300,4 +300,23 @@ func TestInspectorStats(t *testing.T) {
 	if other := env.Runner.Timeliness.LAStats("E00000000", p, p.To); other.Requests != 0 {
 		t.Fatalf("another LA counts %d requests", other.Requests)
 	}
+	t.Run("a write in one LA changes its figures and the nation's, not another LA's", func(t *testing.T) {
+		d, _ := domain.ParseDate("2024-03-01")
+		if _, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: "z1", Command: "receive_request", On: d, LA: "E09000002", Actor: "t",
+			Data: json.RawMessage(req), Expected: eventstore.Any, RecordedAt: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Runner.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if again := env.Runner.Timeliness.LAStats("E09000001", p, p.To); again.Requests != 4 {
+			t.Fatalf("E09000001 now counts %d requests", again.Requests)
+		}
+		if b := env.Runner.Timeliness.LAStats("E09000002", p, p.To); b.Requests != 1 {
+			t.Fatalf("E09000002 counts %d requests", b.Requests)
+		}
+		if n, per := env.Runner.Timeliness.National(p, p.To); n.Requests != 5 || len(per) != 2 {
+			t.Fatalf("national counts %d requests in %d LAs", n.Requests, len(per))
+		}
+	})
 }

@@ -204,7 +204,11 @@ type statsKey struct {
 // Answers are cached until the projection moves on.
 func (t *Timeliness) LAStats(la string, p Period, asOf domain.Date) Stats {
 	t.mu.RLock()
-	key := statsKey{la, p, asOf, t.m.Position}
+	pos := t.m.Position
+	if la != "" {
+		pos = t.m.laPosition[la] // only this LA's events change its figures
+	}
+	key := statsKey{la, p, asOf, pos}
 	t.cacheMu.Lock()
 	cached, ok := t.statsCache[key]
 	t.cacheMu.Unlock()

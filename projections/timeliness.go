@@ -55,11 +55,12 @@ func (t *Timeliness) LAs() []string {
 }
 
 // cacheStats keeps an answer; the cache is emptied when it grows past a few
-// hundred answers, which also drops answers about positions passed.
+// thousand answers (a national roll-up is one per LA), which also drops
+// answers about positions passed.
 func (t *Timeliness) cacheStats(k statsKey, s Stats) {
 	t.cacheMu.Lock()
 	defer t.cacheMu.Unlock()
-	if t.statsCache == nil || len(t.statsCache) > 512 {
+	if t.statsCache == nil || len(t.statsCache) > 4096 {
 		t.statsCache = map[statsKey]Stats{}
 	}
 	t.statsCache[k] = s
