@@ -45,10 +45,10 @@ var requestSources = map[string]string{"parent": "Parent", "young_person": "Youn
 
 // WriteSEN2 writes the return for census year year (activity in the calendar
 // year before it, and plans in force on 1 January of it) as CSV.
-func WriteSEN2(ctx context.Context, store eventstore.Store, year int, w io.Writer) (int, error) {
+func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, year int, w io.Writer) (int, error) {
 	from, to := domain.NewDate(year-1, 1, 1), domain.NewDate(year-1, 12, 31)
 	census := domain.NewDate(year, 1, 1)
-	model := projections.NewModel(domain.NoHolidays{})
+	model := projections.NewModel(h)
 	cases := map[string]*sen2Case{}
 	err := projections.ReadBatches(ctx, store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
 		for _, e := range batch {

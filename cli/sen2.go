@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/calendar"
 )
 
 // exportSEN2 writes the SEN2 person-level return for a census year as CSV.
@@ -26,7 +27,7 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	n, err := app.WriteSEN2(ctx, s, *year, stdout)
+	n, err := app.WriteSEN2(ctx, s, calendar.NewEnglandWales(), *year, stdout)
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,7 @@ import (
 const viewsSchema = `
 CREATE TABLE IF NOT EXISTS checkpoints (
 	name     TEXT PRIMARY KEY,
-	position INTEGER NOT NULL,
-	snapshot BLOB
+	position INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
 	position       INTEGER PRIMARY KEY,
