@@ -222,11 +222,16 @@ func (r *Runner) CatchUp(ctx context.Context) (int64, error) {
 // as they are committed, in batches.
 func (r *Runner) Run(ctx context.Context) error {
 	var buf []eventstore.RecordedEvent
+	var head int64
 	err := r.Store.Subscribe(ctx, r.Position()+1, func(e eventstore.RecordedEvent) error {
 		buf = append(buf, e)
-		head, err := r.Store.Head(ctx)
-		if err != nil {
-			return err
+		// Ask for the head only on reaching the last one known: on a remote
+		// store it is a round trip.
+		if e.Position >= head {
+			var err error
+			if head, err = r.Store.Head(ctx); err != nil {
+				return err
+			}
 		}
 		if len(buf) >= 2000 || e.Position >= head {
 			err := r.apply(ctx, buf)
