@@ -101,39 +101,39 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 		}
 	}
 	for _, k := range c.Clocks.Clocks {
+		// Most clocks of a long history fall outside the period: decide that
+		// from their dates before working out a status.
+		planInPeriod := k.Name == "final_plan" && !k.Ended && p.has(k.Stopped)
+		reviewDue := k.Name == "annual_review" && p.has(k.Due) && k.Due <= asOf
+		breachable := !k.Rule.LapsesAtDue && p.has(k.Due)
+		if k.Name == "appeal_window" && p.has(k.Started) {
+			s.AppealableDecisions++
+		}
+		if !planInPeriod && !reviewDue && !breachable {
+			continue
+		}
 		row := m.Row(c, k, asOf)
-		switch k.Name {
-		case "final_plan":
-			if row.Status == domain.StatusMet || row.Status == domain.StatusLate {
-				if !p.has(k.Stopped) {
-					break
-				}
-				s.PlansIssued++
-				s.weeks = append(s.weeks, float64(k.Stopped-k.Started)/7)
-				excepted := len(m.Exceptions(c, k)) > 0
+		if planInPeriod {
+			s.PlansIssued++
+			s.weeks = append(s.weeks, float64(k.Stopped-k.Started)/7)
+			excepted := len(m.Exceptions(c, k)) > 0
+			if !excepted {
+				s.PlansExclExceptions++
+			}
+			if row.Status == domain.StatusMet {
+				s.Within20Weeks++
 				if !excepted {
-					s.PlansExclExceptions++
-				}
-				if row.Status == domain.StatusMet {
-					s.Within20Weeks++
-					if !excepted {
-						s.Within20WeeksExclExceptions++
-					}
-				}
-			}
-		case "appeal_window":
-			if p.has(k.Started) {
-				s.AppealableDecisions++
-			}
-		case "annual_review":
-			if p.has(k.Due) && k.Due <= asOf {
-				s.ReviewsDue++
-				if row.Status == domain.StatusMet {
-					s.ReviewsOnTime++
+					s.Within20WeeksExclExceptions++
 				}
 			}
 		}
-		if !k.Rule.LapsesAtDue && p.has(k.Due) && (row.Status == domain.StatusLate || row.Status == domain.StatusOverdue) {
+		if reviewDue {
+			s.ReviewsDue++
+			if row.Status == domain.StatusMet {
+				s.ReviewsOnTime++
+			}
+		}
+		if breachable && (row.Status == domain.StatusLate || row.Status == domain.StatusOverdue) {
 			s.BreachesByStage[k.Name]++
 			if row.Excused {
 				s.ExcusedByStage[k.Name]++
