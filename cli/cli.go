@@ -167,6 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("projections: %w", err)
 	}
+	env.Runner.Timeliness.Warm()
 	logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
 	close(ready)
 	runCtx, cancelRun := context.WithCancel(ctx)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/internal/randhist"
 	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/simulate"
 )
 
 var today = domain.NewDate(2026, 11, 23)
@@ -178,6 +180,20 @@ func TestRebuildEqualsIncrementalOverRandomHistories(t *testing.T) {
 			if string(live) != string(rebuilt) || string(live) != string(replayed) {
 				t.Fatalf("live, rebuilt and replayed projections differ (%d accepted commands)", accepted)
 			}
+			// The fast, fact-based figures equal the case-by-case definition
+			// for every period and as-of date tried.
+			for _, q := range []struct{ from, to, asOf domain.Date }{
+				{domain.NewDate(2024, 1, 1), domain.NewDate(2024, 12, 31), domain.NewDate(2024, 12, 31)},
+				{domain.NewDate(2024, 3, 1), domain.NewDate(2025, 2, 28), domain.NewDate(2026, 6, 1)},
+				{domain.NewDate(2025, 1, 1), domain.NewDate(2026, 12, 31), domain.NewDate(2025, 7, 1)},
+			} {
+				p := projections.Period{From: q.from, To: q.to}
+				fast, _ := json.Marshal(env.Runner.Timeliness.LAStats("E09000001", p, q.asOf))
+				scan, _ := json.Marshal(env.Runner.Timeliness.ScanStats("E09000001", p, q.asOf))
+				if string(fast) != string(scan) {
+					t.Fatalf("figures for %v as of %s differ:\nfast %s\nscan %s", p, q.asOf, fast, scan)
+				}
+			}
 		})
 	}
 }
@@ -319,4 +335,43 @@ func TestInspectorStats(t *testing.T) {
 			t.Fatalf("national counts %d requests in %d LAs", n.Requests, len(per))
 		}
 	})
+}
+
+func TestFactStatsEqualScanOnSimulatedLAs(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "sim.db")
+	s, _, err := cli.OpenStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := domain.NewDate(2026, 11, 23)
+	if _, err := simulate.Run(ctx, s, simulate.Options{LAs: 2, CasesPerYear: 150, Years: 3, Seed: 5, Until: until, Rates: simulate.National}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	env, err := cli.OpenEnv(ctx, db, "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if _, err := env.Runner.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tl := env.Runner.Timeliness
+	for _, la := range tl.LAs() {
+		for i, p := range []projections.Period{
+			{From: domain.NewDate(2024, 1, 1), To: domain.NewDate(2024, 12, 31)},
+			{From: domain.NewDate(2025, 6, 15), To: domain.NewDate(2026, 6, 14)},
+			{From: domain.NewDate(2023, 11, 24), To: until},
+		} {
+			fast, _ := json.Marshal(tl.LAStats(la, p, until.AddDays(-30*i)))
+			scan, _ := json.Marshal(tl.ScanStats(la, p, until.AddDays(-30*i)))
+			if string(fast) != string(scan) {
+				t.Fatalf("%s %v: fast %s\nscan %s", la, p, fast, scan)
+			}
+			if !strings.Contains(string(fast), `"plans_issued":`) || strings.Contains(string(fast), `"plans_issued":0,`) && i != 0 {
+				t.Fatalf("%s %v has no plans: %s", la, p, fast)
+			}
+		}
+	}
 }

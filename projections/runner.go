@@ -279,6 +279,7 @@ func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, err
 	}
+	r.Timeliness.Warm()
 	return n, r.SaveSnapshot(ctx)
 }
 

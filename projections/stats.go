@@ -69,7 +69,9 @@ func newStats(la string, p Period, asOf domain.Date) *Stats {
 		TribunalOrders: map[string]int{}, APStarts: map[string]int{}, APEnds: map[string]int{}}
 }
 
-// add counts one case into s.
+// addCase counts one case into s: the plain definition of the figures, case
+// by case and clock by clock, which the fact-based LAStats must always agree
+// with (ScanStats exposes it for that check).
 func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 	for _, st := range c.History {
 		if !p.has(st.On) {
@@ -140,6 +142,19 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 			}
 		}
 	}
+}
+
+// ScanStats computes an LA's figures by walking every case, without facts or
+// cache: slow, but the reference the fast path is checked against.
+func (t *Timeliness) ScanStats(la string, p Period, asOf domain.Date) Stats {
+	t.mu.RLock()
+	s := newStats(la, p, asOf)
+	for _, c := range t.byLA(la) {
+		t.m.addCase(s, c, p, asOf)
+	}
+	t.mu.RUnlock()
+	s.finish()
+	return *s
 }
 
 func (s *Stats) finish() {
@@ -216,14 +231,58 @@ func (t *Timeliness) LAStats(la string, p Period, asOf domain.Date) Stats {
 		t.mu.RUnlock()
 		return cached
 	}
-	s := newStats(la, p, asOf)
-	for _, c := range t.byLA(la) {
-		t.m.addCase(s, c, p, asOf)
+	if la == "" {
+		t.mu.RUnlock()
+		total, _ := t.National(p, asOf)
+		return total
 	}
+	facts := t.factsFor(la, pos)
 	t.mu.RUnlock()
+	s := newStats(la, p, asOf)
+	facts.statsFrom(s, p, asOf)
 	s.finish()
 	t.cacheStats(key, *s)
 	return *s
+}
+
+// Warm draws every LA's facts now, on every core, so the first questions
+// after a start or a rebuild are as quick as the rest.
+func (t *Timeliness) Warm() {
+	las := t.LAs()
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for la := range next {
+				t.mu.RLock()
+				t.factsFor(la, t.m.laPosition[la])
+				t.mu.RUnlock()
+			}
+		}()
+	}
+	for _, la := range las {
+		next <- la
+	}
+	close(next)
+	wg.Wait()
+}
+
+// factsFor returns an LA's facts as of its latest event, drawing them again
+// when it has moved on. Callers hold t.mu for reading.
+func (t *Timeliness) factsFor(la string, pos int64) *laFacts {
+	t.factsMu.Lock()
+	defer t.factsMu.Unlock()
+	if f, ok := t.facts[la]; ok && f.position == pos {
+		return f
+	}
+	if t.facts == nil {
+		t.facts = map[string]*laFacts{}
+	}
+	f := t.m.buildFacts(t.byLA(la), pos)
+	t.facts[la] = f
+	return f
 }
 
 // National returns the national roll-up and every LA's figures.

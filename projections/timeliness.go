@@ -22,6 +22,9 @@ type Timeliness struct {
 
 	cacheMu    sync.Mutex
 	statsCache map[statsKey]Stats
+
+	factsMu sync.Mutex
+	facts   map[string]*laFacts
 }
 
 // byLA lists the cases of one LA, or of every LA when la is "". Callers hold
@@ -323,6 +326,9 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 		m.Cases[sc.ID] = c
 		m.index(c, "")
 	}
+	t.factsMu.Lock()
+	t.facts = nil
+	t.factsMu.Unlock()
 	t.mu.Lock()
 	t.m = m
 	t.mu.Unlock()
@@ -358,6 +364,9 @@ func restoreCase(sc snapshotCase) (*CaseModel, error) {
 
 // Reset empties the projection for a rebuild.
 func (t *Timeliness) Reset() {
+	t.factsMu.Lock()
+	t.facts = nil
+	t.factsMu.Unlock()
 	t.mu.Lock()
 	t.m = NewModel(t.m.Holidays)
 	t.mu.Unlock()
