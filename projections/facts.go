@@ -27,6 +27,25 @@ const (
 	factAppealable
 )
 
+// countedEvents says which events the figures count, as which kind, and which
+// attribute (if any) labels them.
+var countedEvents = map[string]struct {
+	kind      uint8
+	labelAttr string
+}{
+	domain.TypeRequestReceived:           {factRequest, ""},
+	domain.TypeAssessmentAgreed:          {factAssessment, ""},
+	domain.TypeAssessmentRefused:         {factRefusal, ""},
+	domain.TypeDecidedNotToIssue:         {factNotIssued, ""},
+	domain.TypeMediationAdviserContacted: {factMediationContact, ""},
+	domain.TypeMediationHeld:             {factMediationHeld, ""},
+	domain.TypeAppealLodged:              {factAppeal, ""},
+	domain.TypeTribunalOrdered:           {factOrder, "order"},
+	domain.TypeAppealConceded:            {factConcession, ""},
+	domain.TypeAPPlacementStarted:        {factAPStart, "tier"},
+	domain.TypeAPPlacementEnded:          {factAPEnd, "destination"},
+}
+
 type eventFact struct {
 	on    domain.Date
 	kind  uint8
@@ -63,29 +82,8 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 	f := &laFacts{position: position}
 	for _, c := range cases {
 		for _, st := range c.History {
-			switch v := st.Event.(type) {
-			case *domain.RequestReceived:
-				f.events = append(f.events, eventFact{on: st.On, kind: factRequest})
-			case *domain.AssessmentAgreed:
-				f.events = append(f.events, eventFact{on: st.On, kind: factAssessment})
-			case *domain.AssessmentRefused:
-				f.events = append(f.events, eventFact{on: st.On, kind: factRefusal})
-			case *domain.DecidedNotToIssue:
-				f.events = append(f.events, eventFact{on: st.On, kind: factNotIssued})
-			case *domain.MediationAdviserContacted:
-				f.events = append(f.events, eventFact{on: st.On, kind: factMediationContact})
-			case *domain.MediationHeld:
-				f.events = append(f.events, eventFact{on: st.On, kind: factMediationHeld})
-			case *domain.AppealLodged:
-				f.events = append(f.events, eventFact{on: st.On, kind: factAppeal})
-			case *domain.TribunalOrdered:
-				f.events = append(f.events, eventFact{on: st.On, kind: factOrder, label: v.Order})
-			case *domain.AppealConceded:
-				f.events = append(f.events, eventFact{on: st.On, kind: factConcession})
-			case *domain.APPlacementStarted:
-				f.events = append(f.events, eventFact{on: st.On, kind: factAPStart, label: v.Tier})
-			case *domain.APPlacementEnded:
-				f.events = append(f.events, eventFact{on: st.On, kind: factAPEnd, label: v.Destination})
+			if k, ok := countedEvents[st.Event.EventType()]; ok {
+				f.events = append(f.events, eventFact{on: st.On, kind: k.kind, label: st.Event.Attr(k.labelAttr)})
 			}
 		}
 		for _, k := range c.Clocks.Clocks {
