@@ -426,7 +426,7 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		}
 	}
 	m := projections.NewModel(l.Holidays)
-	cm := &projections.CaseModel{ID: id, LA: lc.la}
+	var cc domain.CaseClocks
 	schools := map[string]bool{}
 	for _, st := range steps {
 		if st.On > asOf {
@@ -438,10 +438,11 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 				return CaseView{}, err
 			}
 		}
-		cm.Clocks.Apply(lc.rules(st.On), st.Event, st.On, l.Holidays)
+		cc.Apply(lc.rules(st.On), st.Event, st.On, l.Holidays)
 	}
+	cal := m.Calendar(lc.la)
 	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf,
-		Clocks: m.Rows(cm, asOf), Exceptions: []ClockException{}, Warnings: cm.Clocks.Warnings(asOf)}
+		Clocks: cc.Rows(id, asOf, cal), Exceptions: []ClockException{}, Warnings: cc.Warnings(asOf)}
 	if view.Warnings == nil {
 		view.Warnings = []domain.Warning{}
 	}
@@ -449,9 +450,9 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		k := knownAt.UTC()
 		view.KnownAt = &k
 	}
-	for _, k := range cm.Clocks.Clocks {
-		if row := m.Row(cm, k, asOf); row.Excused {
-			for _, x := range m.Exceptions(cm, k) {
+	for _, k := range cc.Clocks {
+		if row := cc.Row(id, k, asOf, cal); row.Excused {
+			for _, x := range cc.ExceptionsFor(k, cal) {
 				view.Exceptions = append(view.Exceptions, ClockException{Clock: k.Name, Key: k.Key, Exception: x})
 			}
 		}

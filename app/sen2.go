@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/ehcledger/ehcledger/domain"
@@ -49,6 +50,13 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, y
 	from, to := domain.NewDate(year-1, 1, 1), domain.NewDate(year-1, 12, 31)
 	census := domain.NewDate(year, 1, 1)
 	model := projections.NewModel(h)
+	load := projections.StoreHistory(ctx, store)
+	model.LoadHistory = func(caseID string, below int64) ([]domain.Step, error) {
+		steps, err := load(caseID, below)
+		// As with the events applied below, only what happened before the
+		// census date counts.
+		return slices.DeleteFunc(steps, func(s domain.Step) bool { return s.On >= census }), err
+	}
 	cases := map[string]*sen2Case{}
 	err := projections.ReadBatches(ctx, store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
 		for _, e := range batch {
@@ -59,7 +67,9 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, y
 			if on >= census {
 				continue // the return shows what had happened by the census date
 			}
-			model.ApplyDecoded(e, ev, on)
+			if err := model.ApplyDecoded(e, ev, on); err != nil {
+				return err
+			}
 			id, ok := domain.CaseIDOf(e.Stream)
 			if !ok {
 				continue
@@ -136,7 +146,8 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, y
 		// Week20 says whether an exception covered the 20-week clock.
 		if cm := model.Cases[id]; cm != nil && c.assessOutcome != "" {
 			c.week20 = "0"
-			for _, k := range cm.Clocks.Clocks {
+			cc := model.CaseClocks(cm)
+			for _, k := range cc.Clocks {
 				if k.Name == "final_plan" && len(model.Exceptions(cm, k)) > 0 {
 					c.week20 = "1"
 				}

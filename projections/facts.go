@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/ehcledger/ehcledger/domain"
@@ -46,15 +47,17 @@ var countedEvents = map[string]struct {
 	domain.TypeAPPlacementEnded:          {factAPEnd, "destination"},
 }
 
+// The facts are small fixed-size records: labels and stages are numbers
+// into the model's tables, which laFacts keeps a view of.
 type eventFact struct {
 	on    domain.Date
+	label uint32 // the order, AP tier or destination
 	kind  uint8
-	label string // the order, AP tier or destination
 }
 
 type planFact struct {
 	on       domain.Date // the day the plan was issued
-	weeks    float64
+	days     int32       // from request to plan
 	met      bool
 	excepted bool
 }
@@ -63,44 +66,66 @@ type planFact struct {
 // status on any as-of date follows from these fields.
 type dueFact struct {
 	due, stopped domain.Date
-	stage        string
-	review       bool // an annual review
-	breachable   bool // not a family's window
-	ended        bool
-	excused      bool
+	rule         uint16
+	flags        uint8
 }
+
+// dueFact flags.
+const (
+	dueReview     = 1 << iota // an annual review
+	dueBreachable             // not a family's window
+	dueEnded
+	dueExcused
+)
 
 type laFacts struct {
 	position int64
 	events   []eventFact
 	plans    []planFact
 	dues     []dueFact
+	// Views of the model's tables as they stood: entries never change once
+	// added, so reading them needs no lock.
+	strs  []string
+	rules []ruleRef
 }
 
 // buildFacts draws the facts of an LA's cases. Callers hold t.mu.
 func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
-	f := &laFacts{position: position}
+	f := &laFacts{position: position, strs: m.strs, rules: m.rules}
 	for _, c := range cases {
-		for _, st := range c.History {
-			if k, ok := countedEvents[st.Event.EventType()]; ok {
-				f.events = append(f.events, eventFact{on: st.On, kind: k.kind, label: st.Event.Attr(k.labelAttr)})
+		for _, mk := range c.marks {
+			if k := markKinds[mk.kind].fact; k >= 0 {
+				f.events = append(f.events, eventFact{on: mk.on, kind: uint8(k), label: mk.label})
 			}
 		}
-		for _, k := range c.Clocks.Clocks {
-			switch {
-			case k.Name == "appeal_window":
-				f.events = append(f.events, eventFact{on: k.Started, kind: factAppealable})
-			case k.Name == "final_plan" && !k.Ended && !k.Stopped.IsZero():
-				f.plans = append(f.plans, planFact{on: k.Stopped, weeks: float64(k.Stopped-k.Started) / 7,
-					met: k.Stopped <= k.Due, excepted: len(m.Exceptions(c, k)) > 0})
+		for _, p := range c.clocks {
+			r := m.rules[p.rule].rule
+			excepted := func() bool {
+				k := m.unpackClock(p)
+				return len(m.Exceptions(c, &k)) > 0
 			}
-			if k.Name == "annual_review" || !k.Rule.LapsesAtDue {
-				d := dueFact{due: k.Due, stopped: k.Stopped, stage: k.Name, review: k.Name == "annual_review",
-					breachable: !k.Rule.LapsesAtDue, ended: k.Ended}
+			switch {
+			case r.Name == "appeal_window":
+				f.events = append(f.events, eventFact{on: p.started, kind: factAppealable})
+			case r.Name == "final_plan" && !p.ended && !p.stopped.IsZero():
+				f.plans = append(f.plans, planFact{on: p.stopped, days: int32(p.stopped - p.started),
+					met: p.stopped <= p.due, excepted: excepted()})
+			}
+			if r.Name == "annual_review" || !r.LapsesAtDue {
+				d := dueFact{due: p.due, stopped: p.stopped, rule: p.rule}
+				if r.Name == "annual_review" {
+					d.flags |= dueReview
+				}
+				if !r.LapsesAtDue {
+					d.flags |= dueBreachable
+				}
+				if p.ended {
+					d.flags |= dueEnded
+				}
 				// Only a late or overdue clock can be excused; whether one is
 				// depends on its exceptions, not on the as-of date.
-				if !k.Ended && (k.Stopped.IsZero() || k.Stopped > k.Due) {
-					d.excused = len(m.Exceptions(c, k)) > 0
+				if !p.ended && (p.stopped.IsZero() || p.stopped > p.due) && excepted() {
+					d.flags |= dueExcused
 				}
 				f.dues = append(f.dues, d)
 			}
@@ -109,6 +134,9 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 	sort.Slice(f.events, func(i, j int) bool { return f.events[i].on < f.events[j].on })
 	sort.Slice(f.plans, func(i, j int) bool { return f.plans[i].on < f.plans[j].on })
 	sort.Slice(f.dues, func(i, j int) bool { return f.dues[i].due < f.dues[j].due })
+	// Keep exactly what was drawn: appending leaves up to half of each
+	// slice unused, and every LA's facts stay in memory.
+	f.events, f.plans, f.dues = slices.Clone(f.events), slices.Clone(f.plans), slices.Clone(f.dues)
 	return f
 }
 
@@ -135,13 +163,13 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 		case factAppeal:
 			s.AppealsLodged++
 		case factOrder:
-			s.TribunalOrders[e.label]++
+			s.TribunalOrders[f.strs[e.label]]++
 		case factConcession:
 			s.Concessions++
 		case factAPStart:
-			s.APStarts[e.label]++
+			s.APStarts[f.strs[e.label]]++
 		case factAPEnd:
-			s.APEnds[e.label]++
+			s.APEnds[f.strs[e.label]]++
 		case factAppealable:
 			s.AppealableDecisions++
 		}
@@ -152,7 +180,7 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 			break
 		}
 		s.PlansIssued++
-		s.weeks = append(s.weeks, pl.weeks)
+		s.weeks = append(s.weeks, float64(pl.days)/7)
 		if !pl.excepted {
 			s.PlansExclExceptions++
 		}
@@ -168,19 +196,21 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 		if d.due > p.To {
 			break
 		}
-		met := !d.ended && !d.stopped.IsZero() && d.stopped <= d.due
-		late := !d.ended && !d.stopped.IsZero() && d.stopped > d.due
+		ended := d.flags&dueEnded != 0
+		met := !ended && !d.stopped.IsZero() && d.stopped <= d.due
+		late := !ended && !d.stopped.IsZero() && d.stopped > d.due
 		overdue := d.stopped.IsZero() && d.due < asOf
-		if d.review && d.due <= asOf {
+		if d.flags&dueReview != 0 && d.due <= asOf {
 			s.ReviewsDue++
 			if met {
 				s.ReviewsOnTime++
 			}
 		}
-		if d.breachable && (late || overdue) {
-			s.BreachesByStage[d.stage]++
-			if d.excused {
-				s.ExcusedByStage[d.stage]++
+		if d.flags&dueBreachable != 0 && (late || overdue) {
+			stage := f.rules[d.rule].rule.Name
+			s.BreachesByStage[stage]++
+			if d.flags&dueExcused != 0 {
+				s.ExcusedByStage[stage]++
 			}
 		}
 	}

@@ -4,6 +4,7 @@
 package projections
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -24,20 +25,47 @@ func Decode(e eventstore.RecordedEvent) (domain.Event, domain.Date, error) {
 	return ev, on, nil
 }
 
-// CaseModel is the timeliness state of one case.
+// CaseModel is the timeliness state of one case, kept compact (see
+// compact.go): read its clocks through Model.CaseClocks.
 type CaseModel struct {
 	ID      string
 	LA      string
 	Version int64
 	// LastPosition is the global position of the case's latest event.
 	LastPosition int64
-	Clocks       domain.CaseClocks
-	// History is the case's stored steps, kept so that a correction can
-	// recompute the clocks from the corrected history.
-	History   []domain.Step
-	corrected bool
 	// Caseworker and Team are the latest assignment.
 	Caseworker, Team string
+
+	birth  domain.Date
+	clocks []packedClock
+	marks  []mark
+	extra  *caseExtra
+}
+
+// HistoryLoader reads the steps of a case's stream below a version, for the
+// rare case whose clocks must be worked out again after a correction.
+type HistoryLoader func(caseID string, below int64) ([]domain.Step, error)
+
+// StoreHistory returns a HistoryLoader that reads the event store.
+func StoreHistory(ctx context.Context, s eventstore.Store) HistoryLoader {
+	return func(caseID string, below int64) ([]domain.Step, error) {
+		evs, err := s.ReadStream(ctx, domain.CaseStream(caseID), 1)
+		if err != nil {
+			return nil, err
+		}
+		var steps []domain.Step
+		for _, e := range evs {
+			if e.Version >= below {
+				break
+			}
+			ev, on, err := Decode(e)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, domain.Step{Version: e.Version, On: on, Event: ev})
+		}
+		return steps, nil
+	}
 }
 
 // Model is the timeliness read model: the clocks of every case and the
@@ -51,11 +79,24 @@ type Model struct {
 	// Adoptions holds each LA's rulebook adoptions in the order recorded.
 	Adoptions map[string][]domain.RulebookAdopted
 	Position  int64
+	// LoadHistory reads a case's earlier steps when a correction arrives;
+	// without it a correction cannot be applied.
+	LoadHistory HistoryLoader
 	// byLA indexes cases by their current LA, for per-LA views.
 	byLA map[string]map[string]*CaseModel
 	// laPosition is the position of the latest event that changed each LA's
 	// figures, so a cached answer about one LA outlives writes to others.
 	laPosition map[string]int64
+
+	// The tables packed clocks and marks number into; they only grow.
+	strs    []string
+	strIdx  map[string]uint32
+	rules   []ruleRef
+	ruleIdx map[ruleRef]uint16
+	// Scratch space for applying one event to one case.
+	scratch     []domain.Clock
+	scratchPtrs []*domain.Clock
+	work        domain.CaseClocks
 }
 
 func (m *Model) touch(la string, pos int64) {
@@ -91,81 +132,116 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 	if err != nil {
 		return err
 	}
-	m.ApplyDecoded(e, ev, on)
-	return nil
+	return m.ApplyDecoded(e, ev, on)
 }
 
-// ApplyDecoded adds an already decoded event.
-func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on domain.Date) {
-	if e.Position > m.Position {
-		m.Position = e.Position
-	}
-	m.touch(e.LA, e.Position)
+// ApplyDecoded adds an already decoded event. It fails only when a
+// correction arrives and the case's history cannot be read.
+func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on domain.Date) error {
+	la := m.internString(e.LA)
 	switch v := ev.(type) {
 	case *domain.SchoolClosureRecorded:
-		la := m.Closures[e.LA]
-		if la == nil {
-			la = map[string][]domain.ClosureWindow{}
-			m.Closures[e.LA] = la
+		cal := m.Closures[la]
+		if cal == nil {
+			cal = map[string][]domain.ClosureWindow{}
+			m.Closures[la] = cal
 		}
-		la[v.School] = append(la[v.School], domain.ClosureWindow{FirstDay: v.FirstDay, Reopens: v.Reopens})
-		return
+		cal[v.School] = append(cal[v.School], domain.ClosureWindow{FirstDay: v.FirstDay, Reopens: v.Reopens})
+		m.advance(la, e.Position)
+		return nil
 	case *domain.RulebookAdopted:
-		m.Adoptions[e.LA] = append(m.Adoptions[e.LA], *v)
-		return
+		m.Adoptions[la] = append(m.Adoptions[la], *v)
+		m.advance(la, e.Position)
+		return nil
 	}
 	id, ok := domain.CaseIDOf(e.Stream)
 	if !ok {
-		return
+		m.advance(la, e.Position)
+		return nil
 	}
 	c := m.Cases[id]
 	if c == nil {
 		if _, ok := ev.(*domain.RequestReceived); !ok {
-			return // a case starts with its request; the store never holds otherwise
+			m.advance(la, e.Position)
+			return nil // a case starts with its request; the store never holds otherwise
 		}
-		c = &CaseModel{ID: id, LA: e.LA}
+		c = &CaseModel{ID: id}
+	}
+	_, corrects := ev.(*domain.StepCorrected)
+	if corrects && (c.extra == nil || !c.extra.corrected) {
+		// From now on the case's clocks come from its corrected history, so
+		// read the steps before this one once.
+		if m.LoadHistory == nil {
+			return fmt.Errorf("event %d (%s): a correction needs the case's history and no store was given to read it", e.Position, e.Stream)
+		}
+		h, err := m.LoadHistory(id, e.Version)
+		if err != nil {
+			return fmt.Errorf("event %d (%s): read the history to correct: %w", e.Position, e.Stream, err)
+		}
+		if c.extra == nil {
+			c.extra = &caseExtra{}
+		}
+		c.extra.history, c.extra.corrected = h, true
+	}
+	m.advance(la, e.Position)
+	if m.Cases[id] == nil {
 		m.Cases[id] = c
 	}
 	c.Version = e.Version
 	c.LastPosition = e.Position
-	if old := c.LA; old != e.LA || m.byLA[e.LA][c.ID] == nil {
-		c.LA = e.LA // a case follows its plan when it moves LA
+	if old := c.LA; old != la || m.byLA[la][c.ID] == nil {
+		c.LA = la // a case follows its plan when it moves LA
 		m.index(c, old)
 		if old != "" {
 			m.touch(old, e.Position)
 		}
 	}
-	c.History = append(c.History, domain.Step{Version: e.Version, On: on, Event: ev})
 	if a, ok := ev.(*domain.CaseAssigned); ok {
-		c.Caseworker, c.Team = a.Caseworker, a.Team
+		c.Caseworker, c.Team = m.internString(a.Caseworker), m.internString(a.Team)
 	}
-	if _, corrects := ev.(*domain.StepCorrected); corrects || c.corrected {
-		c.corrected = true
+	if c.extra != nil && c.extra.corrected {
+		c.extra.history = append(c.extra.history, domain.Step{Version: e.Version, On: on, Event: ev})
 		m.recompute(c)
-		return
+		return nil
 	}
-	c.Clocks.Apply(m.RulebookAt(c.LA, on), ev, on, m.Holidays)
+	m.remember(c, ev, on)
+	cc := m.working(c)
+	cc.Apply(m.RulebookAt(c.LA, on), ev, on, m.Holidays)
+	m.store(c, cc)
+	return nil
 }
 
-// recompute rebuilds a corrected case's clocks from its corrected history.
+// advance moves the model's position and the LA's on past an event.
+func (m *Model) advance(la string, pos int64) {
+	if pos > m.Position {
+		m.Position = pos
+	}
+	m.touch(la, pos)
+}
+
+// recompute rebuilds a corrected case's clocks and marks from its corrected
+// history.
 func (m *Model) recompute(c *CaseModel) {
 	rulesAt := func(d domain.Date) *domain.Rulebook { return m.RulebookAt(c.LA, d) }
-	eff, err := domain.Effective(c.History, rulesAt)
+	eff, err := domain.Effective(c.extra.history, rulesAt)
 	if err != nil {
 		// The command path refuses corrections that break the history, so
 		// this only happens with a store written by other means: show the
 		// steps as recorded rather than nothing.
 		eff = nil
-		for _, s := range c.History {
+		for _, s := range c.extra.history {
 			if _, ok := s.Event.(*domain.StepCorrected); !ok {
 				eff = append(eff, s)
 			}
 		}
 	}
-	c.Clocks = domain.CaseClocks{}
+	cc := domain.CaseClocks{}
+	c.marks = c.marks[:0]
 	for _, s := range eff {
-		c.Clocks.Apply(rulesAt(s.On), s.Event, s.On, m.Holidays)
+		m.remember(c, s.Event, s.On)
+		cc.Apply(rulesAt(s.On), s.Event, s.On, m.Holidays)
 	}
+	m.store(c, &cc)
 }
 
 // RulebookAt returns the rulebook an LA had in force on a date, as far as the
@@ -181,19 +257,28 @@ type laCalendar map[string][]domain.ClosureWindow
 
 func (l laCalendar) Closures(school string) []domain.ClosureWindow { return l[school] }
 
+// Calendar returns the school closures an LA has recorded, for the derived
+// school-closure exception.
+func (m *Model) Calendar(la string) domain.SchoolCalendars {
+	return laCalendar(m.Closures[la])
+}
+
 // Rows returns the case's clocks as they stand on asOf.
 func (m *Model) Rows(c *CaseModel, asOf domain.Date) []domain.ClockRow {
-	return c.Clocks.Rows(c.ID, asOf, laCalendar(m.Closures[c.LA]))
+	cc := m.CaseClocks(c)
+	return cc.Rows(c.ID, asOf, m.Calendar(c.LA))
 }
 
 // Row returns one clock of a case as it stands on asOf.
 func (m *Model) Row(c *CaseModel, k *domain.Clock, asOf domain.Date) domain.ClockRow {
-	return c.Clocks.Row(c.ID, k, asOf, laCalendar(m.Closures[c.LA]))
+	cc := c.shell()
+	return cc.Row(c.ID, k, asOf, m.Calendar(c.LA))
 }
 
 // Exceptions lists the exceptions that cover a clock of a case.
 func (m *Model) Exceptions(c *CaseModel, k *domain.Clock) []domain.Exception {
-	return c.Clocks.ExceptionsFor(k, laCalendar(m.Closures[c.LA]))
+	cc := c.shell()
+	return cc.ExceptionsFor(k, m.Calendar(c.LA))
 }
 
 // AllRows returns every case's clocks on asOf, sorted.

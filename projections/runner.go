@@ -72,6 +72,7 @@ func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, snaps
 	}
 	r := &Runner{Store: store, Views: views, SnapshotPath: snapshotPath, Timeliness: NewTimeliness(h), SnapshotEvery: 250000,
 		SnapshotInterval: 5 * time.Minute, advanced: make(chan struct{}), lastSnapshot: time.Now()}
+	r.Timeliness.SetHistoryLoader(StoreHistory(context.WithoutCancel(ctx), store))
 	if err := r.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -91,6 +92,9 @@ func (r *Runner) restore(ctx context.Context) error {
 	}
 	defer f.Close()
 	if err := r.Timeliness.ReadSnapshot(bufio.NewReaderSize(f, 1<<20)); err != nil {
+		if errors.Is(err, ErrSnapshotFormat) {
+			return nil // an older layout: replay the timeliness projection from the first event
+		}
 		return err
 	}
 	r.snapshotPos = r.Timeliness.Position()

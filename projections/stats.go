@@ -73,36 +73,38 @@ func newStats(la string, p Period, asOf domain.Date) *Stats {
 // by case and clock by clock, which the fact-based LAStats must always agree
 // with (ScanStats exposes it for that check).
 func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
-	for _, st := range c.History {
-		if !p.has(st.On) {
+	for _, mk := range c.marks {
+		if !p.has(mk.on) {
 			continue
 		}
-		switch v := st.Event.(type) {
-		case *domain.RequestReceived:
+		label := m.strs[mk.label]
+		switch markKinds[mk.kind].typ {
+		case domain.TypeRequestReceived:
 			s.Requests++
-		case *domain.AssessmentAgreed:
+		case domain.TypeAssessmentAgreed:
 			s.Assessments++
-		case *domain.AssessmentRefused:
+		case domain.TypeAssessmentRefused:
 			s.Refusals++
-		case *domain.DecidedNotToIssue:
+		case domain.TypeDecidedNotToIssue:
 			s.NotIssued++
-		case *domain.MediationAdviserContacted:
+		case domain.TypeMediationAdviserContacted:
 			s.MediationContacts++
-		case *domain.MediationHeld:
+		case domain.TypeMediationHeld:
 			s.MediationsHeld++
-		case *domain.AppealLodged:
+		case domain.TypeAppealLodged:
 			s.AppealsLodged++
-		case *domain.TribunalOrdered:
-			s.TribunalOrders[v.Order]++
-		case *domain.AppealConceded:
+		case domain.TypeTribunalOrdered:
+			s.TribunalOrders[label]++
+		case domain.TypeAppealConceded:
 			s.Concessions++
-		case *domain.APPlacementStarted:
-			s.APStarts[v.Tier]++
-		case *domain.APPlacementEnded:
-			s.APEnds[v.Destination]++
+		case domain.TypeAPPlacementStarted:
+			s.APStarts[label]++
+		case domain.TypeAPPlacementEnded:
+			s.APEnds[label]++
 		}
 	}
-	for _, k := range c.Clocks.Clocks {
+	cc := m.CaseClocks(c)
+	for _, k := range cc.Clocks {
 		// Most clocks of a long history fall outside the period: decide that
 		// from their dates before working out a status.
 		planInPeriod := k.Name == "final_plan" && !k.Ended && p.has(k.Stopped)

@@ -33,12 +33,12 @@ var nextSteps = map[string]string{
 }
 
 // NextStep describes the statutory step that stops clock k.
-func NextStep(c *CaseModel, k *domain.Clock) string {
+func (m *Model) NextStep(c *CaseModel, k *domain.Clock) string {
 	s, ok := nextSteps[k.Name]
 	if !ok {
 		return k.Name
 	}
-	if k.Name == "final_plan" && !StepStarted(c, k) {
+	if k.Name == "final_plan" && !m.StepStarted(c, k) {
 		return "send the draft plan, then issue the final plan"
 	}
 	if k.Key != "" && containsVerb(s) {
@@ -68,13 +68,16 @@ var startedBy = map[string]string{
 
 // StepStarted reports whether the work that stops clock k has visibly begun
 // since the clock started. Clocks stopped by a single act have no such step.
-func StepStarted(c *CaseModel, k *domain.Clock) bool {
+func (m *Model) StepStarted(c *CaseModel, k *domain.Clock) bool {
 	t, ok := startedBy[k.Name]
 	if !ok {
 		return false
 	}
-	for _, s := range c.History {
-		if s.On >= k.Started && s.Event.EventType() == t && (k.Key == "" || s.Event.Attr("review") == "" || s.Event.Attr("review") == k.Key) {
+	for _, mk := range c.marks {
+		if mk.on < k.Started || markKinds[mk.kind].typ != t {
+			continue
+		}
+		if review := m.strs[mk.label]; k.Key == "" || review == "" || review == k.Key {
 			return true
 		}
 	}

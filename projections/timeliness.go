@@ -3,6 +3,7 @@ package projections
 import (
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -72,6 +73,14 @@ func (t *Timeliness) cacheStats(k statsKey, s Stats) {
 // NewTimeliness returns an empty timeliness projection.
 func NewTimeliness(h domain.Holidays) *Timeliness {
 	return &Timeliness{m: NewModel(h)}
+}
+
+// SetHistoryLoader gives the projection the way to read a case's earlier
+// steps, which it needs when a correction arrives.
+func (t *Timeliness) SetHistoryLoader(load HistoryLoader) {
+	t.mu.Lock()
+	t.m.LoadHistory = load
+	t.mu.Unlock()
 }
 
 // Name implements Projection.
@@ -164,23 +173,25 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 		if (f.LA != "" && c.LA != f.LA) || (f.Caseworker != "" && c.Caseworker != f.Caseworker) || (f.Team != "" && c.Team != f.Team) {
 			continue
 		}
-		for _, k := range c.Clocks.Clocks {
-			if openOnly && !k.Stopped.IsZero() {
+		for _, p := range c.clocks {
+			if openOnly && !p.stopped.IsZero() {
 				continue
 			}
+			if (!f.DueFrom.IsZero() && p.due < f.DueFrom) || (!f.DueTo.IsZero() && p.due > f.DueTo) {
+				continue
+			}
+			clock := t.m.unpackClock(p)
+			k := &clock
 			if f.Clock != "" && k.Name != f.Clock {
-				continue
-			}
-			if (!f.DueFrom.IsZero() && k.Due < f.DueFrom) || (!f.DueTo.IsZero() && k.Due > f.DueTo) {
 				continue
 			}
 			row := t.m.Row(c, k, f.AsOf)
 			if !f.Statuses[row.Status] {
 				continue
 			}
-			item := WorklistItem{ClockRow: row, LA: c.LA, Caseworker: c.Caseworker, Team: c.Team, NextStep: NextStep(c, k)}
+			item := WorklistItem{ClockRow: row, LA: c.LA, Caseworker: c.Caseworker, Team: c.Team, NextStep: t.m.NextStep(c, k)}
 			// A family's window is theirs to use, never the LA's risk.
-			item.AtRisk = row.Status == domain.StatusRunning && !k.Rule.LapsesAtDue && k.Due <= f.AsOf.AddDays(f.RiskDays) && !StepStarted(c, k)
+			item.AtRisk = row.Status == domain.StatusRunning && !k.Rule.LapsesAtDue && k.Due <= f.AsOf.AddDays(f.RiskDays) && !t.m.StepStarted(c, k)
 			switch f.View {
 			case "due_this_week":
 				if row.Status != domain.StatusRunning || k.Due > weekEnd {
@@ -218,18 +229,35 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 	return out
 }
 
+// snapshotFormat numbers the layout of snapshots. A snapshot of another
+// format is not read: the projection is replayed from the store instead.
+const snapshotFormat = 2
+
+// ErrSnapshotFormat says a snapshot was written in another format.
+var ErrSnapshotFormat = errors.New("timeliness snapshot: written in another format")
+
 // snapshotCase is the stored form of one case: rules are named, not pointed to.
 type snapshotCase struct {
 	ID           string                     `json:"id"`
 	LA           string                     `json:"la"`
 	Version      int64                      `json:"version"`
 	LastPosition int64                      `json:"last_position"`
+	Caseworker   string                     `json:"caseworker,omitempty"`
+	Team         string                     `json:"team,omitempty"`
+	BirthDate    domain.Date                `json:"birth_date"`
 	Clocks       []snapshotClock            `json:"clocks"`
+	Marks        []snapshotMark             `json:"marks,omitempty"`
 	Exceptions   []domain.ExceptionRecorded `json:"exceptions,omitempty"`
 	SchoolAsked  []domain.AdviceAsked       `json:"school_asked,omitempty"`
-	History      []snapshotStep             `json:"history"`
-	BirthDate    domain.Date                `json:"birth_date"`
-	Corrected    bool                       `json:"corrected,omitempty"`
+	// History is kept for corrected cases only.
+	History   []snapshotStep `json:"history,omitempty"`
+	Corrected bool           `json:"corrected,omitempty"`
+}
+
+type snapshotMark struct {
+	On    domain.Date `json:"on"`
+	Type  string      `json:"t"`
+	Label string      `json:"l,omitempty"`
 }
 
 type snapshotStep struct {
@@ -252,6 +280,7 @@ type snapshotClock struct {
 
 // snapshotHeader is the first record of a snapshot.
 type snapshotHeader struct {
+	Format    int                                          `json:"format"`
 	Position  int64                                        `json:"position"`
 	Closures  map[string]map[string][]domain.ClosureWindow `json:"closures"`
 	Adoptions map[string][]domain.RulebookAdopted          `json:"adoptions"`
@@ -266,7 +295,8 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	defer t.mu.RUnlock()
 	zw := gzip.NewWriter(w)
 	enc := json.NewEncoder(zw)
-	if err := enc.Encode(snapshotHeader{Position: t.m.Position, Closures: t.m.Closures, Adoptions: t.m.Adoptions, Cases: len(t.m.Cases)}); err != nil {
+	h := snapshotHeader{Format: snapshotFormat, Position: t.m.Position, Closures: t.m.Closures, Adoptions: t.m.Adoptions, Cases: len(t.m.Cases)}
+	if err := enc.Encode(h); err != nil {
 		return 0, err
 	}
 	ids := make([]string, 0, len(t.m.Cases))
@@ -275,18 +305,9 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		c := t.m.Cases[id]
-		sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
-			Exceptions: c.Clocks.Exceptions, SchoolAsked: c.Clocks.SchoolAsked, Corrected: c.corrected, BirthDate: c.Clocks.BirthDate}
-		for _, st := range c.History {
-			p, err := json.Marshal(st.Event)
-			if err != nil {
-				return 0, err
-			}
-			sc.History = append(sc.History, snapshotStep{Version: st.Version, On: st.On, Type: st.Event.EventType(), Schema: st.Event.SchemaVersion(), Payload: p})
-		}
-		for _, k := range c.Clocks.Clocks {
-			sc.Clocks = append(sc.Clocks, snapshotClock{Name: k.Name, Rulebook: k.Book.ID, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended})
+		sc, err := t.m.snapshotOf(t.m.Cases[id])
+		if err != nil {
+			return 0, err
 		}
 		if err := enc.Encode(sc); err != nil {
 			return 0, err
@@ -295,7 +316,31 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	return t.m.Position, zw.Close()
 }
 
+func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
+	sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
+		Caseworker: c.Caseworker, Team: c.Team, BirthDate: c.birth}
+	if x := c.extra; x != nil {
+		sc.Exceptions, sc.SchoolAsked, sc.Corrected = x.exceptions, x.schoolAsked, x.corrected
+		for _, st := range x.history {
+			p, err := json.Marshal(st.Event)
+			if err != nil {
+				return sc, err
+			}
+			sc.History = append(sc.History, snapshotStep{Version: st.Version, On: st.On, Type: st.Event.EventType(), Schema: st.Event.SchemaVersion(), Payload: p})
+		}
+	}
+	for _, mk := range c.marks {
+		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: markKinds[mk.kind].typ, Label: m.strs[mk.label]})
+	}
+	for _, p := range c.clocks {
+		r := m.rules[p.rule]
+		sc.Clocks = append(sc.Clocks, snapshotClock{Name: r.rule.Name, Rulebook: r.book.ID, Key: m.strs[p.key], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended})
+	}
+	return sc, nil
+}
+
 // ReadSnapshot replaces the model with a snapshot written by WriteSnapshot.
+// A snapshot of another format gives ErrSnapshotFormat and changes nothing.
 func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
@@ -306,7 +351,11 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 	if err := dec.Decode(&h); err != nil {
 		return fmt.Errorf("timeliness snapshot: %w", err)
 	}
+	if h.Format != snapshotFormat {
+		return fmt.Errorf("%w (%d, not %d)", ErrSnapshotFormat, h.Format, snapshotFormat)
+	}
 	m := NewModel(t.m.Holidays)
+	m.LoadHistory = t.m.LoadHistory
 	m.Position = h.Position
 	if h.Closures != nil {
 		m.Closures = h.Closures
@@ -319,9 +368,9 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 		if err := dec.Decode(&sc); err != nil {
 			return fmt.Errorf("timeliness snapshot: case %d of %d: %w", i+1, h.Cases, err)
 		}
-		c, err := restoreCase(sc)
+		c, err := m.restoreCase(sc)
 		if err != nil {
-			return err
+			return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
 		}
 		m.Cases[sc.ID] = c
 		m.index(c, "")
@@ -335,29 +384,38 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 	return nil
 }
 
-func restoreCase(sc snapshotCase) (*CaseModel, error) {
-	c := &CaseModel{ID: sc.ID, LA: sc.LA, Version: sc.Version, LastPosition: sc.LastPosition, corrected: sc.Corrected}
-	c.Clocks.Exceptions, c.Clocks.SchoolAsked, c.Clocks.BirthDate = sc.Exceptions, sc.SchoolAsked, sc.BirthDate
+func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
+	c := &CaseModel{ID: sc.ID, LA: m.internString(sc.LA), Version: sc.Version, LastPosition: sc.LastPosition,
+		Caseworker: m.internString(sc.Caseworker), Team: m.internString(sc.Team), birth: sc.BirthDate}
+	if sc.Corrected || len(sc.Exceptions) > 0 || len(sc.SchoolAsked) > 0 {
+		c.extra = &caseExtra{exceptions: sc.Exceptions, schoolAsked: sc.SchoolAsked, corrected: sc.Corrected}
+	}
 	for _, st := range sc.History {
 		ev, err := domain.DecodeEvent(st.Type, st.Schema, st.Payload)
 		if err != nil {
-			return nil, fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+			return nil, err
 		}
-		c.History = append(c.History, domain.Step{Version: st.Version, On: st.On, Event: ev})
-		if a, ok := ev.(*domain.CaseAssigned); ok {
-			c.Caseworker, c.Team = a.Caseworker, a.Team
-		}
+		c.extra.history = append(c.extra.history, domain.Step{Version: st.Version, On: st.On, Event: ev})
 	}
+	for _, mk := range sc.Marks {
+		k, ok := markKindOf[mk.Type]
+		if !ok {
+			return nil, fmt.Errorf("no mark is kept for events of type %q", mk.Type)
+		}
+		c.marks = append(c.marks, mark{on: mk.On, kind: k, label: m.intern(mk.Label)})
+	}
+	c.clocks = make([]packedClock, 0, len(sc.Clocks))
 	for _, k := range sc.Clocks {
 		rb, err := domain.LookupRulebook(k.Rulebook)
 		if err != nil {
-			return nil, fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+			return nil, err
 		}
 		rule := rb.Clock(k.Name)
 		if rule == nil {
-			return nil, fmt.Errorf("timeliness snapshot: case %s: rulebook %s has no clock %q", sc.ID, rb.ID, k.Name)
+			return nil, fmt.Errorf("rulebook %s has no clock %q", rb.ID, k.Name)
 		}
-		c.Clocks.Clocks = append(c.Clocks.Clocks, &domain.Clock{Name: k.Name, Key: k.Key, Started: k.Started, Due: k.Due, Stopped: k.Stopped, Ended: k.Ended, Rule: rule, Book: rb})
+		c.clocks = append(c.clocks, packedClock{started: k.Started, due: k.Due, stopped: k.Stopped, ended: k.Ended,
+			key: m.intern(k.Key), rule: m.ruleNumber(rule, rb)})
 	}
 	return c, nil
 }
@@ -368,6 +426,8 @@ func (t *Timeliness) Reset() {
 	t.facts = nil
 	t.factsMu.Unlock()
 	t.mu.Lock()
+	load := t.m.LoadHistory
 	t.m = NewModel(t.m.Holidays)
+	t.m.LoadHistory = load
 	t.mu.Unlock()
 }

@@ -1,0 +1,197 @@
+package projections
+
+import (
+	"github.com/ehcledger/ehcledger/domain"
+)
+
+// A national store holds over a million cases and tens of millions of events,
+// so the model keeps each case in a compact form: clocks packed into twenty
+// bytes (rules and keys as small numbers into tables the model shares), only
+// the events the views look at again remembered as marks, and a case's full
+// history held only once a correction makes it needed.
+
+// packedClock is a domain.Clock in twenty bytes.
+type packedClock struct {
+	started, due, stopped domain.Date
+	key                   uint32 // into Model.strs
+	rule                  uint16 // into Model.rules
+	ended                 bool
+}
+
+// ruleRef is a clock rule with the rulebook it belongs to.
+type ruleRef struct {
+	rule *domain.ClockRule
+	book *domain.Rulebook
+}
+
+// mark is an event the views read again: one the inspector figures count, or
+// one that shows a step has begun (for the worklist's at-risk test).
+type mark struct {
+	on    domain.Date
+	kind  uint8  // into markKinds
+	label uint32 // into Model.strs: the attribute markKinds names
+}
+
+// markKind is a kind of event kept as a mark.
+type markKind struct {
+	typ       string
+	fact      int // the counted fact it is, or -1
+	labelAttr string
+}
+
+var (
+	markKinds  []markKind
+	markKindOf = map[string]uint8{}
+)
+
+func init() {
+	add := func(typ string, fact int, attr string) {
+		markKindOf[typ] = uint8(len(markKinds))
+		markKinds = append(markKinds, markKind{typ: typ, fact: fact, labelAttr: attr})
+	}
+	for typ, c := range countedEvents {
+		add(typ, int(c.kind), c.labelAttr)
+	}
+	for _, typ := range startedBy {
+		if _, ok := markKindOf[typ]; !ok {
+			add(typ, -1, "review")
+		}
+	}
+}
+
+// caseExtra holds what few cases have, so the rest do not pay for it.
+type caseExtra struct {
+	exceptions  []domain.ExceptionRecorded
+	schoolAsked []domain.AdviceAsked
+	// history is the case's stored steps, kept once the case has a
+	// correction so that its clocks can be worked out again.
+	history   []domain.Step
+	corrected bool
+}
+
+// intern returns the number of s in the model's string table, adding it
+// when new. Callers hold the model for writing.
+func (m *Model) intern(s string) uint32 {
+	if i, ok := m.strIdx[s]; ok {
+		return i
+	}
+	if m.strIdx == nil {
+		m.strIdx = map[string]uint32{}
+	}
+	i := uint32(len(m.strs))
+	m.strs = append(m.strs, s)
+	m.strIdx[s] = i
+	return i
+}
+
+// internString returns the table's copy of s, so that the many cases that
+// share an LA, caseworker or team share one string.
+func (m *Model) internString(s string) string {
+	return m.strs[m.intern(s)]
+}
+
+func (m *Model) ruleNumber(r *domain.ClockRule, b *domain.Rulebook) uint16 {
+	ref := ruleRef{r, b}
+	if i, ok := m.ruleIdx[ref]; ok {
+		return i
+	}
+	if m.ruleIdx == nil {
+		m.ruleIdx = map[ruleRef]uint16{}
+	}
+	i := uint16(len(m.rules))
+	m.rules = append(m.rules, ref)
+	m.ruleIdx[ref] = i
+	return i
+}
+
+func (m *Model) packClock(k *domain.Clock) packedClock {
+	return packedClock{started: k.Started, due: k.Due, stopped: k.Stopped, key: m.intern(k.Key), rule: m.ruleNumber(k.Rule, k.Book), ended: k.Ended}
+}
+
+func (m *Model) unpackClock(p packedClock) domain.Clock {
+	r := m.rules[p.rule]
+	return domain.Clock{Name: r.rule.Name, Key: m.strs[p.key], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended, Rule: r.rule, Book: r.book}
+}
+
+// shell is the case's clock state without its clocks: what exceptions and
+// warnings need besides the clock itself.
+func (c *CaseModel) shell() domain.CaseClocks {
+	cc := domain.CaseClocks{BirthDate: c.birth}
+	if c.extra != nil {
+		cc.Exceptions, cc.SchoolAsked = c.extra.exceptions, c.extra.schoolAsked
+	}
+	return cc
+}
+
+// CaseClocks returns the full clock state of a case, as the domain works
+// with it. The clocks are fresh copies.
+func (m *Model) CaseClocks(c *CaseModel) domain.CaseClocks {
+	cc := c.shell()
+	clocks := make([]domain.Clock, len(c.clocks))
+	cc.Clocks = make([]*domain.Clock, len(c.clocks))
+	for i, p := range c.clocks {
+		clocks[i] = m.unpackClock(p)
+		cc.Clocks[i] = &clocks[i]
+	}
+	return cc
+}
+
+// working unpacks a case's clocks into the model's scratch space to apply an
+// event; store packs them back. Callers hold the model for writing.
+func (m *Model) working(c *CaseModel) *domain.CaseClocks {
+	n := len(c.clocks)
+	if cap(m.scratch) < n {
+		m.scratch = make([]domain.Clock, n, 2*n)
+	}
+	m.scratch = m.scratch[:n]
+	m.work = c.shell()
+	m.work.Clocks = m.scratchPtrs[:0]
+	for i, p := range c.clocks {
+		m.scratch[i] = m.unpackClock(p)
+		m.work.Clocks = append(m.work.Clocks, &m.scratch[i])
+	}
+	return &m.work
+}
+
+// store packs clock state back into a case, growing its slices by a quarter
+// at a time: a case gains a clock or two per event, and doubling would leave
+// half of a long history's slots empty.
+func (m *Model) store(c *CaseModel, cc *domain.CaseClocks) {
+	n := len(cc.Clocks)
+	if cap(c.clocks) < n {
+		grown := make([]packedClock, len(c.clocks), n+n/4+1)
+		copy(grown, c.clocks)
+		c.clocks = grown
+	}
+	c.clocks = c.clocks[:n]
+	for i, k := range cc.Clocks {
+		c.clocks[i] = m.packClock(k)
+	}
+	c.birth = cc.BirthDate
+	if len(cc.Exceptions) > 0 || len(cc.SchoolAsked) > 0 {
+		if c.extra == nil {
+			c.extra = &caseExtra{}
+		}
+		c.extra.exceptions, c.extra.schoolAsked = cc.Exceptions, cc.SchoolAsked
+	} else if c.extra != nil {
+		c.extra.exceptions, c.extra.schoolAsked = nil, nil
+	}
+	m.scratchPtrs = cc.Clocks[:0] // keep the grown pointer slice for next time
+	clear(m.scratchPtrs[:cap(m.scratchPtrs)])
+	m.work = domain.CaseClocks{}
+}
+
+// remember adds an event to the case's marks when the views read it again.
+func (m *Model) remember(c *CaseModel, ev domain.Event, on domain.Date) {
+	k, ok := markKindOf[ev.EventType()]
+	if !ok {
+		return
+	}
+	mk := mark{on: on, kind: k, label: m.intern(ev.Attr(markKinds[k].labelAttr))}
+	if len(c.marks) == cap(c.marks) {
+		grown := make([]mark, len(c.marks), len(c.marks)+len(c.marks)/4+1)
+		copy(grown, c.marks)
+		c.marks = grown
+	}
+	c.marks = append(c.marks, mk)
+}
