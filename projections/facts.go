@@ -111,7 +111,10 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 				f.plans = append(f.plans, planFact{on: p.stopped, days: int32(p.stopped - p.started),
 					met: p.stopped <= p.due, excepted: excepted()})
 			}
-			if r.Name == "annual_review" || !r.LapsesAtDue {
+			// A clock met on time, or ended, is never a breach: only a
+			// review counts whatever became of it.
+			settled := p.ended || (!p.stopped.IsZero() && p.stopped <= p.due)
+			if r.Name == "annual_review" || (!r.LapsesAtDue && !settled) {
 				d := dueFact{due: p.due, stopped: p.stopped, rule: p.rule}
 				if r.Name == "annual_review" {
 					d.flags |= dueReview
