@@ -36,6 +36,7 @@ type CaseModel struct {
 	// Caseworker and Team are the latest assignment.
 	Caseworker, Team string
 
+	slot   int32 // in its LA's list
 	birth  domain.Date
 	clocks []packedClock
 	marks  []mark
@@ -82,8 +83,10 @@ type Model struct {
 	// LoadHistory reads a case's earlier steps when a correction arrives;
 	// without it a correction cannot be applied.
 	LoadHistory HistoryLoader
-	// byLA indexes cases by their current LA, for per-LA views.
-	byLA map[string]map[string]*CaseModel
+	// byLA lists cases by their current LA, for per-LA views; each case
+	// knows its place in its LA's list (a list costs a pointer a case, a map
+	// several times that).
+	byLA map[string][]*CaseModel
 	// laPosition is the position of the latest event that changed each LA's
 	// figures, so a cached answer about one LA outlives writes to others.
 	laPosition map[string]int64
@@ -106,18 +109,21 @@ func (m *Model) touch(la string, pos int64) {
 	m.laPosition[la] = pos
 }
 
-// index files case c under its current LA, moving it if it changed LA.
+// index files case c under its current LA, taking it out of oldLA's list
+// when it was filed there.
 func (m *Model) index(c *CaseModel, oldLA string) {
 	if m.byLA == nil {
-		m.byLA = map[string]map[string]*CaseModel{}
+		m.byLA = map[string][]*CaseModel{}
 	}
-	if oldLA != "" && oldLA != c.LA {
-		delete(m.byLA[oldLA], c.ID)
+	if oldLA != "" {
+		list := m.byLA[oldLA]
+		last := list[len(list)-1]
+		list[c.slot], last.slot = last, c.slot
+		list[len(list)-1] = nil
+		m.byLA[oldLA] = list[:len(list)-1]
 	}
-	if m.byLA[c.LA] == nil {
-		m.byLA[c.LA] = map[string]*CaseModel{}
-	}
-	m.byLA[c.LA][c.ID] = c
+	c.slot = int32(len(m.byLA[c.LA]))
+	m.byLA[c.LA] = append(m.byLA[c.LA], c)
 }
 
 // NewModel returns an empty model.
@@ -189,7 +195,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	c.Version = e.Version
 	c.LastPosition = e.Position
-	if old := c.LA; old != la || m.byLA[la][c.ID] == nil {
+	if old := c.LA; old != la {
 		c.LA = la // a case follows its plan when it moves LA
 		m.index(c, old)
 		if old != "" {

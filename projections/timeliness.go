@@ -29,16 +29,13 @@ type Timeliness struct {
 }
 
 // byLA lists the cases of one LA, or of every LA when la is "". Callers hold
-// t.mu.
+// t.mu and must not change the list.
 func (t *Timeliness) byLA(la string) []*CaseModel {
-	var out []*CaseModel
-	if la == "" {
-		for _, c := range t.m.Cases {
-			out = append(out, c)
-		}
-		return out
+	if la != "" {
+		return t.m.byLA[la]
 	}
-	for _, c := range t.m.byLA[la] {
+	out := make([]*CaseModel, 0, len(t.m.Cases))
+	for _, c := range t.m.Cases {
 		out = append(out, c)
 	}
 	return out
