@@ -34,6 +34,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	national := fs.Int("national", 0, "instead: simulate this many LAs (153 for England) and measure national-scale import, rebuild, queries and memory")
 	perLA := fs.Int("national-cases", 1000, "with --national: requests per LA a year")
 	natYears := fs.Int("national-years", 1, "with --national: years of history")
+	natReuse := fs.Bool("national-reuse", false, "with --national and --dir: measure on the store a previous run left in DIR instead of importing again")
 	storeFlag := fs.String("store", "sqlite", "sqlite (a scratch file), esdb-fake (the in-process fake EventStoreDB, through the real client), or an esdb:// connection string")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -52,6 +53,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		writers = append(writers, n)
 	}
+	if *natReuse && (*dir == "" || *national == 0) {
+		return usageError("--national-reuse needs --national and --dir")
+	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "ehcledger-bench-")
 		if err != nil {
@@ -61,7 +65,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		*dir = d
 	}
 	if *national > 0 {
-		return benchNational(ctx, stdout, *dir, *national, *perLA, *natYears)
+		return benchNational(ctx, stdout, *dir, *national, *perLA, *natYears, *natReuse)
 	}
 	host, _ := os.Hostname()
 	// open returns a fresh store for one measurement and its description.

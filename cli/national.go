@@ -26,25 +26,17 @@ import (
 // benchNational simulates LAs into a scratch store and measures what issue 6
 // asks about national scale: import rate, full rebuild, inspector and
 // worklist query latencies, peak memory and database size.
-func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases, years int) error {
+func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases, years int, reuse bool) error {
 	db := filepath.Join(dir, "national.db")
 	until := domain.DateOf(time.Now())
-	s, _, err := OpenStore(db)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "national scale: %d LAs x %d requests a year x %d years, until %s\n", las, cases, years, until)
-	res, err := simulate.Run(ctx, s, simulate.Options{LAs: las, CasesPerYear: cases, Years: years, Seed: 1, Until: until, Workers: 32, Rates: simulate.National}, nil)
-	s.Close()
-	if err != nil {
+	if reuse {
+		if _, err := os.Stat(db); err != nil {
+			return fmt.Errorf("--national-reuse: %w", err)
+		}
+		fmt.Fprintf(stdout, "  import: skipped, measuring the store in %s\n", db)
+	} else if err := importNational(ctx, stdout, db, las, cases, years, until); err != nil {
 		return err
-	}
-	fmt.Fprintf(stdout, "  import: %d cases, %d events in %.1fs = %.0f events/s (through the domain, one durable append per case)\n",
-		res.Cases, res.Events, res.Elapsed.Seconds(), float64(res.Events)/res.Elapsed.Seconds())
-	// The import is a client's load, not the server's: measure the peak of
-	// what follows (rebuilding and serving the views) on its own.
-	if peak, ok := peakRSS(); ok {
-		fmt.Fprintf(stdout, "  peak memory while importing: %.0f MiB\n", peak)
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -136,6 +128,30 @@ func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases
 		if st, err := os.Stat(f); err == nil {
 			fmt.Fprintf(stdout, "  size of %s: %.0f MiB\n", filepath.Base(f), float64(st.Size())/(1<<20))
 		}
+	}
+	return nil
+}
+
+// importNational simulates the LAs into a new store at db.
+func importNational(ctx context.Context, stdout io.Writer, db string, las, cases, years int, until domain.Date) error {
+	if _, err := os.Stat(db); err == nil {
+		return fmt.Errorf("%s exists: remove it, or measure it again with --national-reuse", db)
+	}
+	s, _, err := OpenStore(db)
+	if err != nil {
+		return err
+	}
+	res, err := simulate.Run(ctx, s, simulate.Options{LAs: las, CasesPerYear: cases, Years: years, Seed: 1, Until: until, Workers: 32, Rates: simulate.National}, nil)
+	s.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  import: %d cases, %d events in %.1fs = %.0f events/s (through the domain, one durable append per case)\n",
+		res.Cases, res.Events, res.Elapsed.Seconds(), float64(res.Events)/res.Elapsed.Seconds())
+	// The import is a client's load, not the server's: the peak of what
+	// follows (rebuilding and serving the views) is measured on its own.
+	if peak, ok := peakRSS(); ok {
+		fmt.Fprintf(stdout, "  peak memory while importing: %.0f MiB\n", peak)
 	}
 	return nil
 }

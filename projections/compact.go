@@ -10,13 +10,25 @@ import (
 // the events the views look at again remembered as marks, and a case's full
 // history held only once a correction makes it needed.
 
-// packedClock is a domain.Clock in twenty bytes.
+// packedClock is a domain.Clock in sixteen bytes: its dates, and in meta
+// its key (into Model.strs), its rule (into Model.rules) and whether it ended.
 type packedClock struct {
 	started, due, stopped domain.Date
-	key                   uint32 // into Model.strs
-	rule                  uint16 // into Model.rules
-	ended                 bool
+	meta                  uint32
 }
+
+// Limits of the packed numbers. The rulebooks are compiled in and hold a few
+// dozen rules; the string table holds keys, labels and names, a few thousand
+// in a national store, and Model.Apply refuses to go past its limit.
+const (
+	keyBits    = 22
+	maxStrings = 1 << keyBits
+	maxRules   = 1 << 9
+)
+
+func (p packedClock) key() uint32  { return p.meta & (maxStrings - 1) }
+func (p packedClock) rule() uint16 { return uint16(p.meta>>keyBits) & (maxRules - 1) }
+func (p packedClock) ended() bool  { return p.meta>>31 != 0 }
 
 // ruleRef is a clock rule with the rulebook it belongs to.
 type ruleRef struct {
@@ -25,12 +37,20 @@ type ruleRef struct {
 }
 
 // mark is an event the views read again: one the inspector figures count, or
-// one that shows a step has begun (for the worklist's at-risk test).
+// one that shows a step has begun (for the worklist's at-risk test). meta
+// holds its kind (into markKinds) and its label (into Model.strs: the
+// attribute markKinds names).
 type mark struct {
-	on    domain.Date
-	kind  uint8  // into markKinds
-	label uint32 // into Model.strs: the attribute markKinds names
+	on   domain.Date
+	meta uint32
 }
+
+func newMark(on domain.Date, kind uint8, label uint32) mark {
+	return mark{on: on, meta: uint32(kind)<<24 | label}
+}
+
+func (mk mark) kind() uint8   { return uint8(mk.meta >> 24) }
+func (mk mark) label() uint32 { return mk.meta & (1<<24 - 1) }
 
 // markKind is a kind of event kept as a mark.
 type markKind struct {
@@ -95,6 +115,10 @@ func (m *Model) ruleNumber(r *domain.ClockRule, b *domain.Rulebook) uint16 {
 	if i, ok := m.ruleIdx[ref]; ok {
 		return i
 	}
+	if len(m.rules) == maxRules {
+		// The rulebooks are compiled in, and a test keeps them under this.
+		panic("projections: more clock rules than a packed clock can number")
+	}
 	if m.ruleIdx == nil {
 		m.ruleIdx = map[ruleRef]uint16{}
 	}
@@ -105,12 +129,20 @@ func (m *Model) ruleNumber(r *domain.ClockRule, b *domain.Rulebook) uint16 {
 }
 
 func (m *Model) packClock(k *domain.Clock) packedClock {
-	return packedClock{started: k.Started, due: k.Due, stopped: k.Stopped, key: m.intern(k.Key), rule: m.ruleNumber(k.Rule, k.Book), ended: k.Ended}
+	return newPackedClock(k.Started, k.Due, k.Stopped, m.intern(k.Key), m.ruleNumber(k.Rule, k.Book), k.Ended)
+}
+
+func newPackedClock(started, due, stopped domain.Date, key uint32, rule uint16, ended bool) packedClock {
+	meta := key | uint32(rule)<<keyBits
+	if ended {
+		meta |= 1 << 31
+	}
+	return packedClock{started: started, due: due, stopped: stopped, meta: meta}
 }
 
 func (m *Model) unpackClock(p packedClock) domain.Clock {
-	r := m.rules[p.rule]
-	return domain.Clock{Name: r.rule.Name, Key: m.strs[p.key], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended, Rule: r.rule, Book: r.book}
+	r := m.rules[p.rule()]
+	return domain.Clock{Name: r.rule.Name, Key: m.strs[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended(), Rule: r.rule, Book: r.book}
 }
 
 // shell is the case's clock state without its clocks: what exceptions and
@@ -187,7 +219,7 @@ func (m *Model) remember(c *CaseModel, ev domain.Event, on domain.Date) {
 	if !ok {
 		return
 	}
-	mk := mark{on: on, kind: k, label: m.intern(ev.Attr(markKinds[k].labelAttr))}
+	mk := newMark(on, k, m.intern(ev.Attr(markKinds[k].labelAttr)))
 	if len(c.marks) == cap(c.marks) {
 		grown := make([]mark, len(c.marks), len(c.marks)+len(c.marks)/4+1)
 		copy(grown, c.marks)

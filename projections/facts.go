@@ -49,11 +49,9 @@ var countedEvents = map[string]struct {
 
 // The facts are small fixed-size records: labels and stages are numbers
 // into the model's tables, which laFacts keeps a view of.
-type eventFact struct {
-	on    domain.Date
-	label uint32 // the order, AP tier or destination
-	kind  uint8
-}
+// eventFact is laid out as a mark is: meta holds the kind and the label (the
+// order, AP tier or destination).
+type eventFact mark
 
 type planFact struct {
 	on       domain.Date // the day the plan was issued
@@ -94,40 +92,40 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 	f := &laFacts{position: position, strs: m.strs, rules: m.rules}
 	for _, c := range cases {
 		for _, mk := range c.marks {
-			if k := markKinds[mk.kind].fact; k >= 0 {
-				f.events = append(f.events, eventFact{on: mk.on, kind: uint8(k), label: mk.label})
+			if k := markKinds[mk.kind()].fact; k >= 0 {
+				f.events = append(f.events, eventFact(newMark(mk.on, uint8(k), mk.label())))
 			}
 		}
 		for _, p := range c.clocks {
-			r := m.rules[p.rule].rule
+			r := m.rules[p.rule()].rule
 			excepted := func() bool {
 				k := m.unpackClock(p)
 				return len(m.Exceptions(c, &k)) > 0
 			}
 			switch {
 			case r.Name == "appeal_window":
-				f.events = append(f.events, eventFact{on: p.started, kind: factAppealable})
-			case r.Name == "final_plan" && !p.ended && !p.stopped.IsZero():
+				f.events = append(f.events, eventFact(newMark(p.started, factAppealable, 0)))
+			case r.Name == "final_plan" && !p.ended() && !p.stopped.IsZero():
 				f.plans = append(f.plans, planFact{on: p.stopped, days: int32(p.stopped - p.started),
 					met: p.stopped <= p.due, excepted: excepted()})
 			}
 			// A clock met on time, or ended, is never a breach: only a
 			// review counts whatever became of it.
-			settled := p.ended || (!p.stopped.IsZero() && p.stopped <= p.due)
+			settled := p.ended() || (!p.stopped.IsZero() && p.stopped <= p.due)
 			if r.Name == "annual_review" || (!r.LapsesAtDue && !settled) {
-				d := dueFact{due: p.due, stopped: p.stopped, rule: p.rule}
+				d := dueFact{due: p.due, stopped: p.stopped, rule: p.rule()}
 				if r.Name == "annual_review" {
 					d.flags |= dueReview
 				}
 				if !r.LapsesAtDue {
 					d.flags |= dueBreachable
 				}
-				if p.ended {
+				if p.ended() {
 					d.flags |= dueEnded
 				}
 				// Only a late or overdue clock can be excused; whether one is
 				// depends on its exceptions, not on the as-of date.
-				if !p.ended && (p.stopped.IsZero() || p.stopped > p.due) && excepted() {
+				if !p.ended() && (p.stopped.IsZero() || p.stopped > p.due) && excepted() {
 					d.flags |= dueExcused
 				}
 				f.dues = append(f.dues, d)
@@ -150,7 +148,7 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 		if e.on > p.To {
 			break
 		}
-		switch e.kind {
+		switch mark(e).kind() {
 		case factRequest:
 			s.Requests++
 		case factAssessment:
@@ -166,13 +164,13 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 		case factAppeal:
 			s.AppealsLodged++
 		case factOrder:
-			s.TribunalOrders[f.strs[e.label]]++
+			s.TribunalOrders[f.strs[mark(e).label()]]++
 		case factConcession:
 			s.Concessions++
 		case factAPStart:
-			s.APStarts[f.strs[e.label]]++
+			s.APStarts[f.strs[mark(e).label()]]++
 		case factAPEnd:
-			s.APEnds[f.strs[e.label]]++
+			s.APEnds[f.strs[mark(e).label()]]++
 		case factAppealable:
 			s.AppealableDecisions++
 		}

@@ -31,10 +31,8 @@ type CaseModel struct {
 	ID      string
 	LA      string
 	Version int64
-	// LastPosition is the global position of the case's latest event.
-	LastPosition int64
-	// Caseworker and Team are the latest assignment.
-	Caseworker, Team string
+	// caseworker and team are the latest assignment, in Model.strs.
+	caseworker, team uint32
 
 	slot   int32 // in its LA's list
 	birth  domain.Date
@@ -128,8 +126,10 @@ func (m *Model) index(c *CaseModel, oldLA string) {
 
 // NewModel returns an empty model.
 func NewModel(h domain.Holidays) *Model {
-	return &Model{Holidays: h, Cases: map[string]*CaseModel{}, Closures: map[string]map[string][]domain.ClosureWindow{},
+	m := &Model{Holidays: h, Cases: map[string]*CaseModel{}, Closures: map[string]map[string][]domain.ClosureWindow{},
 		Adoptions: map[string][]domain.RulebookAdopted{}}
+	m.intern("") // number 0, what an unassigned case's names and an unlabelled mark read
+	return m
 }
 
 // Apply adds one stored event to the model.
@@ -144,6 +144,9 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 // ApplyDecoded adds an already decoded event. It fails only when a
 // correction arrives and the case's history cannot be read.
 func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on domain.Date) error {
+	if err := m.roomForStrings(); err != nil {
+		return fmt.Errorf("event %d (%s): %w", e.Position, e.Stream, err)
+	}
 	la := m.internString(e.LA)
 	switch v := ev.(type) {
 	case *domain.SchoolClosureRecorded:
@@ -194,7 +197,6 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 		m.Cases[id] = c
 	}
 	c.Version = e.Version
-	c.LastPosition = e.Position
 	if old := c.LA; old != la {
 		c.LA = la // a case follows its plan when it moves LA
 		m.index(c, old)
@@ -203,7 +205,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 		}
 	}
 	if a, ok := ev.(*domain.CaseAssigned); ok {
-		c.Caseworker, c.Team = m.internString(a.Caseworker), m.internString(a.Team)
+		c.caseworker, c.team = m.intern(a.Caseworker), m.intern(a.Team)
 	}
 	if c.extra != nil && c.extra.corrected {
 		c.extra.history = append(c.extra.history, domain.Step{Version: e.Version, On: on, Event: ev})
@@ -215,6 +217,21 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	cc.Apply(m.RulebookAt(c.LA, on), ev, on, m.Holidays)
 	m.store(c, cc)
 	return nil
+}
+
+// roomForStrings checks the string table can take what one more event may
+// add (an LA, names, a label, a few clock keys) within what packed clocks
+// can number.
+func (m *Model) roomForStrings() error {
+	if len(m.strs) > maxStrings-64 {
+		return fmt.Errorf("the timeliness model holds at most %d distinct clock keys, labels and names, and is full", maxStrings)
+	}
+	return nil
+}
+
+// Assignment returns the caseworker and team a case is assigned to.
+func (m *Model) Assignment(c *CaseModel) (caseworker, team string) {
+	return m.strs[c.caseworker], m.strs[c.team]
 }
 
 // advance moves the model's position and the LA's on past an event.

@@ -2,6 +2,8 @@ package projections
 
 import (
 	"testing"
+
+	"github.com/ehcledger/ehcledger/domain"
 )
 
 func TestIndexMovesACaseBetweenLAsAndKeepsEveryOtherCaseFiled(t *testing.T) {
@@ -39,5 +41,33 @@ func TestIndexMovesACaseBetweenLAsAndKeepsEveryOtherCaseFiled(t *testing.T) {
 				t.Fatalf("case %s is missing from LA %s", id, la)
 			}
 		}
+	}
+}
+
+func TestEveryRuleOfEveryRulebookFitsAPackedClock(t *testing.T) {
+	n := 0
+	for _, id := range domain.RulebookIDs() {
+		rb, err := domain.LookupRulebook(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(rb.Clocks)
+	}
+	if n == 0 || n >= maxRules {
+		t.Fatalf("the rulebooks hold %d clock rules; a packed clock numbers up to %d", n, maxRules)
+	}
+}
+
+func TestPackedClockKeepsEveryField(t *testing.T) {
+	p := newPackedClock(700000, 700140, 700100, maxStrings-1, maxRules-1, true)
+	if p.key() != maxStrings-1 || p.rule() != maxRules-1 || !p.ended() || p.started != 700000 || p.due != 700140 || p.stopped != 700100 {
+		t.Fatalf("packed clock lost a field: %+v", p)
+	}
+	if q := newPackedClock(1, 2, 0, 0, 0, false); q.key() != 0 || q.rule() != 0 || q.ended() {
+		t.Fatalf("empty fields came back set: %+v", q)
+	}
+	mk := newMark(5, 255, 1<<24-1)
+	if mk.kind() != 255 || mk.label() != 1<<24-1 || mk.on != 5 {
+		t.Fatalf("mark lost a field: %+v", mk)
 	}
 }

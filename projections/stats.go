@@ -77,8 +77,8 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 		if !p.has(mk.on) {
 			continue
 		}
-		label := m.strs[mk.label]
-		switch markKinds[mk.kind].typ {
+		label := m.strs[mk.label()]
+		switch markKinds[mk.kind()].typ {
 		case domain.TypeRequestReceived:
 			s.Requests++
 		case domain.TypeAssessmentAgreed:

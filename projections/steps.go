@@ -74,10 +74,10 @@ func (m *Model) StepStarted(c *CaseModel, k *domain.Clock) bool {
 		return false
 	}
 	for _, mk := range c.marks {
-		if mk.on < k.Started || markKinds[mk.kind].typ != t {
+		if mk.on < k.Started || markKinds[mk.kind()].typ != t {
 			continue
 		}
-		if review := m.strs[mk.label]; k.Key == "" || review == "" || review == k.Key {
+		if review := m.strs[mk.label()]; k.Key == "" || review == "" || review == k.Key {
 			return true
 		}
 	}

@@ -167,7 +167,8 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 	}
 	weekEnd := f.AsOf.AddDays((7 - int(f.AsOf.Weekday())) % 7)
 	for _, c := range t.byLA(f.LA) {
-		if (f.LA != "" && c.LA != f.LA) || (f.Caseworker != "" && c.Caseworker != f.Caseworker) || (f.Team != "" && c.Team != f.Team) {
+		caseworker, team := t.m.Assignment(c)
+		if (f.LA != "" && c.LA != f.LA) || (f.Caseworker != "" && caseworker != f.Caseworker) || (f.Team != "" && team != f.Team) {
 			continue
 		}
 		for _, p := range c.clocks {
@@ -186,7 +187,7 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 			if !f.Statuses[row.Status] {
 				continue
 			}
-			item := WorklistItem{ClockRow: row, LA: c.LA, Caseworker: c.Caseworker, Team: c.Team, NextStep: t.m.NextStep(c, k)}
+			item := WorklistItem{ClockRow: row, LA: c.LA, Caseworker: caseworker, Team: team, NextStep: t.m.NextStep(c, k)}
 			// A family's window is theirs to use, never the LA's risk.
 			item.AtRisk = row.Status == domain.StatusRunning && !k.Rule.LapsesAtDue && k.Due <= f.AsOf.AddDays(f.RiskDays) && !t.m.StepStarted(c, k)
 			switch f.View {
@@ -235,17 +236,16 @@ var ErrSnapshotFormat = errors.New("timeliness snapshot: written in another form
 
 // snapshotCase is the stored form of one case: rules are named, not pointed to.
 type snapshotCase struct {
-	ID           string                     `json:"id"`
-	LA           string                     `json:"la"`
-	Version      int64                      `json:"version"`
-	LastPosition int64                      `json:"last_position"`
-	Caseworker   string                     `json:"caseworker,omitempty"`
-	Team         string                     `json:"team,omitempty"`
-	BirthDate    domain.Date                `json:"birth_date"`
-	Clocks       []snapshotClock            `json:"clocks"`
-	Marks        []snapshotMark             `json:"marks,omitempty"`
-	Exceptions   []domain.ExceptionRecorded `json:"exceptions,omitempty"`
-	SchoolAsked  []domain.AdviceAsked       `json:"school_asked,omitempty"`
+	ID          string                     `json:"id"`
+	LA          string                     `json:"la"`
+	Version     int64                      `json:"version"`
+	Caseworker  string                     `json:"caseworker,omitempty"`
+	Team        string                     `json:"team,omitempty"`
+	BirthDate   domain.Date                `json:"birth_date"`
+	Clocks      []snapshotClock            `json:"clocks"`
+	Marks       []snapshotMark             `json:"marks,omitempty"`
+	Exceptions  []domain.ExceptionRecorded `json:"exceptions,omitempty"`
+	SchoolAsked []domain.AdviceAsked       `json:"school_asked,omitempty"`
 	// History is kept for corrected cases only.
 	History   []snapshotStep `json:"history,omitempty"`
 	Corrected bool           `json:"corrected,omitempty"`
@@ -314,8 +314,8 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 }
 
 func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
-	sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, LastPosition: c.LastPosition,
-		Caseworker: c.Caseworker, Team: c.Team, BirthDate: c.birth}
+	sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, BirthDate: c.birth}
+	sc.Caseworker, sc.Team = m.Assignment(c)
 	if x := c.extra; x != nil {
 		sc.Exceptions, sc.SchoolAsked, sc.Corrected = x.exceptions, x.schoolAsked, x.corrected
 		for _, st := range x.history {
@@ -327,11 +327,11 @@ func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
 		}
 	}
 	for _, mk := range c.marks {
-		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: markKinds[mk.kind].typ, Label: m.strs[mk.label]})
+		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: markKinds[mk.kind()].typ, Label: m.strs[mk.label()]})
 	}
 	for _, p := range c.clocks {
-		r := m.rules[p.rule]
-		sc.Clocks = append(sc.Clocks, snapshotClock{Name: r.rule.Name, Rulebook: r.book.ID, Key: m.strs[p.key], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended})
+		r := m.rules[p.rule()]
+		sc.Clocks = append(sc.Clocks, snapshotClock{Name: r.rule.Name, Rulebook: r.book.ID, Key: m.strs[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended()})
 	}
 	return sc, nil
 }
@@ -382,8 +382,11 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 }
 
 func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
-	c := &CaseModel{ID: sc.ID, LA: m.internString(sc.LA), Version: sc.Version, LastPosition: sc.LastPosition,
-		Caseworker: m.internString(sc.Caseworker), Team: m.internString(sc.Team), birth: sc.BirthDate}
+	if err := m.roomForStrings(); err != nil {
+		return nil, err
+	}
+	c := &CaseModel{ID: sc.ID, LA: m.internString(sc.LA), Version: sc.Version,
+		caseworker: m.intern(sc.Caseworker), team: m.intern(sc.Team), birth: sc.BirthDate}
 	if sc.Corrected || len(sc.Exceptions) > 0 || len(sc.SchoolAsked) > 0 {
 		c.extra = &caseExtra{exceptions: sc.Exceptions, schoolAsked: sc.SchoolAsked, corrected: sc.Corrected}
 	}
@@ -399,7 +402,7 @@ func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
 		if !ok {
 			return nil, fmt.Errorf("no mark is kept for events of type %q", mk.Type)
 		}
-		c.marks = append(c.marks, mark{on: mk.On, kind: k, label: m.intern(mk.Label)})
+		c.marks = append(c.marks, newMark(mk.On, k, m.intern(mk.Label)))
 	}
 	c.clocks = make([]packedClock, 0, len(sc.Clocks))
 	for _, k := range sc.Clocks {
@@ -411,8 +414,7 @@ func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
 		if rule == nil {
 			return nil, fmt.Errorf("rulebook %s has no clock %q", rb.ID, k.Name)
 		}
-		c.clocks = append(c.clocks, packedClock{started: k.Started, due: k.Due, stopped: k.Stopped, ended: k.Ended,
-			key: m.intern(k.Key), rule: m.ruleNumber(rule, rb)})
+		c.clocks = append(c.clocks, newPackedClock(k.Started, k.Due, k.Stopped, m.intern(k.Key), m.ruleNumber(rule, rb), k.Ended))
 	}
 	return c, nil
 }
