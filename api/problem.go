@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/labstack/echo/v4"
@@ -70,6 +72,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	if p.Status >= 500 {
 		s.Logger.Error("request failed", "path", c.Request().URL.Path, "error", err)
+	}
+	if p.Status == http.StatusUnauthorized && strings.HasPrefix(c.Request().URL.Path, "/ui/") && c.Request().Method == http.MethodGet {
+		// A person at a browser signs in, then comes back.
+		_ = c.Redirect(http.StatusSeeOther, "/ui/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		return
 	}
 	p.Title = http.StatusText(p.Status)
 	p.Type = "https://ehcledger.example/problems/" + p.Code

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/projections"
@@ -46,6 +47,10 @@ type Server struct {
 	FreshnessWait time.Duration
 	// Metrics, when set, records request latency.
 	Metrics *Metrics
+	// Auth verifies bearer tokens. Every server started by ehcledger has
+	// one; only in-process tests of other concerns leave it nil, and then
+	// every request acts as an anonymous holder of every role's rights.
+	Auth *auth.Verifier
 }
 
 // Handler builds the HTTP handler with every route.
@@ -67,18 +72,21 @@ func (s *Server) Handler() *echo.Echo {
 
 	s.registerPages(e)
 
-	v1 := e.Group("/v1")
-	v1.POST("/cases", s.openCase)
-	v1.GET("/cases/:id", s.getCase)
-	v1.GET("/cases/:id/clocks", s.getClocks)
-	v1.GET("/cases/:id/history", s.getHistory)
-	v1.GET("/cases/:id/timeline", s.getTimeline)
-	v1.POST("/cases/:id/commands/:command", s.sendCommand)
-	v1.POST("/las/:la/commands/:command", s.sendLACommand)
-	v1.GET("/worklist", s.worklist)
-	v1.GET("/stats", s.stats)
-	v1.GET("/rulebooks", s.listRulebooks)
-	v1.GET("/rulebooks/:id", s.getRulebook)
+	reader := s.allow(auth.Caseworker, auth.Manager, auth.Auditor)
+	worker := s.allow(auth.Caseworker, auth.Manager)
+	anyone := s.allow(auth.Roles...)
+	v1 := e.Group("/v1", s.authenticate)
+	v1.POST("/cases", s.openCase, worker)
+	v1.GET("/cases/:id", s.getCase, reader)
+	v1.GET("/cases/:id/clocks", s.getClocks, reader)
+	v1.GET("/cases/:id/history", s.getHistory, reader)
+	v1.GET("/cases/:id/timeline", s.getTimeline, reader)
+	v1.POST("/cases/:id/commands/:command", s.sendCommand, worker)
+	v1.POST("/las/:la/commands/:command", s.sendLACommand, s.allow(auth.Admin))
+	v1.GET("/worklist", s.worklist, worker)
+	v1.GET("/stats", s.stats, s.allow(auth.Inspector, auth.Manager))
+	v1.GET("/rulebooks", s.listRulebooks, anyone)
+	v1.GET("/rulebooks/:id", s.getRulebook, anyone)
 	return e
 }
 
@@ -132,15 +140,6 @@ func (s *Server) readBody(c echo.Context, allowIdentity bool) (stepBody, domain.
 		return b, domain.DateOf(*b.At), nil
 	}
 	return b, s.today(), nil
-}
-
-// actor names who sent the request. Authentication arrives with issue 7;
-// until then the caller names itself in X-Actor.
-func actor(c echo.Context) string {
-	if a := strings.TrimSpace(c.Request().Header.Get("X-Actor")); a != "" {
-		return a
-	}
-	return "anonymous"
 }
 
 func (s *Server) commandRequest(c echo.Context, caseID, command string, on domain.Date, data json.RawMessage) (app.CommandRequest, error) {
@@ -198,6 +197,9 @@ func (s *Server) openCase(c echo.Context) error {
 	if err := domain.ValidateID("la", b.LA); err != nil {
 		return err
 	}
+	if err := inLA(c, b.LA); err != nil {
+		return err
+	}
 	req.LA = b.LA
 	if req.Expected == eventstore.Any {
 		req.Expected = eventstore.NoStream
@@ -208,6 +210,12 @@ func (s *Server) openCase(c echo.Context) error {
 func (s *Server) sendCommand(c echo.Context) error {
 	b, on, err := s.readBody(c, false)
 	if err != nil {
+		return err
+	}
+	if c.Param("command") == "assign_case" && s.Auth != nil && principal(c).Role != auth.Manager {
+		return domain.Errorf(domain.Forbidden, "only a manager assigns work")
+	}
+	if err := s.caseInScope(c, c.Param("id")); err != nil {
 		return err
 	}
 	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
@@ -225,6 +233,9 @@ func (s *Server) sendLACommand(c echo.Context) error {
 	}
 	la := c.Param("la")
 	if err := domain.ValidateID("la", la); err != nil {
+		return err
+	}
+	if err := inLA(c, la); err != nil {
 		return err
 	}
 	if err := s.Ledger.ExecuteLA(c.Request().Context(), la, c.Param("command"), on, b.Data, actor(c)); err != nil {
@@ -245,8 +256,18 @@ func (s *Server) asOf(c echo.Context) (domain.Date, error) {
 	return d, nil
 }
 
-// caseView folds the case named in the path as it stood on ?as_of.
+// caseView folds the case named in the path as it stood on ?as_of (as far
+// as was known at ?known_at). Views of the past are the auditors' and
+// managers'.
 func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
+	if (c.QueryParam("as_of") != "" || c.QueryParam("known_at") != "") && s.Auth != nil {
+		if r := principal(c).Role; r != auth.Auditor && r != auth.Manager {
+			return app.CaseView{}, domain.Errorf(domain.Forbidden, "a %s sees cases as they stand today; views of the past are for auditors and managers", r)
+		}
+	}
+	if err := s.caseInScope(c, c.Param("id")); err != nil {
+		return app.CaseView{}, err
+	}
 	asOf, err := s.asOf(c)
 	if err != nil {
 		return app.CaseView{}, err
@@ -297,7 +318,7 @@ func (s *Server) fresh(c echo.Context) {
 
 func (s *Server) getHistory(c echo.Context) error {
 	id := c.Param("id")
-	if err := domain.ValidateID("case", id); err != nil {
+	if err := s.caseInScope(c, id); err != nil {
 		return err
 	}
 	s.fresh(c)
@@ -315,6 +336,9 @@ func (s *Server) getHistory(c echo.Context) error {
 // ?format=csv (a download).
 func (s *Server) getTimeline(c echo.Context) error {
 	id := c.Param("id")
+	if err := s.caseInScope(c, id); err != nil {
+		return err
+	}
 	entries, err := s.Ledger.Timeline(c.Request().Context(), id)
 	if err != nil {
 		return err
@@ -336,7 +360,11 @@ func (s *Server) worklist(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := projections.WorklistFilter{LA: c.QueryParam("la"), Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
+	la, err := scopeLA(c, c.QueryParam("la"))
+	if err != nil {
+		return err
+	}
+	f := projections.WorklistFilter{LA: la, Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
 		Clock: c.QueryParam("clock"), AsOf: asOf, Limit: 500}
 	switch v := c.QueryParam("view"); v {
 	case "", "due_this_week", "overdue", "at_risk":

@@ -48,6 +48,10 @@ func (s *Server) statsQuery(c echo.Context) (domain.Date, projections.Period, st
 		if err := domain.ValidateID("la", la); err != nil {
 			return 0, p, "", err
 		}
+		return asOf, p, la, inLA(c, la)
+	}
+	if pr := principal(c); !pr.AllLAs() {
+		return 0, p, "", domain.Errorf(domain.Forbidden, "the national roll-up is for those granted every LA; ask about one of yours with ?la=")
 	}
 	return asOf, p, la, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/labstack/echo/v4"
@@ -23,17 +24,24 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 
 func (s *Server) registerPages(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/worklist") })
-	e.GET("/ui/worklist", s.pageWorklist)
-	e.GET("/ui/cases/:id", s.pageCase)
-	e.GET("/ui/stats", s.pageStats)
+	e.GET("/ui/login", s.loginPage)
+	e.POST("/ui/login", s.login)
+	ui := e.Group("/ui", s.authenticate)
+	ui.GET("/worklist", s.pageWorklist, s.allow(auth.Caseworker, auth.Manager))
+	ui.GET("/cases/:id", s.pageCase, s.allow(auth.Caseworker, auth.Manager, auth.Auditor))
+	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))
 }
 
 func render(c echo.Context, name string, data any) error {
+	return renderStatus(c, http.StatusOK, name, data)
+}
+
+func renderStatus(c echo.Context, status int, name string, data any) error {
 	var b strings.Builder
 	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
 		return err
 	}
-	return c.HTML(http.StatusOK, b.String())
+	return c.HTML(status, b.String())
 }
 
 func (s *Server) pageWorklist(c echo.Context) error {
@@ -41,7 +49,11 @@ func (s *Server) pageWorklist(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := projections.WorklistFilter{LA: c.QueryParam("la"), Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
+	la, err := scopeLA(c, c.QueryParam("la"))
+	if err != nil {
+		return err
+	}
+	f := projections.WorklistFilter{LA: la, Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
 		View: c.QueryParam("view"), AsOf: asOf}
 	switch f.View {
 	case "", "due_this_week", "overdue", "at_risk":

@@ -112,6 +112,20 @@ func (l *Ledger) load(ctx context.Context, id string, knownAt time.Time) (*loade
 	return lc, nil
 }
 
+// CaseLAs returns the LA responsible for a case and, while its plan is being
+// transferred, the LA it is moving to: whose staff may see and work on it.
+// A case that does not exist gives empty LAs and no error.
+func (l *Ledger) CaseLAs(ctx context.Context, id string) (la, movingTo string, err error) {
+	if err := domain.ValidateID("case", id); err != nil {
+		return "", "", err
+	}
+	lc, err := l.load(ctx, id, time.Time{})
+	if err != nil || !lc.c.Exists() {
+		return "", "", err
+	}
+	return lc.c.LA, lc.c.MovingTo, nil
+}
+
 // Execute validates and records one command.
 func (l *Ledger) Execute(ctx context.Context, req CommandRequest) (CommandResult, error) {
 	if err := domain.ValidateID("case", req.Case); err != nil {

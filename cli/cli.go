@@ -30,6 +30,9 @@ const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 
 Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
+                     [--auth-jwks FILE | --auth-secret S | --auth-secret-file F]
+                     [--auth-issuer ISS] [--auth-audience AUD]
+  ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
   ehcledger export   case [--db PATH] [--format json|csv] CASE
@@ -43,7 +46,8 @@ Usage:
 SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
 (esdb://host:2113?tls=false, esdb+discover://...).
 Environment: EHC_DB (default database path), EHC_STORE (default --store),
-EHC_ADDR (default listen address).
+EHC_ADDR (default listen address), EHC_AUTH_JWKS, EHC_AUTH_SECRET,
+EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE (token settings).
 `
 
 // DemoLA is the code of the demo LA that `serve --demo` simulates.
@@ -79,6 +83,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = export(ctx, args[1:], stdout)
 	case "simulate":
 		err = simulateCmd(ctx, args[1:], stdout)
+	case "token":
+		err = token(args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
@@ -133,8 +139,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	store := fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH, esdb://HOST:PORT?... or esdb+discover://... (default: --db)")
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
-	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty")
+	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty, and make a development token secret unless one is given")
+	af := addAuthFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	verifier, devSecret, err := af.verifier(*seed)
+	if err != nil {
 		return err
 	}
 	logger := jsonLogger(stderr)
@@ -178,7 +189,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 
 	srv := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
-		Registry: reg, Metrics: metrics, Ready: func() bool {
+		Registry: reg, Metrics: metrics, Auth: verifier, Ready: func() bool {
 			select {
 			case <-ready:
 				return true
@@ -194,6 +205,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	if *seed && len(devSecret) > 0 && *af.secret == "" && *af.secretFile == "" {
+		if err := printDevTokens(stdout, devSecret, DemoLA); err != nil {
+			cancelRun()
+			return err
+		}
+	}
 	if f, ok := stdout.(interface{ Sync() error }); ok {
 		_ = f.Sync()
 	}

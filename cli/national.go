@@ -91,11 +91,12 @@ func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases
 	year := projections.Period{From: until.AddMonths(-12).AddDays(1), To: until}
 	t.National(year, until)
 	var writeErr error
+	run := time.Now().Unix() // a run on a reused store assigns afresh
 	measure("inspector, national, after a write:", 20, func(i int) {
 		la := lasList[i%len(lasList)]
 		caseID := fmt.Sprintf("%s-%06d", la, i)
 		_, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: caseID, Command: "assign_case", On: until,
-			Data: []byte(fmt.Sprintf(`{"caseworker":"bench-%d","team":"bench"}`, i)), Actor: "bench", Expected: eventstore.Any})
+			Data: []byte(fmt.Sprintf(`{"caseworker":"bench-%d-%d","team":"bench"}`, run, i)), Actor: "bench", Expected: eventstore.Any})
 		if err == nil {
 			_, err = env.Runner.CatchUp(ctx)
 		}

@@ -4,17 +4,26 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ehcledger/ehcledger/auth"
 )
 
+// get fetches a page as a manager of every LA (who may see all pages).
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+tokenFor(t, auth.Manager, "*"))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +89,40 @@ func TestDashboardPages(t *testing.T) {
 			t.Errorf("%s lacks the accessible page frame", path)
 		}
 	}
-	if resp, err := http.Get(s.base + "/"); err != nil || resp.Request.URL.Path != "/ui/worklist" {
-		t.Fatalf("/ does not lead to the worklist: %v", err)
+	// Without a token a browser is sent to sign in, then back to the page.
+	if resp, err := http.Get(s.base + "/"); err != nil || resp.Request.URL.Path != "/ui/login" || resp.Request.URL.Query().Get("next") != "/ui/worklist" {
+		t.Fatalf("/ does not lead to signing in for the worklist: %v %v", err, resp.Request.URL)
 	}
+	t.Run("signing in sets a cookie the pages accept", func(t *testing.T) {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		resp, err := client.PostForm(s.base+"/ui/login", url.Values{"token": {tokenFor(t, auth.Caseworker, "E09999999")}, "next": {"/ui/worklist?view=overdue"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Request.URL.Path != "/ui/worklist" || !strings.Contains(string(body), "<h1>Worklist</h1>") {
+			t.Fatalf("after signing in: %d %s", resp.StatusCode, resp.Request.URL)
+		}
+		resp, err = client.PostForm(s.base+"/ui/login", url.Values{"token": {"not-a-token"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("a bad token at sign-in gave %d", resp.StatusCode)
+		}
+		// A caseworker's cookie does not open the inspectors' page.
+		resp, err = client.Get(s.base + "/ui/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("a caseworker opened the stats page: %d", resp.StatusCode)
+		}
+	})
 
 	t.Run("pages render in headless Chromium", func(t *testing.T) {
 		bin := chromium()
@@ -93,8 +133,20 @@ func TestDashboardPages(t *testing.T) {
 		if dir == "" {
 			dir = t.TempDir()
 		}
+		// The browser reaches the server through a proxy that adds a
+		// manager's token, as a signed-in browser's cookie would.
+		target, _ := url.Parse(s.base)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		token := tokenFor(t, auth.Manager, "*")
+		direct := proxy.Director
+		proxy.Director = func(r *http.Request) {
+			direct(r)
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		front := httptest.NewServer(proxy)
+		defer front.Close()
 		for name, path := range map[string]string{"worklist": "/ui/worklist", "case": "/ui/cases/" + anyCase, "stats": "/ui/stats"} {
-			dom := browse(t, bin, s.base+path, filepath.Join(dir, name+".png"))
+			dom := browse(t, bin, front.URL+path, filepath.Join(dir, name+".png"))
 			if !strings.Contains(dom, "<table>") || !strings.Contains(dom, "EHC Ledger") {
 				t.Errorf("%s did not render: %.300s", path, dom)
 			}
@@ -103,4 +155,32 @@ func TestDashboardPages(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDemoServerPrintsATokenForEachRole checks what `make run` shows a new
+// user: a development token per role, each of which the server accepts.
+func TestDemoServerPrintsATokenForEachRole(t *testing.T) {
+	s := startServerAsIs(t, filepath.Join(t.TempDir(), "demo.db"), "--demo")
+	if _, err := s.out.ReadString('\n'); err != nil { // the heading
+		t.Fatal(err)
+	}
+	tokens := map[auth.Role]string{}
+	for range auth.Roles {
+		line, err := s.out.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			t.Fatalf("token line %q", line)
+		}
+		tokens[auth.Role(f[0])] = f[1]
+	}
+	for role, path := range map[auth.Role]string{auth.Caseworker: "/v1/worklist", auth.Manager: "/v1/worklist",
+		auth.Auditor: "/v1/rulebooks", auth.Inspector: "/v1/stats?la=E09999999", auth.Admin: "/v1/rulebooks"} {
+		code, _, body := s.call("GET", path, "", "Authorization", "Bearer "+tokens[role])
+		if code != 200 {
+			t.Errorf("the printed %s token was refused at %s: %d %v", role, path, code, body)
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ehcledger/ehcledger/auth"
 )
 
 // server is a running `ehcledger serve` process.
@@ -20,11 +22,58 @@ type server struct {
 	cmd  *exec.Cmd
 	base string
 	logs *bytes.Buffer
+	out  *bufio.Reader // what the server prints after its address
+}
+
+// testSecret signs the tokens of the servers the tests start.
+const testSecret = "ehc-ledger-end-to-end-test-secret-0123456789"
+
+// tokenFor signs a token for a role in some LAs.
+func tokenFor(t *testing.T, role auth.Role, las ...string) string {
+	t.Helper()
+	return tokenAs(t, "test-"+string(role), role, las...)
+}
+
+// tokenAs signs a token for a named person.
+func tokenAs(t *testing.T, subject string, role auth.Role, las ...string) string {
+	t.Helper()
+	tok, err := auth.Issue([]byte(testSecret), auth.Principal{Subject: subject, Role: role, LAs: las}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// roleFor is the role these tests act in for a request that does not send
+// its own Authorization header: the role whose work the request is. The
+// authorisation tests send their own tokens.
+func roleFor(method, path string) auth.Role {
+	switch {
+	case strings.HasPrefix(path, "/v1/las/"):
+		return auth.Admin
+	case strings.Contains(path, "/commands/assign_case"):
+		return auth.Manager
+	case strings.HasPrefix(path, "/v1/stats"):
+		return auth.Inspector
+	case method == http.MethodGet && strings.HasPrefix(path, "/v1/cases/") && (strings.Contains(path, "as_of=") || strings.Contains(path, "known_at=")):
+		return auth.Auditor
+	}
+	return auth.Caseworker
 }
 
 // startServer runs the real binary on port 0 with the given database and
-// waits until it is ready.
+// waits until it is ready. It verifies tokens signed with testSecret unless
+// extra says otherwise.
 func startServer(t *testing.T, db string, extra ...string) *server {
+	t.Helper()
+	if !strings.Contains(strings.Join(extra, " "), "--auth-") {
+		extra = append(extra, "--auth-secret", testSecret)
+	}
+	return startServerAsIs(t, db, extra...)
+}
+
+// startServerAsIs starts the server with exactly the flags given.
+func startServerAsIs(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0"}
 	if db != "" {
@@ -40,9 +89,9 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, logs: logs}
+	s := &server{t: t, cmd: cmd, logs: logs, out: bufio.NewReader(stdout)}
 	t.Cleanup(func() { s.stop() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	line, err := s.out.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "listening on ") {
 		t.Fatalf("server did not start: %q %v\n%s", line, err, logs)
 	}
@@ -86,7 +135,12 @@ func (s *server) call(method, path, body string, headers ...string) (int, http.H
 	s.t.Helper()
 	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tokenFor(s.t, roleFor(method, path), "*"))
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -123,8 +177,8 @@ func clock(t *testing.T, view map[string]any, name string) map[string]any {
 func TestServerDrivesACaseEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ledger.db")
 	s := startServer(t, db)
-	s.must(201, "POST", "/v1/cases", `{"reason":"from the paper file","id":"e2e-1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`, "X-Actor", "cw-1")
-	s.must(201, "POST", "/v1/cases/e2e-1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`, "If-Match", `"1"`, "X-Actor", "cw-1")
+	s.must(201, "POST", "/v1/cases", `{"reason":"from the paper file","id":"e2e-1","la":"E09000001","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`, "Authorization", "Bearer "+tokenAs(t, "cw-1", auth.Caseworker, "E09000001"))
+	s.must(201, "POST", "/v1/cases/e2e-1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`, "If-Match", `"1"`, "Authorization", "Bearer "+tokenAs(t, "cw-1", auth.Caseworker, "E09000001"))
 	if code, h, m := s.call("POST", "/v1/cases/e2e-1/commands/send_draft_plan", `{"reason":"from the paper file","on":"2024-06-10"}`, "If-Match", `"1"`); code != 412 || !strings.HasPrefix(h.Get("Content-Type"), "application/problem+json") {
 		t.Fatalf("stale If-Match gave %d %v", code, m)
 	}
@@ -154,7 +208,7 @@ func TestServerDrivesACaseEndToEnd(t *testing.T) {
 	t.Run("known_at shows what the system knew and correct_step fixes a step", func(t *testing.T) {
 		before := time.Now().UTC()
 		time.Sleep(5 * time.Millisecond)
-		s.must(201, "POST", "/v1/cases/e2e-1/commands/correct_step", `{"data":{"version":2,"on":"2024-04-03","reason":"date misread from the decision letter"}}`, "X-Actor", "auditor-1")
+		s.must(201, "POST", "/v1/cases/e2e-1/commands/correct_step", `{"data":{"version":2,"on":"2024-04-03","reason":"date misread from the decision letter"}}`, "Authorization", "Bearer "+tokenAs(t, "manager-1", auth.Manager, "E09000001"))
 		now := s.must(200, "GET", "/v1/cases/e2e-1?as_of=2024-07-12", "")
 		if d := clock(t, now, "decide_to_assess"); d["stopped"] != "2024-04-03" || now["version"] != float64(5) {
 			t.Fatalf("after the correction %v", now)
@@ -172,6 +226,7 @@ func TestServerDrivesACaseEndToEnd(t *testing.T) {
 			t.Fatalf("timeline entry %v", decision)
 		}
 		req, _ := http.NewRequest("GET", s.base+"/v1/cases/e2e-1/timeline?format=csv", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenFor(t, auth.Auditor, "E09000001"))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -253,7 +308,9 @@ func TestDemoServerShowsEveryView(t *testing.T) {
 		t.Fatalf("LA stats %v", one)
 	}
 	s.must(422, "GET", "/v1/stats?from=2025-01-01&to=2024-01-01", "")
-	resp, err := http.Get(s.base + "/v1/stats?format=csv")
+	req, _ := http.NewRequest("GET", s.base+"/v1/stats?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenFor(t, auth.Inspector, "*"))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

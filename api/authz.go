@@ -1,0 +1,155 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/ehcledger/ehcledger/auth"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/labstack/echo/v4"
+)
+
+// Who may do what. Every /v1 route and every page names the roles it allows
+// (allow); a handler then checks the LA the request concerns (inLA,
+// caseInScope), because only it knows that LA: a path parameter, a query
+// parameter, a request body, or the case's stream.
+
+const principalKey = "ehc.principal"
+
+// tokenCookie carries a token for the browser pages, set by the login page.
+const tokenCookie = "ehc_token"
+
+// authenticate verifies the bearer token (or, for pages, the login cookie)
+// and keeps its principal on the request.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.Auth == nil {
+			return next(c) // in-process tests of other concerns only; serve always sets Auth
+		}
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok {
+			if ck, err := c.Cookie(tokenCookie); err == nil && strings.HasPrefix(c.Path(), "/ui/") {
+				token, ok = ck.Value, true
+			}
+		}
+		if !ok || strings.TrimSpace(token) == "" {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="ehcledger"`)
+			return &domain.Error{Code: domain.Unauthorized, Message: "send a bearer token in the Authorization header"}
+		}
+		p, err := s.Auth.Verify(strings.TrimSpace(token))
+		if err != nil {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="ehcledger", error="invalid_token"`)
+			return err
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+// allow lets through only the given roles.
+func (s *Server) allow(roles ...auth.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if s.Auth == nil {
+				return next(c)
+			}
+			p := principal(c)
+			if !slices.Contains(roles, p.Role) {
+				return domain.Errorf(domain.Forbidden, "a %s may not do this", p.Role)
+			}
+			return next(c)
+		}
+	}
+}
+
+// principal returns the request's verified principal; without
+// authentication (in-process tests only) it holds every LA and is named by
+// the X-Actor header.
+func principal(c echo.Context) auth.Principal {
+	if p, ok := c.Get(principalKey).(auth.Principal); ok {
+		return p
+	}
+	name := strings.TrimSpace(c.Request().Header.Get("X-Actor"))
+	if name == "" {
+		name = "anonymous"
+	}
+	return auth.Principal{Subject: name, LAs: []string{auth.AnyLA}}
+}
+
+// inLA refuses a request about an LA the principal does not work for.
+func inLA(c echo.Context, la string) error {
+	if p := principal(c); !p.InLA(la) {
+		return domain.Errorf(domain.Forbidden, "%s %s does not work for LA %s", p.Role, p.Subject, la)
+	}
+	return nil
+}
+
+// caseInScope refuses a request about a case of another LA. A case being
+// transferred is in scope for the LA it is moving to as well. A case that
+// does not exist is left to the handler to report as not found.
+func (s *Server) caseInScope(c echo.Context, id string) error {
+	if s.Auth == nil {
+		return nil
+	}
+	la, movingTo, err := s.Ledger.CaseLAs(c.Request().Context(), id)
+	if err != nil || la == "" {
+		return err
+	}
+	p := principal(c)
+	if p.InLA(la) || (movingTo != "" && p.InLA(movingTo)) {
+		return nil
+	}
+	return domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
+}
+
+// scopeLA settles the LA of a request that may name one (?la): a named LA
+// must be the principal's; without one, a principal of one LA gets that LA
+// and a principal of every LA gets all (""). A principal of several LAs
+// must name one.
+func scopeLA(c echo.Context, la string) (string, error) {
+	p := principal(c)
+	switch {
+	case la != "":
+		return la, inLA(c, la)
+	case p.AllLAs():
+		return "", nil
+	case len(p.LAs) == 1:
+		return p.LAs[0], nil
+	}
+	return "", domain.FieldErrorf("la", "name one of your LAs (%s)", strings.Join(p.LAs, ", "))
+}
+
+// actor names who sent the request: the token's subject.
+func actor(c echo.Context) string { return principal(c).Subject }
+
+// loginPage lets a browser user paste a token once; the pages then read it
+// from an HTTP-only, same-site cookie, so it never sits in a URL.
+func (s *Server) loginPage(c echo.Context) error {
+	return render(c, "login.html", struct {
+		Title, Next, Error string
+	}{Title: "Sign in", Next: safeNext(c.QueryParam("next"))})
+}
+
+func (s *Server) login(c echo.Context) error {
+	token := strings.TrimSpace(c.FormValue("token"))
+	next := safeNext(c.FormValue("next"))
+	if s.Auth != nil {
+		if _, err := s.Auth.Verify(token); err != nil {
+			return renderStatus(c, http.StatusUnauthorized, "login.html", struct {
+				Title, Next, Error string
+			}{Title: "Sign in", Next: next, Error: domain.ErrorMessage(err)})
+		}
+	}
+	c.SetCookie(&http.Cookie{Name: tokenCookie, Value: token, Path: "/ui/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: c.Scheme() == "https"})
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// safeNext keeps a post-login redirect on this site's pages.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/ui/") || strings.ContainsAny(next, "\\\r\n") {
+		return "/ui/worklist"
+	}
+	return next
+}

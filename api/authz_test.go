@@ -1,0 +1,161 @@
+package api_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ehcledger/ehcledger/api"
+	"github.com/ehcledger/ehcledger/auth"
+	"github.com/labstack/echo/v4"
+)
+
+const (
+	testSecret = "api-authorisation-test-secret-0123456789"
+	homeLA     = "E09000001"
+	otherLA    = "E09000002"
+)
+
+func sign(t *testing.T, role auth.Role, las ...string) string {
+	t.Helper()
+	tok, err := auth.Issue([]byte(testSecret), auth.Principal{Subject: "t-" + string(role), Role: role, LAs: las}, time.Hour, fixedNow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+// route is one request of the authorisation table: who may send it.
+type route struct {
+	method, pattern, path, body string
+	public                      bool // anyone, with or without a token
+	page                        bool // a browser page: no token sends you to sign in
+	roles                       []auth.Role
+	everyLA                     bool // only for holders of every LA
+	anyLA                       bool // about no LA: the law is the same for all
+}
+
+func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v)
+	cw := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
+	h.do("POST", "/v1/cases", openBody, cw...).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"on":"2024-04-01","reason":"from the paper file"}`, cw...).want(t, 201)
+
+	workers := []auth.Role{auth.Caseworker, auth.Manager}
+	readers := []auth.Role{auth.Caseworker, auth.Manager, auth.Auditor}
+	table := []route{
+		{method: "GET", pattern: "/healthz", path: "/healthz", public: true},
+		{method: "GET", pattern: "/readyz", path: "/readyz", public: true},
+		{method: "GET", pattern: "/metrics", path: "/metrics", public: true},
+		{method: "GET", pattern: "/openapi.json", path: "/openapi.json", public: true},
+		{method: "GET", pattern: "/", path: "/", public: true},
+		{method: "GET", pattern: "/ui/login", path: "/ui/login", public: true},
+		{method: "POST", pattern: "/ui/login", path: "/ui/login", public: true}, // an empty form is a failed sign-in: 401
+		{method: "GET", pattern: "/ui/worklist", path: "/ui/worklist?la=" + homeLA, page: true, roles: workers},
+		{method: "GET", pattern: "/ui/cases/:id", path: "/ui/cases/c1", page: true, roles: readers},
+		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA, page: true, roles: []auth.Role{auth.Inspector, auth.Manager}},
+		{method: "POST", pattern: "/v1/cases", path: "/v1/cases", roles: workers,
+			body: `{"la":"` + homeLA + `","on":"2024-07-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`},
+		{method: "GET", pattern: "/v1/cases/:id", path: "/v1/cases/c1", roles: readers},
+		{method: "GET", pattern: "/v1/cases/:id", path: "/v1/cases/c1?as_of=2024-03-15", roles: []auth.Role{auth.Auditor, auth.Manager}},
+		{method: "GET", pattern: "/v1/cases/:id/clocks", path: "/v1/cases/c1/clocks", roles: readers},
+		{method: "GET", pattern: "/v1/cases/:id/history", path: "/v1/cases/c1/history", roles: readers},
+		{method: "GET", pattern: "/v1/cases/:id/timeline", path: "/v1/cases/c1/timeline", roles: readers},
+		{method: "POST", pattern: "/v1/cases/:id/commands/:command", path: "/v1/cases/c1/commands/request_advice", roles: workers,
+			body: `{"on":"2024-04-02","data":{"kind":"educational"}}`},
+		{method: "POST", pattern: "/v1/cases/:id/commands/:command", path: "/v1/cases/c1/commands/assign_case", roles: []auth.Role{auth.Manager},
+			body: `{"data":{"caseworker":"cw-9","team":"north"}}`},
+		{method: "POST", pattern: "/v1/las/:la/commands/:command", path: "/v1/las/" + homeLA + "/commands/record_school_closure", roles: []auth.Role{auth.Admin},
+			body: `{"data":{"school":"S1","first_day":"2024-07-22","reopens":"2024-09-02"}}`},
+		{method: "GET", pattern: "/v1/worklist", path: "/v1/worklist?la=" + homeLA, roles: workers},
+		{method: "GET", pattern: "/v1/stats", path: "/v1/stats?la=" + homeLA, roles: []auth.Role{auth.Inspector, auth.Manager}},
+		{method: "GET", pattern: "/v1/stats", path: "/v1/stats", roles: []auth.Role{auth.Inspector, auth.Manager}, everyLA: true},
+		{method: "GET", pattern: "/v1/rulebooks", path: "/v1/rulebooks", roles: auth.Roles, anyLA: true},
+		{method: "GET", pattern: "/v1/rulebooks/:id", path: "/v1/rulebooks/england-2014", roles: auth.Roles, anyLA: true},
+	}
+
+	// The table must name every route the server has.
+	e := (&api.Server{}).Handler()
+	for _, r := range e.Routes() {
+		if r.Method == echo.RouteNotFound {
+			continue // a group's catch-all, not a route
+		}
+		if !slices.ContainsFunc(table, func(x route) bool { return x.method == r.Method && x.pattern == r.Path }) {
+			t.Errorf("route %s %s is missing from the authorisation table", r.Method, r.Path)
+		}
+	}
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(r route, authz string) int {
+		t.Helper()
+		req, _ := http.NewRequest(r.method, h.srv.URL+r.path, strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		if r.pattern == "/ui/login" && r.method == "POST" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Body = http.NoBody
+		}
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, r := range table {
+		name := r.method + " " + r.path
+		t.Run(name+" without a token", func(t *testing.T) {
+			got := send(r, "")
+			switch {
+			case r.pattern == "/ui/login" && r.method == "POST":
+				if got != 401 {
+					t.Fatalf("signing in with no token answered %d, want 401", got)
+				}
+			case r.public && (got == 401 || got == 403):
+				t.Fatalf("a public route answered %d", got)
+			case r.page && got != http.StatusSeeOther:
+				t.Fatalf("a page answered %d, not a redirect to sign in", got)
+			case !r.public && !r.page && got != 401:
+				t.Fatalf("answered %d, want 401", got)
+			}
+		})
+		if r.public {
+			continue
+		}
+		t.Run(name+" with a forged token is refused", func(t *testing.T) {
+			forged := sign(t, auth.Admin, "*") + "x"
+			if got := send(r, forged); got != 401 && !(r.page && got == http.StatusSeeOther) {
+				t.Fatalf("answered %d to a forged token", got)
+			}
+		})
+		for _, role := range auth.Roles {
+			for _, scope := range []struct {
+				name string
+				las  []string
+			}{{"in its LA", []string{homeLA}}, {"outside its LA", []string{otherLA}}, {"with every LA", []string{auth.AnyLA}}} {
+				allowed := slices.Contains(r.roles, role) && (r.anyLA || scope.las[0] != otherLA) && (!r.everyLA || scope.las[0] == auth.AnyLA)
+				verdict := "is refused"
+				if allowed {
+					verdict = "is let through"
+				}
+				t.Run(name+" as "+string(role)+" "+scope.name+" "+verdict, func(t *testing.T) {
+					got := send(r, sign(t, role, scope.las...))
+					if allowed && (got == 401 || got == 403) {
+						t.Fatalf("answered %d", got)
+					}
+					if !allowed && got != 403 {
+						t.Fatalf("answered %d, want 403", got)
+					}
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,205 @@
+// Package auth verifies the bearer tokens of EHC Ledger's users and says
+// what each may do. A token is a JWT naming a role and the LAs the holder
+// works for; it is verified with a shared secret in development or with a
+// public key set in production (github.com/golang-jwt/jwt/v5 verifies,
+// github.com/MicahParks/keyfunc/v3 reads the key set).
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Role is what a user does; each route allows some roles.
+type Role string
+
+// The roles of issue 7.
+const (
+	// Caseworker sends commands and reads cases in their LAs.
+	Caseworker Role = "caseworker"
+	// Manager does what a caseworker does and also assigns work.
+	Manager Role = "manager"
+	// Auditor reads histories, timelines, as-at views and the access log.
+	Auditor Role = "auditor"
+	// Inspector reads aggregates only, never a case.
+	Inspector Role = "inspector"
+	// Admin manages rulebooks and school calendars.
+	Admin Role = "admin"
+)
+
+// Roles lists every role.
+var Roles = []Role{Caseworker, Manager, Auditor, Inspector, Admin}
+
+// AnyLA, among a token's LAs, grants every LA.
+const AnyLA = "*"
+
+// Principal is the verified holder of a token.
+type Principal struct {
+	Subject string
+	Role    Role
+	LAs     []string
+	// TokenID is the token's jti, or its subject and issue time when it has
+	// none: what rate limits count by.
+	TokenID string
+}
+
+// InLA reports whether the principal works for la.
+func (p Principal) InLA(la string) bool {
+	return slices.Contains(p.LAs, AnyLA) || slices.Contains(p.LAs, la)
+}
+
+// AllLAs reports whether the principal is granted every LA.
+func (p Principal) AllLAs() bool { return slices.Contains(p.LAs, AnyLA) }
+
+// Claims are the JWT claims EHC Ledger reads: the registered ones (sub, exp
+// and, when configured, iss and aud) and its own role and las.
+type Claims struct {
+	Role string   `json:"role"`
+	LAs  []string `json:"las"`
+	jwt.RegisteredClaims
+}
+
+// Config says how tokens are verified. Exactly one of Secret and JWKS is set.
+type Config struct {
+	// Secret is a shared HMAC secret (HS256), for development.
+	Secret []byte
+	// JWKS is a JSON Web Key Set of public keys (RSA, ECDSA or Ed25519), for
+	// production: tokens are signed by an identity provider.
+	JWKS json.RawMessage
+	// Issuer and Audience, when set, must match the token's iss and aud.
+	Issuer, Audience string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Verifier checks bearer tokens.
+type Verifier struct {
+	parser  *jwt.Parser
+	keyfunc jwt.Keyfunc
+}
+
+// MinSecretLen is the shortest shared secret accepted: 32 bytes, as HS256
+// needs a key at least as long as its hash.
+const MinSecretLen = 32
+
+// NewVerifier builds a verifier from its configuration.
+func NewVerifier(c Config) (*Verifier, error) {
+	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
+	if c.Now != nil {
+		opts = append(opts, jwt.WithTimeFunc(c.Now))
+	}
+	if c.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(c.Issuer))
+	}
+	if c.Audience != "" {
+		opts = append(opts, jwt.WithAudience(c.Audience))
+	}
+	v := &Verifier{}
+	switch {
+	case len(c.Secret) > 0 && len(c.JWKS) > 0:
+		return nil, errors.New("auth: give a shared secret or a public key set, not both")
+	case len(c.Secret) > 0:
+		if len(c.Secret) < MinSecretLen {
+			return nil, fmt.Errorf("auth: the shared secret must be at least %d bytes", MinSecretLen)
+		}
+		secret := c.Secret
+		v.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		opts = append(opts, jwt.WithValidMethods([]string{"HS256"}))
+	case len(c.JWKS) > 0:
+		k, err := keyfunc.NewJWKSetJSON(c.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("auth: public key set: %w", err)
+		}
+		v.keyfunc = k.Keyfunc
+		// Only asymmetric algorithms: a key set must never let a public key
+		// be used as an HMAC secret.
+		opts = append(opts, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}))
+	default:
+		return nil, errors.New("auth: no shared secret or public key set to verify tokens with")
+	}
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
+}
+
+// Verify checks a bearer token and returns its holder. Every failure is an
+// unauthorized error whose message says what was wrong without echoing the
+// token.
+func (v *Verifier) Verify(token string) (Principal, error) {
+	var c Claims
+	if _, err := v.parser.ParseWithClaims(token, &c, v.keyfunc); err != nil {
+		return Principal{}, &domain.Error{Code: domain.Unauthorized, Message: "the bearer token is not valid: " + reason(err), Err: err}
+	}
+	p, err := principalOf(c)
+	if err != nil {
+		return Principal{}, &domain.Error{Code: domain.Unauthorized, Message: "the bearer token is not valid: " + err.Error()}
+	}
+	return p, nil
+}
+
+// reason names what was wrong with a token in words safe to show.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "it has expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "it is not valid yet"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "it has no expiry"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "it was issued by someone else"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "it is meant for another service"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "its signature does not verify"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "it is malformed"
+	}
+	return "it could not be verified"
+}
+
+func principalOf(c Claims) (Principal, error) {
+	p := Principal{Subject: c.Subject, Role: Role(c.Role), LAs: c.LAs, TokenID: c.ID}
+	if strings.TrimSpace(p.Subject) == "" {
+		return p, errors.New("it names no subject (sub)")
+	}
+	if !slices.Contains(Roles, p.Role) {
+		return p, fmt.Errorf("role %q is not one of caseworker, manager, auditor, inspector, admin", c.Role)
+	}
+	if len(p.LAs) == 0 {
+		return p, errors.New("it grants no LA (las)")
+	}
+	for _, la := range p.LAs {
+		if la != AnyLA && domain.ValidateID("las", la) != nil {
+			return p, fmt.Errorf("las holds %q, which is not an LA code", la)
+		}
+	}
+	if p.TokenID == "" {
+		iat := ""
+		if c.IssuedAt != nil {
+			iat = c.IssuedAt.UTC().Format(time.RFC3339)
+		}
+		p.TokenID = p.Subject + "@" + iat
+	}
+	return p, nil
+}
+
+// Issue signs a development token with a shared secret: what `make run`
+// prints and what tests use. Production tokens come from an identity
+// provider.
+func Issue(secret []byte, p Principal, ttl time.Duration, now time.Time) (string, error) {
+	c := Claims{Role: string(p.Role), LAs: p.LAs, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: p.Subject, ID: p.TokenID, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	if _, err := principalOf(c); err != nil {
+		return "", fmt.Errorf("auth: %w", err)
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+}

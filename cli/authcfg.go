@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ehcledger/ehcledger/auth"
+)
+
+// authFlags are serve's token settings, from flags or the environment.
+type authFlags struct {
+	secret, secretFile, jwks, issuer, audience *string
+}
+
+func addAuthFlags(fs *flag.FlagSet) authFlags {
+	return authFlags{
+		secret:     fs.String("auth-secret", envOr("EHC_AUTH_SECRET", ""), "shared HS256 secret for bearer tokens, at least 32 bytes (development)"),
+		secretFile: fs.String("auth-secret-file", envOr("EHC_AUTH_SECRET_FILE", ""), "file holding the shared secret"),
+		jwks:       fs.String("auth-jwks", envOr("EHC_AUTH_JWKS", ""), "file holding the identity provider's public key set (JWKS), for production"),
+		issuer:     fs.String("auth-issuer", envOr("EHC_AUTH_ISSUER", ""), "required iss of tokens"),
+		audience:   fs.String("auth-audience", envOr("EHC_AUTH_AUDIENCE", ""), "required aud of tokens"),
+	}
+}
+
+// verifier builds the token verifier. With demo set and nothing configured
+// it makes a random development secret and returns it, so that `make run`
+// can print tokens to try the API with.
+func (f authFlags) verifier(demo bool) (*auth.Verifier, []byte, error) {
+	c := auth.Config{Issuer: *f.issuer, Audience: *f.audience}
+	switch {
+	case *f.secret != "":
+		c.Secret = []byte(*f.secret)
+	case *f.secretFile != "":
+		b, err := os.ReadFile(*f.secretFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--auth-secret-file: %w", err)
+		}
+		c.Secret = trimNewline(b)
+	}
+	if *f.jwks != "" {
+		b, err := os.ReadFile(*f.jwks)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--auth-jwks: %w", err)
+		}
+		c.JWKS = b
+	}
+	if len(c.Secret) == 0 && len(c.JWKS) == 0 {
+		if !demo {
+			return nil, nil, usageError("serve: say how to verify bearer tokens: --auth-jwks FILE (production) or --auth-secret / --auth-secret-file (development); --demo makes a development secret")
+		}
+		c.Secret = make([]byte, 32)
+		if _, err := rand.Read(c.Secret); err != nil {
+			return nil, nil, err
+		}
+		c.Secret = []byte(hex.EncodeToString(c.Secret))
+	}
+	v, err := auth.NewVerifier(c)
+	if err != nil {
+		return nil, nil, usageError("serve: " + err.Error())
+	}
+	return v, c.Secret, nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// printDevTokens prints a development token for each role in the demo LA,
+// valid for a day.
+func printDevTokens(w io.Writer, secret []byte, la string) error {
+	fmt.Fprintf(w, "development tokens for LA %s (valid 24 hours; send as 'Authorization: Bearer TOKEN', or paste at /ui/login):\n", la)
+	for _, r := range auth.Roles {
+		tok, err := auth.Issue(secret, auth.Principal{Subject: "demo-" + string(r), Role: r, LAs: []string{la}}, 24*time.Hour, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", r, tok)
+	}
+	return nil
+}
+
+// token mints a development token with a shared secret.
+func token(args []string, stdout io.Writer) error {
+	fs := newFlags("token")
+	role := fs.String("role", "", "caseworker, manager, auditor, inspector or admin")
+	las := fs.String("las", "", "comma-separated LA codes, or * for every LA")
+	subject := fs.String("subject", "", "who holds the token (default: dev-ROLE)")
+	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
+	af := addAuthFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	_, secret, err := af.verifier(false)
+	if err != nil {
+		return err
+	}
+	if len(secret) == 0 {
+		return usageError("token: only a shared secret (--auth-secret or --auth-secret-file) can sign tokens")
+	}
+	if *subject == "" {
+		*subject = "dev-" + *role
+	}
+	var list []string
+	for _, la := range strings.Split(*las, ",") {
+		if la = strings.TrimSpace(la); la != "" {
+			list = append(list, la)
+		}
+	}
+	tok, err := auth.Issue(secret, auth.Principal{Subject: *subject, Role: auth.Role(*role), LAs: list}, *ttl, time.Now())
+	if err != nil {
+		return usageError("token: " + err.Error())
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
