@@ -85,22 +85,31 @@ func inLA(c echo.Context, la string) error {
 	return nil
 }
 
-// caseInScope refuses a request about a case of another LA. A case being
-// transferred is in scope for the LA it is moving to as well. A case that
-// does not exist is left to the handler to report as not found.
-func (s *Server) caseInScope(c echo.Context, id string) error {
-	if s.Auth == nil {
-		return nil
-	}
+// caseInScope refuses a request about a case of another LA, and returns the
+// case's LA ("" when there is no such case, which the handler reports). A
+// case being transferred is in scope for the LA it is moving to as well.
+func (s *Server) caseInScope(c echo.Context, id string) (string, error) {
 	la, movingTo, err := s.Ledger.CaseLAs(c.Request().Context(), id)
+	if err != nil || la == "" {
+		return "", err
+	}
+	p := principal(c)
+	if p.InLA(la) || (movingTo != "" && p.InLA(movingTo)) {
+		return la, nil
+	}
+	return "", domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
+}
+
+// readCase checks a read of a case's data may go ahead and records it in the
+// LA's access log before anything is served: a read that cannot be recorded
+// is not served.
+func (s *Server) readCase(c echo.Context, id string) error {
+	la, err := s.caseInScope(c, id)
 	if err != nil || la == "" {
 		return err
 	}
 	p := principal(c)
-	if p.InLA(la) || (movingTo != "" && p.InLA(movingTo)) {
-		return nil
-	}
-	return domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
+	return s.Ledger.RecordAccess(c.Request().Context(), la, id, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject)
 }
 
 // scopeLA settles the LA of a request that may name one (?la): a named LA

@@ -73,6 +73,7 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 			body: `{"data":{"caseworker":"cw-9","team":"north"}}`},
 		{method: "POST", pattern: "/v1/las/:la/commands/:command", path: "/v1/las/" + homeLA + "/commands/record_school_closure", roles: []auth.Role{auth.Admin},
 			body: `{"data":{"school":"S1","first_day":"2024-07-22","reopens":"2024-09-02"}}`},
+		{method: "GET", pattern: "/v1/las/:la/access-log", path: "/v1/las/" + homeLA + "/access-log", roles: []auth.Role{auth.Auditor}},
 		{method: "GET", pattern: "/v1/worklist", path: "/v1/worklist?la=" + homeLA, roles: workers},
 		{method: "GET", pattern: "/v1/stats", path: "/v1/stats?la=" + homeLA, roles: []auth.Role{auth.Inspector, auth.Manager}},
 		{method: "GET", pattern: "/v1/stats", path: "/v1/stats", roles: []auth.Role{auth.Inspector, auth.Manager}, everyLA: true},
@@ -158,4 +159,46 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestEveryReadOfACaseIsInItsLAsAccessLog(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v)
+	cw := sign(t, auth.Caseworker, homeLA)
+	h.do("POST", "/v1/cases", openBody, "Authorization", cw).want(t, 201)
+	for _, path := range []string{"/v1/cases/c1", "/v1/cases/c1/clocks", "/v1/cases/c1/history", "/v1/cases/c1/timeline"} {
+		h.do("GET", path, "", "Authorization", cw).want(t, 200)
+	}
+	// Refused reads are not reads: nothing was served.
+	h.do("GET", "/v1/cases/c1", "", "Authorization", sign(t, auth.Caseworker, otherLA)).want(t, 403)
+	h.do("GET", "/v1/cases/c1/timeline?format=xml", "", "Authorization", cw).want(t, 422)
+	h.do("GET", "/v1/cases/nobody", "", "Authorization", cw).want(t, 404)
+
+	auditor := sign(t, auth.Auditor, homeLA)
+	log := h.do("GET", "/v1/las/"+homeLA+"/access-log?case=c1", "", "Authorization", auditor).want(t, 200)
+	entries, _ := log.body["access"].([]any)
+	var routes []string
+	for _, e := range entries {
+		m := e.(map[string]any)
+		if m["actor"] != "t-caseworker" || m["role"] != "caseworker" || m["case"] != "c1" || m["recorded_at"] == "" {
+			t.Fatalf("access entry %v", m)
+		}
+		routes = append(routes, m["route"].(string))
+	}
+	want := []string{"GET /v1/cases/:id/timeline", "GET /v1/cases/:id/history", "GET /v1/cases/:id/clocks", "GET /v1/cases/:id"}
+	if !slices.Equal(routes, want) {
+		t.Fatalf("access log routes %v, want %v (newest first)", routes, want)
+	}
+	// The auditor's own read of the log is not a read of a case; reading
+	// the case is.
+	h.do("GET", "/v1/cases/c1/timeline", "", "Authorization", auditor).want(t, 200)
+	log = h.do("GET", "/v1/las/"+homeLA+"/access-log?actor=t-auditor", "", "Authorization", auditor).want(t, 200)
+	if got, _ := log.body["access"].([]any); len(got) != 1 {
+		t.Fatalf("the auditor's reads: %v", got)
+	}
+	h.do("GET", "/v1/las/"+homeLA+"/access-log?from=yesterday", "", "Authorization", auditor).want(t, 422)
+	h.do("GET", "/v1/las/"+otherLA+"/access-log", "", "Authorization", auditor).want(t, 403)
 }

@@ -85,6 +85,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.POST("/las/:la/commands/:command", s.sendLACommand, s.allow(auth.Admin))
 	v1.GET("/worklist", s.worklist, worker)
 	v1.GET("/stats", s.stats, s.allow(auth.Inspector, auth.Manager))
+	v1.GET("/las/:la/access-log", s.accessLog, s.allow(auth.Auditor))
 	v1.GET("/rulebooks", s.listRulebooks, anyone)
 	v1.GET("/rulebooks/:id", s.getRulebook, anyone)
 	return e
@@ -215,7 +216,7 @@ func (s *Server) sendCommand(c echo.Context) error {
 	if c.Param("command") == "assign_case" && s.Auth != nil && principal(c).Role != auth.Manager {
 		return domain.Errorf(domain.Forbidden, "only a manager assigns work")
 	}
-	if err := s.caseInScope(c, c.Param("id")); err != nil {
+	if _, err := s.caseInScope(c, c.Param("id")); err != nil {
 		return err
 	}
 	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
@@ -265,9 +266,6 @@ func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
 			return app.CaseView{}, domain.Errorf(domain.Forbidden, "a %s sees cases as they stand today; views of the past are for auditors and managers", r)
 		}
 	}
-	if err := s.caseInScope(c, c.Param("id")); err != nil {
-		return app.CaseView{}, err
-	}
 	asOf, err := s.asOf(c)
 	if err != nil {
 		return app.CaseView{}, err
@@ -280,6 +278,9 @@ func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
 		if c.QueryParam("as_of") == "" {
 			asOf = domain.DateOf(knownAt)
 		}
+	}
+	if err := s.readCase(c, c.Param("id")); err != nil {
+		return app.CaseView{}, err
 	}
 	return s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf, knownAt)
 }
@@ -318,7 +319,7 @@ func (s *Server) fresh(c echo.Context) {
 
 func (s *Server) getHistory(c echo.Context) error {
 	id := c.Param("id")
-	if err := s.caseInScope(c, id); err != nil {
+	if err := s.readCase(c, id); err != nil {
 		return err
 	}
 	s.fresh(c)
@@ -336,7 +337,10 @@ func (s *Server) getHistory(c echo.Context) error {
 // ?format=csv (a download).
 func (s *Server) getTimeline(c echo.Context) error {
 	id := c.Param("id")
-	if err := s.caseInScope(c, id); err != nil {
+	if f := c.QueryParam("format"); f != "" && f != "json" && f != "csv" {
+		return domain.FieldErrorf("format", "must be json or csv")
+	}
+	if err := s.readCase(c, id); err != nil {
 		return err
 	}
 	entries, err := s.Ledger.Timeline(c.Request().Context(), id)
@@ -427,6 +431,44 @@ func (s *Server) worklist(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"as_of": asOf, "summary": summary, "items": items})
+}
+
+// accessLog serves an LA's record of who read which case, when and how,
+// newest first.
+func (s *Server) accessLog(c echo.Context) error {
+	la := c.Param("la")
+	if err := domain.ValidateID("la", la); err != nil {
+		return err
+	}
+	if err := inLA(c, la); err != nil {
+		return err
+	}
+	f := projections.AccessFilter{LA: la, Case: c.QueryParam("case"), Actor: c.QueryParam("actor"), Limit: 500}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := c.QueryParam(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return domain.FieldErrorf(p.name, "must be an RFC 3339 instant such as 2024-05-01T12:00:00Z")
+			}
+			*p.dst = t
+		}
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return domain.FieldErrorf("limit", "must be a number from 1 to 10000")
+		}
+		f.Limit = n
+	}
+	s.fresh(c)
+	entries, err := s.Views.AccessLog(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"la": la, "access": entries})
 }
 
 func (s *Server) listRulebooks(c echo.Context) error {

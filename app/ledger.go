@@ -349,6 +349,15 @@ func (l *Ledger) RecordSchoolClosure(ctx context.Context, la, school string, fir
 	return l.appendOne(ctx, domain.SchoolStream(la, school), &domain.SchoolClosureRecorded{School: school, FirstDay: firstDay, Reopens: reopens}, firstDay, actor, la)
 }
 
+// RecordAccess records that actor, in a role, read case caseID of LA la
+// through route. The read is served only once this is stored.
+func (l *Ledger) RecordAccess(ctx context.Context, la, caseID, route, role, actor string) error {
+	if err := l.appendOne(ctx, domain.AccessStream(la), &domain.CaseAccessed{Case: caseID, Route: route, Role: role}, domain.DateOf(l.Now()), actor, la); err != nil {
+		return &domain.Error{Code: domain.Internal, Message: "could not record the read of the case", Err: err}
+	}
+	return nil
+}
+
 func (l *Ledger) appendOne(ctx context.Context, stream string, e domain.Event, on domain.Date, actor, la string) error {
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -11,6 +11,7 @@ const (
 	caseStreamPrefix   = "case-"
 	laStreamPrefix     = "la-"
 	schoolStreamPrefix = "school-"
+	accessStreamPrefix = "access-"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
@@ -32,6 +33,9 @@ func LAStream(la string) string { return laStreamPrefix + la }
 // SchoolStream is the stream of a school of an LA.
 func SchoolStream(la, school string) string { return schoolStreamPrefix + la + "/" + school }
 
+// AccessStream is the stream of the reads of an LA's cases.
+func AccessStream(la string) string { return accessStreamPrefix + la }
+
 // CaseIDOf returns the case ID of a case stream.
 func CaseIDOf(stream string) (string, bool) {
 	if strings.HasPrefix(stream, caseStreamPrefix) {
@@ -43,5 +47,5 @@ func CaseIDOf(stream string) (string, bool) {
 // StreamPrefixes are the prefixes of every stream EHC Ledger writes, so that
 // a shared store's global log can be filtered to them.
 func StreamPrefixes() []string {
-	return []string{caseStreamPrefix, laStreamPrefix, schoolStreamPrefix}
+	return []string{caseStreamPrefix, laStreamPrefix, schoolStreamPrefix, accessStreamPrefix}
 }

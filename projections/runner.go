@@ -33,6 +33,17 @@ CREATE TABLE IF NOT EXISTS audit (
 	reason         TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_case ON audit(case_id, version);
+CREATE TABLE IF NOT EXISTS access_log (
+	position    INTEGER PRIMARY KEY,
+	la          TEXT NOT NULL,
+	case_id     TEXT NOT NULL,
+	actor       TEXT NOT NULL,
+	role        TEXT NOT NULL,
+	route       TEXT NOT NULL,
+	recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_log_case ON access_log(la, case_id, position);
+CREATE INDEX IF NOT EXISTS access_log_actor ON access_log(la, actor, position);
 `
 
 // AuditName is the audit projection's checkpoint name.
@@ -138,12 +149,31 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 		return err
 	}
 	defer stmt.Close()
+	var access *sql.Stmt
 	last := from
 	for _, e := range batch {
 		if e.Position <= from {
 			continue
 		}
 		last = e.Position
+		if e.Type == domain.TypeCaseAccessed {
+			if access == nil {
+				if access, err = tx.PrepareContext(ctx, `INSERT INTO access_log (position, la, case_id, actor, role, route, recorded_at)
+					VALUES (?,?,?,?,?,?,?)`); err != nil {
+					return err
+				}
+				defer access.Close()
+			}
+			ev, _, err := Decode(e)
+			if err != nil {
+				return err
+			}
+			a := ev.(*domain.CaseAccessed)
+			if _, err := access.ExecContext(ctx, e.Position, e.LA, a.Case, e.Actor, a.Role, a.Route, e.RecordedAt.UTC().Format(AccessTimeLayout)); err != nil {
+				return err
+			}
+			continue
+		}
 		id, ok := domain.CaseIDOf(e.Stream)
 		if !ok {
 			continue
@@ -269,7 +299,7 @@ func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
 
 // Rebuild discards every projection and rebuilds it from the first event.
 func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
-	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM checkpoints;`); err != nil {
+	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM access_log; DELETE FROM checkpoints;`); err != nil {
 		return 0, err
 	}
 	if err := os.Remove(r.SnapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -313,6 +343,64 @@ func (r *Runner) History(ctx context.Context, caseID string) ([]AuditEntry, erro
 	for rows.Next() {
 		var a AuditEntry
 		if err := rows.Scan(&a.Position, &a.Version, &a.Event, &a.Actor, &a.LA, &a.OccurredOn, &a.RecordedAt, &a.CorrelationID, &a.CausationID, &a.Reason); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Access is one recorded read of a case.
+type Access struct {
+	Position   int64  `json:"position"`
+	Case       string `json:"case"`
+	Actor      string `json:"actor"`
+	Role       string `json:"role"`
+	Route      string `json:"route"`
+	RecordedAt string `json:"recorded_at"`
+}
+
+// AccessTimeLayout writes the instants of the access log at a fixed width,
+// so that they sort and compare as text.
+const AccessTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// AccessFilter narrows an LA's access log.
+type AccessFilter struct {
+	LA, Case, Actor string
+	// From and To bound the instant of the read, inclusive; zero means no
+	// bound.
+	From, To time.Time
+	Limit    int
+}
+
+// AccessLog returns an LA's recorded reads of cases, newest first.
+func (r *Runner) AccessLog(ctx context.Context, f AccessFilter) ([]Access, error) {
+	q := `SELECT position, case_id, actor, role, route, recorded_at FROM access_log WHERE la = ?`
+	args := []any{f.LA}
+	instant := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(AccessTimeLayout)
+	}
+	for _, c := range []struct{ cond, v string }{{" AND case_id = ?", f.Case}, {" AND actor = ?", f.Actor},
+		{" AND recorded_at >= ?", instant(f.From)}, {" AND recorded_at <= ?", instant(f.To)}} {
+		if c.v != "" {
+			q += c.cond
+			args = append(args, c.v)
+		}
+	}
+	q += ` ORDER BY position DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := r.Views.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Access{}
+	for rows.Next() {
+		var a Access
+		if err := rows.Scan(&a.Position, &a.Case, &a.Actor, &a.Role, &a.Route, &a.RecordedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, a)
