@@ -33,8 +33,9 @@ func newHarness(t *testing.T) *harness {
 	return newHarnessWith(t, nil)
 }
 
-// newHarnessWith starts a server that verifies tokens with v (nil: none).
-func newHarnessWith(t *testing.T, v *auth.Verifier) *harness {
+// newHarnessWith starts a server that verifies tokens with v (nil: none),
+// after the given changes to its settings.
+func newHarnessWith(t *testing.T, v *auth.Verifier, set ...func(*api.Server)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", fixedNow, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -48,6 +49,9 @@ func newHarnessWith(t *testing.T, v *auth.Verifier) *harness {
 	go func() { env.Runner.Run(ctx); close(done) }()
 	s := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: fixedNow, Logger: env.Logger,
 		Registry: reg, Metrics: m, Ready: func() bool { return true }, Auth: v}
+	for _, f := range set {
+		f(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.Close()
@@ -189,9 +193,9 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 		h.do("GET", "/v1/cases/nope/history", "").want(t, 404)
 		h.do("POST", "/v1/cases/nope/commands/decide_to_assess", `{}`).want(t, 404)
 	})
-	t.Run("metrics expose latency and lag", func(t *testing.T) {
+	t.Run("metrics expose latency, lag and overdue clocks", func(t *testing.T) {
 		r := h.do("GET", "/metrics", "").want(t, 200)
-		for _, name := range []string{"ehc_http_request_duration_seconds", "ehc_append_duration_seconds", "ehc_projection_lag_events"} {
+		for _, name := range []string{"ehc_http_request_duration_seconds", "ehc_append_duration_seconds", "ehc_projection_lag_events", `ehc_overdue_clocks{la="E09000001"}`} {
 			if !strings.Contains(r.raw, name) {
 				t.Errorf("metrics lack %s", name)
 			}

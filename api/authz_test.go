@@ -202,3 +202,23 @@ func TestEveryReadOfACaseIsInItsLAsAccessLog(t *testing.T) {
 	h.do("GET", "/v1/las/"+homeLA+"/access-log?from=yesterday", "", "Authorization", auditor).want(t, 422)
 	h.do("GET", "/v1/las/"+otherLA+"/access-log", "", "Authorization", auditor).want(t, 403)
 }
+
+func TestATokenBeyondItsRateIsToldToWait(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v, func(s *api.Server) { s.RateLimit = api.RateLimit{Rate: 0.01, Burst: 2} })
+	busy := sign(t, auth.Inspector, homeLA)
+	h.do("GET", "/v1/rulebooks", "", "Authorization", busy).want(t, 200)
+	h.do("GET", "/v1/rulebooks", "", "Authorization", busy).want(t, 200)
+	r := h.do("GET", "/v1/rulebooks", "", "Authorization", busy).want(t, 429)
+	if r.header.Get("Retry-After") == "" || r.body["code"] != "too_many_requests" {
+		t.Fatalf("429 without Retry-After or code: %v %v", r.header, r.body)
+	}
+	other, _ := auth.Issue([]byte(testSecret), auth.Principal{Subject: "someone-else", Role: auth.Auditor, LAs: []string{homeLA}}, time.Hour, fixedNow())
+	h.do("GET", "/v1/rulebooks", "", "Authorization", "Bearer "+other).want(t, 200)
+	if id := r.header.Get("X-Request-ID"); id == "" {
+		t.Fatal("no request ID")
+	}
+}

@@ -21,8 +21,24 @@ type Metrics struct {
 	appends  *prometheus.HistogramVec
 }
 
+// overdueCollector reports each LA's overdue clocks when scraped.
+type overdueCollector struct {
+	desc  *prometheus.Desc
+	views *projections.Runner
+	now   func() time.Time
+}
+
+func (o overdueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o overdueCollector) Collect(ch chan<- prometheus.Metric) {
+	for la, n := range o.views.Timeliness.OverdueByLA(domain.DateOf(o.now())) {
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(n), la)
+	}
+}
+
 // NewMetrics registers the collectors on reg. The projection lag is computed
-// when scraped, from the store's head and the runner's checkpoint.
+// when scraped, from the store's head and the runner's checkpoint; so are the
+// overdue clocks of each LA.
 func NewMetrics(reg *prometheus.Registry, store eventstore.Store, views *projections.Runner) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -35,6 +51,8 @@ func NewMetrics(reg *prometheus.Registry, store eventstore.Store, views *project
 		}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.appends,
+		overdueCollector{desc: prometheus.NewDesc("ehc_overdue_clocks", "Statutory clocks overdue today, by LA.", []string{"la"}, nil),
+			views: views, now: time.Now},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ehc_projection_lag_events", Help: "Events committed to the store but not yet applied to every projection.",
 		}, func() float64 {

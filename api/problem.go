@@ -18,6 +18,7 @@ var statusOf = map[domain.Code]int{
 	domain.Forbidden:    http.StatusForbidden,
 	domain.Unauthorized: http.StatusUnauthorized,
 	domain.Internal:     http.StatusInternalServerError,
+	domain.TooMany:      http.StatusTooManyRequests,
 }
 
 // Problem is an RFC 9457 problem details body.

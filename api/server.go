@@ -51,6 +51,9 @@ type Server struct {
 	// one; only in-process tests of other concerns leave it nil, and then
 	// every request acts as an anonymous holder of every role's rights.
 	Auth *auth.Verifier
+	// RateLimit bounds each token's requests; zero means no limit.
+	RateLimit RateLimit
+	limiters  limiters
 }
 
 // Handler builds the HTTP handler with every route.
@@ -62,6 +65,7 @@ func (s *Server) Handler() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.Recover())
+	e.Use(s.requestLog)
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(s.metricsMiddleware())
 
@@ -75,7 +79,7 @@ func (s *Server) Handler() *echo.Echo {
 	reader := s.allow(auth.Caseworker, auth.Manager, auth.Auditor)
 	worker := s.allow(auth.Caseworker, auth.Manager)
 	anyone := s.allow(auth.Roles...)
-	v1 := e.Group("/v1", s.authenticate)
+	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
 	v1.POST("/cases", s.openCase, worker)
 	v1.GET("/cases/:id", s.getCase, reader)
 	v1.GET("/cases/:id/clocks", s.getClocks, reader)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -122,6 +123,20 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// envNumber reads a number from the environment, def when unset; a value
+// that is not a number is an error naming the variable.
+func envNumber(name string, def float64) (float64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return def, usageError(fmt.Sprintf("%s: %q is not a number", name, v))
+	}
+	return f, nil
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -141,8 +156,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
 	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty, and make a development token secret unless one is given")
 	af := addAuthFlags(fs)
+	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
+	defBurst, errBurst := envNumber("EHC_RATE_BURST", 100)
+	rateLimit := fs.Float64("rate-limit", defRate, "requests a second each token may send on average (0: no limit; env EHC_RATE_LIMIT)")
+	rateBurst := fs.Int("rate-burst", int(defBurst), "requests a token may send at once (env EHC_RATE_BURST)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := errors.Join(errRate, errBurst); err != nil {
+		return err
+	}
+	if *rateLimit < 0 || *rateBurst < 1 {
+		return usageError("serve: --rate-limit must be 0 or more and --rate-burst at least 1")
 	}
 	verifier, devSecret, err := af.verifier(*seed)
 	if err != nil {
@@ -189,7 +214,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 
 	srv := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
-		Registry: reg, Metrics: metrics, Auth: verifier, Ready: func() bool {
+		Registry: reg, Metrics: metrics, Auth: verifier, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, Ready: func() bool {
 			select {
 			case <-ready:
 				return true

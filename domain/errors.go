@@ -17,6 +17,8 @@ const (
 	Forbidden    Code = "forbidden"
 	Unauthorized Code = "unauthorized"
 	Internal     Code = "internal"
+	// TooMany says a caller sent more requests than it may in a while.
+	TooMany Code = "too_many_requests"
 )
 
 // Error is the one error type of the project. Message is safe to show to a

@@ -182,6 +182,11 @@ func TestRebuildEqualsIncrementalOverRandomHistories(t *testing.T) {
 			if string(live) != string(rebuilt) || string(live) != string(replayed) {
 				t.Fatalf("live, rebuilt and replayed projections differ (%d accepted commands)", accepted)
 			}
+			for la, n := range env.Runner.Timeliness.OverdueByLA(asOf) {
+				if w := env.Runner.Timeliness.Worklist(projections.WorklistFilter{LA: la, View: "overdue", AsOf: asOf}); len(w) != n {
+					t.Fatalf("LA %s: %d overdue clocks counted for metrics, %d on the worklist", la, n, len(w))
+				}
+			}
 			var snap bytes.Buffer
 			if _, err := fresh.WriteSnapshot(&snap); err != nil {
 				t.Fatal(err)

@@ -23,6 +23,10 @@ type Timeliness struct {
 
 	cacheMu    sync.Mutex
 	statsCache map[statsKey]Stats
+	// The latest overdue counts, for the metrics scrape.
+	overdue    map[string]int
+	overdueAt  domain.Date
+	overduePos int64
 
 	factsMu sync.Mutex
 	facts   map[string]*laFacts
@@ -429,4 +433,37 @@ func (t *Timeliness) Reset() {
 	t.m = NewModel(t.m.Holidays)
 	t.m.LoadHistory = load
 	t.mu.Unlock()
+}
+
+// OverdueByLA counts each LA's overdue clocks on asOf: the figure operators
+// watch. It walks the packed clocks without unpacking them, and keeps its
+// answer until the projection moves on or the day changes.
+func (t *Timeliness) OverdueByLA(asOf domain.Date) map[string]int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	t.cacheMu.Lock()
+	if t.overdue != nil && t.overdueAt == asOf && t.overduePos == t.m.Position {
+		out := t.overdue
+		t.cacheMu.Unlock()
+		return out
+	}
+	t.cacheMu.Unlock()
+	out := make(map[string]int, len(t.m.byLA))
+	for la, cases := range t.m.byLA {
+		n := 0
+		for _, c := range cases {
+			for _, p := range c.clocks {
+				if p.stopped.IsZero() && p.due < asOf && !t.m.rules[p.rule()].rule.LapsesAtDue {
+					n++
+				}
+			}
+		}
+		if len(cases) > 0 {
+			out[la] = n
+		}
+	}
+	t.cacheMu.Lock()
+	t.overdue, t.overdueAt, t.overduePos = out, asOf, t.m.Position
+	t.cacheMu.Unlock()
+	return out
 }
