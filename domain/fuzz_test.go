@@ -108,3 +108,90 @@ func clocks(t *testing.T, h []domain.Step, rules func(domain.Date) *domain.Ruleb
 	}
 	return cc.Rows("c1", domain.NewDate(2027, 1, 1), nil)
 }
+
+// FuzzCommandData sends arbitrary JSON as the data of every command to cases
+// at several stages. Nothing may panic; a refusal is always an invalid or
+// conflict error naming what is wrong, never an internal one; and what is
+// accepted must store as JSON and decode back to the same event.
+func FuzzCommandData(f *testing.F) {
+	for _, seed := range []string{`{}`, `null`, `[]`, `{"requester":"parent","birth_date":"2015-01-01"}`,
+		`{"advice":"educational"}`, `{"school":"S1"}`, `{"decision":"amend"}`, `{"kind":"refusal_to_assess"}`,
+		`{"version":1,"reason":"r","void":true}`, `{"birth_date":"2015-02-30"}`, `{"requester":7}`, `{"x":` + "\x00" + `}`} {
+		for i := range domain.CommandNames() {
+			f.Add(uint8(i), uint8(i*7), []byte(seed))
+		}
+	}
+	rb, err := domain.LookupRulebook(domain.DefaultRulebook)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rules := func(domain.Date) *domain.Rulebook { return rb }
+	// Cases at a few stages, built through the domain.
+	var stages [][]domain.Step
+	var history []domain.Step
+	on := domain.NewDate(2024, 1, 15)
+	for _, s := range []struct{ cmd, data string }{{"receive_request", `{"requester":"parent","birth_date":"2015-01-01"}`},
+		{"decide_to_assess", ``}, {"send_draft_plan", ``}, {"issue_final_plan", `{"school":"S1"}`}} {
+		c, err := domain.FoldHistory("c1", history, rules)
+		if err != nil {
+			f.Fatal(err)
+		}
+		stages = append(stages, append([]domain.Step(nil), history...))
+		evs, err := c.Decide(domain.Command{Name: s.cmd, On: on, Data: json.RawMessage(s.data)}, rb)
+		if err != nil {
+			f.Fatalf("%s: %v", s.cmd, err)
+		}
+		for _, e := range evs {
+			history = append(history, domain.Step{Version: int64(len(history) + 1), On: on, Event: e})
+		}
+		on = on.AddDays(20)
+	}
+	stages = append(stages, history)
+	names := domain.CommandNames()
+	f.Fuzz(func(t *testing.T, which, stage uint8, data []byte) {
+		h := stages[int(stage)%len(stages)]
+		c, err := domain.FoldHistory("c1", h, rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.LA = "E09000001"
+		cmd := domain.Command{Name: names[int(which)%len(names)], On: domain.NewDate(2024, 6, 1), Data: data}
+		var evs []domain.Event
+		if cmd.Name == "correct_step" {
+			fix, err := domain.Correct(h, cmd, rules)
+			if err == nil {
+				evs = []domain.Event{fix}
+			}
+			checkRefusal(t, cmd.Name, err)
+		} else {
+			evs, err = c.Decide(cmd, rb)
+			checkRefusal(t, cmd.Name, err)
+		}
+		for _, e := range evs {
+			b, err := json.Marshal(e)
+			if err != nil {
+				t.Fatalf("%s: accepted event does not store: %v", cmd.Name, err)
+			}
+			back, err := domain.DecodeEvent(e.EventType(), e.SchemaVersion(), b)
+			if err != nil {
+				t.Fatalf("%s: stored event does not decode: %v", cmd.Name, err)
+			}
+			if !reflect.DeepEqual(back, e) {
+				t.Fatalf("%s: event changed on the way through storage:\n%#v\n%#v", cmd.Name, e, back)
+			}
+		}
+	})
+}
+
+func checkRefusal(t *testing.T, name string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if code := domain.ErrorCode(err); code != domain.Invalid && code != domain.Conflict && code != domain.NotFound {
+		t.Fatalf("%s: refused with a %s error: %v", name, code, err)
+	}
+	if domain.ErrorMessage(err) == "" {
+		t.Fatalf("%s: refused without saying why", name)
+	}
+}
