@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/api"
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/scenario"
@@ -33,6 +34,7 @@ Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
                      [--auth-jwks FILE | --auth-secret S | --auth-secret-file F]
                      [--auth-issuer ISS] [--auth-audience AUD]
+  ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
@@ -84,6 +86,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = export(ctx, args[1:], stdout)
 	case "simulate":
 		err = simulateCmd(ctx, args[1:], stdout)
+	case "loadtest":
+		err = loadtest(ctx, args[1:], stdout)
 	case "token":
 		err = token(args[1:], stdout)
 	case "bench":
@@ -213,15 +217,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		follow(runCtx, env, logger)
 	}()
 
-	srv := &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
-		Registry: reg, Metrics: metrics, Auth: verifier, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, Ready: func() bool {
-			select {
-			case <-ready:
-				return true
-			default:
-				return false
-			}
-		}}
+	srv := newAPIServer(env, reg, metrics, logger, verifier, api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, func() bool {
+		select {
+		case <-ready:
+			return true
+		default:
+			return false
+		}
+	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		cancelRun()
@@ -256,6 +259,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-runDone
 	logger.Info("stopped")
 	return err
+}
+
+// newAPIServer wires the HTTP interface to an opened environment.
+func newAPIServer(env *Env, reg *prometheus.Registry, metrics *api.Metrics, logger *slog.Logger, verifier *auth.Verifier,
+	rl api.RateLimit, ready func() bool) *api.Server {
+	return &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
+		Registry: reg, Metrics: metrics, Auth: verifier, RateLimit: rl, Ready: ready}
 }
 
 // follow keeps the projections following the store until ctx ends. When the

@@ -193,3 +193,17 @@ func storedVersions(t *testing.T, db string) map[string]int {
 	}
 	return out
 }
+
+// TestLoadTestReportsRateAndLatency runs the bounded loopback load test
+// briefly: it must finish, fail no command, and report its figures.
+func TestLoadTestReportsRateAndLatency(t *testing.T) {
+	out, err := exec.Command(binary, "loadtest", "--clients", "4", "--duration", "1s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, out)
+	}
+	for _, want := range []string{"against the real server on 127.0.0.1:", "commands/s sustained", "p99", "0 failed"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("loadtest output lacks %q:\n%s", want, out)
+		}
+	}
+}
