@@ -410,12 +410,8 @@ func (s *Server) worklist(c echo.Context) error {
 			*p.dst = d
 		}
 	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return domain.FieldErrorf("limit", "must be a number from 1 to 10000")
-		}
-		f.Limit = n
+	if f.Limit, err = limit(c, f.Limit); err != nil {
+		return err
 	}
 	s.fresh(c)
 	items := s.Views.Timeliness.Worklist(f)
@@ -437,6 +433,19 @@ func (s *Server) worklist(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"as_of": asOf, "summary": summary, "items": items})
 }
 
+// limit reads ?limit, from 1 to 10,000, or returns def without one.
+func limit(c echo.Context, def int) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, domain.FieldErrorf("limit", "must be a number from 1 to 10000")
+	}
+	return n, nil
+}
+
 // accessLog serves an LA's record of who read which case, when and how,
 // newest first.
 func (s *Server) accessLog(c echo.Context) error {
@@ -447,7 +456,11 @@ func (s *Server) accessLog(c echo.Context) error {
 	if err := inLA(c, la); err != nil {
 		return err
 	}
-	f := projections.AccessFilter{LA: la, Case: c.QueryParam("case"), Actor: c.QueryParam("actor"), Limit: 500}
+	f := projections.AccessFilter{LA: la, Case: c.QueryParam("case"), Actor: c.QueryParam("actor")}
+	var err error
+	if f.Limit, err = limit(c, 500); err != nil {
+		return err
+	}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
@@ -459,13 +472,6 @@ func (s *Server) accessLog(c echo.Context) error {
 			}
 			*p.dst = t
 		}
-	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return domain.FieldErrorf("limit", "must be a number from 1 to 10000")
-		}
-		f.Limit = n
 	}
 	s.fresh(c)
 	entries, err := s.Views.AccessLog(c.Request().Context(), f)

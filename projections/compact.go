@@ -89,43 +89,43 @@ type caseExtra struct {
 	corrected bool
 }
 
-// intern returns the number of s in the model's string table, adding it
-// when new. Callers hold the model for writing.
-func (m *Model) intern(s string) uint32 {
-	if i, ok := m.strIdx[s]; ok {
+// table numbers values in the order they are first seen; the numbers never
+// change and entries are never removed.
+type table[T comparable] struct {
+	items []T
+	index map[T]uint32
+}
+
+func (t *table[T]) number(v T) uint32 {
+	if i, ok := t.index[v]; ok {
 		return i
 	}
-	if m.strIdx == nil {
-		m.strIdx = map[string]uint32{}
+	if t.index == nil {
+		t.index = map[T]uint32{}
 	}
-	i := uint32(len(m.strs))
-	m.strs = append(m.strs, s)
-	m.strIdx[s] = i
+	i := uint32(len(t.items))
+	t.items = append(t.items, v)
+	t.index[v] = i
 	return i
 }
+
+// intern returns the number of s in the model's string table, adding it
+// when new. Callers hold the model for writing.
+func (m *Model) intern(s string) uint32 { return m.strs.number(s) }
 
 // internString returns the table's copy of s, so that the many cases that
 // share an LA, caseworker or team share one string.
 func (m *Model) internString(s string) string {
-	return m.strs[m.intern(s)]
+	return m.strs.items[m.intern(s)]
 }
 
 func (m *Model) ruleNumber(r *domain.ClockRule, b *domain.Rulebook) uint16 {
 	ref := ruleRef{r, b}
-	if i, ok := m.ruleIdx[ref]; ok {
-		return i
-	}
-	if len(m.rules) == maxRules {
+	if _, ok := m.rules.index[ref]; !ok && len(m.rules.items) == maxRules {
 		// The rulebooks are compiled in, and a test keeps them under this.
 		panic("projections: more clock rules than a packed clock can number")
 	}
-	if m.ruleIdx == nil {
-		m.ruleIdx = map[ruleRef]uint16{}
-	}
-	i := uint16(len(m.rules))
-	m.rules = append(m.rules, ref)
-	m.ruleIdx[ref] = i
-	return i
+	return uint16(m.rules.number(ref))
 }
 
 func (m *Model) packClock(k *domain.Clock) packedClock {
@@ -141,8 +141,8 @@ func newPackedClock(started, due, stopped domain.Date, key uint32, rule uint16, 
 }
 
 func (m *Model) unpackClock(p packedClock) domain.Clock {
-	r := m.rules[p.rule()]
-	return domain.Clock{Name: r.rule.Name, Key: m.strs[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended(), Rule: r.rule, Book: r.book}
+	r := m.rules.items[p.rule()]
+	return domain.Clock{Name: r.rule.Name, Key: m.strs.items[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended(), Rule: r.rule, Book: r.book}
 }
 
 // shell is the case's clock state without its clocks: what exceptions and

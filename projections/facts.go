@@ -89,7 +89,7 @@ type laFacts struct {
 
 // buildFacts draws the facts of an LA's cases. Callers hold t.mu.
 func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
-	f := &laFacts{position: position, strs: m.strs, rules: m.rules}
+	f := &laFacts{position: position, strs: m.strs.items, rules: m.rules.items}
 	for _, c := range cases {
 		for _, mk := range c.marks {
 			if k := markKinds[mk.kind()].fact; k >= 0 {
@@ -97,7 +97,7 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 			}
 		}
 		for _, p := range c.clocks {
-			r := m.rules[p.rule()].rule
+			r := m.rules.items[p.rule()].rule
 			excepted := func() bool {
 				k := m.unpackClock(p)
 				return len(m.Exceptions(c, &k)) > 0

@@ -90,10 +90,8 @@ type Model struct {
 	laPosition map[string]int64
 
 	// The tables packed clocks and marks number into; they only grow.
-	strs    []string
-	strIdx  map[string]uint32
-	rules   []ruleRef
-	ruleIdx map[ruleRef]uint16
+	strs  table[string]
+	rules table[ruleRef]
 	// Scratch space for applying one event to one case.
 	scratch     []domain.Clock
 	scratchPtrs []*domain.Clock
@@ -223,7 +221,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 // add (an LA, names, a label, a few clock keys) within what packed clocks
 // can number.
 func (m *Model) roomForStrings() error {
-	if len(m.strs) > maxStrings-64 {
+	if len(m.strs.items) > maxStrings-64 {
 		return fmt.Errorf("the timeliness model holds at most %d distinct clock keys, labels and names, and is full", maxStrings)
 	}
 	return nil
@@ -231,7 +229,7 @@ func (m *Model) roomForStrings() error {
 
 // Assignment returns the caseworker and team a case is assigned to.
 func (m *Model) Assignment(c *CaseModel) (caseworker, team string) {
-	return m.strs[c.caseworker], m.strs[c.team]
+	return m.strs.items[c.caseworker], m.strs.items[c.team]
 }
 
 // advance moves the model's position and the LA's on past an event.

@@ -77,7 +77,7 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 		if !p.has(mk.on) {
 			continue
 		}
-		label := m.strs[mk.label()]
+		label := m.strs.items[mk.label()]
 		switch markKinds[mk.kind()].typ {
 		case domain.TypeRequestReceived:
 			s.Requests++

@@ -77,7 +77,7 @@ func (m *Model) StepStarted(c *CaseModel, k *domain.Clock) bool {
 		if mk.on < k.Started || markKinds[mk.kind()].typ != t {
 			continue
 		}
-		if review := m.strs[mk.label()]; k.Key == "" || review == "" || review == k.Key {
+		if review := m.strs.items[mk.label()]; k.Key == "" || review == "" || review == k.Key {
 			return true
 		}
 	}

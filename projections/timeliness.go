@@ -331,11 +331,11 @@ func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
 		}
 	}
 	for _, mk := range c.marks {
-		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: markKinds[mk.kind()].typ, Label: m.strs[mk.label()]})
+		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: markKinds[mk.kind()].typ, Label: m.strs.items[mk.label()]})
 	}
 	for _, p := range c.clocks {
-		r := m.rules[p.rule()]
-		sc.Clocks = append(sc.Clocks, snapshotClock{Name: r.rule.Name, Rulebook: r.book.ID, Key: m.strs[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended()})
+		r := m.rules.items[p.rule()]
+		sc.Clocks = append(sc.Clocks, snapshotClock{Name: r.rule.Name, Rulebook: r.book.ID, Key: m.strs.items[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended()})
 	}
 	return sc, nil
 }
@@ -453,7 +453,7 @@ func (t *Timeliness) OverdueByLA(asOf domain.Date) map[string]int {
 		n := 0
 		for _, c := range cases {
 			for _, p := range c.clocks {
-				if p.stopped.IsZero() && p.due < asOf && !t.m.rules[p.rule()].rule.LapsesAtDue {
+				if p.stopped.IsZero() && p.due < asOf && !t.m.rules.items[p.rule()].rule.LapsesAtDue {
 					n++
 				}
 			}
