@@ -167,6 +167,12 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 		return nil
 	}
 	c := m.Cases[id]
+	if c != nil && e.Version <= c.Version {
+		// Already in the model: a snapshot written while events were being
+		// applied can hold events past its position.
+		m.advance(la, e.Position)
+		return nil
+	}
 	if c == nil {
 		if _, ok := ev.(*domain.RequestReceived); !ok {
 			m.advance(la, e.Position)

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -289,32 +290,58 @@ type snapshotHeader struct {
 }
 
 // WriteSnapshot streams the whole model to w as gzipped JSON lines, a header
-// then one line per case, so a snapshot never has to fit in one buffer. It
-// returns the position the snapshot stands at.
+// then one line per case, and returns the position the snapshot stands at.
+// A national model takes minutes to write, so the lock is held for a few
+// thousand cases at a time and events keep being applied in between: a case
+// written late may hold events past the snapshot's position, and replaying
+// from that position skips them by the case's version (Model.ApplyDecoded).
 func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	zw := gzip.NewWriter(w)
-	enc := json.NewEncoder(zw)
-	h := snapshotHeader{Format: snapshotFormat, Position: t.m.Position, Closures: t.m.Closures, Adoptions: t.m.Adoptions, Cases: len(t.m.Cases)}
-	if err := enc.Encode(h); err != nil {
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
 		return 0, err
 	}
-	ids := make([]string, 0, len(t.m.Cases))
-	for id := range t.m.Cases {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	t.mu.RLock()
+	m := t.m
+	pos := m.Position
+	ids := make([]string, 0, len(m.Cases))
+	for id := range m.Cases {
 		ids = append(ids, id)
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		sc, err := t.m.snapshotOf(t.m.Cases[id])
-		if err != nil {
-			return 0, err
-		}
-		if err := enc.Encode(sc); err != nil {
-			return 0, err
-		}
+	err = enc.Encode(snapshotHeader{Format: snapshotFormat, Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, Cases: len(ids)})
+	t.mu.RUnlock()
+	if err != nil {
+		return 0, err
 	}
-	return t.m.Position, zw.Close()
+	sort.Strings(ids)
+	const chunk = 2000
+	for i := 0; i < len(ids); i += chunk {
+		if _, err := zw.Write(buf.Bytes()); err != nil {
+			return 0, err
+		}
+		buf.Reset()
+		t.mu.RLock()
+		if t.m != m {
+			t.mu.RUnlock()
+			return 0, errors.New("timeliness snapshot: the projection was reset while it was being written")
+		}
+		for _, id := range ids[i:min(i+chunk, len(ids))] {
+			sc, err := m.snapshotOf(m.Cases[id])
+			if err == nil {
+				err = enc.Encode(sc)
+			}
+			if err != nil {
+				t.mu.RUnlock()
+				return 0, err
+			}
+		}
+		t.mu.RUnlock()
+	}
+	if _, err := zw.Write(buf.Bytes()); err != nil {
+		return 0, err
+	}
+	return pos, zw.Close()
 }
 
 func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
