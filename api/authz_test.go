@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +222,21 @@ func TestATokenBeyondItsRateIsToldToWait(t *testing.T) {
 	if id := r.header.Get("X-Request-ID"); id == "" {
 		t.Fatal("no request ID")
 	}
+}
+
+func TestViewsAnswer503UntilTheProjectionsHaveCaughtUp(t *testing.T) {
+	var ready atomic.Bool
+	h := newHarnessWith(t, nil, func(s *api.Server) { s.Ready = ready.Load })
+	h.do("GET", "/healthz", "").want(t, 200)
+	if r := h.do("GET", "/readyz", ""); r.status != 503 || r.body["status"] != "not ready" {
+		t.Fatalf("readyz while catching up: %d %v", r.status, r.body)
+	}
+	r := h.do("GET", "/v1/worklist", "").want(t, 503)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	h.do("GET", "/ui/worklist", "").want(t, 503)
+	ready.Store(true)
+	h.do("GET", "/readyz", "").want(t, 200)
+	h.do("GET", "/v1/worklist", "").want(t, 200)
 }

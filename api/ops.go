@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"regexp"
 	"strconv"
 	"sync"
@@ -103,6 +104,19 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if allowed, wait := s.limiters.allow(principal(c).TokenID, time.Now(), s.RateLimit); !allowed {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 			return domain.Errorf(domain.TooMany, "too many requests with this token; try again in %s", wait.Round(time.Second))
+		}
+		return next(c)
+	}
+}
+
+// whenReady answers 503, with Retry-After, until the projections have caught
+// up with the store after a start: views would be wrong, and a command's
+// effects would not show.
+func (s *Server) whenReady(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.Ready != nil && !s.Ready() {
+			c.Response().Header().Set("Retry-After", "5")
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "the projections are catching up with the store; try again shortly")
 		}
 		return next(c)
 	}

@@ -79,7 +79,7 @@ func (s *Server) Handler() *echo.Echo {
 	reader := s.allow(auth.Caseworker, auth.Manager, auth.Auditor)
 	worker := s.allow(auth.Caseworker, auth.Manager)
 	anyone := s.allow(auth.Roles...)
-	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
+	v1 := e.Group("/v1", s.whenReady, s.authenticate, s.rateLimit)
 	v1.POST("/cases", s.openCase, worker)
 	v1.GET("/cases/:id", s.getCase, reader)
 	v1.GET("/cases/:id/clocks", s.getClocks, reader)

@@ -26,7 +26,7 @@ func (s *Server) registerPages(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/worklist") })
 	e.GET("/ui/login", s.loginPage)
 	e.POST("/ui/login", s.login)
-	ui := e.Group("/ui", s.authenticate, s.rateLimit)
+	ui := e.Group("/ui", s.whenReady, s.authenticate, s.rateLimit)
 	ui.GET("/worklist", s.pageWorklist, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id", s.pageCase, s.allow(auth.Caseworker, auth.Manager, auth.Auditor))
 	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))

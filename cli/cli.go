@@ -202,18 +202,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Info("seeded demo LA with the simulator", "la", DemoLA, "cases", res.Cases, "events", res.Events)
 		}
 	}
+	// The server listens at once, so that probes see it alive (/healthz)
+	// while the projections catch up, which takes minutes on a national
+	// store; /readyz and every view answer 503 until they have.
 	ready := make(chan struct{})
-	n, err := env.Runner.CatchUp(ctx)
-	if err != nil {
-		return fmt.Errorf("projections: %w", err)
-	}
-	env.Runner.Timeliness.Warm()
-	logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
-	close(ready)
 	runCtx, cancelRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
 	go func() {
 		defer close(runDone)
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 30*time.Second) {
+			n, err := env.Runner.CatchUp(runCtx)
+			if err == nil {
+				env.Runner.Timeliness.Warm()
+				logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
+				break
+			}
+			if runCtx.Err() != nil {
+				return
+			}
+			logger.Error("projections could not catch up; retrying", "error", err, "in", backoff.String())
+			select {
+			case <-runCtx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
+		close(ready)
 		follow(runCtx, env, logger)
 	}()
 
