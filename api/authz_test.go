@@ -240,3 +240,13 @@ func TestViewsAnswer503UntilTheProjectionsHaveCaughtUp(t *testing.T) {
 	h.do("GET", "/readyz", "").want(t, 200)
 	h.do("GET", "/v1/worklist", "").want(t, 200)
 }
+
+func TestABodyOverTheLimitIsRefusedAndRecordsNothing(t *testing.T) {
+	h := newHarness(t)
+	big := `{"id":"big","la":"E09000001","on":"2024-03-01","reason":"` + strings.Repeat("x", 2<<20) + `","data":{"requester":"parent","birth_date":"2015-05-01"}}`
+	r := h.do("POST", "/v1/cases", big).want(t, 413)
+	if r.body["code"] != "invalid" {
+		t.Fatalf("problem %v", r.body)
+	}
+	h.do("GET", "/v1/cases/big", "").want(t, 404)
+}
