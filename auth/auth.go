@@ -6,6 +6,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +75,11 @@ type Config struct {
 	// JWKS is a JSON Web Key Set of public keys (RSA, ECDSA or Ed25519), for
 	// production: tokens are signed by an identity provider.
 	JWKS json.RawMessage
+	// JWKSURL is where the identity provider publishes its key set; it is
+	// read at start, again every hour and when a token names an unknown
+	// key, so keys can rotate. Ctx ends the refreshing.
+	JWKSURL string
+	Ctx     context.Context
 	// Issuer and Audience, when set, must match the token's iss and aud.
 	Issuer, Audience string
 	// Now is the clock; time.Now when nil.
@@ -103,9 +109,16 @@ func NewVerifier(c Config) (*Verifier, error) {
 		opts = append(opts, jwt.WithAudience(c.Audience))
 	}
 	v := &Verifier{}
+	kinds := 0
+	for _, set := range []bool{len(c.Secret) > 0, len(c.JWKS) > 0, c.JWKSURL != ""} {
+		if set {
+			kinds++
+		}
+	}
+	asymmetric := []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 	switch {
-	case len(c.Secret) > 0 && len(c.JWKS) > 0:
-		return nil, errors.New("auth: give a shared secret or a public key set, not both")
+	case kinds > 1:
+		return nil, errors.New("auth: give one of a shared secret, a public key set or its URL")
 	case len(c.Secret) > 0:
 		if len(c.Secret) < MinSecretLen {
 			return nil, fmt.Errorf("auth: the shared secret must be at least %d bytes", MinSecretLen)
@@ -121,7 +134,18 @@ func NewVerifier(c Config) (*Verifier, error) {
 		v.keyfunc = k.Keyfunc
 		// Only asymmetric algorithms: a key set must never let a public key
 		// be used as an HMAC secret.
-		opts = append(opts, jwt.WithValidMethods([]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}))
+		opts = append(opts, jwt.WithValidMethods(asymmetric))
+	case c.JWKSURL != "":
+		ctx := c.Ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		k, err := keyfunc.NewDefaultCtx(ctx, []string{c.JWKSURL})
+		if err != nil {
+			return nil, fmt.Errorf("auth: public key set at %s: %w", c.JWKSURL, err)
+		}
+		v.keyfunc = k.Keyfunc
+		opts = append(opts, jwt.WithValidMethods(asymmetric))
 	default:
 		return nil, errors.New("auth: no shared secret or public key set to verify tokens with")
 	}

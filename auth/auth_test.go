@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -159,5 +162,36 @@ func TestIssueSignsWhatVerifyAccepts(t *testing.T) {
 	}
 	if _, err := auth.Issue(secret, auth.Principal{Subject: "x", Role: "wizard", LAs: []string{"E09000001"}}, time.Hour, now); err == nil {
 		t.Fatal("issued a token for an unknown role")
+	}
+}
+
+func TestAKeySetPublishedAtAURLVerifiesTokens(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(n *big.Int) []byte { b := make([]byte, 32); return n.FillBytes(b) }
+	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "EC", "crv": "P-256", "kid": "k2", "use": "sig", "alg": "ES256", "x": b64(pad(key.X)), "y": b64(pad(key.Y)),
+	}}})
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(set)
+	}))
+	defer idp.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v := verifier(t, auth.Config{JWKSURL: idp.URL, Ctx: ctx})
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, valid())
+	tok.Header["kid"] = "k2"
+	signed, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := v.Verify(signed); err != nil || p.Subject != "amy" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := v.Verify(signHS(t, valid())); err == nil {
+		t.Fatal("an HS256 token passed a published key set")
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
@@ -15,7 +16,7 @@ import (
 
 // authFlags are serve's token settings, from flags or the environment.
 type authFlags struct {
-	secret, secretFile, jwks, issuer, audience *string
+	secret, secretFile, jwks, jwksURL, issuer, audience *string
 }
 
 func addAuthFlags(fs *flag.FlagSet) authFlags {
@@ -23,6 +24,7 @@ func addAuthFlags(fs *flag.FlagSet) authFlags {
 		secret:     fs.String("auth-secret", envOr("EHC_AUTH_SECRET", ""), "shared HS256 secret for bearer tokens, at least 32 bytes (development)"),
 		secretFile: fs.String("auth-secret-file", envOr("EHC_AUTH_SECRET_FILE", ""), "file holding the shared secret"),
 		jwks:       fs.String("auth-jwks", envOr("EHC_AUTH_JWKS", ""), "file holding the identity provider's public key set (JWKS), for production"),
+		jwksURL:    fs.String("auth-jwks-url", envOr("EHC_AUTH_JWKS_URL", ""), "URL where the identity provider publishes its key set (read hourly and on an unknown key)"),
 		issuer:     fs.String("auth-issuer", envOr("EHC_AUTH_ISSUER", ""), "required iss of tokens"),
 		audience:   fs.String("auth-audience", envOr("EHC_AUTH_AUDIENCE", ""), "required aud of tokens"),
 	}
@@ -31,8 +33,8 @@ func addAuthFlags(fs *flag.FlagSet) authFlags {
 // verifier builds the token verifier. With demo set and nothing configured
 // it makes a random development secret and returns it, so that `make run`
 // can print tokens to try the API with.
-func (f authFlags) verifier(demo bool) (*auth.Verifier, []byte, error) {
-	c := auth.Config{Issuer: *f.issuer, Audience: *f.audience}
+func (f authFlags) verifier(ctx context.Context, demo bool) (*auth.Verifier, []byte, error) {
+	c := auth.Config{Issuer: *f.issuer, Audience: *f.audience, JWKSURL: *f.jwksURL, Ctx: ctx}
 	switch {
 	case *f.secret != "":
 		c.Secret = []byte(*f.secret)
@@ -50,9 +52,9 @@ func (f authFlags) verifier(demo bool) (*auth.Verifier, []byte, error) {
 		}
 		c.JWKS = b
 	}
-	if len(c.Secret) == 0 && len(c.JWKS) == 0 {
+	if len(c.Secret) == 0 && len(c.JWKS) == 0 && c.JWKSURL == "" {
 		if !demo {
-			return nil, nil, usageError("serve: say how to verify bearer tokens: --auth-jwks FILE (production) or --auth-secret / --auth-secret-file (development); --demo makes a development secret")
+			return nil, nil, usageError("serve: say how to verify bearer tokens: --auth-jwks-url URL or --auth-jwks FILE (production), or --auth-secret / --auth-secret-file (development); --demo makes a development secret")
 		}
 		c.Secret = make([]byte, 32)
 		if _, err := rand.Read(c.Secret); err != nil {
@@ -99,7 +101,7 @@ func token(args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, secret, err := af.verifier(false)
+	_, secret, err := af.verifier(context.Background(), false)
 	if err != nil {
 		return err
 	}

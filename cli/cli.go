@@ -32,7 +32,7 @@ const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 
 Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
-                     [--auth-jwks FILE | --auth-secret S | --auth-secret-file F]
+                     [--auth-jwks-url URL | --auth-jwks FILE | --auth-secret S | --auth-secret-file F]
                      [--auth-issuer ISS] [--auth-audience AUD]
   ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
@@ -49,7 +49,7 @@ Usage:
 SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
 (esdb://host:2113?tls=false, esdb+discover://...).
 Environment: EHC_DB (default database path), EHC_STORE (default --store),
-EHC_ADDR (default listen address), EHC_AUTH_JWKS, EHC_AUTH_SECRET,
+EHC_ADDR (default listen address), EHC_AUTH_JWKS_URL, EHC_AUTH_JWKS, EHC_AUTH_SECRET,
 EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE (token settings).
 `
 
@@ -173,7 +173,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return usageError("serve: --rate-limit must be 0 or more and --rate-burst at least 1")
 	}
-	verifier, devSecret, err := af.verifier(*seed)
+	verifier, devSecret, err := af.verifier(ctx, *seed)
 	if err != nil {
 		return err
 	}

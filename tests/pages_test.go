@@ -2,7 +2,13 @@ package tests
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -12,10 +18,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ehcledger/ehcledger/auth"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // get fetches a page as a manager of every LA (who may see all pages).
@@ -182,5 +190,39 @@ func TestDemoServerPrintsATokenForEachRole(t *testing.T) {
 		if code != 200 {
 			t.Errorf("the printed %s token was refused at %s: %d %v", role, path, code, body)
 		}
+	}
+}
+
+// TestAServerVerifyingAPublishedKeySet runs the binary as production would:
+// tokens signed by an identity provider's key, checked against its key set.
+func TestAServerVerifyingAPublishedKeySet(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord := func(n *big.Int) string { b := make([]byte, 32); return base64.RawURLEncoding.EncodeToString(n.FillBytes(b)) }
+	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{{"kty": "EC", "crv": "P-256", "kid": "idp-1", "use": "sig", "alg": "ES256", "x": coord(key.X), "y": coord(key.Y)}}})
+	var idpHits atomic.Int32
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		idpHits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(set)
+	}))
+	defer idp.Close()
+	s := startServer(t, filepath.Join(t.TempDir(), "prod.db"), "--auth-jwks-url", idp.URL, "--auth-issuer", "https://idp.example")
+	claims := jwt.MapClaims{"sub": "amy", "role": "caseworker", "las": []string{"E09000001"}, "iss": "https://idp.example", "exp": time.Now().Add(time.Hour).Unix()}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["kid"] = "idp-1"
+	signed, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.must(200, "GET", "/v1/worklist", "", "Authorization", "Bearer "+signed)
+	s.must(401, "GET", "/v1/worklist", "", "Authorization", "Bearer "+tokenFor(t, auth.Caseworker, "E09000001"))
+	claims["iss"] = "https://elsewhere.example"
+	other, _ := jwt.NewWithClaims(jwt.SigningMethodES256, claims).SignedString(key)
+	s.must(401, "GET", "/v1/worklist", "", "Authorization", "Bearer "+other)
+	if idpHits.Load() == 0 {
+		t.Fatal("the server never read the published key set")
 	}
 }
