@@ -200,7 +200,10 @@ func TestAServerVerifyingAPublishedKeySet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	coord := func(n *big.Int) string { b := make([]byte, 32); return base64.RawURLEncoding.EncodeToString(n.FillBytes(b)) }
+	coord := func(n *big.Int) string {
+		b := make([]byte, 32)
+		return base64.RawURLEncoding.EncodeToString(n.FillBytes(b))
+	}
 	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{{"kty": "EC", "crv": "P-256", "kid": "idp-1", "use": "sig", "alg": "ES256", "x": coord(key.X), "y": coord(key.Y)}}})
 	var idpHits atomic.Int32
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
