@@ -145,18 +145,19 @@ func (m *Model) unpackClock(p packedClock) domain.Clock {
 	return domain.Clock{Name: r.rule.Name, Key: m.strs.items[p.key()], Started: p.started, Due: p.due, Stopped: p.stopped, Ended: p.ended(), Rule: r.rule, Book: r.book}
 }
 
-// shell is the case's clock state without its clocks: what exceptions and
-// warnings need besides the clock itself.
+// shell is the case's clock state without its clocks: what the exceptions
+// of a clock need besides the clock itself.
 func (c *CaseModel) shell() domain.CaseClocks {
-	cc := domain.CaseClocks{BirthDate: c.birth}
+	var cc domain.CaseClocks
 	if c.extra != nil {
 		cc.Exceptions, cc.SchoolAsked = c.extra.exceptions, c.extra.schoolAsked
 	}
 	return cc
 }
 
-// CaseClocks returns the full clock state of a case, as the domain works
-// with it. The clocks are fresh copies.
+// CaseClocks returns the clock state of a case, as the domain works with it,
+// without the child's date of birth: no view here needs it (the age-based
+// warnings come from the case itself, in app). The clocks are fresh copies.
 func (m *Model) CaseClocks(c *CaseModel) domain.CaseClocks {
 	cc := c.shell()
 	clocks := make([]domain.Clock, len(c.clocks))
@@ -199,7 +200,6 @@ func (m *Model) store(c *CaseModel, cc *domain.CaseClocks) {
 	for i, k := range cc.Clocks {
 		c.clocks[i] = m.packClock(k)
 	}
-	c.birth = cc.BirthDate
 	if len(cc.Exceptions) > 0 || len(cc.SchoolAsked) > 0 {
 		if c.extra == nil {
 			c.extra = &caseExtra{}

@@ -35,7 +35,6 @@ type CaseModel struct {
 	caseworker, team uint32
 
 	slot   int32 // in its LA's list
-	birth  domain.Date
 	clocks []packedClock
 	marks  []mark
 	extra  *caseExtra

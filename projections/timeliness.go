@@ -246,7 +246,6 @@ type snapshotCase struct {
 	Version     int64                      `json:"version"`
 	Caseworker  string                     `json:"caseworker,omitempty"`
 	Team        string                     `json:"team,omitempty"`
-	BirthDate   domain.Date                `json:"birth_date"`
 	Clocks      []snapshotClock            `json:"clocks"`
 	Marks       []snapshotMark             `json:"marks,omitempty"`
 	Exceptions  []domain.ExceptionRecorded `json:"exceptions,omitempty"`
@@ -345,7 +344,7 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 }
 
 func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
-	sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version, BirthDate: c.birth}
+	sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version}
 	sc.Caseworker, sc.Team = m.Assignment(c)
 	if x := c.extra; x != nil {
 		sc.Exceptions, sc.SchoolAsked, sc.Corrected = x.exceptions, x.schoolAsked, x.corrected
@@ -417,7 +416,7 @@ func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
 		return nil, err
 	}
 	c := &CaseModel{ID: sc.ID, LA: m.internString(sc.LA), Version: sc.Version,
-		caseworker: m.intern(sc.Caseworker), team: m.intern(sc.Team), birth: sc.BirthDate}
+		caseworker: m.intern(sc.Caseworker), team: m.intern(sc.Team)}
 	if sc.Corrected || len(sc.Exceptions) > 0 || len(sc.SchoolAsked) > 0 {
 		c.extra = &caseExtra{exceptions: sc.Exceptions, schoolAsked: sc.SchoolAsked, corrected: sc.Corrected}
 	}
