@@ -86,18 +86,23 @@ func inLA(c echo.Context, la string) error {
 }
 
 // caseInScope refuses a request about a case of another LA, and returns the
-// case's LA ("" when there is no such case, which the handler reports). A
-// case being transferred is in scope for the LA it is moving to as well.
+// case's LA ("" when there is no such case, which the handler reports).
 func (s *Server) caseInScope(c echo.Context, id string) (string, error) {
 	la, movingTo, err := s.Ledger.CaseLAs(c.Request().Context(), id)
 	if err != nil || la == "" {
 		return "", err
 	}
+	return la, mayWorkOn(c, id, la, movingTo)
+}
+
+// mayWorkOn refuses a case of an LA the principal does not work for. A case
+// being transferred is in scope for the LA it is moving to as well.
+func mayWorkOn(c echo.Context, id, la, movingTo string) error {
 	p := principal(c)
 	if p.InLA(la) || (movingTo != "" && p.InLA(movingTo)) {
-		return la, nil
+		return nil
 	}
-	return "", domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
+	return domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
 }
 
 // readCase checks a read of a case's data may go ahead and records it in the

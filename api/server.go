@@ -220,14 +220,14 @@ func (s *Server) sendCommand(c echo.Context) error {
 	if c.Param("command") == "assign_case" && s.Auth != nil && principal(c).Role != auth.Manager {
 		return domain.Errorf(domain.Forbidden, "only a manager assigns work")
 	}
-	if _, err := s.caseInScope(c, c.Param("id")); err != nil {
-		return err
-	}
 	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
 	req.Reason = b.Reason
 	if err != nil {
 		return err
 	}
+	// The ledger reads the case once, and asks about its LA before anything
+	// else.
+	req.Authorize = func(la, movingTo string) error { return mayWorkOn(c, req.Case, la, movingTo) }
 	return s.execute(c, req)
 }
 

@@ -47,6 +47,10 @@ type CommandRequest struct {
 	// RecordedAt, when set, is the instant the step counts as recorded (an
 	// import or scenario replaying history as it happened); otherwise Now.
 	RecordedAt time.Time
+	// Authorize, when set, is asked about an existing case's LA and the LA
+	// its plan is moving to ("" when none) before anything else, so that a
+	// caller can refuse another LA's case without reading it a second time.
+	Authorize func(la, movingTo string) error
 }
 
 // CommandResult tells what a command recorded.
@@ -149,6 +153,11 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	lc, err := l.load(ctx, req.Case, time.Time{})
 	if err != nil {
 		return CommandResult{}, err
+	}
+	if req.Authorize != nil && lc.c.Exists() {
+		if err := req.Authorize(lc.c.LA, lc.c.MovingTo); err != nil {
+			return CommandResult{}, err
+		}
 	}
 	if req.IdempotencyKey != "" {
 		if res, found, err := replayed(lc, req); found || err != nil {
