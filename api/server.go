@@ -363,23 +363,32 @@ func (s *Server) getTimeline(c echo.Context) error {
 	return domain.FieldErrorf("format", "must be json or csv")
 }
 
-func (s *Server) worklist(c echo.Context) error {
+// worklistFilter reads what the worklist and its page share: ?as_of, the LA
+// (scoped to the principal's), caseworker, team, clock and view.
+func (s *Server) worklistFilter(c echo.Context) (projections.WorklistFilter, error) {
 	asOf, err := s.asOf(c)
 	if err != nil {
-		return err
+		return projections.WorklistFilter{}, err
 	}
 	la, err := scopeLA(c, c.QueryParam("la"))
 	if err != nil {
-		return err
+		return projections.WorklistFilter{}, err
 	}
 	f := projections.WorklistFilter{LA: la, Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
-		Clock: c.QueryParam("clock"), AsOf: asOf, Limit: 500}
-	switch v := c.QueryParam("view"); v {
+		Clock: c.QueryParam("clock"), View: c.QueryParam("view"), AsOf: asOf}
+	switch f.View {
 	case "", "due_this_week", "overdue", "at_risk":
-		f.View = v
-	default:
-		return domain.FieldErrorf("view", "%q is not a view (due_this_week, overdue, at_risk)", v)
+		return f, nil
 	}
+	return f, domain.FieldErrorf("view", "%q is not a view (due_this_week, overdue, at_risk)", f.View)
+}
+
+func (s *Server) worklist(c echo.Context) error {
+	f, err := s.worklistFilter(c)
+	if err != nil {
+		return err
+	}
+	asOf := f.AsOf
 	if v := c.QueryParam("risk_days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 365 {
@@ -410,7 +419,7 @@ func (s *Server) worklist(c echo.Context) error {
 			*p.dst = d
 		}
 	}
-	if f.Limit, err = limit(c, f.Limit); err != nil {
+	if f.Limit, err = limit(c, 500); err != nil {
 		return err
 	}
 	s.fresh(c)

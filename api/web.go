@@ -45,21 +45,11 @@ func renderStatus(c echo.Context, status int, name string, data any) error {
 }
 
 func (s *Server) pageWorklist(c echo.Context) error {
-	asOf, err := s.asOf(c)
+	f, err := s.worklistFilter(c)
 	if err != nil {
 		return err
 	}
-	la, err := scopeLA(c, c.QueryParam("la"))
-	if err != nil {
-		return err
-	}
-	f := projections.WorklistFilter{LA: la, Caseworker: c.QueryParam("caseworker"), Team: c.QueryParam("team"),
-		View: c.QueryParam("view"), AsOf: asOf}
-	switch f.View {
-	case "", "due_this_week", "overdue", "at_risk":
-	default:
-		return domain.FieldErrorf("view", "%q is not a view", f.View)
-	}
+	asOf := f.AsOf
 	s.fresh(c)
 	all := s.Views.Timeliness.Worklist(f)
 	data := struct {
