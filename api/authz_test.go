@@ -72,6 +72,8 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 			body: `{"on":"2024-04-02","data":{"kind":"educational"}}`},
 		{method: "POST", pattern: "/v1/cases/:id/commands/:command", path: "/v1/cases/c1/commands/assign_case", roles: []auth.Role{auth.Manager},
 			body: `{"data":{"caseworker":"cw-9","team":"north"}}`},
+		{method: "POST", pattern: "/v1/cases/:id/commands/:command", path: "/v1/cases/c1/commands/erase_personal_data", roles: []auth.Role{auth.Manager},
+			body: `{"data":{"reason":"the family asked"}}`},
 		{method: "POST", pattern: "/v1/las/:la/commands/:command", path: "/v1/las/" + homeLA + "/commands/record_school_closure", roles: []auth.Role{auth.Admin},
 			body: `{"data":{"school":"S1","first_day":"2024-07-22","reopens":"2024-09-02"}}`},
 		{method: "GET", pattern: "/v1/las/:la/access-log", path: "/v1/las/" + homeLA + "/access-log", roles: []auth.Role{auth.Auditor}},

@@ -22,6 +22,8 @@ type Ledger struct {
 	Holidays domain.Holidays
 	// Now is the clock; tests inject a fixed one.
 	Now func() time.Time
+	// Keys seals and opens personal details, and erases them.
+	Keys Keys
 }
 
 // CommandRequest is one command with its envelope.
@@ -221,6 +223,19 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if correlation == "" {
 		correlation = commandID
 	}
+	if err := Seal(l.Keys, req.Case, events); err != nil {
+		return CommandResult{}, err
+	}
+	if req.Command == "erase_personal_data" {
+		// The key goes first: erasure is the duty, and a failed append is
+		// retried (the key store forgets a key once, harmlessly again).
+		if l.Keys == nil {
+			return CommandResult{}, &domain.Error{Code: domain.Internal, Message: "there is no key store to erase personal details from"}
+		}
+		if err := l.Keys.Erase(req.Case); err != nil {
+			return CommandResult{}, &domain.Error{Code: domain.Internal, Message: "could not erase the personal details", Err: err}
+		}
+	}
 	data, err := Envelope(events, Meta{On: req.On, RecordedAt: recordedAt, Actor: req.Actor, LA: la,
 		Correlation: correlation, Causation: commandID, Reason: req.Reason})
 	if err != nil {
@@ -393,6 +408,10 @@ type Meta struct {
 func Envelope(events []domain.Event, m Meta) ([]eventstore.EventData, error) {
 	out := make([]eventstore.EventData, 0, len(events))
 	for _, e := range events {
+		if r, ok := e.(*domain.RequestReceived); ok && r.Details != nil {
+			// The details would be dropped, not stored: Seal first.
+			return nil, &domain.Error{Code: domain.Internal, Message: "personal details must be sealed before a request is stored"}
+		}
 		payload, err := json.Marshal(e)
 		if err != nil {
 			return nil, &domain.Error{Code: domain.Internal, Message: "could not encode an event", Err: err}
@@ -416,8 +435,11 @@ type CaseView struct {
 	Version  int64       `json:"version"`
 	AsOf     domain.Date `json:"as_of"`
 	// KnownAt is set when the view shows only what was recorded by then.
-	KnownAt *time.Time        `json:"known_at,omitempty"`
-	Clocks  []domain.ClockRow `json:"clocks"`
+	KnownAt *time.Time `json:"known_at,omitempty"`
+	// Person is the child's personal details, opened with the case's key,
+	// or marked erased.
+	Person Person            `json:"person"`
+	Clocks []domain.ClockRow `json:"clocks"`
 	// Exceptions lists, for each late or overdue clock that is excused, the
 	// exceptions that excuse it and their evidence.
 	Exceptions []ClockException `json:"exceptions"`
@@ -451,10 +473,21 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		}
 		return CaseView{}, domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
+	var person Person
+	if r, ok := lc.history[0].Event.(*domain.RequestReceived); ok {
+		if person, err = openPersonal(l.Keys, id, r); err != nil {
+			return CaseView{}, err
+		}
+	}
 	steps := lc.history
 	if domain.HasCorrections(steps) {
 		if steps, err = domain.Effective(steps, lc.rules); err != nil {
 			return CaseView{}, errUnreadable(err)
+		}
+		// A request decided again has no details of its own: lend it the
+		// opened ones, for the age-based warnings.
+		if r, ok := steps[0].Event.(*domain.RequestReceived); ok && r.Born().IsZero() {
+			r.Details = person.PersonalDetails
 		}
 	}
 	m := projections.NewModel(l.Holidays)
@@ -473,7 +506,7 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		cc.Apply(lc.rules(st.On), st.Event, st.On, l.Holidays)
 	}
 	cal := m.Calendar(lc.la)
-	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf,
+	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf, Person: person,
 		Clocks: cc.Rows(id, asOf, cal), Exceptions: []ClockException{}, Warnings: cc.Warnings(asOf)}
 	if view.Warnings == nil {
 		view.Warnings = []domain.Warning{}

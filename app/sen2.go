@@ -39,6 +39,7 @@ type sen2Case struct {
 	requestMediation, requestTribunal              bool
 	assessMediation, assessTribunal                bool
 	week20, placement                              string
+	forename, surname, postcode                    string
 	planIssued                                     bool
 }
 
@@ -46,7 +47,9 @@ var requestSources = map[string]string{"parent": "Parent", "young_person": "Youn
 
 // WriteSEN2 writes the return for census year year (activity in the calendar
 // year before it, and plans in force on 1 January of it) as CSV.
-func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, year int, w io.Writer) (int, error) {
+// Personal details come from the sealed request, opened with k; an erased
+// case's are left empty.
+func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Holidays, year int, w io.Writer) (int, error) {
 	from, to := domain.NewDate(year-1, 1, 1), domain.NewDate(year-1, 12, 31)
 	census := domain.NewDate(year, 1, 1)
 	model := projections.NewModel(h)
@@ -82,7 +85,14 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, y
 			c.la = e.LA
 			switch v := ev.(type) {
 			case *domain.RequestReceived:
-				c.birth, c.received, c.source = v.BirthDate, on, requestSources[v.Requester]
+				p, err := openPersonal(k, id, v)
+				if err != nil {
+					return err
+				}
+				if p.PersonalDetails != nil {
+					c.birth, c.forename, c.surname, c.postcode = p.BirthDate, p.Forename, p.Surname, p.Postcode
+				}
+				c.received, c.source = on, requestSources[v.Requester]
 			case *domain.AssessmentAgreed:
 				c.outcome, c.outcomeDate = "Assessment", on
 			case *domain.AssessmentRefused:
@@ -162,7 +172,7 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, h domain.Holidays, y
 		if !c.cease.IsZero() && c.cease <= to {
 			cease, reason = date(c.cease), "Review decided to cease"
 		}
-		rec := []string{c.la, c.id, "", "", date(c.birth), "", "", "", "", "",
+		rec := []string{c.la, c.id, c.surname, c.forename, date(c.birth), "", "", c.postcode, "", "",
 			date(c.received), c.source, rya, date(c.outcomeDate), c.outcome, yesNo(c.requestMediation), yesNo(c.requestTribunal),
 			c.assessOutcome, date(c.assessDate), yesNo(c.assessMediation), yesNo(c.assessTribunal), c.week20,
 			date(c.planStart), cease, reason, c.placement, rank, date(c.planStart)}

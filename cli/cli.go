@@ -31,7 +31,7 @@ import (
 const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 
 Usage:
-  ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--addr ADDR] [--demo]
+  ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--keys PATH] [--addr ADDR] [--demo]
                      [--auth-jwks-url URL | --auth-jwks FILE | --auth-secret S | --auth-secret-file F]
                      [--auth-issuer ISS] [--auth-audience AUD]
   ehcledger loadtest [--clients 16] [--duration 10s]
@@ -50,7 +50,8 @@ SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
 (esdb://host:2113?tls=false, esdb+discover://...).
 Environment: EHC_DB (default database path), EHC_STORE (default --store),
 EHC_ADDR (default listen address), EHC_AUTH_JWKS_URL, EHC_AUTH_JWKS, EHC_AUTH_SECRET,
-EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE (token settings).
+EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE (token settings),
+EHC_KEYS, EHC_KEYS_MASTER_KEY_FILE (the case-key store and its master key).
 `
 
 // DemoLA is the code of the demo LA that `serve --demo` simulates.
@@ -158,6 +159,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	store := fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH, esdb://HOST:PORT?... or esdb+discover://... (default: --db)")
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
+	keysFlag := fs.String("keys", envOr("EHC_KEYS", ""), "case-key store file (default: beside the views, DB.keys); its master key is KEYS.master unless EHC_KEYS_MASTER_KEY_FILE names one")
 	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty, and make a development token secret unless one is given")
 	af := addAuthFlags(fs)
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
@@ -184,7 +186,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if spec == "" {
 		spec = *db
 	}
-	env, err := OpenEnv(ctx, spec, *views, time.Now, logger)
+	env, err := OpenEnvKeys(ctx, spec, *views, *keysFlag, time.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -195,7 +197,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *seed {
 		if head, _ := env.Store.Head(ctx); head == 0 {
 			res, err := simulate.Run(ctx, env.Store, simulate.Options{LAs: 1, LACodes: []string{DemoLA}, CasesPerYear: 40, Years: 2,
-				Seed: 2014, Until: domain.DateOf(time.Now()), Rates: simulate.National}, nil)
+				Seed: 2014, Until: domain.DateOf(time.Now()), Rates: simulate.National, Keys: env.Keys}, nil)
 			if err != nil {
 				return fmt.Errorf("demo data: %w", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -16,17 +17,47 @@ import (
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/eventstore/esdb"
 	"github.com/ehcledger/ehcledger/eventstore/sqlite"
+	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
-// Env is an opened store with its projections and ledger.
+// Env is an opened store with its projections, key store and ledger.
 type Env struct {
 	Store  eventstore.Store
 	Views  *sql.DB
 	Runner *projections.Runner
 	Ledger *app.Ledger
+	Keys   *keys.Store
 	Logger *slog.Logger
+}
+
+// KeysPath is where the case keys of an event database live by default:
+// beside it, never inside the event store.
+func KeysPath(views string) string { return strings.TrimSuffix(views, ".views") + ".keys" }
+
+// OpenKeys opens the case-key store: the file EHC_KEYS names, else the one
+// beside the views at views. The master key comes from
+// EHC_KEYS_MASTER_KEY_FILE, or from KEYS.master beside the key store, made
+// on first use (development: production gives the file from its secret
+// store).
+func OpenKeys(views string, now func() time.Time) (*keys.Store, error) {
+	return openKeysAt(os.Getenv("EHC_KEYS"), views, now)
+}
+
+func openKeysAt(path, views string, now func() time.Time) (*keys.Store, error) {
+	if path == "" {
+		path = KeysPath(views)
+	}
+	masterPath, create := os.Getenv("EHC_KEYS_MASTER_KEY_FILE"), false
+	if masterPath == "" {
+		masterPath, create = path+".master", true
+	}
+	master, err := keys.LoadOrCreateMaster(masterPath, create)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Open(path, master, now)
 }
 
 // ViewsPath is where the read models of an event database live by default.
@@ -55,6 +86,12 @@ func OpenStore(spec string) (eventstore.Store, string, error) {
 // OpenEnv opens the event store described by storeSpec (see OpenStore) and
 // its views at views (default: beside the store).
 func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time, logger *slog.Logger) (*Env, error) {
+	return OpenEnvKeys(ctx, storeSpec, views, os.Getenv("EHC_KEYS"), now, logger)
+}
+
+// OpenEnvKeys is OpenEnv with the case-key store at keysPath ("" for the
+// default beside the views).
+func OpenEnvKeys(ctx context.Context, storeSpec, views, keysPath string, now func() time.Time, logger *slog.Logger) (*Env, error) {
 	base, defViews, err := OpenStore(storeSpec)
 	if err != nil {
 		return nil, err
@@ -68,15 +105,22 @@ func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time,
 		base.Close()
 		return nil, err
 	}
-	holidays := calendar.NewEnglandWales()
-	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness.gz", holidays)
+	ks, err := openKeysAt(keysPath, views, now)
 	if err != nil {
 		vdb.Close()
 		base.Close()
 		return nil, err
 	}
-	return &Env{Store: store, Views: vdb, Runner: runner, Logger: logger,
-		Ledger: &app.Ledger{Store: store, Holidays: holidays, Now: now}}, nil
+	holidays := calendar.NewEnglandWales()
+	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness.gz", holidays)
+	if err != nil {
+		ks.Close()
+		vdb.Close()
+		base.Close()
+		return nil, err
+	}
+	return &Env{Store: store, Views: vdb, Runner: runner, Logger: logger, Keys: ks,
+		Ledger: &app.Ledger{Store: store, Holidays: holidays, Now: now, Keys: ks}}, nil
 }
 
 // Close saves the projection snapshot and closes everything.
@@ -86,6 +130,9 @@ func (e *Env) Close() error {
 		err = cerr
 	}
 	if cerr := e.Views.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := e.Keys.Close(); err == nil {
 		err = cerr
 	}
 	return err

@@ -148,11 +148,18 @@ func importNational(ctx context.Context, stdout io.Writer, db string, las, cases
 	if _, err := os.Stat(db); err == nil {
 		return fmt.Errorf("%s exists: remove it, or measure it again with --national-reuse", db)
 	}
-	s, _, err := OpenStore(db)
+	s, views, err := OpenStore(db)
 	if err != nil {
 		return err
 	}
-	res, err := simulate.Run(ctx, s, simulate.Options{LAs: las, CasesPerYear: cases, Years: years, Seed: 1, Until: until, Workers: 32, Rates: simulate.National}, nil)
+	ks, err := OpenKeys(views, time.Now)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	res, err := simulate.Run(ctx, s, simulate.Options{LAs: las, CasesPerYear: cases, Years: years, Seed: 1, Until: until, Workers: 32,
+		Rates: simulate.National, Keys: ks}, nil)
+	ks.Close()
 	s.Close()
 	if err != nil {
 		return err

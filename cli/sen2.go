@@ -27,7 +27,12 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	n, err := app.WriteSEN2(ctx, s, calendar.NewEnglandWales(), *year, stdout)
+	ks, err := OpenKeys(ViewsPath(*db), time.Now)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	n, err := app.WriteSEN2(ctx, s, ks, calendar.NewEnglandWales(), *year, stdout)
 	if err != nil {
 		return err
 	}

@@ -38,13 +38,18 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if spec == "" {
 		spec = *db
 	}
-	s, _, err := OpenStore(spec)
+	s, views, err := OpenStore(spec)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	ks, err := OpenKeys(views, time.Now)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
 	res, err := simulate.Run(ctx, s, simulate.Options{LAs: *las, CasesPerYear: *cases, Years: *years, Seed: *seed, Until: end,
-		Workers: *workers, Rates: simulate.National}, func(r simulate.Result) {
+		Workers: *workers, Rates: simulate.National, Keys: ks}, func(r simulate.Result) {
 		fmt.Fprintf(stdout, "  %d cases, %d events, %.0f events/s\n", r.Cases, r.Events, float64(r.Events)/r.Elapsed.Seconds())
 	})
 	if err != nil {

@@ -89,6 +89,7 @@ type Case struct {
 	concessions         map[string]bool // conceded appeal kinds -> complied
 	transferDecisionDue bool
 	caseworker, team    string
+	erased              bool // the personal details were erased
 }
 
 // Exists reports whether the case has been opened by a request.
@@ -203,6 +204,8 @@ func (c *Case) Apply(e Event, on Date) {
 		c.transferDecisionDue = false
 	case *CaseAssigned:
 		c.caseworker, c.team = v.Caseworker, v.Team
+	case *PersonalDataErased:
+		c.erased = true
 	case *AppealConceded:
 		c.concessions[v.Kind] = false
 	case *ConcessionComplied:
@@ -362,6 +365,27 @@ func (c *Case) mustHavePlan(step string) error {
 	return nil
 }
 
+// checkPersonal validates a request's personal details: the date of birth
+// is required, not after the request and under 26 on it; the other details
+// are optional text of sensible length.
+func checkPersonal(born, on Date, text map[string]string) error {
+	if born.IsZero() {
+		return FieldErrorf("data.birth_date", "is required")
+	}
+	if born > on {
+		return FieldErrorf("data.birth_date", "%s is after the request date %s", born, on)
+	}
+	if born.AddMonths(26*12) <= on {
+		return FieldErrorf("data.birth_date", "the child or young person must be under 26 on the request date")
+	}
+	for field, v := range text {
+		if len(v) > 200 {
+			return FieldErrorf("data."+field, "is longer than 200 characters")
+		}
+	}
+	return nil
+}
+
 func init() {
 	for name, h := range map[string]handler{
 		"receive_request": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
@@ -369,6 +393,10 @@ func init() {
 				Requester string `json:"requester"`
 				BirthDate Date   `json:"birth_date"`
 				School    string `json:"school"`
+				Forename  string `json:"forename"`
+				Surname   string `json:"surname"`
+				Address   string `json:"address"`
+				Postcode  string `json:"postcode"`
 			}
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
@@ -376,19 +404,24 @@ func init() {
 			if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "professional"); err != nil {
 				return nil, err
 			}
-			if d.BirthDate.IsZero() {
-				return nil, FieldErrorf("data.birth_date", "is required")
-			}
-			if d.BirthDate > cmd.On {
-				return nil, FieldErrorf("data.birth_date", "%s is after the request date %s", d.BirthDate, cmd.On)
-			}
-			if d.BirthDate.AddMonths(26*12) <= cmd.On {
-				return nil, FieldErrorf("data.birth_date", "the child or young person must be under 26 on the request date")
+			// A stored request decided again after a correction has its
+			// personal details sealed, not in its data: they were checked
+			// when it was first recorded.
+			sealed := cmd.replay && d.BirthDate.IsZero()
+			if !sealed {
+				if err := checkPersonal(d.BirthDate, cmd.On, map[string]string{"forename": d.Forename, "surname": d.Surname,
+					"address": d.Address, "postcode": d.Postcode}); err != nil {
+					return nil, err
+				}
 			}
 			if c.Exists() {
 				return nil, conflictf("receive_request: this case already has a request (received %s)", c.Opened)
 			}
-			return []Event{&RequestReceived{Requester: d.Requester, BirthDate: d.BirthDate, School: d.School, Rulebook: rb.ID}}, nil
+			e := &RequestReceived{Requester: d.Requester, School: d.School, Rulebook: rb.ID}
+			if !sealed {
+				e.Details = &PersonalDetails{Forename: d.Forename, Surname: d.Surname, BirthDate: d.BirthDate, Address: d.Address, Postcode: d.Postcode}
+			}
+			return []Event{e}, nil
 		},
 		"decide_to_assess": decision("request", "assess", func(c *Case) error {
 			if c.decision == "assess" {

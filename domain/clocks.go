@@ -97,7 +97,7 @@ func (cc *CaseClocks) Warnings(asOf Date) []Warning {
 func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 	switch v := e.(type) {
 	case *RequestReceived:
-		cc.BirthDate = v.BirthDate
+		cc.BirthDate = v.Born()
 	case *ExceptionRecorded:
 		cc.Exceptions = append(cc.Exceptions, *v)
 	case *AdviceRequested:

@@ -178,6 +178,11 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 	if d.Void && d.Version == 1 {
 		return nil, FieldErrorf("data.void", "the request opens the case and cannot be voided")
 	}
+	if _, ok := target.Event.(*RequestReceived); ok && len(d.Data) > 0 {
+		// Corrections are stored in the clear; a request's data holds the
+		// child's personal details, which are only ever stored sealed.
+		return nil, FieldErrorf("data.data", "a request's data holds personal details and is not corrected by correct_step; correct its date, or record the request again on a new case")
+	}
 	if !d.On.IsZero() && d.On > cmd.On {
 		return nil, FieldErrorf("data.on", "%s is after the correction itself (%s)", d.On, cmd.On)
 	}

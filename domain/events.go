@@ -49,14 +49,43 @@ const (
 	TypeSchoolClosureRecorded      = "school_closure_recorded"
 )
 
-// RequestReceived records a request for an EHC needs assessment.
+// RequestReceived records a request for an EHC needs assessment. Schema 2
+// keeps the child's personal details sealed with the case's key (Personal);
+// schema 1, stored before that, holds the date of birth in the clear.
 type RequestReceived struct {
 	Requester string `json:"requester"`
-	BirthDate Date   `json:"birth_date"`
+	// BirthDate is set only in schema 1 events.
+	BirthDate Date   `json:"birth_date,omitempty"`
 	School    string `json:"school,omitempty"`
 	// Rulebook is the rulebook the LA had in force on the day of the request,
 	// recorded so that later changes of rules never alter this case's past.
 	Rulebook string `json:"rulebook"`
+	// Personal is Details sealed by the application with the case's key:
+	// the domain never sees keys, and destroying the key erases it.
+	Personal []byte `json:"personal,omitempty"`
+	// Details are the personal details in the clear: from the command
+	// before the application seals them, or opened again for a view. They
+	// are never stored as they are.
+	Details *PersonalDetails `json:"-"`
+}
+
+// PersonalDetails identify the child or young person. They are personal
+// data: stored only sealed, and erasable.
+type PersonalDetails struct {
+	Forename  string `json:"forename,omitempty"`
+	Surname   string `json:"surname,omitempty"`
+	BirthDate Date   `json:"birth_date"`
+	Address   string `json:"address,omitempty"`
+	Postcode  string `json:"postcode,omitempty"`
+}
+
+// Born returns the child's date of birth as far as the event knows it: in
+// the clear (schema 1), from opened details, or zero once erased or sealed.
+func (e *RequestReceived) Born() Date {
+	if e.Details != nil {
+		return e.Details.BirthDate
+	}
+	return e.BirthDate
 }
 
 // AssessmentAgreed records the LA's decision to carry out an assessment.
@@ -236,7 +265,7 @@ func (RulebookAdopted) EventType() string            { return TypeRulebookAdopte
 func (SchoolClosureRecorded) EventType() string      { return TypeSchoolClosureRecorded }
 
 // All events are at schema version 1.
-func (RequestReceived) SchemaVersion() int            { return 1 }
+func (RequestReceived) SchemaVersion() int            { return 2 }
 func (AssessmentAgreed) SchemaVersion() int           { return 1 }
 func (AssessmentRefused) SchemaVersion() int          { return 1 }
 func (AdviceRequested) SchemaVersion() int            { return 1 }
@@ -373,6 +402,12 @@ var eventFactories = map[string]func() Event{
 	TypeSchoolClosureRecorded:      func() Event { return &SchoolClosureRecorded{} },
 }
 
+// olderSchemas lists the earlier schema versions of an event type that
+// still decode into its current struct.
+var olderSchemas = map[string]map[int]bool{
+	TypeRequestReceived: {1: true}, // birth_date in the clear, no sealed details
+}
+
 // DecodeEvent reads a stored payload of the given type and schema version.
 func DecodeEvent(eventType string, schema int, payload []byte) (Event, error) {
 	f, ok := eventFactories[eventType]
@@ -380,7 +415,7 @@ func DecodeEvent(eventType string, schema int, payload []byte) (Event, error) {
 		return nil, Errorf(Invalid, "unknown event type %q", eventType)
 	}
 	e := f()
-	if schema != e.SchemaVersion() {
+	if schema != e.SchemaVersion() && !olderSchemas[eventType][schema] {
 		return nil, Errorf(Invalid, "event type %q has no schema version %d", eventType, schema)
 	}
 	if len(payload) > 0 {

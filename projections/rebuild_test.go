@@ -367,14 +367,19 @@ func TestInspectorStats(t *testing.T) {
 func TestFactStatsEqualScanOnSimulatedLAs(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "sim.db")
-	s, _, err := cli.OpenStore(db)
+	s, views, err := cli.OpenStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := cli.OpenKeys(views, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := domain.NewDate(2026, 11, 23)
-	if _, err := simulate.Run(ctx, s, simulate.Options{LAs: 2, CasesPerYear: 150, Years: 3, Seed: 5, Until: until, Rates: simulate.National}, nil); err != nil {
+	if _, err := simulate.Run(ctx, s, simulate.Options{LAs: 2, CasesPerYear: 150, Years: 3, Seed: 5, Until: until, Rates: simulate.National, Keys: ks}, nil); err != nil {
 		t.Fatal(err)
 	}
+	ks.Close()
 	s.Close()
 	env, err := cli.OpenEnv(ctx, db, "", now, quiet())
 	if err != nil {

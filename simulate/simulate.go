@@ -62,6 +62,8 @@ type Options struct {
 	LACodes  []string
 	// Now is the clock of the recorded-at instants of LA-level events.
 	Now func() time.Time
+	// Keys seals each case's personal details, as the ledger does.
+	Keys app.Keys
 }
 
 // Result tells what was made.
@@ -186,6 +188,9 @@ func (o Options) writeCase(ctx context.Context, store eventstore.Store, laIndex,
 		evs, err := c.Decide(domain.Command{Name: s.command, On: s.on, Data: raw}, rb)
 		if err != nil {
 			return 0, fmt.Errorf("simulated case %s, %s on %s: %w", c.ID, s.command, s.on, err)
+		}
+		if err := app.Seal(o.Keys, c.ID, evs); err != nil {
+			return 0, err
 		}
 		y, m, d := s.on.YMD()
 		id := uuid.New().String()

@@ -12,5 +12,5 @@ const DriverName = "mattn/go-sqlite3"
 const driverName = "sqlite3"
 
 func dsn(path, sync string) string {
-	return "file:" + path + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=10000&_foreign_keys=on"
+	return "file:" + uriPath(path) + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=10000&_foreign_keys=on"
 }

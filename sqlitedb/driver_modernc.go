@@ -12,5 +12,5 @@ const DriverName = "modernc.org/sqlite"
 const driverName = "sqlite"
 
 func dsn(path, sync string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)"
+	return "file:" + uriPath(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)"
 }

@@ -13,5 +13,5 @@ const DriverName = "ncruces/go-sqlite3"
 const driverName = "sqlite3"
 
 func dsn(path, sync string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)"
+	return "file:" + uriPath(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)"
 }

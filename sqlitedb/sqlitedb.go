@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // Open opens the database file at path with at most maxConns connections,
@@ -40,4 +41,10 @@ func open(path string, maxConns int, sync string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open %s: journal mode is %q, want wal", path, mode)
 	}
 	return db, nil
+}
+
+// uriPath escapes the characters a file: URI gives a meaning to, so that a
+// path holding '?', '#' or '%' names the file it says.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
 }

@@ -50,7 +50,10 @@ func TestSimulateThenExportSEN2(t *testing.T) {
 			t.Fatalf("Week20 %q", w)
 		}
 		if r[col["Surname"]] != "" {
-			t.Fatalf("personal data in the return: %v", r)
+			t.Fatalf("a surname in the return, though the simulator records none: %v", r)
+		}
+		if r[col["PersonBirthDate"]] == "" {
+			t.Fatalf("no date of birth: the sealed details were not opened: %v", r)
 		}
 		seen[r[col["RequestOutcome"]]+"/"+r[col["AssessmentOutcome"]]] = true
 	}
