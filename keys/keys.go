@@ -33,10 +33,19 @@ const MasterKeySize = 32
 
 // Store holds the case keys.
 type Store struct {
-	db     *sql.DB
-	master cipher.AEAD
-	now    func() time.Time
-	mu     sync.Mutex // serialises key creation and erasure
+	db      *sql.DB
+	master  cipher.AEAD
+	now     func() time.Time
+	mu      sync.Mutex // serialises erasures
+	creates chan create
+	done    chan struct{}
+}
+
+// create asks the writer to store a new case key.
+type create struct {
+	caseID  string
+	wrapped []byte
+	result  chan error
 }
 
 const schema = `
@@ -57,7 +66,7 @@ func Open(path string, master []byte, now func() time.Time) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlitedb.Open(path, 1)
+	db, err := sqlitedb.Open(path, 4)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
@@ -69,11 +78,59 @@ func Open(path string, master []byte, now func() time.Time) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	return &Store{db: db, master: aead, now: now}, nil
+	s := &Store{db: db, master: aead, now: now, creates: make(chan create), done: make(chan struct{})}
+	go s.write()
+	return s, nil
 }
 
-// Close closes the key file.
-func (s *Store) Close() error { return s.db.Close() }
+// write stores new keys, all those asked for meanwhile in one durable
+// commit: opening many cases at once then costs one sync, not one each.
+func (s *Store) write() {
+	defer close(s.done)
+	for first := range s.creates {
+		batch := []create{first}
+	more:
+		for len(batch) < 512 {
+			select {
+			case c, ok := <-s.creates:
+				if !ok {
+					break more
+				}
+				batch = append(batch, c)
+			default:
+				break more
+			}
+		}
+		err := s.insert(batch)
+		for _, c := range batch {
+			c.result <- err
+		}
+	}
+}
+
+func (s *Store) insert(batch []create) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := s.now().UTC().Format(time.RFC3339Nano)
+	for _, c := range batch {
+		// A key made at the same time for the same case loses to the first;
+		// both callers then read the one stored.
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO case_keys (case_id, wrapped, created) VALUES (?, ?, ?)`, c.caseID, c.wrapped, now); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Close stops the writer and closes the key file.
+func (s *Store) Close() error {
+	close(s.creates)
+	<-s.done
+	return s.db.Close()
+}
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
@@ -101,25 +158,15 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 // caseKey returns the case's key, creating it when create is set and the
 // case has none.
 func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var wrapped []byte
 	var erased sql.NullString
 	err := s.db.QueryRow(`SELECT wrapped, erased_at FROM case_keys WHERE case_id = ?`, caseID).Scan(&wrapped, &erased)
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && create:
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
+		if err := s.newKey(caseID); err != nil {
 			return nil, err
 		}
-		if wrapped, err = seal(s.master, key, []byte(caseID)); err != nil {
-			return nil, err
-		}
-		if _, err := s.db.Exec(`INSERT INTO case_keys (case_id, wrapped, created) VALUES (?, ?, ?)`,
-			caseID, wrapped, s.now().UTC().Format(time.RFC3339Nano)); err != nil {
-			return nil, fmt.Errorf("keys: %w", err)
-		}
-		return newAEAD(key)
+		return s.caseKey(caseID, false)
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNoKey
 	case err != nil:
@@ -132,6 +179,24 @@ func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("keys: the key of case %s does not open with this master key", caseID)
 	}
 	return newAEAD(key)
+}
+
+// newKey makes a key for the case and has the writer store it durably.
+func (s *Store) newKey(caseID string) error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	wrapped, err := seal(s.master, key, []byte(caseID))
+	if err != nil {
+		return err
+	}
+	c := create{caseID: caseID, wrapped: wrapped, result: make(chan error, 1)}
+	s.creates <- c
+	if err := <-c.result; err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	return nil
 }
 
 // Seal encrypts plain with the case's key, creating the key on first use. A

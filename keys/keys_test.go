@@ -3,8 +3,10 @@ package keys_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,5 +96,30 @@ func TestTheMasterKeyIsMadeOnceAndKeptPrivate(t *testing.T) {
 	os.WriteFile(path, []byte("short"), 0o600)
 	if _, err := keys.LoadOrCreateMaster(path, true); err == nil {
 		t.Fatal("a short master key was accepted")
+	}
+}
+
+func TestConcurrentSealsShareOneKeyPerCase(t *testing.T) {
+	s := open(t, t.TempDir(), bytes.Repeat([]byte{9}, keys.MasterKeySize))
+	var wg sync.WaitGroup
+	sealed := make([][]byte, 64)
+	errs := make([]error, 64)
+	for i := range sealed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Eight goroutines race to make the key of each of eight cases.
+			sealed[i], errs[i] = s.Seal(fmt.Sprintf("case-%d", i%8), []byte(fmt.Sprintf("secret %d", i)))
+		}()
+	}
+	wg.Wait()
+	for i := range sealed {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		got, err := s.Open(fmt.Sprintf("case-%d", i%8), sealed[i])
+		if err != nil || string(got) != fmt.Sprintf("secret %d", i) {
+			t.Fatalf("seal %d does not open with its case's stored key: %q %v", i, got, err)
+		}
 	}
 }
