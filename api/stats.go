@@ -50,14 +50,12 @@ func (s *Server) statsQuery(c echo.Context) (domain.Date, projections.Period, st
 		}
 		return asOf, p, la, inLA(c, la)
 	}
-	if pr := principal(c); !pr.AllLAs() {
-		return 0, p, "", domain.Errorf(domain.Forbidden, "the national roll-up is for those granted every LA; ask about one of yours with ?la=")
-	}
 	return asOf, p, la, nil
 }
 
-// stats serves inspectors' figures: one LA (?la=) or the national roll-up
-// with every LA, as JSON or CSV (?format=csv). No personal data.
+// stats serves inspectors' figures: one LA (?la=), or without one the
+// national roll-up with every LA (for those granted every LA) or the roll-up
+// of the LAs granted, as JSON or CSV (?format=csv). No personal data.
 func (s *Server) stats(c echo.Context) error {
 	asOf, p, la, err := s.statsQuery(c)
 	if err != nil {
@@ -73,11 +71,17 @@ func (s *Server) stats(c echo.Context) error {
 	if la != "" {
 		st := s.Views.Timeliness.LAStats(la, p, asOf)
 		rows, body = []projections.Stats{st}, st
-	} else {
+	} else if pr := principal(c); pr.AllLAs() {
 		national, per := s.Views.Timeliness.National(p, asOf)
 		national.LA = "ENGLAND"
 		rows = append([]projections.Stats{national}, per...)
 		body = map[string]any{"national": national, "las": per}
+	} else {
+		// Those granted some LAs see those LAs together, never England's.
+		total, per := s.Views.Timeliness.RollUp(pr.LAs, p, asOf)
+		total.LA = "GRANTED"
+		rows = append([]projections.Stats{total}, per...)
+		body = map[string]any{"total": total, "las": per}
 	}
 	if format != "csv" {
 		return c.JSON(http.StatusOK, body)

@@ -112,11 +112,16 @@ func (s *Server) pageStats(c echo.Context) error {
 	}
 	s.fresh(c)
 	t := s.Views.Timeliness
+	granted := principal(c)
 	get := func(p projections.Period) projections.Stats {
-		if la != "" {
+		switch {
+		case la != "":
 			return t.LAStats(la, p, asOf)
+		case granted.AllLAs():
+			n, _ := t.National(p, asOf)
+			return n
 		}
-		n, _ := t.National(p, asOf)
+		n, _ := t.RollUp(granted.LAs, p, asOf)
 		return n
 	}
 	st := get(p)
@@ -138,8 +143,11 @@ func (s *Server) pageStats(c echo.Context) error {
 		return stages[i].Name < stages[j].Name
 	})
 	title := "Timeliness: England"
-	if la != "" {
+	switch {
+	case la != "":
 		title = "Timeliness: " + la
+	case !granted.AllLAs():
+		title = "Timeliness: " + strings.Join(granted.LAs, ", ")
 	}
 	return render(c, "stats.html", struct {
 		Title                  string

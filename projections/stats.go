@@ -289,7 +289,11 @@ func (t *Timeliness) factsFor(la string, pos int64) *laFacts {
 
 // National returns the national roll-up and every LA's figures.
 func (t *Timeliness) National(p Period, asOf domain.Date) (Stats, []Stats) {
-	las := t.LAs()
+	return t.RollUp(t.LAs(), p, asOf)
+}
+
+// RollUp returns the figures of some LAs together, and each LA's.
+func (t *Timeliness) RollUp(las []string, p Period, asOf domain.Date) (Stats, []Stats) {
 	per := make([]Stats, len(las))
 	// LAs are independent: work through them on every core.
 	next := make(chan int)
