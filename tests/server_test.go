@@ -263,6 +263,16 @@ func TestServerDrivesACaseEndToEnd(t *testing.T) {
 		if hist := s2.must(200, "GET", "/v1/cases/e2e-1/history", "")["history"].([]any); len(hist) != 5 {
 			t.Fatalf("history after rebuild %v", hist)
 		}
+		// The command line's read of the case is in the access log too.
+		log := s2.must(200, "GET", "/v1/las/E09000001/access-log?case=e2e-1", "", "Authorization", "Bearer "+tokenFor(t, auth.Auditor, "E09000001"))
+		found := false
+		for _, e := range log["access"].([]any) {
+			m := e.(map[string]any)
+			found = found || (m["route"] == "cli case" && strings.HasPrefix(m["actor"].(string), "cli:"))
+		}
+		if !found {
+			t.Fatalf("the command line's read is not in the access log: %v", log["access"])
+		}
 	})
 }
 
