@@ -43,4 +43,5 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./eventstore/sqlite/ ./projections/
 
 clean:
-	rm -rf bin $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm
+	rm -rf bin $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness.gz \
+		$(DB).keys $(DB).keys-wal $(DB).keys-shm $(DB).keys.master
