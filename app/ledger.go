@@ -376,7 +376,26 @@ func (l *Ledger) RecordSchoolClosure(ctx context.Context, la, school string, fir
 // RecordAccess records that actor, in a role, read case caseID of LA la
 // through route. The read is served only once this is stored.
 func (l *Ledger) RecordAccess(ctx context.Context, la, caseID, route, role, actor string) error {
-	if err := l.appendOne(ctx, domain.AccessStream(la), &domain.CaseAccessed{Case: caseID, Route: route, Role: role}, domain.DateOf(l.Now()), actor, la); err != nil {
+	return l.RecordAccesses(ctx, la, []string{caseID}, route, role, actor)
+}
+
+// RecordAccesses records reads of several cases of one LA at once (an
+// export), in one append.
+func (l *Ledger) RecordAccesses(ctx context.Context, la string, caseIDs []string, route, role, actor string) error {
+	evs := make([]domain.Event, len(caseIDs))
+	for i, id := range caseIDs {
+		evs[i] = &domain.CaseAccessed{Case: id, Route: route, Role: role}
+	}
+	id, err := uuid.NewV7()
+	if err == nil {
+		var data []eventstore.EventData
+		now := l.Now()
+		data, err = Envelope(evs, Meta{On: domain.DateOf(now), RecordedAt: now, Actor: actor, LA: la, Correlation: id.String(), Causation: id.String()})
+		if err == nil {
+			_, err = l.Store.Append(ctx, domain.AccessStream(la), eventstore.Any, data)
+		}
+	}
+	if err != nil {
 		return &domain.Error{Code: domain.Internal, Message: "could not record the read of the case", Err: err}
 	}
 	return nil

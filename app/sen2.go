@@ -49,7 +49,10 @@ var requestSources = map[string]string{"parent": "Parent", "young_person": "Youn
 // year before it, and plans in force on 1 January of it) as CSV.
 // Personal details come from the sealed request, opened with k; an erased
 // case's are left empty.
-func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Holidays, year int, w io.Writer) (int, error) {
+// record is told, per LA, the cases whose rows will be written, before any
+// is.
+func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Holidays, year int, w io.Writer,
+	record func(la string, cases []string) error) (int, error) {
 	from, to := domain.NewDate(year-1, 1, 1), domain.NewDate(year-1, 12, 31)
 	census := domain.NewDate(year, 1, 1)
 	model := projections.NewModel(h)
@@ -134,6 +137,25 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	// The rows carry personal details: every case in the return is a read,
+	// recorded in its LA's access log before any row is written.
+	var included []string
+	byLA := map[string][]string{}
+	for _, id := range ids {
+		c := cases[id]
+		active := c.planIssued && c.planStart < census && (c.cease.IsZero() || c.cease >= from)
+		worked := c.received <= to && (c.received >= from || c.outcomeDate >= from || c.assessDate >= from || c.outcomeDate.IsZero() || (c.outcome == "Assessment" && c.assessDate.IsZero()))
+		if c.received.IsZero() || c.received > to || !(active || worked) {
+			continue
+		}
+		included = append(included, id)
+		byLA[c.la] = append(byLA[c.la], id)
+	}
+	for la, list := range byLA {
+		if err := record(la, list); err != nil {
+			return 0, err
+		}
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(SEN2Columns); err != nil {
 		return 0, err
@@ -146,13 +168,8 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 	}
 	date := func(d domain.Date) string { return d.String() }
 	n := 0
-	for _, id := range ids {
+	for _, id := range included {
 		c := cases[id]
-		active := c.planIssued && c.planStart < census && (c.cease.IsZero() || c.cease >= from)
-		worked := c.received <= to && (c.received >= from || c.outcomeDate >= from || c.assessDate >= from || c.outcomeDate.IsZero() || (c.outcome == "Assessment" && c.assessDate.IsZero()))
-		if c.received.IsZero() || c.received > to || !(active || worked) {
-			continue
-		}
 		// Week20 says whether an exception covered the 20-week clock.
 		if cm := model.Cases[id]; cm != nil && c.assessOutcome != "" {
 			c.week20 = "0"

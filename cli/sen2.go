@@ -32,7 +32,11 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer ks.Close()
-	n, err := app.WriteSEN2(ctx, s, ks, calendar.NewEnglandWales(), *year, stdout)
+	l := &app.Ledger{Store: s, Now: time.Now}
+	who := operator()
+	n, err := app.WriteSEN2(ctx, s, ks, calendar.NewEnglandWales(), *year, stdout, func(la string, cases []string) error {
+		return l.RecordAccesses(ctx, la, cases, "cli export sen2", "operator", who)
+	})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
 func TestSimulateThenExportSEN2(t *testing.T) {
@@ -28,6 +30,17 @@ func TestSimulateThenExportSEN2(t *testing.T) {
 	}
 	if len(rows) < 50 {
 		t.Fatalf("only %d rows", len(rows))
+	}
+	// Every row is a read of a case's personal details, in the access log.
+	conn, err := sqlitedb.Open(db, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reads int
+	err = conn.QueryRow(`SELECT COUNT(*) FROM events WHERE type = 'case_accessed' AND payload LIKE '%cli export sen2%'`).Scan(&reads)
+	conn.Close()
+	if err != nil || reads != len(rows)-1 {
+		t.Fatalf("%d reads recorded for %d rows (%v)", reads, len(rows)-1, err)
 	}
 	col := map[string]int{}
 	for i, name := range rows[0] {
