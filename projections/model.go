@@ -162,7 +162,9 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	id, ok := domain.CaseIDOf(e.Stream)
 	if !ok {
-		m.advance(la, e.Position)
+		// Reads of cases and other events outside cases change no clock and
+		// no figure: the LA's cached figures stay good.
+		m.Position = max(m.Position, e.Position)
 		return nil
 	}
 	c := m.Cases[id]

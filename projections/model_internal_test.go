@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
 )
 
 func TestIndexMovesACaseBetweenLAsAndKeepsEveryOtherCaseFiled(t *testing.T) {
@@ -69,5 +70,18 @@ func TestPackedClockKeepsEveryField(t *testing.T) {
 	mk := newMark(5, 255, 1<<24-1)
 	if mk.kind() != 255 || mk.label() != 1<<24-1 || mk.on != 5 {
 		t.Fatalf("mark lost a field: %+v", mk)
+	}
+}
+
+func TestAReadOfACaseLeavesItsLAsFiguresCached(t *testing.T) {
+	m := NewModel(nil)
+	m.touch("E09000001", 5)
+	e := eventstore.RecordedEvent{Position: 9, Stream: domain.AccessStream("E09000001"), Version: 1, Type: domain.TypeCaseAccessed,
+		SchemaVersion: 1, LA: "E09000001", OccurredOn: "2024-05-01", Payload: []byte(`{"case":"c1","route":"GET /v1/cases/:id","role":"caseworker"}`)}
+	if err := m.Apply(e); err != nil {
+		t.Fatal(err)
+	}
+	if m.Position != 9 || m.laPosition["E09000001"] != 5 {
+		t.Fatalf("position %d, LA position %d: a read moved the LA's figures on", m.Position, m.laPosition["E09000001"])
 	}
 }
