@@ -105,7 +105,7 @@ func benchNational(ctx context.Context, stdout io.Writer, dir string, las, cases
 	measure("inspector, national, after a write:", 20, func(i int) {
 		la := lasList[i%len(lasList)]
 		caseID := fmt.Sprintf("%s-%06d", la, i)
-		_, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: caseID, Command: "assign_case", On: until,
+		_, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: caseID, Command: "assign_case", On: domain.DateOf(time.Now()),
 			Data: []byte(fmt.Sprintf(`{"caseworker":"bench-%d-%d","team":"bench"}`, run, i)), Actor: "bench", Expected: eventstore.Any})
 		if err == nil {
 			_, err = env.Runner.CatchUp(ctx)
