@@ -143,6 +143,7 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 		h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{"reason":"from the paper file","on":`).want(t, 422)
 	})
 	h.do("POST", "/v1/cases/c1/commands/receive_advice", `{"reason":"from the paper file","on":"2024-05-24","data":{"advice":"educational_psychology"}}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/send_draft_plan", `{"reason":"from the paper file","on":"2024-06-10"}`).want(t, 201)
 	h.do("POST", "/v1/cases/c1/commands/issue_final_plan", `{"reason":"from the paper file","on":"2024-07-12","data":{"school":"S1"}}`).want(t, 201)
 
 	t.Run("case view shows clocks as of a date", func(t *testing.T) {
@@ -151,7 +152,7 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 		if len(clocks) != 3 {
 			t.Fatalf("on 1 April the case had %d clocks, want 3: %s", len(clocks), r.raw)
 		}
-		if r.body["version"].(float64) != 5 {
+		if r.body["version"].(float64) != 6 {
 			t.Fatalf("version %v", r.body["version"])
 		}
 		now := h.do("GET", "/v1/cases/c1/clocks?as_of=2024-07-12", "").want(t, 200)
@@ -169,7 +170,7 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 	t.Run("history lists every event with its actor", func(t *testing.T) {
 		r := h.do("GET", "/v1/cases/c1/history", "").want(t, 200)
 		hist := r.body["history"].([]any)
-		if len(hist) != 5 {
+		if len(hist) != 6 {
 			t.Fatalf("history has %d entries: %s", len(hist), r.raw)
 		}
 		first := hist[0].(map[string]any)
@@ -269,4 +270,31 @@ func TestLateAndFutureStepsOverHTTP(t *testing.T) {
 			t.Fatalf("entry %v", e)
 		}
 	})
+}
+
+func TestRulebookShowsEachClocksCountingRule(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("GET", "/v1/rulebooks/england-2014", "").want(t, 200)
+	rules := map[string]string{}
+	for _, c := range r.body["clocks"].([]any) {
+		clock := c.(map[string]any)
+		period := clock["period"].(map[string]any)
+		rule, _ := period["due_rule"].(string)
+		if rule == "" {
+			t.Errorf("clock %v has no due_rule", clock["name"])
+		}
+		rules[clock["name"].(string)] = rule
+	}
+	for clock, words := range map[string]string{
+		"draft_comments": "day 1 of 15",
+		"annual_review":  "the day before the same day 12 months after",
+		"appeal_window":  "HESC Rules 2008 r12",
+		"phase_transfer": "the day before 15 February",
+		"transfer_plan":  "counting the start as working day 1",
+	} {
+		if !strings.Contains(rules[clock], words) {
+			t.Errorf("%s's rule %q does not say %q", clock, rules[clock], words)
+		}
+	}
+	h.do("GET", "/v1/rulebooks/no-such-book", "").want(t, 404)
 }

@@ -100,6 +100,7 @@ var stories = []story{
 			{35, "decide_to_assess", nil},
 			{67 + r.IntN(4), "request_advice", map[string]any{"advice": "education", "school": "S-DEMO-1"}},
 			{118, "receive_advice", advice("education")},
+			{125, "send_draft_plan", nil},
 			{150 + r.IntN(10), "issue_final_plan", map[string]any{"school": "S-DEMO-1"}},
 		}
 	}, lastSummerStory},

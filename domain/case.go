@@ -58,6 +58,7 @@ type Case struct {
 	decision            string // "", "assess", "refused"
 	notIssuing          bool
 	draftSent           bool
+	draftOn             Date // the day the draft was served
 	repsReceived        bool
 	planIssued          bool
 	ceased              bool
@@ -119,7 +120,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.notIssuing = true
 		c.openAppealWindow()
 	case *DraftPlanSent:
-		c.draftSent = true
+		c.draftSent, c.draftOn = true, on
 	case *RepresentationsReceived:
 		c.repsReceived = true
 	case *SchoolConsulted:
@@ -366,8 +367,9 @@ func (c *Case) mustHavePlan(step string) error {
 }
 
 // checkPersonal validates a request's personal details: the date of birth
-// is required, not after the request and under 26 on it; the other details
-// are optional text of sensible length.
+// is required, not after the request and the person under 25 on it (a young
+// person is under 25, s83(2)); the other details are optional text of
+// sensible length.
 func checkPersonal(born, on Date, text map[string]string) error {
 	if born.IsZero() {
 		return FieldErrorf("data.birth_date", "is required")
@@ -375,8 +377,8 @@ func checkPersonal(born, on Date, text map[string]string) error {
 	if born > on {
 		return FieldErrorf("data.birth_date", "%s is after the request date %s", born, on)
 	}
-	if born.AddMonths(26*12) <= on {
-		return FieldErrorf("data.birth_date", "the child or young person must be under 26 on the request date")
+	if age := Age(born, on); age >= 25 {
+		return FieldErrorf("data.birth_date", "the person is %d on the request date: a young person is under 25 (CFA 2014 s83(2))", age)
 	}
 	for field, v := range text {
 		if len(v) > 200 {
@@ -580,11 +582,8 @@ func init() {
 			if c.planIssued {
 				return nil, conflictf("issue_final_plan: the final plan has already been issued")
 			}
-			// Without a draft, the plan itself is the decision to issue.
-			if !c.draftSent {
-				if err := c.checkPanel(rb, "issue_final_plan", "issue", "issue", d.PanelRecord); err != nil {
-					return nil, err
-				}
+			if err := c.mayFinalise(cmd.On); err != nil {
+				return nil, err
 			}
 			if err := c.checkPanel(rb, "issue_final_plan", "provision", "agree", d.PanelRecord); err != nil {
 				return nil, err
@@ -776,6 +775,20 @@ func init() {
 	} {
 		handlers[name] = h
 	}
+}
+
+// mayFinalise refuses a final plan issued without a draft (s38, reg 13(1)),
+// or inside the family's window to comment on the draft, "at least 15 days,
+// beginning with the day on which the draft plan was served" (reg 13(1)(a)),
+// unless the family has already made its representations.
+func (c *Case) mayFinalise(on Date) error {
+	if !c.draftSent {
+		return conflictf("issue_final_plan: no draft plan has been sent: the family must first have the draft to comment on (s38, reg 13(1))")
+	}
+	if last := c.draftOn.AddDays(14); on <= last && !c.repsReceived {
+		return conflictf("issue_final_plan: on %s the family's 15 days to comment on the draft served on %s have not ended (reg 13(1)(a)): issue it from %s, or once their representations are received", on, c.draftOn, last.AddDays(1))
+	}
+	return nil
 }
 
 // amendmentReview is the review proposed amendments belong to: the review

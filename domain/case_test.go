@@ -225,20 +225,23 @@ func TestClockLifecycles(t *testing.T) {
 	t.Run("an unused appeal window ends on its due date", func(t *testing.T) {
 		h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-28", "refuse_assessment", "")
 		r := rowsOf(h, "2024-06-01")["appeal_window/refuse_assessment"]
-		if r.Status != StatusEnded || r.Stopped != d("2024-04-28") {
+		// Two months after 28 February is Sunday 28 April: the tribunal
+		// takes an appeal on the next working day (HESC Rules 2008 r12(2)).
+		if r.Status != StatusEnded || r.Stopped != d("2024-04-29") {
 			t.Fatalf("row %+v", r)
 		}
 	})
 	t.Run("reviews follow each other", func(t *testing.T) {
 		h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-01", "decide_to_assess", "").
-			do("2024-05-01", "issue_final_plan", `{"school":"S1"}`).
+			do("2024-04-01", "send_draft_plan", "").do("2024-05-01", "issue_final_plan", `{"school":"S1"}`).
 			do("2025-04-01", "hold_review_meeting", "").do("2025-04-10", "send_review_report", "").
 			do("2025-04-20", "notify_review_decision", `{"decision":"amend"}`).
 			do("2025-04-25", "send_proposed_amendments", "").do("2025-07-01", "issue_amended_plan", "")
 		rows := rowsOf(h, "2025-07-01")
 		for key, want := range map[string]ClockRow{
-			"annual_review/1":   {Due: d("2025-05-01"), Stopped: d("2025-04-20"), Status: StatusMet},
-			"annual_review/2":   {Due: d("2026-04-20"), Status: StatusRunning},
+			// 12 months starting with the plan's date, then the review's (s44(1)).
+			"annual_review/1":   {Due: d("2025-04-30"), Stopped: d("2025-04-20"), Status: StatusMet},
+			"annual_review/2":   {Due: d("2026-04-19"), Status: StatusRunning},
 			"review_report/1":   {Due: d("2025-04-15"), Stopped: d("2025-04-10"), Status: StatusMet},
 			"review_decision/1": {Due: d("2025-04-29"), Stopped: d("2025-04-20"), Status: StatusMet},
 			"amended_plan/1":    {Due: d("2025-06-20"), Stopped: d("2025-07-01"), Status: StatusLate},

@@ -279,24 +279,24 @@ type Exception struct {
 }
 
 // ExceptionsFor lists the exceptions that cover clock c, recorded or derived:
-// an exception of a kind the clock's rule allows, lasting at least the rule's
-// minimum, whose period overlaps the days from the clock's start to its due
-// date.
+// an exception of a kind the clock's rule allows with at least the rule's
+// least number of days (one when the rule names none) inside the clock's
+// period, its start to its due date. Only days inside count: an absence
+// excuses only if it lasts "for a continuous period of not less than 4 weeks
+// during that time period" (reg 10(4)(d); reg 8(2) for advice).
 func (cc *CaseClocks) ExceptionsFor(c *Clock, cal SchoolCalendars) []Exception {
 	var out []Exception
 	for _, er := range c.Rule.Exceptions {
+		least := max(1, er.MinDays)
 		if er.Kind == ExceptionSchoolClosure {
-			for _, x := range cc.schoolClosures(c.Book, cal) {
-				if x.From <= c.Due && x.To >= c.Started {
+			for _, x := range cc.schoolClosures(c, cal) {
+				if c.daysInside(x.From, x.To) >= least {
 					out = append(out, x)
 				}
 			}
 		}
 		for _, x := range cc.Exceptions {
-			if x.Kind != er.Kind || int(x.To-x.From)+1 < er.MinDays {
-				continue
-			}
-			if x.From <= c.Due && x.To >= c.Started {
+			if x.Kind == er.Kind && c.daysInside(x.From, x.To) >= least {
 				out = append(out, Exception{Kind: x.Kind, From: x.From, To: x.To, Evidence: x.Evidence})
 			}
 		}
@@ -304,17 +304,33 @@ func (cc *CaseClocks) ExceptionsFor(c *Clock, cal SchoolCalendars) []Exception {
 	return out
 }
 
-// schoolClosures derives the school-closure exception: advice was asked of a
-// head teacher inside the window that runs from BeforeDays before a long
-// closure to BeforeDays before the school reopens. The exception lasts from
-// the request until the school reopens.
-func (cc *CaseClocks) schoolClosures(rb *Rulebook, cal SchoolCalendars) []Exception {
+// daysInside counts the days from..to (inclusive) that fall inside the
+// clock's period, its start to its due date inclusive.
+func (c *Clock) daysInside(from, to Date) int {
+	lo, hi := max(from, c.Started), min(to, c.Due)
+	if hi < lo {
+		return 0
+	}
+	return int(hi-lo) + 1
+}
+
+// schoolClosures derives the school-closure exception for clock c: advice
+// was asked of a head teacher on a day inside the window that runs from
+// BeforeDays before a closure of at least MinDays to BeforeDays before the
+// school reopens, and inside the clock's own period (reg 5(4)(a) and 10(4)(a)
+// are causal: advice asked after a limit passed cannot have made it
+// impractical). The exception lasts from that day to the day before the
+// school reopens.
+func (cc *CaseClocks) schoolClosures(c *Clock, cal SchoolCalendars) []Exception {
 	if cal == nil {
 		return nil
 	}
-	rule := rb.SchoolClosure
+	rule := c.Book.SchoolClosure
 	var out []Exception
 	for _, a := range cc.SchoolAsked {
+		if a.On < c.Started || a.On > c.Due {
+			continue
+		}
 		for _, w := range cal.Closures(a.School) {
 			if int(w.Reopens-w.FirstDay) < rule.MinDays {
 				continue
@@ -322,7 +338,7 @@ func (cc *CaseClocks) schoolClosures(rb *Rulebook, cal SchoolCalendars) []Except
 			if a.On >= w.FirstDay.AddDays(-rule.BeforeDays) && a.On <= w.Reopens.AddDays(-rule.BeforeDays) {
 				out = append(out, Exception{
 					Kind: ExceptionSchoolClosure, From: a.On, To: w.Reopens.AddDays(-1),
-					Evidence: "advice requested from school " + a.School + " during its closure from " + w.FirstDay.String() + " to " + w.Reopens.String(),
+					Evidence: "advice requested from school " + a.School + " on " + a.On.String() + ", during its closure from " + w.FirstDay.String() + " to " + w.Reopens.String(),
 				})
 			}
 		}

@@ -173,3 +173,73 @@ func daysIn(y int, m time.Month) int {
 	_, _, d := NewDate(y, m+1, 0).YMD()
 	return d
 }
+
+// MonthsStartingWith returns the last day of "the period of n months starting
+// with" d (s44(1)): d is the period's first day, so the period ends the day
+// before the same day of the month n months on; when that month has no such
+// day (29 February in a common year, 31 April), the period runs to the end
+// of that month (statutory.md section 2).
+func (d Date) MonthsStartingWith(n int) Date {
+	y, m, day := d.YMD()
+	first := NewDate(y, m+time.Month(n), 1)
+	fy, fm, _ := first.YMD()
+	if day > daysIn(fy, fm) {
+		return NewDate(fy, fm+1, 0)
+	}
+	return NewDate(fy, fm, day) - 1
+}
+
+// WorkingDaysBeginningWith returns the last of n working days "beginning
+// with" d (reg 15(2)): d is working day 1 when it is a working day, otherwise
+// the next working day is.
+func WorkingDaysBeginningWith(d Date, n int, h Holidays) Date {
+	if n <= 0 {
+		return d
+	}
+	if IsWorkingDay(d, h) {
+		return AddWorkingDays(d, n-1, h)
+	}
+	return AddWorkingDays(d, n, h)
+}
+
+// NotCountedByTribunal reports whether the First-tier Tribunal's rules leave
+// a day out when counting time in a special educational needs case: 25
+// December to 1 January inclusive and every day in August (HESC Rules 2008
+// r12(3)).
+func NotCountedByTribunal(d Date) bool {
+	_, m, day := d.YMD()
+	return m == time.August || (m == time.December && day >= 25) || (m == time.January && day == 1)
+}
+
+// TribunalDeadline counts a period the way the tribunal's rules do. end is
+// the period's last day by ordinary counting from start; each day of the
+// period (after start) that the rules do not count moves the end on by one
+// counted day (r12(3)), and an end on a day that is not a working day moves
+// to the next working day (r12(2)). Notice on 15 July 2024 with two months to
+// appeal: 15 September by ordinary counting, plus August's 31 days, 16
+// October.
+func TribunalDeadline(start, end Date, h Holidays) Date {
+	d := start
+	for left := int(end - start); left > 0; {
+		d++
+		if !NotCountedByTribunal(d) {
+			left--
+		}
+	}
+	for !IsWorkingDay(d, h) {
+		d++
+	}
+	return d
+}
+
+// Age returns the age in whole years on date on of someone born on born: a
+// birthday on 29 February falls on 1 March in a common year.
+func Age(born, on Date) int {
+	by, bm, bd := born.YMD()
+	y, m, d := on.YMD()
+	age := y - by
+	if m < bm || (m == bm && d < bd) {
+		age--
+	}
+	return age
+}

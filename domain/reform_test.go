@@ -90,6 +90,7 @@ func TestReformMediationAndReviews(t *testing.T) {
 	t.Run("a review decision records whether step-down was considered", func(t *testing.T) {
 		h := assessed(t).do("2024-05-01", "panel_decision", `{"subject":"issue","recommendation":"issue","agencies":["education"]}`).
 			do("2024-05-02", "panel_decision", `{"subject":"provision","recommendation":"agree","agencies":["education"]}`).
+			do("2024-05-10", "send_draft_plan", `{"panel_considered":true}`).
 			do("2024-06-01", "issue_final_plan", `{"school":"S1","panel_considered":true}`)
 		h.reject("2025-05-01", "notify_review_decision", `{"decision":"maintain"}`, Invalid, "data.step_down_considered")
 		h.do("2025-05-01", "notify_review_decision", `{"decision":"maintain","step_down_considered":true}`)

@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -28,6 +30,27 @@ const (
 	LaterOf Unit = "later_of"
 )
 
+// Counting says how a period's words place its first and last days
+// (statutory.md section 2). Every period of a rulebook names one, so that the
+// counting of each clock is read from its provision's words, not assumed.
+type Counting string
+
+// The countings of periods.
+const (
+	// CountOf is "within N weeks of X", "N months after X": X itself is not
+	// counted, so the period ends N units after X.
+	CountOf Counting = "of"
+	// CountBeginningWith is "N days beginning with X", "the period of N
+	// months starting with X": X is the first day, so the period ends a day
+	// earlier than CountOf's (for working days: X is working day 1 when it
+	// is a working day).
+	CountBeginningWith Counting = "beginning_with"
+	// CountBefore is "before" a date: the last day is the day before it.
+	CountBefore Counting = "before"
+	// CountBy is "by", "on" or "on or before" a date: that date itself.
+	CountBy Counting = "by"
+)
+
 // Period is a statutory time limit. For FixedDate, Month and Day name the date
 // and YearAttr names the event attribute that gives the year.
 type Period struct {
@@ -41,6 +64,15 @@ type Period struct {
 	// from the event's own date (12 months from the last review).
 	FromAttr string   `json:"from_attr,omitempty"`
 	Of       []Period `json:"of,omitempty"`
+	// Counting places the period's last day from its provision's words.
+	Counting Counting `json:"counting,omitempty"`
+	// TribunalRules counts the period as the First-tier Tribunal does (HESC
+	// Rules 2008 r12(2), (3)): 25 December to 1 January and August are not
+	// counted, and a deadline on a non-working day moves to the next
+	// working day. It is for the family's appeal windows.
+	TribunalRules bool `json:"tribunal_rules,omitempty"`
+	// Wording quotes the provision's words for the limit.
+	Wording string `json:"wording,omitempty"`
 }
 
 // Due returns the due date of a period starting on start, given the event that
@@ -53,6 +85,20 @@ func (p Period) Due(start Date, e Event, h Holidays) Date {
 		}
 		start = from
 	}
+	due := p.due(start, e, h)
+	if p.TribunalRules && !due.IsZero() {
+		due = TribunalDeadline(start, due, h)
+	}
+	return due
+}
+
+// due is Due before the tribunal's rules.
+func (p Period) due(start Date, e Event, h Holidays) Date {
+	// first is 1 when the start day is the period's first day.
+	first := 0
+	if p.Counting == CountBeginningWith {
+		first = 1
+	}
 	switch p.Unit {
 	case LaterOf:
 		var due Date
@@ -61,27 +107,152 @@ func (p Period) Due(start Date, e Event, h Holidays) Date {
 		}
 		return due
 	case Weeks:
-		return start.AddDays(7 * p.N)
+		return start.AddDays(7*p.N - first)
 	case Days:
-		return start.AddDays(p.N)
+		return start.AddDays(p.N - first)
 	case WorkingDays:
+		if first == 1 {
+			return WorkingDaysBeginningWith(start, p.N, h)
+		}
 		return AddWorkingDays(start, p.N, h)
 	case Months:
+		if first == 1 {
+			return start.MonthsStartingWith(p.N)
+		}
 		return start.AddMonths(p.N)
 	case FixedDate:
 		y, err := strconv.Atoi(e.Attr(p.YearAttr))
 		if err != nil {
 			return 0
 		}
-		return NewDate(y, p.Month, p.Day)
+		return p.onOrBefore(NewDate(y, p.Month, p.Day))
 	case AttrDate:
 		d, err := ParseDate(e.Attr(p.DateAttr))
 		if err != nil {
 			return 0
 		}
-		return d
+		return p.onOrBefore(d)
 	}
 	return 0
+}
+
+// onOrBefore returns the last day of a period that ends at date d.
+func (p Period) onOrBefore(d Date) Date {
+	if p.Counting == CountBefore {
+		return d - 1
+	}
+	return d
+}
+
+// countingsFor lists the countings each unit may use.
+var countingsFor = map[Unit][]Counting{
+	Weeks: {CountOf, CountBeginningWith}, Days: {CountOf, CountBeginningWith},
+	WorkingDays: {CountOf, CountBeginningWith}, Months: {CountOf, CountBeginningWith},
+	FixedDate: {CountBefore, CountBy}, AttrDate: {CountBefore, CountBy},
+}
+
+// check reports a period the engine cannot count: an unknown unit, or a
+// counting missing or unfit for its unit.
+func (p Period) check() error {
+	if p.Unit == LaterOf {
+		if len(p.Of) < 2 || p.Counting != "" {
+			return fmt.Errorf("a later_of period needs two or more periods of its own, each with its counting")
+		}
+		for _, q := range p.Of {
+			if err := q.check(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	allowed, ok := countingsFor[p.Unit]
+	if !ok {
+		return fmt.Errorf("unknown unit %q", p.Unit)
+	}
+	for _, c := range allowed {
+		if c == p.Counting {
+			return nil
+		}
+	}
+	return fmt.Errorf("a period in %s needs its counting (one of %v), not %q", p.Unit, allowed, p.Counting)
+}
+
+// Rule describes in words how the period's last day is found, for people
+// reading a rulebook (GET /v1/rulebooks/{id}).
+func (p Period) Rule() string {
+	from := "the start"
+	if p.FromAttr != "" {
+		from = "the date in " + p.FromAttr
+	}
+	var s string
+	switch p.Unit {
+	case LaterOf:
+		parts := make([]string, len(p.Of))
+		for i, q := range p.Of {
+			parts[i] = q.Rule()
+		}
+		s = "the later of: " + strings.Join(parts, "; ")
+	case Weeks, Days:
+		n := p.N
+		if p.Unit == Weeks {
+			n *= 7
+		}
+		if p.Counting == CountBeginningWith {
+			s = fmt.Sprintf("%s + %d days (%s is day 1 of %d)", from, n-1, from, n)
+		} else {
+			s = fmt.Sprintf("%s + %d days (%s not counted)", from, n, from)
+		}
+	case WorkingDays:
+		if p.Counting == CountBeginningWith {
+			s = fmt.Sprintf("working day %d counting %s as working day 1 when it is a working day", p.N, from)
+		} else {
+			s = fmt.Sprintf("the %d%s working day after %s", p.N, ordinal(p.N), from)
+		}
+	case Months:
+		if p.Counting == CountBeginningWith {
+			s = fmt.Sprintf("the day before the same day %d months after %s (%s is the first day); the end of that month when it has no such day", p.N, from, from)
+		} else {
+			s = fmt.Sprintf("the same day %d months after %s, or that month's last day when it has no such day", p.N, from)
+		}
+	case FixedDate, AttrDate:
+		date := fmt.Sprintf("%d %s of the year in %s", p.Day, p.Month, p.YearAttr)
+		if p.Unit == AttrDate {
+			date = "the date in " + p.DateAttr
+		}
+		if p.Counting == CountBefore {
+			s = "the day before " + date
+		} else {
+			s = date
+		}
+	}
+	if p.TribunalRules {
+		s += "; then counted by the tribunal's rules (HESC Rules 2008 r12): days from 25 December to 1 January and in August are not counted, and a deadline on a day that is not a working day moves to the next working day"
+	}
+	return s
+}
+
+func ordinal(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return "th"
+	case n%10 == 1:
+		return "st"
+	case n%10 == 2:
+		return "nd"
+	case n%10 == 3:
+		return "rd"
+	}
+	return "th"
+}
+
+// MarshalJSON writes the period with its Rule, so that a reader of a
+// rulebook sees each clock's counting in words.
+func (p Period) MarshalJSON() ([]byte, error) {
+	type plain Period
+	return json.Marshal(struct {
+		plain
+		DueRule string `json:"due_rule"`
+	}{plain(p), p.Rule()})
 }
 
 // Match selects events by type and, optionally, by attribute values. A value
@@ -181,9 +352,14 @@ type SchoolClosureRule struct {
 
 // Rulebook is a versioned set of statutory rules.
 type Rulebook struct {
-	ID            string            `json:"id"`
-	Version       int               `json:"version"`
-	Title         string            `json:"title"`
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	Title   string `json:"title"`
+	// Base names a rulebook this one is written as changes to: its clocks,
+	// school-closure rule and warnings apply unless this one names its own
+	// (a clock of the same name replaces the base's), so that a correction
+	// of the current law is made once for every rulebook built on it.
+	Base          string            `json:"base,omitempty"`
 	Clocks        []ClockRule       `json:"clocks"`
 	SchoolClosure SchoolClosureRule `json:"school_closure"`
 	// Warnings are expectations of guidance, not statutory limits: missing
@@ -282,7 +458,7 @@ func mustLoadRulebooks() map[string]*Rulebook {
 	if err != nil {
 		panic(err)
 	}
-	out := map[string]*Rulebook{}
+	raw := map[string]*Rulebook{}
 	for _, e := range entries {
 		b, err := rulebookFiles.ReadFile("rulebooks/" + e.Name())
 		if err != nil {
@@ -294,13 +470,67 @@ func mustLoadRulebooks() map[string]*Rulebook {
 		if err := dec.Decode(&rb); err != nil {
 			panic(fmt.Sprintf("domain: rulebook %s: %v", e.Name(), err))
 		}
-		if err := rb.validate(); err != nil {
-			panic(fmt.Sprintf("domain: rulebook %s: %v", e.Name(), err))
+		raw[rb.ID] = &rb
+	}
+	out := map[string]*Rulebook{}
+	for id, rb := range raw {
+		full, err := rb.resolve(raw)
+		if err == nil {
+			err = full.validate()
 		}
-		rb.index()
-		out[rb.ID] = &rb
+		if err != nil {
+			panic(fmt.Sprintf("domain: rulebook %s: %v", id, err))
+		}
+		full.index()
+		out[id] = full
 	}
 	return out
+}
+
+// resolve returns the rulebook with its base's rules filled in: the base's
+// clocks in the base's order, each replaced by this rulebook's clock of the
+// same name, then this rulebook's other clocks.
+func (rb *Rulebook) resolve(books map[string]*Rulebook) (*Rulebook, error) {
+	if rb.Base == "" {
+		cp := *rb
+		cp.Clocks = append([]ClockRule(nil), rb.Clocks...)
+		return &cp, nil
+	}
+	baseRaw, ok := books[rb.Base]
+	if !ok || baseRaw.Base != "" {
+		return nil, fmt.Errorf("base %q is not a rulebook of its own", rb.Base)
+	}
+	base, _ := baseRaw.resolve(books)
+	full := *rb
+	own := map[string]bool{}
+	for _, c := range rb.Clocks {
+		own[c.Name] = true
+	}
+	full.Clocks = nil
+	for _, c := range base.Clocks {
+		if !own[c.Name] {
+			full.Clocks = append(full.Clocks, c)
+			continue
+		}
+		for _, mine := range rb.Clocks {
+			if mine.Name == c.Name {
+				full.Clocks = append(full.Clocks, mine)
+			}
+		}
+		delete(own, c.Name)
+	}
+	for _, c := range rb.Clocks {
+		if own[c.Name] {
+			full.Clocks = append(full.Clocks, c)
+		}
+	}
+	if full.SchoolClosure == (SchoolClosureRule{}) {
+		full.SchoolClosure = base.SchoolClosure
+	}
+	if full.Warnings == nil {
+		full.Warnings = base.Warnings
+	}
+	return &full, nil
 }
 
 func (rb *Rulebook) validate() error {
@@ -310,6 +540,23 @@ func (rb *Rulebook) validate() error {
 			return fmt.Errorf("clock %q defined twice", c.Name)
 		}
 		seen[c.Name] = true
+		if c.Source == "" {
+			return fmt.Errorf("clock %q cites no provision", c.Name)
+		}
+		periods := []Period{c.Period}
+		for _, s := range c.Starts {
+			if s.Period != nil {
+				periods = append(periods, *s.Period)
+			}
+		}
+		for _, x := range c.Extends {
+			periods = append(periods, x.Period)
+		}
+		for _, p := range periods {
+			if err := p.check(); err != nil {
+				return fmt.Errorf("clock %q: %v", c.Name, err)
+			}
+		}
 		check := func(m Match) error {
 			if _, ok := eventFactories[m.Event]; !ok {
 				return fmt.Errorf("clock %q names unknown event %q", c.Name, m.Event)
@@ -336,6 +583,25 @@ func (rb *Rulebook) validate() error {
 	}
 	return nil
 }
+
+// rulebooksFingerprint hashes every loaded rulebook, once.
+var rulebooksFingerprint = sync.OnceValue(func() string {
+	h := sha256.New()
+	for _, id := range RulebookIDs() {
+		b, err := json.Marshal(loadedRulebooks()[id])
+		if err != nil {
+			panic(fmt.Sprintf("domain: rulebook %s: %v", id, err))
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+})
+
+// RulebooksFingerprint identifies the rules of every rulebook this build
+// holds: it changes whenever a rule does, so that anything computed from
+// clocks (a snapshot of the read models) can tell it was computed under
+// other rules.
+func RulebooksFingerprint() string { return rulebooksFingerprint() }
 
 // LookupRulebook returns the rulebook with the given id.
 func LookupRulebook(id string) (*Rulebook, error) {

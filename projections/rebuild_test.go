@@ -317,6 +317,7 @@ func TestInspectorStats(t *testing.T) {
 		if c.id == "b" {
 			record(t, env, c.id, "record_exception", "2024-03-01", `{"kind":"personal_circumstances","from":"2024-03-01","to":"2024-03-20","evidence":"e"}`)
 		}
+		record(t, env, c.id, "send_draft_plan", "2024-04-15", "")
 		record(t, env, c.id, "issue_final_plan", c.plan, `{"school":"S1"}`)
 	}
 	record(t, env, "d", "receive_request", "2024-01-08", req)

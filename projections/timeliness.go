@@ -236,7 +236,8 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 // format is not read: the projection is replayed from the store instead.
 const snapshotFormat = 2
 
-// ErrSnapshotFormat says a snapshot was written in another format.
+// ErrSnapshotFormat says a snapshot was written in another format, or under
+// other rulebooks.
 var ErrSnapshotFormat = errors.New("timeliness snapshot: written in another format")
 
 // snapshotCase is the stored form of one case: rules are named, not pointed to.
@@ -281,7 +282,11 @@ type snapshotClock struct {
 
 // snapshotHeader is the first record of a snapshot.
 type snapshotHeader struct {
-	Format    int                                          `json:"format"`
+	Format int `json:"format"`
+	// Rules is the fingerprint of the rulebooks the clocks were counted
+	// under: a snapshot written under other rules (a corrected rulebook) is
+	// not read, so every due date is counted again by the rules in force.
+	Rules     string                                       `json:"rules"`
 	Position  int64                                        `json:"position"`
 	Closures  map[string]map[string][]domain.ClosureWindow `json:"closures"`
 	Adoptions map[string][]domain.RulebookAdopted          `json:"adoptions"`
@@ -308,7 +313,7 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	for id := range m.Cases {
 		ids = append(ids, id)
 	}
-	err = enc.Encode(snapshotHeader{Format: snapshotFormat, Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, Cases: len(ids)})
+	err = enc.Encode(snapshotHeader{Format: snapshotFormat, Rules: domain.RulebooksFingerprint(), Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, Cases: len(ids)})
 	t.mu.RUnlock()
 	if err != nil {
 		return 0, err
@@ -380,6 +385,9 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 	}
 	if h.Format != snapshotFormat {
 		return fmt.Errorf("%w (%d, not %d)", ErrSnapshotFormat, h.Format, snapshotFormat)
+	}
+	if h.Rules != domain.RulebooksFingerprint() {
+		return fmt.Errorf("%w: written under other rulebooks", ErrSnapshotFormat)
 	}
 	m := NewModel(t.m.Holidays)
 	m.LoadHistory = t.m.LoadHistory

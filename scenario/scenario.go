@@ -17,7 +17,10 @@ import (
 
 // File is a scenario file.
 type File struct {
-	Name     string   `json:"name"`
+	Name string `json:"name"`
+	// Cites names the provisions the scenario shows (e.g. "reg 13(1)(a)"):
+	// this project's own scenarios each cite theirs.
+	Cites    []string `json:"cites,omitempty"`
 	LA       string   `json:"la"`
 	Rulebook string   `json:"rulebook"`
 	Schools  []School `json:"schools"`

@@ -88,6 +88,31 @@ func TestScenariosMatchTheirExpectations(t *testing.T) {
 	}
 }
 
+// TestOwnScenariosCiteTheirProvisions keeps this project's scenarios tied to
+// the law they state: each names the provisions it shows.
+func TestOwnScenariosCiteTheirProvisions(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("scenarios", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc struct {
+			Cites  []string        `json:"cites"`
+			Expect json.RawMessage `json:"expect"`
+		}
+		if err := json.Unmarshal(raw, &sc); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(sc.Cites) == 0 || sc.Expect == nil {
+			t.Errorf("%s: a scenario of this project cites its provisions and states its expected clocks", file)
+		}
+	}
+}
+
 func writeScenario(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "s.json")
