@@ -15,6 +15,11 @@ const (
 	ExceptionPersonalCircumstances = "personal_circumstances"
 	ExceptionAbsence               = "absence"
 	ExceptionMissedAppointment     = "missed_appointment"
+	// ExceptionCoronavirus is the temporary exception of SI 2020/471: a limit
+	// not reasonably practicable to meet for a reason relating to the
+	// incidence or transmission of coronavirus. Rulebooks allow it only for
+	// the days from 1 May to 25 September 2020.
+	ExceptionCoronavirus = "coronavirus"
 )
 
 // Command is a request to change a case, named as in FORMAT.md, with its JSON
@@ -87,7 +92,8 @@ type Case struct {
 	preference          []string
 	ap                  map[string]bool // AP settings the pupil is placed at
 	lastReviewOn        Date            // the plan's issue or last review decision
-	concessions         map[string]bool // conceded appeal kinds -> complied
+	conceded            []concession    // the LA's concessions (reg 45), with their dates
+	concessionsDone     map[string]bool // concession steps complied with
 	transferDecisionDue bool
 	caseworker, team    string
 	erased              bool // the personal details were erased
@@ -106,7 +112,7 @@ func (c *Case) Apply(e Event, on Date) {
 	case *RequestReceived:
 		c.Rulebook, c.Opened = v.Rulebook, on
 		c.advice, c.consultations, c.orders = map[string]bool{}, map[string]bool{}, map[string]bool{}
-		c.panels, c.ap, c.concessions = map[string]string{}, map[string]bool{}, map[string]bool{}
+		c.panels, c.ap, c.concessionsDone = map[string]string{}, map[string]bool{}, map[string]bool{}
 	case *AssessmentAgreed:
 		c.decision = "assess"
 	case *AssessmentRefused:
@@ -159,7 +165,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.contacted = true
 		c.mediationDue = v.WantsMediation
 		c.certificateDue = !v.WantsMediation
-	case *MediationHeld:
+	case *MediationHeld, *MediationNotArranged:
 		c.mediationDue, c.certificateDue = false, true
 	case *MediationCertificateIssued:
 		c.certificateDue, c.certified = false, true
@@ -180,6 +186,8 @@ func (c *Case) Apply(e Event, on Date) {
 			c.orders["placement"] = false
 		case "maintain":
 			c.orders["amend"] = false
+			c.ceased = false
+		case "maintain_unchanged":
 			c.ceased = false
 		}
 	case *OrderComplied:
@@ -208,10 +216,16 @@ func (c *Case) Apply(e Event, on Date) {
 	case *PersonalDataErased:
 		c.erased = true
 	case *AppealConceded:
-		c.concessions[v.Kind] = false
+		c.conceded = append(c.conceded, concession{*v, on})
 	case *ConcessionComplied:
-		c.concessions[v.Kind] = true
+		c.concessionsDone[v.Kind] = true
 	}
+}
+
+// concession is an AppealConceded with its date.
+type concession struct {
+	AppealConceded
+	on Date
 }
 
 func (c *Case) openAppealWindow() {
@@ -483,7 +497,7 @@ func init() {
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
-			if err := oneOf("kind", d.Kind, ExceptionSchoolClosure, ExceptionPersonalCircumstances, ExceptionAbsence, ExceptionMissedAppointment); err != nil {
+			if err := oneOf("kind", d.Kind, ExceptionSchoolClosure, ExceptionPersonalCircumstances, ExceptionAbsence, ExceptionMissedAppointment, ExceptionCoronavirus); err != nil {
 				return nil, err
 			}
 			if d.From.IsZero() {
@@ -711,6 +725,12 @@ func init() {
 			}
 			return nil
 		}, func(*Case) Event { return &MediationHeld{} }),
+		"notify_mediation_not_arranged": simple(func(c *Case) error {
+			if !c.mediationDue {
+				return conflictf("notify_mediation_not_arranged: the family has no mediation awaiting arrangement")
+			}
+			return nil
+		}, func(*Case) Event { return &MediationNotArranged{} }),
 		"issue_mediation_certificate": simple(func(c *Case) error {
 			if !c.certificateDue {
 				if c.mediationDue {
@@ -745,7 +765,11 @@ func init() {
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
-			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain"); err != nil {
+			// maintain is an order to maintain and amend (5 weeks to amend);
+			// maintain_unchanged starts no clock; refer_back (reg 44(2)(d))
+			// asks the LA to reconsider, whose limit was not retrieved, so it
+			// is recorded without a clock.
+			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain", "maintain_unchanged", "refer_back"); err != nil {
 				return nil, err
 			}
 			if c.appeals == 0 {
@@ -824,7 +848,8 @@ var commandEvents = map[string]string{
 	"notify_review_decision": TypeReviewDecisionNotified, "send_proposed_amendments": TypeAmendmentsProposed,
 	"issue_amended_plan": TypeAmendedPlanIssued, "schedule_phase_transfer": TypePhaseTransferScheduled,
 	"name_transfer_setting": TypeTransferSettingNamed, "contact_mediation_adviser": TypeMediationAdviserContacted,
-	"hold_mediation": TypeMediationHeld, "issue_mediation_certificate": TypeMediationCertificateIssued,
+	"hold_mediation": TypeMediationHeld, "notify_mediation_not_arranged": TypeMediationNotArranged,
+	"issue_mediation_certificate": TypeMediationCertificateIssued,
 	"lodge_appeal": TypeAppealLodged, "tribunal_order": TypeTribunalOrdered, "comply_with_order": TypeOrderComplied,
 }
 

@@ -135,7 +135,7 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 	}
 	for _, r := range rb.rulesFor(typ).start {
 		for _, s := range r.Starts {
-			if !s.Matches(e) {
+			if !s.Matches(e) || !s.InForceOn(on) {
 				continue
 			}
 			p := r.Period
@@ -295,8 +295,18 @@ func (cc *CaseClocks) ExceptionsFor(c *Clock, cal SchoolCalendars) []Exception {
 				}
 			}
 		}
+		if !er.InForceUntil.IsZero() && c.Due > er.InForceUntil {
+			continue
+		}
 		for _, x := range cc.Exceptions {
-			if x.Kind == er.Kind && c.daysInside(x.From, x.To) >= least {
+			from, to := x.From, x.To
+			if !er.InForceFrom.IsZero() {
+				from = max(from, er.InForceFrom)
+			}
+			if !er.InForceUntil.IsZero() {
+				to = min(to, er.InForceUntil)
+			}
+			if x.Kind == er.Kind && c.daysInside(from, to) >= least {
 				out = append(out, Exception{Kind: x.Kind, From: x.From, To: x.To, Evidence: x.Evidence})
 			}
 		}

@@ -41,6 +41,7 @@ const (
 	TypeTransferSettingNamed       = "transfer_setting_named"
 	TypeMediationAdviserContacted  = "mediation_adviser_contacted"
 	TypeMediationHeld              = "mediation_held"
+	TypeMediationNotArranged       = "mediation_not_arranged"
 	TypeMediationCertificateIssued = "mediation_certificate_issued"
 	TypeAppealLodged               = "appeal_lodged"
 	TypeTribunalOrdered            = "tribunal_ordered"
@@ -197,6 +198,11 @@ type MediationAdviserContacted struct {
 // MediationHeld records mediation taking place.
 type MediationHeld struct{}
 
+// MediationNotArranged records the LA telling the mediation adviser that
+// mediation cannot take place within 30 days: the family is then owed a
+// certificate within 3 working days, without mediation (statutory.md 3.4).
+type MediationNotArranged struct{}
+
 // MediationCertificateIssued records the mediation certificate.
 type MediationCertificateIssued struct{}
 
@@ -257,6 +263,7 @@ func (PhaseTransferScheduled) EventType() string     { return TypePhaseTransferS
 func (TransferSettingNamed) EventType() string       { return TypeTransferSettingNamed }
 func (MediationAdviserContacted) EventType() string  { return TypeMediationAdviserContacted }
 func (MediationHeld) EventType() string              { return TypeMediationHeld }
+func (MediationNotArranged) EventType() string       { return TypeMediationNotArranged }
 func (MediationCertificateIssued) EventType() string { return TypeMediationCertificateIssued }
 func (AppealLodged) EventType() string               { return TypeAppealLodged }
 func (TribunalOrdered) EventType() string            { return TypeTribunalOrdered }
@@ -286,6 +293,7 @@ func (PhaseTransferScheduled) SchemaVersion() int     { return 1 }
 func (TransferSettingNamed) SchemaVersion() int       { return 1 }
 func (MediationAdviserContacted) SchemaVersion() int  { return 1 }
 func (MediationHeld) SchemaVersion() int              { return 1 }
+func (MediationNotArranged) SchemaVersion() int       { return 1 }
 func (MediationCertificateIssued) SchemaVersion() int { return 1 }
 func (AppealLodged) SchemaVersion() int               { return 1 }
 func (TribunalOrdered) SchemaVersion() int            { return 1 }
@@ -356,6 +364,7 @@ func (e MediationAdviserContacted) Attr(n string) string {
 	return pick(n, "wants_mediation", strconv.FormatBool(e.WantsMediation))
 }
 func (MediationHeld) Attr(string) string              { return "" }
+func (MediationNotArranged) Attr(string) string       { return "" }
 func (MediationCertificateIssued) Attr(string) string { return "" }
 func (e AppealLodged) Attr(n string) string           { return pick(n, "kind", e.Kind) }
 func (e TribunalOrdered) Attr(n string) string        { return pick(n, "order", e.Order) }
@@ -394,6 +403,7 @@ var eventFactories = map[string]func() Event{
 	TypeTransferSettingNamed:       func() Event { return &TransferSettingNamed{} },
 	TypeMediationAdviserContacted:  func() Event { return &MediationAdviserContacted{} },
 	TypeMediationHeld:              func() Event { return &MediationHeld{} },
+	TypeMediationNotArranged:       func() Event { return &MediationNotArranged{} },
 	TypeMediationCertificateIssued: func() Event { return &MediationCertificateIssued{} },
 	TypeAppealLodged:               func() Event { return &AppealLodged{} },
 	TypeTribunalOrdered:            func() Event { return &TribunalOrdered{} },

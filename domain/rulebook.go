@@ -290,6 +290,41 @@ type Start struct {
 	Key     string  `json:"key,omitempty"`
 	KeyAttr string  `json:"key_attr,omitempty"`
 	Period  *Period `json:"period,omitempty"`
+	InForce
+}
+
+// InForce limits a rule to the events dated inside a window, for a provision
+// that was substituted or relaxed on a date (reg 45 as substituted by SI
+// 2015/359 from 23 March 2015; the coronavirus exception of SI 2020/471 from 1
+// May to 25 September 2020). Either end may be open.
+type InForce struct {
+	InForceFrom  Date `json:"in_force_from,omitempty"`
+	InForceUntil Date `json:"in_force_until,omitempty"`
+}
+
+// InForceOn reports whether the rule applies to an event dated on.
+func (w InForce) InForceOn(on Date) bool {
+	return (w.InForceFrom.IsZero() || on >= w.InForceFrom) && (w.InForceUntil.IsZero() || on <= w.InForceUntil)
+}
+
+// StartKeys lists the keys of the clocks of rule clock that event e, dated
+// on, starts: the steps a tribunal order or a concession asks of the LA.
+func (rb *Rulebook) StartKeys(clock string, e Event, on Date) []string {
+	r := rb.Clock(clock)
+	if r == nil {
+		return nil
+	}
+	var keys []string
+	for _, s := range r.Starts {
+		if s.Matches(e) && s.InForceOn(on) {
+			key := s.Key
+			if s.KeyAttr != "" {
+				key = e.Attr(s.KeyAttr)
+			}
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }
 
 // Target is an event that stops or ends running clocks: those with the key
@@ -314,6 +349,11 @@ type Extend struct {
 type ExceptionRule struct {
 	Kind    string `json:"kind"`
 	MinDays int    `json:"min_days,omitempty"`
+	// InForce limits a temporary exception (coronavirus) to its window:
+	// only the exception's days inside it count, and a clock due after it
+	// ends is not excused automatically (a person must confirm the delay
+	// arose inside the window).
+	InForce
 }
 
 // ClockRule is one statutory time limit held as data.

@@ -1,5 +1,11 @@
 package domain
 
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
 // Transfers between LAs (regs 15-17), concessions before a tribunal hearing
 // (reg 45): events and commands. Their clocks are in the rulebooks.
 
@@ -34,12 +40,18 @@ type TransferDecisionNotified struct {
 }
 
 // AppealConceded records the LA telling the tribunal it will not oppose an
-// appeal (reg 45).
+// appeal (reg 45), on the event's date, which picks the text of reg 45 in
+// force. WithContents marks a placement concession that comes with a
+// concession on the plan's contents (5 weeks, not 2, from 23 March 2015).
 type AppealConceded struct {
-	Kind string `json:"kind"`
+	Kind         string `json:"kind"`
+	WithContents bool   `json:"with_contents,omitempty"`
 }
 
-// ConcessionComplied records the LA doing what it conceded.
+// ConcessionComplied records the LA doing one step of what it conceded: Kind
+// names the step (the key of its unopposed_compliance clock, e.g.
+// assess_notice, contents, draft_plan). Schema 1 events named the conceded
+// kind, which was also the step's key.
 type ConcessionComplied struct {
 	Kind string `json:"kind"`
 }
@@ -75,10 +87,21 @@ func (e TransferredIn) Attr(n string) string {
 	return ""
 }
 func (TransferDecisionNotified) Attr(string) string { return "" }
-func (e AppealConceded) Attr(n string) string       { return pick(n, "kind", e.Kind) }
-func (e ConcessionComplied) Attr(n string) string   { return pick(n, "kind", e.Kind) }
+func (e AppealConceded) Attr(n string) string {
+	switch n {
+	case "kind":
+		return e.Kind
+	case "with_contents":
+		return strconv.FormatBool(e.WithContents)
+	}
+	return ""
+}
+func (e ConcessionComplied) Attr(n string) string { return pick(n, "kind", e.Kind) }
 
-var concessionKinds = []string{"assess", "contents", "placement"}
+// concessionKinds are the grounds an LA may concede (s51(2)): assess or
+// reassess, contents or a refusal to amend, placement, refusal to issue, and
+// cessation.
+var concessionKinds = []string{"assess", "contents", "placement", "refusal_to_issue", "cessation"}
 
 func init() {
 	eventFactories[TypeTransferredOut] = func() Event { return &TransferredOut{} }
@@ -149,7 +172,7 @@ func notifyTransferDecision(c *Case, cmd Command, _ *Rulebook) ([]Event, error) 
 	return []Event{&TransferDecisionNotified{Reassess: *d.Reassess}}, nil
 }
 
-func concedeAppeal(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+func concedeAppeal(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	var d AppealConceded
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
@@ -157,26 +180,63 @@ func concedeAppeal(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := oneOf("kind", d.Kind, concessionKinds...); err != nil {
 		return nil, err
 	}
+	if d.WithContents && d.Kind != "placement" {
+		return nil, FieldErrorf("data.with_contents", "applies only to a placement concession")
+	}
 	if c.appeals == 0 {
 		return nil, conflictf("concede_appeal: no appeal has been lodged")
 	}
-	if _, ok := c.concessions[d.Kind]; ok {
-		return nil, conflictf("concede_appeal: the LA has already conceded on %s", d.Kind)
+	for _, x := range c.conceded {
+		if x.Kind == d.Kind {
+			return nil, conflictf("concede_appeal: the LA has already conceded on %s", d.Kind)
+		}
 	}
 	return []Event{&d}, nil
 }
 
-func complyWithConcession(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+// concessionSteps lists the steps the LA's concessions ask of it, each the
+// key of a clock the rulebook starts for the concession on its date (reg 45 as
+// made, or as substituted from 23 March 2015), with whether it is done.
+func (c *Case) concessionSteps(rb *Rulebook) map[string]bool {
+	own := map[string]bool{} // steps stopped by their own events (a decision, the plan)
+	if r := rb.Clock(unopposedClock); r != nil {
+		for _, t := range r.Stops {
+			if t.Key != "" {
+				own[t.Key] = true
+			}
+		}
+	}
+	steps := map[string]bool{}
+	for _, x := range c.conceded {
+		for _, k := range rb.StartKeys(unopposedClock, &x.AppealConceded, x.on) {
+			if !own[k] {
+				steps[k] = c.concessionsDone[k]
+			}
+		}
+	}
+	return steps
+}
+
+// unopposedClock is the rulebook clock of reg 45.
+const unopposedClock = "unopposed_compliance"
+
+func complyWithConcession(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	var d ConcessionComplied
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("kind", d.Kind, concessionKinds...); err != nil {
+	if err := required("kind", d.Kind); err != nil {
 		return nil, err
 	}
-	done, ok := c.concessions[d.Kind]
+	steps := c.concessionSteps(rb)
+	done, ok := steps[d.Kind]
 	if !ok {
-		return nil, conflictf("comply_with_concession: the LA has not conceded on %s", d.Kind)
+		names := make([]string, 0, len(steps))
+		for k := range steps {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return nil, conflictf("comply_with_concession: no concession asks for the %s step (steps asked: %s)", d.Kind, strings.Join(names, ", "))
 	}
 	if done {
 		return nil, conflictf("comply_with_concession: already complied on %s", d.Kind)

@@ -45,16 +45,86 @@ func TestTransfersBetweenLAs(t *testing.T) {
 }
 
 func TestUnopposedAppeals(t *testing.T) {
-	h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-01", "refuse_assessment", "")
-	h.reject("2024-02-05", "concede_appeal", `{"kind":"assess"}`, Conflict, "")
-	h.do("2024-02-05", "contact_mediation_adviser", `{"wants_mediation":false}`).do("2024-02-07", "issue_mediation_certificate", "").
-		do("2024-02-20", "lodge_appeal", `{"kind":"refusal_to_assess"}`).do("2024-03-11", "concede_appeal", `{"kind":"assess"}`).
-		do("2024-04-15", "comply_with_concession", `{"kind":"assess"}`)
-	if r := rowsOf(h, "2024-05-01")["unopposed_compliance/assess"]; r.Due != d("2024-04-08") || r.Status != StatusLate {
-		t.Fatalf("row %+v", r)
+	appealed := func(t *testing.T, refused string) *history {
+		t.Helper()
+		r := d(refused)
+		h := newHistory(t, DefaultRulebook).do(r.AddDays(-30).String(), "receive_request", `{"requester":"parent","birth_date":"2010-01-01"}`).do(refused, "refuse_assessment", "")
+		h.reject(r.AddDays(4).String(), "concede_appeal", `{"kind":"assess"}`, Conflict, "")
+		return h.do(r.AddDays(4).String(), "contact_mediation_adviser", `{"wants_mediation":false}`).
+			do(r.AddDays(6).String(), "issue_mediation_certificate", "").
+			do(r.AddDays(19).String(), "lodge_appeal", `{"kind":"refusal_to_assess"}`)
 	}
-	h.reject("2024-04-16", "comply_with_concession", `{"kind":"assess"}`, Conflict, "")
-	h.reject("2024-04-16", "comply_with_concession", `{"kind":"placement"}`, Conflict, "")
+	t.Run("a concession from 23 March 2015 gives 2 weeks to notify, then 10 or 14 weeks (reg 45(3), (3A))", func(t *testing.T) {
+		h := appealed(t, "2024-02-01").do("2024-03-11", "concede_appeal", `{"kind":"assess"}`)
+		h.reject("2024-03-12", "comply_with_concession", `{"kind":"assess"}`, Conflict, "")
+		h.reject("2024-03-12", "comply_with_concession", `{"kind":"assess_final_plan"}`, Conflict, "")
+		h.do("2024-04-15", "comply_with_concession", `{"kind":"assess_notice"}`)
+		rows := rowsOf(h, "2024-05-01")
+		for key, want := range map[string]ClockRow{
+			"unopposed_compliance/assess_notice":       {Due: d("2024-03-25"), Stopped: d("2024-04-15"), Status: StatusLate},
+			"unopposed_compliance/assess_not_to_issue": {Due: d("2024-05-20"), Status: StatusRunning},
+			"unopposed_compliance/assess_final_plan":   {Due: d("2024-06-17"), Status: StatusRunning},
+		} {
+			if r := rows[key]; r.Due != want.Due || r.Stopped != want.Stopped || r.Status != want.Status {
+				t.Errorf("%s = %+v, want due %s stopped %s %s", key, r, want.Due, want.Stopped, want.Status)
+			}
+		}
+		h.reject("2024-04-16", "comply_with_concession", `{"kind":"assess_notice"}`, Conflict, "")
+		h.reject("2024-04-16", "comply_with_concession", `{"kind":"placement"}`, Conflict, "")
+	})
+	t.Run("a concession before 23 March 2015 keeps reg 45 as made: 4 weeks", func(t *testing.T) {
+		h := appealed(t, "2015-01-05").do("2015-03-02", "concede_appeal", `{"kind":"assess"}`).
+			do("2015-03-20", "comply_with_concession", `{"kind":"assess"}`)
+		rows := rowsOf(h, "2015-04-01")
+		if r := rows["unopposed_compliance/assess"]; r.Due != d("2015-03-30") || r.Status != StatusMet {
+			t.Fatalf("row %+v", r)
+		}
+		if _, ok := rows["unopposed_compliance/assess_notice"]; ok {
+			t.Fatal("the 2015 text applied to a concession notified before it came into force")
+		}
+	})
+	t.Run("placement with contents conceded too gives 5 weeks, alone 2", func(t *testing.T) {
+		h := appealed(t, "2024-02-01").do("2024-03-11", "concede_appeal", `{"kind":"placement","with_contents":true}`)
+		h.reject("2024-03-11", "concede_appeal", `{"kind":"contents","with_contents":true}`, Invalid, "data.with_contents")
+		if r := rowsOf(h, "2024-03-12")["unopposed_compliance/placement"]; r.Due != d("2024-04-15") {
+			t.Fatalf("row %+v", r)
+		}
+		h2 := appealed(t, "2024-02-01").do("2024-03-11", "concede_appeal", `{"kind":"placement"}`)
+		if r := rowsOf(h2, "2024-03-12")["unopposed_compliance/placement"]; r.Due != d("2024-03-25") {
+			t.Fatalf("row %+v", r)
+		}
+	})
+}
+
+func TestCoronavirusExceptionIsEffectiveDated(t *testing.T) {
+	covid := func(from, to string) string {
+		return `{"kind":"coronavirus","from":"` + from + `","to":"` + to + `","evidence":"EP service redeployed (SI 2020/471)"}`
+	}
+	for _, tc := range []struct {
+		name, request, decided, from, to string
+		excused                          bool
+	}{
+		{"a late decision due inside the window is excused", "2020-05-04", "2020-07-01", "2020-05-04", "2020-06-30", true},
+		{"an exception recorded for days outside the window excuses nothing", "2020-01-06", "2020-03-01", "2020-01-06", "2020-02-28", false},
+		{"a decision due after 25 September 2020 needs a person to confirm, not an automatic excuse", "2020-09-01", "2020-11-01", "2020-09-01", "2020-09-25", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(t, DefaultRulebook).do(tc.request, "receive_request", request).
+				do(tc.to, "record_exception", covid(tc.from, tc.to)).do(tc.decided, "decide_to_assess", "")
+			r := rowsOf(h, tc.decided)["decide_to_assess/"]
+			if r.Status != StatusLate || r.Excused != tc.excused {
+				t.Fatalf("row %+v, want late, excused %v", r, tc.excused)
+			}
+		})
+	}
+	t.Run("the review's limits take no coronavirus exception outside the rules that name it", func(t *testing.T) {
+		rb, _ := LookupRulebook(DefaultRulebook)
+		for _, er := range rb.Clock("annual_review").Exceptions {
+			if er.Kind == ExceptionCoronavirus {
+				t.Fatal("s44(1) is an Act's limit, which the 2020 regulations did not relax")
+			}
+		}
+	})
 }
 
 func TestUnderFiveReviewWarning(t *testing.T) {
