@@ -369,6 +369,25 @@ type ClockRule struct {
 	// passes unused it has ended, it is not overdue.
 	LapsesAtDue bool            `json:"lapses_at_due,omitempty"`
 	Exceptions  []ExceptionRule `json:"exceptions,omitempty"`
+	// LimitOf names whose limit the clock is when it is not the LA's: the
+	// school's (Code of Practice 9.83), the mediation adviser's (reg 34).
+	// It is shown and tracked, but is never the LA's breach in statistics.
+	LimitOf string `json:"limit_of,omitempty"`
+	// OverdueIsAtRisk marks a limit on one decision only (reg 10(1): notice
+	// of a decision *not* to issue): while no decision either way exists an
+	// overdue clock is a risk, not a breach; only a late decision it stops
+	// is a breach, and a clock ended by the other decision is none.
+	OverdueIsAtRisk bool `json:"overdue_is_at_risk,omitempty"`
+}
+
+// LABreach reports whether a clock of this rule stopped late, or overdue
+// when overdue is not only a risk, counts as the LA's breach in statistics:
+// a family's window or another body's limit never does.
+func (r *ClockRule) LABreach(status string) bool {
+	if r.LapsesAtDue || r.LimitOf != "" {
+		return false
+	}
+	return status == StatusLate || (status == StatusOverdue && !r.OverdueIsAtRisk)
 }
 
 // WarningRule expects a clock of a child under UnderAge (years, on the clock's

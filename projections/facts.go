@@ -117,7 +117,7 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 				if r.Name == "annual_review" {
 					d.flags |= dueReview
 				}
-				if !r.LapsesAtDue {
+				if r.LABreach(domain.StatusLate) {
 					d.flags |= dueBreachable
 				}
 				if p.ended() {
@@ -207,8 +207,9 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 				s.ReviewsOnTime++
 			}
 		}
-		if d.flags&dueBreachable != 0 && (late || overdue) {
-			stage := f.rules[d.rule].rule.Name
+		rule := f.rules[d.rule].rule
+		if d.flags&dueBreachable != 0 && (late || (overdue && !rule.OverdueIsAtRisk)) {
+			stage := rule.Name
 			s.BreachesByStage[stage]++
 			if d.flags&dueExcused != 0 {
 				s.ExcusedByStage[stage]++

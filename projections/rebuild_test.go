@@ -408,3 +408,53 @@ func TestFactStatsEqualScanOnSimulatedLAs(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyTheLAsLimitsAreItsBreaches checks statutory.md section 8's
+// statistics: a late school response (Code 9.83, the school's) and a late
+// mediation certificate (the adviser's) are not the LA's breaches, and an
+// overdue reg 10(1) decision not to issue is a risk until a late decision
+// not to issue makes it one.
+func TestOnlyTheLAsLimitsAreItsBreaches(t *testing.T) {
+	ctx := context.Background()
+	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	req := `{"requester":"parent","birth_date":"2015-01-01"}`
+	// a: the school answers late and the plan follows on time.
+	record(t, env, "a", "receive_request", "2024-01-08", req)
+	record(t, env, "a", "decide_to_assess", "2024-02-01", "")
+	record(t, env, "a", "consult_school", "2024-03-01", `{"school":"S1"}`)
+	record(t, env, "a", "receive_school_response", "2024-04-01", `{"school":"S1"}`)
+	// b: refused; the adviser's certificate comes late.
+	record(t, env, "b", "receive_request", "2024-01-08", req)
+	record(t, env, "b", "refuse_assessment", "2024-02-01", "")
+	record(t, env, "b", "contact_mediation_adviser", "2024-02-05", `{"wants_mediation":false}`)
+	record(t, env, "b", "issue_mediation_certificate", "2024-02-20", "")
+	// c: assessing, no decision on issuing 16 weeks on: a risk, not a breach.
+	record(t, env, "c", "receive_request", "2024-01-08", req)
+	record(t, env, "c", "decide_to_assess", "2024-02-01", "")
+	// d: a decision not to issue, late: the LA's breach.
+	record(t, env, "d", "receive_request", "2024-01-08", req)
+	record(t, env, "d", "decide_to_assess", "2024-02-01", "")
+	record(t, env, "d", "decide_not_to_issue", "2024-05-10", "")
+	if _, err := env.Runner.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := projections.Period{From: domain.NewDate(2024, 1, 1), To: domain.NewDate(2024, 5, 31)}
+	for name, s := range map[string]projections.Stats{
+		"facts": env.Runner.Timeliness.LAStats("E09000001", p, p.To),
+		"scan":  env.Runner.Timeliness.ScanStats("E09000001", p, p.To),
+	} {
+		if n := s.BreachesByStage["school_consultation"]; n != 0 {
+			t.Errorf("%s: %d school consultations counted as the LA's breaches", name, n)
+		}
+		if n := s.BreachesByStage["mediation_certificate"]; n != 0 {
+			t.Errorf("%s: %d mediation certificates counted as the LA's breaches", name, n)
+		}
+		if n := s.BreachesByStage["decision_not_to_issue"]; n != 1 {
+			t.Errorf("%s: %d decision_not_to_issue breaches, want 1 (the late decision, not the overdue risk)", name, n)
+		}
+	}
+}
