@@ -849,8 +849,8 @@ var commandEvents = map[string]string{
 	"issue_amended_plan": TypeAmendedPlanIssued, "schedule_phase_transfer": TypePhaseTransferScheduled,
 	"name_transfer_setting": TypeTransferSettingNamed, "contact_mediation_adviser": TypeMediationAdviserContacted,
 	"hold_mediation": TypeMediationHeld, "notify_mediation_not_arranged": TypeMediationNotArranged,
-	"issue_mediation_certificate": TypeMediationCertificateIssued,
-	"lodge_appeal": TypeAppealLodged, "tribunal_order": TypeTribunalOrdered, "comply_with_order": TypeOrderComplied,
+	"issue_mediation_certificate": TypeMediationCertificateIssued, "lodge_appeal": TypeAppealLodged,
+	"tribunal_order": TypeTribunalOrdered, "comply_with_order": TypeOrderComplied,
 }
 
 // CommandEventType returns the type of the first event a command emits.
