@@ -71,16 +71,17 @@ type Warning struct {
 	Source  string `json:"source"`
 }
 
-// Warnings lists the guidance expectations missed on asOf: a clock of a
-// child young enough on its start that did not stop by the expected date.
+// Warnings lists the guidance expectations missed on asOf: a clock that a
+// warning rule of its rulebook covers (for its age limit, if any, the child's
+// age on the clock's start) and that did not stop by the expected date.
 func (cc *CaseClocks) Warnings(asOf Date) []Warning {
 	var out []Warning
 	for _, c := range cc.Clocks {
 		for _, w := range c.Book.Warnings {
-			if w.Clock != c.Name || cc.BirthDate.IsZero() || cc.BirthDate.AddMonths(12*w.UnderAge) <= c.Started {
+			if w.Clock != c.Name || !w.Applies(cc.BirthDate, c.Started) {
 				continue
 			}
-			by := c.Started.AddMonths(w.WithinMonths)
+			by := w.By(c.Started)
 			if (c.Stopped.IsZero() && asOf > by) || c.Stopped > by {
 				out = append(out, Warning{Clock: c.Name, Key: c.Key, By: by, Message: w.Message, Source: w.Source})
 			}

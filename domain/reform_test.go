@@ -113,3 +113,65 @@ func TestReformAlternativeProvision(t *testing.T) {
 	newHistory(t, DefaultRulebook).do("2024-03-01", "receive_request", request).
 		reject("2024-05-01", "start_ap_placement", `{"setting":"AP1","tier":"dual_registered","planned_end":"2024-07-19"}`, Conflict, "")
 }
+
+func TestWarningRules(t *testing.T) {
+	weekly := WarningRule{Clock: "c", WithinWeeks: 6, Message: "m", Source: "s"}
+	young := WarningRule{Clock: "c", UnderAge: 5, WithinMonths: 6, Message: "m", Source: "s"}
+	rb := &Rulebook{ID: "test", Clocks: []ClockRule{{Name: "c"}}, Warnings: []WarningRule{weekly}}
+	clock := func(started, stopped string) *Clock {
+		c := &Clock{Name: "c", Key: "k", Started: d(started), Rule: &rb.Clocks[0], Book: rb}
+		if stopped != "" {
+			c.Stopped = d(stopped)
+		}
+		return c
+	}
+	t.Run("without an age limit the rule covers every child, even of unknown age", func(t *testing.T) {
+		cc := CaseClocks{Clocks: []*Clock{clock("2024-05-01", "")}}
+		if w := cc.Warnings(d("2024-06-12")); len(w) != 0 {
+			t.Errorf("warned on the last day: %+v", w)
+		}
+		w := cc.Warnings(d("2024-06-13"))
+		if len(w) != 1 || w[0].By != d("2024-06-12") || w[0].Key != "k" {
+			t.Errorf("warnings %+v", w)
+		}
+	})
+	t.Run("a clock stopped in time gives no warning; one stopped late does", func(t *testing.T) {
+		cc := CaseClocks{Clocks: []*Clock{clock("2024-05-01", "2024-06-12")}}
+		if w := cc.Warnings(d("2025-01-01")); len(w) != 0 {
+			t.Errorf("warnings %+v", w)
+		}
+		cc = CaseClocks{Clocks: []*Clock{clock("2024-05-01", "2024-06-13")}}
+		if w := cc.Warnings(d("2025-01-01")); len(w) != 1 {
+			t.Errorf("warnings %+v", w)
+		}
+	})
+	t.Run("an age limit covers only younger children", func(t *testing.T) {
+		if !young.Applies(d("2020-01-01"), d("2024-12-31")) || young.Applies(d("2020-01-01"), d("2025-01-01")) || young.Applies(0, d("2024-01-01")) {
+			t.Error("age limit misapplied")
+		}
+		if young.By(d("2024-01-31")) != d("2024-07-31") {
+			t.Error(young.By(d("2024-01-31")))
+		}
+	})
+	for name, w := range map[string]WarningRule{
+		"a rule with both intervals is refused":   {Clock: "c", WithinWeeks: 6, WithinMonths: 2, Message: "m", Source: "s"},
+		"a rule with no interval is refused":      {Clock: "c", Message: "m", Source: "s"},
+		"a rule on an unknown clock is refused":   {Clock: "x", WithinWeeks: 6, Message: "m", Source: "s"},
+		"a rule without its source is refused":    {Clock: "c", WithinWeeks: 6, Message: "m"},
+		"a rule with a negative age is refused":   {Clock: "c", UnderAge: -1, WithinWeeks: 6, Message: "m", Source: "s"},
+		"a rule with a negative weeks is refused": {Clock: "c", WithinWeeks: -6, Message: "m", Source: "s"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := w.check(rb); err == nil {
+				t.Errorf("%+v accepted", w)
+			}
+		})
+	}
+	t.Run("shipped rules are accepted", func(t *testing.T) {
+		for _, w := range []WarningRule{weekly, young} {
+			if err := w.check(rb); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}

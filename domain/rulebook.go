@@ -390,15 +390,51 @@ func (r *ClockRule) LABreach(status string) bool {
 	return status == StatusLate || (status == StatusOverdue && !r.OverdueIsAtRisk)
 }
 
-// WarningRule expects a clock of a child under UnderAge (years, on the clock's
-// start) to stop within WithinMonths, as the Code expects reviews every 3-6
-// months for children under 5.
+// WarningRule expects a clock to stop within WithinWeeks or WithinMonths of
+// its start (exactly one is set): for a child under UnderAge (years, on the
+// clock's start) when UnderAge is set, as the Code expects reviews every 3-6
+// months for children under 5; for every clock of that name, whatever the
+// age, when UnderAge is 0. Missing one is a warning, never a breach.
 type WarningRule struct {
 	Clock        string `json:"clock"`
-	UnderAge     int    `json:"under_age"`
-	WithinMonths int    `json:"within_months"`
+	UnderAge     int    `json:"under_age,omitempty"`
+	WithinWeeks  int    `json:"within_weeks,omitempty"`
+	WithinMonths int    `json:"within_months,omitempty"`
 	Message      string `json:"message"`
 	Source       string `json:"source"`
+}
+
+// Applies reports whether the rule covers a clock started on started, for a
+// child born on born (zero when unknown).
+func (w WarningRule) Applies(born, started Date) bool {
+	if w.UnderAge == 0 {
+		return true
+	}
+	return !born.IsZero() && born.AddMonths(12*w.UnderAge) > started
+}
+
+// By returns the date by which a clock started on started is expected to
+// stop.
+func (w WarningRule) By(started Date) Date {
+	if w.WithinWeeks > 0 {
+		return started.AddDays(7 * w.WithinWeeks)
+	}
+	return started.AddMonths(w.WithinMonths)
+}
+
+// check reports a rule the engine cannot apply: an unknown clock, not
+// exactly one interval, or a negative age.
+func (w WarningRule) check(rb *Rulebook) error {
+	if rb.Clock(w.Clock) == nil {
+		return fmt.Errorf("warning names unknown clock %q", w.Clock)
+	}
+	if (w.WithinWeeks > 0) == (w.WithinMonths > 0) || w.WithinWeeks < 0 || w.WithinMonths < 0 || w.UnderAge < 0 {
+		return fmt.Errorf("warning on %q needs exactly one of within_weeks and within_months, and no negative number", w.Clock)
+	}
+	if w.Message == "" || w.Source == "" {
+		return fmt.Errorf("warning on %q needs its message and source", w.Clock)
+	}
+	return nil
 }
 
 // SchoolClosureRule defines the derived school-closure exception: advice asked
@@ -593,6 +629,11 @@ func (rb *Rulebook) resolve(books map[string]*Rulebook) (*Rulebook, error) {
 }
 
 func (rb *Rulebook) validate() error {
+	for _, w := range rb.Warnings {
+		if err := w.check(rb); err != nil {
+			return err
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range rb.Clocks {
 		if seen[c.Name] {
