@@ -5,24 +5,87 @@ import (
 	"strings"
 )
 
-// Event types of the reform-2023 vocabulary (Green Paper 2022, Improvement
-// Plan 2023). The commands exist under every rulebook where harmless (a panel
-// may meet under current law); the rulebook's features decide what is
-// required.
+// Event types of the reform vocabulary (Green Paper 2022, Improvement Plan
+// 2023). The commands exist under every rulebook where harmless (a panel may
+// meet under current law); the rulebook's features decide what is required.
 const (
-	TypePanelDecided          = "panel_decided"
-	TypeTailoredListOffered   = "tailored_list_offered"
-	TypePreferenceExpressed   = "preference_expressed"
-	TypePlacementNamed        = "placement_named"
-	TypeAPPlacementStarted    = "ap_placement_started"
-	TypeAPPlacementReviewed   = "ap_placement_reviewed"
-	TypeAPPlacementEnded      = "ap_placement_ended"
-	featurePanels             = "panels"
-	featureTailoredList       = "tailored_list"
-	featureStepDown           = "step_down_recording"
-	featureMandatoryMediation = "mandatory_mediation"
-	featureAP                 = "alternative_provision"
+	TypePanelDecided        = "panel_decided"
+	TypeTailoredListOffered = "tailored_list_offered"
+	TypePreferenceExpressed = "preference_expressed"
+	TypePlacementNamed      = "placement_named"
+	TypeAPPlacementStarted  = "ap_placement_started"
+	TypeAPPlacementReviewed = "ap_placement_reviewed"
+	TypeAPPlacementEnded    = "ap_placement_ended"
 )
+
+// Features a rulebook may switch on (Rulebook.Features). Each rulebook names
+// exactly what it has: a binding or mandatory form names its advisory form
+// too, and a name not listed here is an error when the rulebooks load.
+const (
+	// featurePanels: multi-agency panels are in use and advisory, as the
+	// Improvement Plan 2023 tests them (seed 001 ¶21): a decision may be
+	// recorded without one; a decision that says it considered a panel's
+	// view needs that view on record.
+	featurePanels = "panels"
+	// featurePanelsMandatory: statutory panels whose views the LA "must take
+	// into account" (Green Paper 2022, seed 002 item 3): a decision needs
+	// the panel's view on its subject first, must record that it was
+	// considered, and needs a reason to depart from it.
+	featurePanelsMandatory = "panels_mandatory"
+	// featureTailoredList: the LA offers a tailored list of settings and
+	// records the family's preferences; the list is advisory (Improvement
+	// Plan 2023 ¶21, ¶28): another setting may be named, with a reason.
+	featureTailoredList = "tailored_list"
+	// featureTailoredListBinding: the LA names the first setting in the
+	// family's order with a place, and may pass over a mainstream preference
+	// only as "incompatible with the provision of efficient education of
+	// others" (Green Paper 2022, seed 002 item 6).
+	featureTailoredListBinding = "tailored_list_binding"
+	// featureStepDown: a review decision records whether stepping down or
+	// ceasing the plan was considered (Green Paper 2022, seed 002 item 4).
+	featureStepDown = "step_down_recording"
+	// featureMandatoryMediation: mediation before any appeal (Green Paper
+	// 2022, seed 002 item 7; the Improvement Plan only tests it).
+	featureMandatoryMediation = "mandatory_mediation"
+	// featureAP: the three tiers of alternative provision (Improvement Plan
+	// 2023 ¶21).
+	featureAP = "alternative_provision"
+)
+
+// featureNeeds lists the known features, each with the feature it is a
+// stronger form of ("" for none).
+var featureNeeds = map[string]string{
+	featurePanels:              "",
+	featurePanelsMandatory:     featurePanels,
+	featureTailoredList:        "",
+	featureTailoredListBinding: featureTailoredList,
+	featureStepDown:            "",
+	featureMandatoryMediation:  "",
+	featureAP:                  "",
+}
+
+// checkFeatures reports a feature name the engine does not know, a feature
+// switched off by writing false (leave it out instead), and a stronger form
+// without the feature it strengthens.
+func checkFeatures(f map[string]bool) error {
+	for name, on := range f {
+		needs, ok := featureNeeds[name]
+		if !ok {
+			known := make([]string, 0, len(featureNeeds))
+			for k := range featureNeeds {
+				known = append(known, k)
+			}
+			return fmt.Errorf("unknown feature %q (known: %s)", name, strings.Join(sortedStrings(known), ", "))
+		}
+		if !on {
+			return fmt.Errorf("feature %q is false: leave it out", name)
+		}
+		if needs != "" && !f[needs] {
+			return fmt.Errorf("feature %q needs %q too", name, needs)
+		}
+	}
+	return nil
+}
 
 // Panel subjects and what a recommendation may say about each.
 var panelRecommendations = map[string][]string{
@@ -33,11 +96,24 @@ var panelRecommendations = map[string][]string{
 	"funding":   nil, // the recommended band
 }
 
-var agencies = []string{"education", "health", "social_care"}
+// agencies may sit on a panel: the Green Paper names "schools and colleges,
+// health, social care and parents and carers" (seed 002 item 3); school
+// stands for a school or college, parents for parents and carers.
+var agencies = []string{"education", "health", "social_care", "school", "parents"}
 
-// AP tiers (Improvement Plan 2023) and where a pupil may go when a placement ends.
+// AP tiers (Improvement Plan 2023 ¶21; the Green Paper's names, seed 002):
+// targeted support inside a mainstream school (not an AP placement),
+// time-limited placements in AP with dual registration (the only tier with a
+// planned end), and longer-term transitional placements; and where a pupil
+// may go when a placement ends.
+const (
+	apTierTargetedSupport = "targeted_support"
+	apTierTimeLimited     = "dual_registered"
+	apTierTransitional    = "transitional"
+)
+
 var (
-	apTiers        = []string{"targeted_support", "dual_registered", "transitional"}
+	apTiers        = []string{apTierTargetedSupport, apTierTimeLimited, apTierTransitional}
 	apDestinations = []string{"mainstream", "special", "alternative_provision", "other"}
 )
 
@@ -73,21 +149,28 @@ type PreferenceExpressed struct {
 }
 
 // PlacementNamed records the setting the LA names, with its funding band and
-// tariff, and why it is not the family's first available preference when so.
+// tariff, and why it is not the family's first available preference when so:
+// under an advisory list, PreferenceReason says why another setting is named;
+// under a binding list, IncompatibilityReason says why the family's mainstream
+// preference is incompatible with the provision of efficient education of
+// others (the only ground the Green Paper allows).
 type PlacementNamed struct {
 	Setting               string `json:"setting"`
 	Mainstream            bool   `json:"mainstream"`
 	FundingBand           string `json:"funding_band,omitempty"`
 	Tariff                string `json:"tariff,omitempty"`
 	IncompatibilityReason string `json:"incompatibility_reason,omitempty"`
+	PreferenceReason      string `json:"preference_reason,omitempty"`
 	PanelRecord
 }
 
-// APPlacementStarted records a pupil moving into alternative provision.
+// APPlacementStarted records a pupil moving into alternative provision, or
+// (tier targeted_support) AP support starting inside a mainstream school.
+// PlannedEnd is required for a time-limited placement and optional otherwise.
 type APPlacementStarted struct {
 	Setting    string `json:"setting"`
 	Tier       string `json:"tier"`
-	PlannedEnd Date   `json:"planned_end"`
+	PlannedEnd Date   `json:"planned_end,omitempty"`
 }
 
 // APPlacementReviewed records the review of an AP placement.
@@ -176,23 +259,36 @@ func init() {
 	handlers["end_ap_placement"] = endAP
 }
 
-// checkPanel applies the panel rule of a rulebook with panels: a view on the
-// subject must exist, the decision must record that it was considered, and a
-// decision other than the recommendation (outcome) needs a reason. Without
-// the feature, the record is optional.
+// checkPanel applies the panel rule of the rulebook to an LA decision on a
+// subject (outcome is what the decision says about it, "" when it says
+// nothing comparable):
+//   - panels_mandatory (Green Paper 2022): the panel's view on the subject
+//     must exist, the decision must record that it was considered, and a
+//     decision other than the recommendation needs a departure_reason;
+//   - panels (Improvement Plan 2023, advisory, under test): a decision may be
+//     recorded without a panel; one that records panel_considered needs a
+//     panel's view on the subject on record. A departure from the view needs
+//     no reason (nothing in the Improvement Plan asks for one); a reason given
+//     is recorded, and departures can be counted from the panel_decided and
+//     decision events;
+//   - neither: the panel record is not checked.
 func (c *Case) checkPanel(rb *Rulebook, step, subject, outcome string, p PanelRecord) error {
-	if !rb.Features[featurePanels] {
-		return nil
-	}
 	rec, ok := c.panels[subject]
-	if !ok {
-		return conflictf("%s: under %s a multi-agency panel must first give its view on the %s (panel_decision)", step, rb.ID, subject)
-	}
-	if !p.PanelConsidered {
-		return FieldErrorf("data.panel_considered", "must be true: record that the panel's view on the %s was considered", subject)
-	}
-	if outcome != "" && rec != outcome && strings.TrimSpace(p.DepartureReason) == "" {
-		return FieldErrorf("data.departure_reason", "the panel recommended %q on the %s: say why the LA departs from it", rec, subject)
+	switch {
+	case rb.Features[featurePanelsMandatory]:
+		if !ok {
+			return conflictf("%s: under %s a multi-agency panel must first give its view on the %s (panel_decision)", step, rb.ID, subject)
+		}
+		if !p.PanelConsidered {
+			return FieldErrorf("data.panel_considered", "must be true: record that the panel's view on the %s was considered", subject)
+		}
+		if outcome != "" && rec != outcome && strings.TrimSpace(p.DepartureReason) == "" {
+			return FieldErrorf("data.departure_reason", "the panel recommended %q on the %s: say why the LA departs from it", rec, subject)
+		}
+	case rb.Features[featurePanels]:
+		if p.PanelConsidered && !ok {
+			return conflictf("%s: panel_considered is true but no multi-agency panel has given its view on the %s (panel_decision)", step, subject)
+		}
 	}
 	return nil
 }
@@ -259,7 +355,10 @@ func offerTailoredList(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	return []Event{&d}, nil
 }
 
-func expressPreference(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+// expressPreference records the family's order. Under a binding list every
+// preference is a setting of the list; under an advisory one the family may
+// also rank a setting off the list (its id is checked like any other).
+func expressPreference(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	var d PreferenceExpressed
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
@@ -273,7 +372,12 @@ func expressPreference(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	seen := map[string]bool{}
 	for _, id := range d.Order {
 		if _, ok := c.tailored[id]; !ok {
-			return nil, FieldErrorf("data.order", "%s is not on the tailored list", id)
+			if rb.Features[featureTailoredListBinding] {
+				return nil, FieldErrorf("data.order", "%s is not on the tailored list", id)
+			}
+			if err := ValidateID("data.order", id); err != nil {
+				return nil, err
+			}
 		}
 		if seen[id] {
 			return nil, FieldErrorf("data.order", "%s is ranked twice", id)
@@ -297,32 +401,14 @@ func namePlacement(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if c.tailored == nil {
 		return nil, conflictf("name_placement: no tailored list has been offered")
 	}
-	s, ok := c.tailored[d.Setting]
-	if !ok {
-		return nil, FieldErrorf("data.setting", "%s is not on the tailored list", d.Setting)
+	var err error
+	if rb.Features[featureTailoredListBinding] {
+		err = c.checkBindingPlacement(&d)
+	} else {
+		err = c.checkAdvisoryPlacement(&d)
 	}
-	if c.preference == nil {
-		return nil, conflictf("name_placement: the family has not ranked the tailored list yet")
-	}
-	// The LA must name the first setting in the family's order with a place
-	// available; naming another needs a recorded reason (for a mainstream
-	// preference: why it is incompatible with the child's needs).
-	var first *Setting
-	for _, id := range c.preference {
-		if st := c.tailored[id]; st.PlaceAvailable {
-			first = &st
-			break
-		}
-	}
-	if first != nil && first.ID != d.Setting && strings.TrimSpace(d.IncompatibilityReason) == "" {
-		what := "the family's first preference with a place available"
-		if first.Mainstream {
-			what = "the family's mainstream preference"
-		}
-		return nil, FieldErrorf("data.incompatibility_reason", "%s is %s: record why it is incompatible with the child's needs to name %s", first.ID, what, d.Setting)
-	}
-	if !s.PlaceAvailable {
-		return nil, FieldErrorf("data.setting", "%s has no place available", d.Setting)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.checkPanel(rb, "name_placement", "placement", d.Setting, d.PanelRecord); err != nil {
 		return nil, err
@@ -332,8 +418,73 @@ func namePlacement(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 			return nil, err
 		}
 	}
-	d.Mainstream = s.Mainstream
 	return []Event{&d}, nil
+}
+
+// firstAvailable returns the family's first preference that the list gives a
+// place; a preference off the list (possible under an advisory list) counts,
+// as the list says nothing of its places.
+func (c *Case) firstAvailable() (string, bool) {
+	for _, id := range c.preference {
+		if st, ok := c.tailored[id]; !ok || st.PlaceAvailable {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// checkAdvisoryPlacement applies an advisory tailored list (Improvement Plan
+// 2023): the LA may name any setting, on the list or not; naming one other
+// than the family's first preference with a place is recorded with a
+// preference_reason, and never refused for that.
+func (c *Case) checkAdvisoryPlacement(d *PlacementNamed) error {
+	if s, ok := c.tailored[d.Setting]; ok {
+		d.Mainstream = s.Mainstream
+	}
+	if first, ok := c.firstAvailable(); ok && first != d.Setting && strings.TrimSpace(d.PreferenceReason) == "" {
+		return FieldErrorf("data.preference_reason", "%s is the family's first preference with a place: record why the LA names %s instead", first, d.Setting)
+	}
+	return nil
+}
+
+// checkBindingPlacement applies the Green Paper's binding list: the LA names
+// a setting on the list with a place, the first in the family's order with a
+// place; it may pass over mainstream preferences only, each as "incompatible
+// with the provision of efficient education of others", recorded in
+// incompatibility_reason. A specialist or independent preference with a place
+// cannot be passed over. A setting the family did not rank may be named only
+// when no preference has a place or every one with a place is mainstream and
+// passed over so (the Green Paper does not say what is named then).
+func (c *Case) checkBindingPlacement(d *PlacementNamed) error {
+	s, ok := c.tailored[d.Setting]
+	if !ok {
+		return FieldErrorf("data.setting", "%s is not on the tailored list", d.Setting)
+	}
+	if c.preference == nil {
+		return conflictf("name_placement: the family has not ranked the tailored list yet")
+	}
+	if !s.PlaceAvailable {
+		return FieldErrorf("data.setting", "%s has no place available", d.Setting)
+	}
+	d.Mainstream = s.Mainstream
+	var passed []string // mainstream preferences with a place ranked above the named setting
+	for _, id := range c.preference {
+		st := c.tailored[id]
+		if !st.PlaceAvailable {
+			continue
+		}
+		if id == d.Setting {
+			break
+		}
+		if !st.Mainstream {
+			return FieldErrorf("data.setting", "%s is the family's preference with a place ranked above %s and is not mainstream: under a binding tailored list it must be named", id, d.Setting)
+		}
+		passed = append(passed, id)
+	}
+	if len(passed) > 0 && strings.TrimSpace(d.IncompatibilityReason) == "" {
+		return FieldErrorf("data.incompatibility_reason", "the family's mainstream preference %s may be passed over only as incompatible with the provision of efficient education of others: record why", strings.Join(passed, ", "))
+	}
+	return nil
 }
 
 func startAP(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
@@ -350,10 +501,13 @@ func startAP(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if !rb.Features[featureAP] {
 		return nil, conflictf("start_ap_placement: alternative provision tiers are not part of %s", rb.ID)
 	}
-	if d.PlannedEnd.IsZero() {
-		return nil, FieldErrorf("data.planned_end", "is required: every AP placement has a planned end")
+	// Only the time-limited tier has a planned end by definition; targeted
+	// support happens inside a mainstream school and a transitional placement
+	// lasts until the pupil moves on, so for them a planned end is optional.
+	if d.PlannedEnd.IsZero() && d.Tier == apTierTimeLimited {
+		return nil, FieldErrorf("data.planned_end", "is required: a time-limited (%s) AP placement has a planned end", apTierTimeLimited)
 	}
-	if d.PlannedEnd <= cmd.On {
+	if !d.PlannedEnd.IsZero() && d.PlannedEnd <= cmd.On {
 		return nil, FieldErrorf("data.planned_end", "%s is not after the start %s", d.PlannedEnd, cmd.On)
 	}
 	if c.ap[d.Setting] {

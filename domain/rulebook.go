@@ -461,7 +461,8 @@ type Rulebook struct {
 	// one is reported but is never a breach.
 	Warnings []WarningRule `json:"warnings,omitempty"`
 	// Features switches on rules that are not clocks, such as mandatory
-	// mediation before any appeal.
+	// mediation before any appeal. The names are the feature constants of
+	// reform.go; an unknown one is an error when the rulebooks load.
 	Features map[string]bool `json:"features,omitempty"`
 
 	// byEvent indexes the clock rules by the event types that act on them, so
@@ -629,6 +630,9 @@ func (rb *Rulebook) resolve(books map[string]*Rulebook) (*Rulebook, error) {
 }
 
 func (rb *Rulebook) validate() error {
+	if err := checkFeatures(rb.Features); err != nil {
+		return err
+	}
 	for _, w := range rb.Warnings {
 		if err := w.check(rb); err != nil {
 			return err
