@@ -29,7 +29,6 @@ var nextSteps = map[string]string{
 	"transfer_reassess_notice": "tell the family whether the new LA will reassess",
 	"transfer_review":          "review the transferred plan",
 	"ap_placement":             "end or review the AP placement at %s by its planned end",
-	"ap_review":                "review the AP placement at %s",
 }
 
 // NextStep describes the statutory step that stops clock k.
