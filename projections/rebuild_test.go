@@ -303,13 +303,21 @@ func record(t *testing.T, env *cli.Env, c, cmd, on, data string) {
 	}
 }
 
-func TestInspectorStats(t *testing.T) {
-	ctx := context.Background()
-	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", now, quiet())
+// scratchEnv opens the server's wiring over an empty store in a temporary
+// directory, closed when the test ends.
+func scratchEnv(t *testing.T) *cli.Env {
+	t.Helper()
+	env, err := cli.OpenEnv(context.Background(), filepath.Join(t.TempDir(), "events.db"), "", now, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.Close()
+	t.Cleanup(func() { env.Close() })
+	return env
+}
+
+func TestInspectorStats(t *testing.T) {
+	ctx := context.Background()
+	env := scratchEnv(t)
 	req := `{"requester":"parent","birth_date":"2015-01-01"}`
 	for _, c := range []struct{ id, plan string }{{"a", "2024-05-20"}, {"b", "2024-06-10"}, {"c", "2024-06-24"}} {
 		record(t, env, c.id, "receive_request", "2024-01-08", req)
@@ -416,11 +424,7 @@ func TestFactStatsEqualScanOnSimulatedLAs(t *testing.T) {
 // not to issue makes it one.
 func TestOnlyTheLAsLimitsAreItsBreaches(t *testing.T) {
 	ctx := context.Background()
-	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", now, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := scratchEnv(t)
 	req := `{"requester":"parent","birth_date":"2015-01-01"}`
 	// a: the school answers late and the plan follows on time.
 	record(t, env, "a", "receive_request", "2024-01-08", req)
