@@ -191,6 +191,11 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	}
 	var events []domain.Event
 	if req.Command == "correct_step" {
+		// The domain checks a correction against the details in the clear
+		// (the person's age on a corrected request date).
+		if _, err := openHistory(l.Keys, req.Case, lc.history); err != nil {
+			return CommandResult{}, err
+		}
 		fix, err := domain.Correct(lc.history, domain.Command{Name: req.Command, On: req.On, Data: req.Data}, lc.rules)
 		if err != nil {
 			return CommandResult{}, err
@@ -492,21 +497,18 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		}
 		return CaseView{}, domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
-	var person Person
-	if r, ok := lc.history[0].Event.(*domain.RequestReceived); ok {
-		if person, err = openPersonal(l.Keys, id, r); err != nil {
-			return CaseView{}, err
-		}
+	person, err := openHistory(l.Keys, id, lc.history)
+	if err != nil {
+		return CaseView{}, err
 	}
 	steps := lc.history
 	if domain.HasCorrections(steps) {
 		if steps, err = domain.Effective(steps, lc.rules); err != nil {
 			return CaseView{}, errUnreadable(err)
 		}
-		// A request decided again has no details of its own: lend it the
-		// opened ones, for the age-based warnings.
-		if r, ok := steps[0].Event.(*domain.RequestReceived); ok && r.Born().IsZero() {
-			r.Details = person.PersonalDetails
+		// The person as corrected.
+		if r, ok := steps[0].Event.(*domain.RequestReceived); ok && r.Details != nil && !person.Erased {
+			person = Person{PersonalDetails: r.Details}
 		}
 	}
 	m := projections.NewModel(l.Holidays)

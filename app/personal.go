@@ -16,31 +16,47 @@ type Keys interface {
 	Erase(caseID string) error
 }
 
-// Seal replaces the clear personal details of a case's new events with
-// their sealed form, so they are never stored as they are.
+// Seal replaces the clear personal details of a case's new events (a
+// request, or a correction of one) with their sealed form, so they are never
+// stored as they are.
 func Seal(k Keys, caseID string, events []domain.Event) error {
 	for _, e := range events {
-		r, ok := e.(*domain.RequestReceived)
-		if !ok || r.Details == nil {
-			continue
-		}
-		if k == nil {
-			return &domain.Error{Code: domain.Internal, Message: "there is no key store to seal personal details with"}
-		}
-		plain, err := json.Marshal(r.Details)
-		if err != nil {
-			return &domain.Error{Code: domain.Internal, Message: "could not encode personal details", Err: err}
-		}
-		sealed, err := k.Seal(caseID, plain)
-		if errors.Is(err, keys.ErrErased) {
-			return domain.Errorf(domain.Conflict, "the personal data of case %s has been erased: it takes no new personal details", caseID)
+		var err error
+		switch v := e.(type) {
+		case *domain.RequestReceived:
+			if v.Details != nil {
+				v.Personal, err = seal(k, caseID, v.Details)
+				v.Details = nil
+			}
+		case *domain.StepCorrected:
+			if v.Details != nil {
+				v.Personal, err = seal(k, caseID, v.Details)
+				v.Details = nil
+			}
 		}
 		if err != nil {
-			return &domain.Error{Code: domain.Internal, Message: "could not seal personal details", Err: err}
+			return err
 		}
-		r.Personal, r.Details = sealed, nil
 	}
 	return nil
+}
+
+func seal(k Keys, caseID string, d *domain.PersonalDetails) ([]byte, error) {
+	if k == nil {
+		return nil, &domain.Error{Code: domain.Internal, Message: "there is no key store to seal personal details with"}
+	}
+	plain, err := json.Marshal(d)
+	if err != nil {
+		return nil, &domain.Error{Code: domain.Internal, Message: "could not encode personal details", Err: err}
+	}
+	sealed, err := k.Seal(caseID, plain)
+	if errors.Is(err, keys.ErrErased) {
+		return nil, domain.Errorf(domain.Conflict, "the personal data of case %s has been erased: it takes no new personal details", caseID)
+	}
+	if err != nil {
+		return nil, &domain.Error{Code: domain.Internal, Message: "could not seal personal details", Err: err}
+	}
+	return sealed, nil
 }
 
 // Person is a case's personal details as a view shows them: opened, or
@@ -60,20 +76,61 @@ func openPersonal(k Keys, caseID string, r *domain.RequestReceived) (Person, err
 		return Person{PersonalDetails: &domain.PersonalDetails{BirthDate: r.BirthDate}}, nil
 	case r.Personal == nil:
 		return Person{}, nil
-	case k == nil:
-		return Person{}, &domain.Error{Code: domain.Internal, Message: "there is no key store to open personal details with"}
 	}
-	plain, err := k.Open(caseID, r.Personal)
+	d, erased, err := open(k, caseID, r.Personal)
+	if err != nil || erased {
+		return Person{Erased: erased}, err
+	}
+	r.Details = d
+	return Person{PersonalDetails: d}, nil
+}
+
+// openHistory opens in place every sealed detail of a case's history (the
+// request's and its corrections'), so that the domain can check a
+// correction against them and a view show them. It returns the person as the
+// history stands before corrections.
+func openHistory(k Keys, caseID string, history []domain.Step) (Person, error) {
+	var person Person
+	for i, st := range history {
+		switch v := st.Event.(type) {
+		case *domain.RequestReceived:
+			if i > 0 {
+				continue
+			}
+			p, err := openPersonal(k, caseID, v)
+			if err != nil {
+				return Person{}, err
+			}
+			person = p
+		case *domain.StepCorrected:
+			if v.Personal == nil || person.Erased {
+				continue
+			}
+			d, _, err := open(k, caseID, v.Personal)
+			if err != nil {
+				return Person{}, err
+			}
+			v.Details = d
+		}
+	}
+	return person, nil
+}
+
+// open opens sealed personal details; erased says the case's key is gone.
+func open(k Keys, caseID string, sealed []byte) (*domain.PersonalDetails, bool, error) {
+	if k == nil {
+		return nil, false, &domain.Error{Code: domain.Internal, Message: "there is no key store to open personal details with"}
+	}
+	plain, err := k.Open(caseID, sealed)
 	if errors.Is(err, keys.ErrErased) {
-		return Person{Erased: true}, nil
+		return nil, true, nil
 	}
 	if err != nil {
-		return Person{}, &domain.Error{Code: domain.Internal, Message: "could not open personal details", Err: err}
+		return nil, false, &domain.Error{Code: domain.Internal, Message: "could not open personal details", Err: err}
 	}
 	var d domain.PersonalDetails
 	if err := json.Unmarshal(plain, &d); err != nil {
-		return Person{}, &domain.Error{Code: domain.Internal, Message: "could not read personal details", Err: err}
+		return nil, false, &domain.Error{Code: domain.Internal, Message: "could not read personal details", Err: err}
 	}
-	r.Details = &d
-	return Person{PersonalDetails: &d}, nil
+	return &d, false, nil
 }

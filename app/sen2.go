@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"math"
 	"slices"
 	"sort"
 
@@ -43,6 +44,51 @@ type sen2Case struct {
 	planIssued                                     bool
 }
 
+// apply adds one step of the case to what the return says of it.
+func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
+	switch v := ev.(type) {
+	case *domain.RequestReceived:
+		p, err := openPersonal(k, c.id, v)
+		if err != nil {
+			return err
+		}
+		if p.PersonalDetails != nil {
+			c.birth, c.forename, c.surname, c.postcode = p.BirthDate, p.Forename, p.Surname, p.Postcode
+		}
+		c.received, c.source = on, requestSources[v.Requester]
+	case *domain.AssessmentAgreed:
+		c.outcome, c.outcomeDate = "Assessment", on
+	case *domain.AssessmentRefused:
+		c.outcome, c.outcomeDate = "Refused", on
+	case *domain.DecidedNotToIssue:
+		c.assessOutcome, c.assessDate = "Plan not issued", on
+	case *domain.FinalPlanIssued:
+		c.assessOutcome, c.assessDate, c.planStart, c.planIssued, c.placement = "Plan issued", on, on, true, v.School
+	case *domain.ReviewDecisionNotified:
+		if v.Decision == "cease" {
+			c.cease = on
+		}
+	case *domain.TransferSettingNamed:
+		c.placement = v.School
+	case *domain.MediationAdviserContacted:
+		// Mediation about a refusal to assess belongs to the request;
+		// about the outcome of an assessment, to the assessment.
+		switch {
+		case c.assessOutcome != "":
+			c.assessMediation = true
+		case c.outcome == "Refused":
+			c.requestMediation = true
+		}
+	case *domain.AppealLodged:
+		if v.Kind == "refusal_to_assess" {
+			c.requestTribunal = true
+		} else {
+			c.assessTribunal = true
+		}
+	}
+	return nil
+}
+
 var requestSources = map[string]string{"parent": "Parent", "young_person": "Young person", "school": "School or setting", "professional": "Other professional"}
 
 // WriteSEN2 writes the return for census year year (activity in the calendar
@@ -64,11 +110,18 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 		return slices.DeleteFunc(steps, func(s domain.Step) bool { return s.On >= census }), err
 	}
 	cases := map[string]*sen2Case{}
+	corrected := map[string]string{} // case: its LA
 	err := projections.ReadBatches(ctx, store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
 		for _, e := range batch {
 			ev, on, err := projections.Decode(e)
 			if err != nil {
 				return err
+			}
+			id, isCase := domain.CaseIDOf(e.Stream)
+			if _, ok := ev.(*domain.StepCorrected); ok && isCase {
+				// Whenever a correction was recorded, the return shows the
+				// case as corrected.
+				corrected[id] = e.LA
 			}
 			if on >= census {
 				continue // the return shows what had happened by the census date
@@ -76,8 +129,7 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 			if err := model.ApplyDecoded(e, ev, on); err != nil {
 				return err
 			}
-			id, ok := domain.CaseIDOf(e.Stream)
-			if !ok {
+			if !isCase {
 				continue
 			}
 			c := cases[id]
@@ -86,51 +138,42 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 				cases[id] = c
 			}
 			c.la = e.LA
-			switch v := ev.(type) {
-			case *domain.RequestReceived:
-				p, err := openPersonal(k, id, v)
-				if err != nil {
-					return err
-				}
-				if p.PersonalDetails != nil {
-					c.birth, c.forename, c.surname, c.postcode = p.BirthDate, p.Forename, p.Surname, p.Postcode
-				}
-				c.received, c.source = on, requestSources[v.Requester]
-			case *domain.AssessmentAgreed:
-				c.outcome, c.outcomeDate = "Assessment", on
-			case *domain.AssessmentRefused:
-				c.outcome, c.outcomeDate = "Refused", on
-			case *domain.DecidedNotToIssue:
-				c.assessOutcome, c.assessDate = "Plan not issued", on
-			case *domain.FinalPlanIssued:
-				c.assessOutcome, c.assessDate, c.planStart, c.planIssued, c.placement = "Plan issued", on, on, true, v.School
-			case *domain.ReviewDecisionNotified:
-				if v.Decision == "cease" {
-					c.cease = on
-				}
-			case *domain.TransferSettingNamed:
-				c.placement = v.School
-			case *domain.MediationAdviserContacted:
-				// Mediation about a refusal to assess belongs to the request;
-				// about the outcome of an assessment, to the assessment.
-				switch {
-				case c.assessOutcome != "":
-					c.assessMediation = true
-				case c.outcome == "Refused":
-					c.requestMediation = true
-				}
-			case *domain.AppealLodged:
-				if v.Kind == "refusal_to_assess" {
-					c.requestTribunal = true
-				} else {
-					c.assessTribunal = true
-				}
+			if err := c.apply(k, ev, on); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
+	}
+	// A corrected case is read again as corrected: its request date, its
+	// details and every step as they should have been recorded.
+	for id, la := range corrected {
+		c := &sen2Case{id: id, la: la}
+		steps, err := load(id, math.MaxInt64)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := openHistory(k, id, steps); err != nil {
+			return 0, err
+		}
+		eff, err := domain.Effective(steps, func(d domain.Date) *domain.Rulebook { return model.RulebookAt(c.la, d) })
+		if err != nil {
+			return 0, errUnreadable(err)
+		}
+		for _, st := range eff {
+			if st.On < census {
+				if err := c.apply(k, st.Event, st.On); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if c.received.IsZero() {
+			delete(cases, id)
+		} else {
+			cases[id] = c
+		}
 	}
 	ids := make([]string, 0, len(cases))
 	for id := range cases {

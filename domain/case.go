@@ -380,6 +380,38 @@ func (c *Case) mustHavePlan(step string) error {
 	return nil
 }
 
+// requestData is the data of receive_request: who asked, the child's
+// school, and the personal details, which the event keeps only sealed.
+type requestData struct {
+	Requester string `json:"requester"`
+	School    string `json:"school,omitempty"`
+	Forename  string `json:"forename,omitempty"`
+	Surname   string `json:"surname,omitempty"`
+	BirthDate Date   `json:"birth_date,omitempty"`
+	Address   string `json:"address,omitempty"`
+	Postcode  string `json:"postcode,omitempty"`
+}
+
+// hasPersonal reports whether the data holds any personal detail.
+func (d requestData) hasPersonal() bool {
+	return *d.details() != PersonalDetails{}
+}
+
+// details returns the personal details of the data.
+func (d requestData) details() *PersonalDetails {
+	return &PersonalDetails{Forename: d.Forename, Surname: d.Surname, BirthDate: d.BirthDate, Address: d.Address, Postcode: d.Postcode}
+}
+
+// withDetails returns the data with its personal details replaced by p
+// (none when p is nil).
+func (d requestData) withDetails(p *PersonalDetails) requestData {
+	if p == nil {
+		p = &PersonalDetails{}
+	}
+	d.Forename, d.Surname, d.BirthDate, d.Address, d.Postcode = p.Forename, p.Surname, p.BirthDate, p.Address, p.Postcode
+	return d
+}
+
 // checkPersonal validates a request's personal details: the date of birth
 // is required, not after the request and the person under 25 on it (a young
 // person is under 25, s83(2)); the other details are optional text of
@@ -405,26 +437,18 @@ func checkPersonal(born, on Date, text map[string]string) error {
 func init() {
 	for name, h := range map[string]handler{
 		"receive_request": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
-			var d struct {
-				Requester string `json:"requester"`
-				BirthDate Date   `json:"birth_date"`
-				School    string `json:"school"`
-				Forename  string `json:"forename"`
-				Surname   string `json:"surname"`
-				Address   string `json:"address"`
-				Postcode  string `json:"postcode"`
-			}
+			var d requestData
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
 			if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "professional"); err != nil {
 				return nil, err
 			}
-			// A stored request decided again after a correction has its
-			// personal details sealed, not in its data: they were checked
-			// when it was first recorded.
-			sealed := cmd.replay && d.BirthDate.IsZero()
-			if !sealed {
+			// A stored request decided again after a correction of another
+			// step was checked when it was recorded, and its personal details
+			// may be sealed, out of its data: checks added to the law since
+			// must not make its history unreadable.
+			if !cmd.replay {
 				if err := checkPersonal(d.BirthDate, cmd.On, map[string]string{"forename": d.Forename, "surname": d.Surname,
 					"address": d.Address, "postcode": d.Postcode}); err != nil {
 					return nil, err
@@ -434,8 +458,8 @@ func init() {
 				return nil, conflictf("receive_request: this case already has a request (received %s)", c.Opened)
 			}
 			e := &RequestReceived{Requester: d.Requester, School: d.School, Rulebook: rb.ID}
-			if !sealed {
-				e.Details = &PersonalDetails{Forename: d.Forename, Surname: d.Surname, BirthDate: d.BirthDate, Address: d.Address, Postcode: d.Postcode}
+			if d.hasPersonal() {
+				e.Details = d.details()
 			}
 			return []Event{e}, nil
 		},

@@ -13,6 +13,10 @@ const TypeStepCorrected = "step_corrected"
 // step at version Corrects happened on On instead (when set), with the command
 // data Data instead (when set), or did not happen at all (Void). Every view
 // applies corrections; the corrected event stays in the history beside it.
+//
+// A corrected request keeps its personal details out of Data, as the request
+// itself does: the application seals them into Personal. Schema 2 added
+// Personal; schema 1 corrections never carry personal details.
 type StepCorrected struct {
 	Corrects int64           `json:"corrects"`
 	Type     string          `json:"type"`
@@ -20,16 +24,50 @@ type StepCorrected struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Void     bool            `json:"void,omitempty"`
 	Reason   string          `json:"reason"`
+	// Personal is Details sealed with the case's key, as in RequestReceived.
+	Personal []byte `json:"personal,omitempty"`
+	// Details are the corrected personal details in the clear: from the
+	// command before the application seals them, or opened for a view.
+	Details *PersonalDetails `json:"-"`
 }
 
 // EventType implements Event.
 func (StepCorrected) EventType() string { return TypeStepCorrected }
 
 // SchemaVersion implements Event.
-func (StepCorrected) SchemaVersion() int { return 1 }
+func (StepCorrected) SchemaVersion() int { return 2 }
 
 // Attr implements Event.
 func (e StepCorrected) Attr(n string) string { return pick(n, "type", e.Type) }
+
+// after returns the correction as it stands after an earlier one of the same
+// step: each correction changes what it names (the date, the data, the
+// personal details) and keeps what the earlier one set, so correcting a date
+// never undoes a correction of the data. A void step comes back with the
+// date or data of a later correction.
+func (e *StepCorrected) after(earlier *StepCorrected) *StepCorrected {
+	if earlier == nil || e.Void {
+		return e
+	}
+	m := *e
+	if earlier.Void {
+		return &m
+	}
+	if m.On.IsZero() {
+		m.On = earlier.On
+	}
+	if m.Data == nil {
+		m.Data = earlier.Data
+	}
+	if !m.correctsPersonal() {
+		m.Personal, m.Details = earlier.Personal, earlier.Details
+	}
+	return &m
+}
+
+// correctsPersonal reports whether the correction replaces a request's
+// personal details.
+func (e *StepCorrected) correctsPersonal() bool { return e.Personal != nil || e.Details != nil }
 
 func init() {
 	eventFactories[TypeStepCorrected] = func() Event { return &StepCorrected{} }
@@ -73,7 +111,7 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 	fixes := map[int64]*StepCorrected{}
 	for _, s := range history {
 		if c, ok := s.Event.(*StepCorrected); ok {
-			fixes[c.Corrects] = c // the latest correction of a step wins
+			fixes[c.Corrects] = c.after(fixes[c.Corrects])
 		}
 	}
 	c := &Case{}
@@ -83,7 +121,7 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 			c.Version++ // corrections count as versions but change nothing
 			continue
 		}
-		on, data := s.On, json.RawMessage(nil)
+		on, data, replay := s.On, json.RawMessage(nil), true
 		fix := fixes[s.Version]
 		if fix != nil {
 			if fix.Void {
@@ -93,7 +131,18 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 			if !fix.On.IsZero() {
 				on = fix.On
 			}
-			data = fix.Data
+			// Data from a correction was checked when it was recorded; a
+			// stored payload is read leniently, as it may hold derived fields.
+			if fix.Data != nil {
+				data, replay = fix.Data, false
+			}
+		}
+		req, isRequest := s.Event.(*RequestReceived)
+		if isRequest {
+			var err error
+			if data, replay, err = requestCommand(req, fix, data); err != nil {
+				return nil, err
+			}
 		}
 		if data == nil {
 			b, err := json.Marshal(s.Event)
@@ -103,7 +152,7 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 			data = b
 		}
 		name := commandFor(s.Event.EventType())
-		evs, err := c.Decide(Command{Name: name, On: on, Data: data, replay: fix == nil}, rulesAt(on))
+		evs, err := c.Decide(Command{Name: name, On: on, Data: data, replay: replay}, rulesAt(on))
 		if err != nil {
 			return nil, &Error{Code: ErrorCode(err), Field: "corrects",
 				Message: fmt.Sprintf("the corrected history is not valid at version %d (%s on %s): %s", s.Version, name, on, ErrorMessage(err))}
@@ -115,10 +164,47 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 		// A step is one event; the case's version follows the stored count.
 		c.Version = version + 1
 		for _, e := range evs {
+			if r, ok := e.(*RequestReceived); ok && isRequest {
+				// The request keeps its sealed details, or takes the
+				// correction's.
+				r.Personal = req.Personal
+				if fix != nil && fix.correctsPersonal() {
+					r.Personal = fix.Personal
+				}
+			}
 			out = append(out, Step{Version: s.Version, On: on, Event: e})
 		}
 	}
 	return out, nil
+}
+
+// requestCommand returns the data with which a stored request is decided
+// again, and whether leniently (replay): its own data or the correction's,
+// with the personal details that apply (the correction's, else the
+// request's) when they are known in the clear. Details still sealed are
+// left out and the request is replayed as recorded; known ones are checked
+// again when the request is corrected, so that a corrected date is still
+// within the person's 25 years.
+func requestCommand(req *RequestReceived, fix *StepCorrected, fixData json.RawMessage) (json.RawMessage, bool, error) {
+	d := requestData{Requester: req.Requester, School: req.School}
+	if fixData != nil {
+		d = requestData{}
+		if err := json.Unmarshal(fixData, &d); err != nil {
+			return nil, false, &Error{Code: Invalid, Field: "data", Message: "a stored correction of the request is unreadable", Err: err}
+		}
+	}
+	details := req.Details
+	if details == nil && !req.BirthDate.IsZero() {
+		details = &PersonalDetails{BirthDate: req.BirthDate} // schema 1
+	}
+	if fix != nil && fix.correctsPersonal() {
+		details = fix.Details
+	}
+	b, err := json.Marshal(d.withDetails(details))
+	if err != nil {
+		return nil, false, err
+	}
+	return b, fix == nil || details == nil, nil
 }
 
 // FoldHistory builds the case from its stored history, applying corrections.
@@ -178,15 +264,49 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 	if d.Void && d.Version == 1 {
 		return nil, FieldErrorf("data.void", "the request opens the case and cannot be voided")
 	}
+	var details *PersonalDetails
 	if _, ok := target.Event.(*RequestReceived); ok && len(d.Data) > 0 {
-		// Corrections are stored in the clear; a request's data holds the
-		// child's personal details, which are only ever stored sealed.
-		return nil, FieldErrorf("data.data", "a request's data holds personal details and is not corrected by correct_step; correct its date, or record the request again on a new case")
+		// Corrections are stored in the clear, and a request's personal
+		// details only ever sealed: they travel beside the data, for the
+		// application to seal. Data without them keeps the request's own.
+		var rd requestData
+		if err := decodeData(d.Data, &rd); err != nil {
+			return nil, withFieldPrefix(err, "data.")
+		}
+		if rd.hasPersonal() {
+			details = rd.details()
+		}
+		b, err := json.Marshal(rd.withDetails(nil))
+		if err != nil {
+			return nil, err
+		}
+		d.Data = b
 	}
 	if !d.On.IsZero() && d.On > cmd.On {
 		return nil, FieldErrorf("data.on", "%s is after the correction itself (%s)", d.On, cmd.On)
 	}
-	fix := &StepCorrected{Corrects: d.Version, Type: target.Event.EventType(), On: d.On, Data: d.Data, Void: d.Void, Reason: d.Reason}
+	if r, ok := target.Event.(*RequestReceived); ok {
+		// The person must still be under 25 on the request date as
+		// corrected (s83(2)), when the application could open the details.
+		on := target.On
+		if !d.On.IsZero() {
+			on = d.On
+		}
+		if details != nil {
+			if err := checkPersonal(details.BirthDate, on, map[string]string{"forename": details.Forename,
+				"surname": details.Surname, "address": details.Address, "postcode": details.Postcode}); err != nil {
+				return nil, withFieldPrefix(err, "data.")
+			}
+		} else if born := r.Born(); !born.IsZero() && !d.On.IsZero() {
+			switch {
+			case on < born:
+				return nil, FieldErrorf("data.on", "%s is before the person's date of birth", on)
+			case Age(born, on) >= 25:
+				return nil, FieldErrorf("data.on", "the person is %d on %s: a young person is under 25 (CFA 2014 s83(2))", Age(born, on), on)
+			}
+		}
+	}
+	fix := &StepCorrected{Corrects: d.Version, Type: target.Event.EventType(), On: d.On, Data: d.Data, Void: d.Void, Reason: d.Reason, Details: details}
 	trial := append(append([]Step(nil), history...), Step{Version: int64(len(history) + 1), On: cmd.On, Event: fix})
 	if _, err := Effective(trial, rulesAt); err != nil {
 		return nil, err

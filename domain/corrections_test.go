@@ -129,3 +129,127 @@ func TestCorrections(t *testing.T) {
 		}
 	})
 }
+
+func TestCorrectingARequest(t *testing.T) {
+	base := stored(t,
+		[3]string{"2024-03-01", "receive_request", `{"requester":"parent","birth_date":"2015-05-01","forename":"Ann"}`},
+		[3]string{"2024-04-01", "decide_to_assess", ""},
+	)
+	// As stored: the application sealed the details, so the domain sees
+	// none in the clear.
+	sealed := func() []Step {
+		h := append([]Step(nil), base...)
+		r := *h[0].Event.(*RequestReceived)
+		r.Details, r.Personal = nil, []byte("sealed-original")
+		h[0].Event = &r
+		return h
+	}
+	t.Run("a corrected request date moves the clocks it starts", func(t *testing.T) {
+		h, err := correct(t, sealed(), "2024-05-01", `{"version":1,"on":"2024-02-20","reason":"date stamp misread"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := clocksOf(t, h, "2024-05-01")["decide_to_assess/"]
+		if r.Started != d("2024-02-20") || r.Due != d("2024-04-02") {
+			t.Fatalf("row %+v", r)
+		}
+		eff, err := Effective(h, currentLaw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(eff[0].Event.(*RequestReceived).Personal); got != "sealed-original" {
+			t.Fatalf("the corrected request lost its sealed details: %q", got)
+		}
+	})
+	t.Run("a request date that makes the person 25 is refused", func(t *testing.T) {
+		old := stored(t, [3]string{"2024-03-01", "receive_request", `{"requester":"parent","birth_date":"1999-03-02"}`})
+		_, err := correct(t, old, "2024-05-01", `{"version":1,"on":"2024-03-02","reason":"x"}`)
+		if e, ok := err.(*Error); !ok || e.Field != "data.on" {
+			t.Fatalf("error %v, want one naming data.on", err)
+		}
+	})
+	t.Run("corrected personal details travel beside the data, never in it", func(t *testing.T) {
+		h, err := correct(t, sealed(), "2024-05-01", `{"version":1,"data":{"requester":"young_person","forename":"Anne","birth_date":"2008-05-01"},"reason":"name misspelt"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fix := h[len(h)-1].Event.(*StepCorrected)
+		if fix.Details == nil || fix.Details.Forename != "Anne" || fix.Details.BirthDate != d("2008-05-01") {
+			t.Fatalf("details %+v", fix.Details)
+		}
+		if string(fix.Data) != `{"requester":"young_person"}` {
+			t.Fatalf("the stored data holds %s", fix.Data)
+		}
+		fix.Personal, fix.Details = []byte("sealed-correction"), nil // as the application stores it
+		eff, err := Effective(h, currentLaw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := eff[0].Event.(*RequestReceived)
+		if r.Requester != "young_person" || string(r.Personal) != "sealed-correction" {
+			t.Fatalf("effective request %+v", r)
+		}
+	})
+	t.Run("corrected data without details keeps the request's own", func(t *testing.T) {
+		h, err := correct(t, sealed(), "2024-05-01", `{"version":1,"data":{"requester":"school","school":"S1"},"reason":"the school asked"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eff, err := Effective(h, currentLaw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := eff[0].Event.(*RequestReceived); r.Requester != "school" || string(r.Personal) != "sealed-original" {
+			t.Fatalf("effective request %+v", r)
+		}
+	})
+	t.Run("bad request data names the field inside the correction", func(t *testing.T) {
+		for data, field := range map[string]string{
+			`{"version":1,"data":{"requester":"parent","shcool":"S1"},"reason":"x"}`:             "data.data",
+			`{"version":1,"data":{"requester":"parent","forename":"A"},"reason":"x"}`:            "data.data.birth_date",
+			`{"version":1,"data":{"requester":"parent","birth_date":"1990-01-01"},"reason":"x"}`: "data.data.birth_date",
+		} {
+			_, err := correct(t, sealed(), "2024-05-01", data)
+			if e, ok := err.(*Error); !ok || e.Field != field {
+				t.Errorf("%s: error %v, want field %s", data, err, field)
+			}
+		}
+	})
+}
+
+func TestCorrectionsCompose(t *testing.T) {
+	base := stored(t,
+		[3]string{"2024-03-01", "receive_request", request},
+		[3]string{"2024-04-20", "decide_to_assess", ""},
+		[3]string{"2024-04-22", "request_advice", `{"advice":"health"}`},
+	)
+	h, err := correct(t, base, "2024-05-01", `{"version":3,"data":{"advice":"educational_psychology"},"reason":"wrong advice kind"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err = correct(t, h, "2024-05-02", `{"version":3,"on":"2024-04-23","reason":"and the wrong day"}`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a later date correction keeps the earlier data correction", func(t *testing.T) {
+		r, ok := clocksOf(t, h, "2024-05-02")["advice/educational_psychology"]
+		if !ok || r.Started != d("2024-04-23") {
+			t.Fatalf("rows %v", clocksOf(t, h, "2024-05-02"))
+		}
+	})
+	t.Run("a void step comes back with a later correction's date", func(t *testing.T) {
+		v, err := correct(t, h, "2024-05-03", `{"version":3,"void":true,"reason":"recorded on the wrong case"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := clocksOf(t, v, "2024-05-03")["advice/educational_psychology"]; ok {
+			t.Fatal("the void step still runs a clock")
+		}
+		back, err := correct(t, v, "2024-05-04", `{"version":3,"on":"2024-04-24","reason":"it was this case after all"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := clocksOf(t, back, "2024-05-04")["advice/health"]; !ok || r.Started != d("2024-04-24") {
+			t.Fatalf("rows %v", clocksOf(t, back, "2024-05-04"))
+		}
+	})
+}

@@ -73,3 +73,15 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// withFieldPrefix returns err with its field nested under prefix, for data
+// checked inside another command's data (a correction's "data.data").
+func withFieldPrefix(err error, prefix string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Field != "" {
+		c := *e
+		c.Field = prefix + e.Field
+		return &c
+	}
+	return err
+}

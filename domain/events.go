@@ -416,6 +416,7 @@ var eventFactories = map[string]func() Event{
 // still decode into its current struct.
 var olderSchemas = map[string]map[int]bool{
 	TypeRequestReceived: {1: true}, // birth_date in the clear, no sealed details
+	TypeStepCorrected:   {1: true}, // never corrects personal details
 }
 
 // DecodeEvent reads a stored payload of the given type and schema version.

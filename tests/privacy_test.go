@@ -26,15 +26,26 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	s.must(201, "POST", "/v1/cases", `{"id":"p1","la":"E09000001","on":"2024-03-01","reason":"from the paper file","data":{"requester":"parent",
 		"birth_date":"2016-02-29","forename":"Ottoline","surname":"Quirke-Ellingham","address":"7 Larkspur Row, Tadcaster","postcode":"LS24 9ZZ"}}`, "Authorization", cw)
 	s.must(201, "POST", "/v1/cases/p1/commands/decide_to_assess", `{"on":"2024-04-05","reason":"from the paper file"}`, "Authorization", cw)
+	// A mis-keyed request is corrected: its date (which starts the clocks)
+	// and the child's details, which the correction seals as the request
+	// sealed them.
+	s.must(201, "POST", "/v1/cases/p1/commands/correct_step", `{"reason":"from the paper file","data":{"version":1,"on":"2024-02-28",
+		"reason":"the date stamp and the forename were mis-keyed","data":{"requester":"parent","birth_date":"2016-02-29",
+		"forename":"Ottilie","surname":"Quirke-Ellingham","address":"7 Larkspur Row, Tadcaster","postcode":"LS24 9ZZ"}}}`, "Authorization", cw)
 	before := s.must(200, "GET", "/v1/cases/p1", "", "Authorization", cw)
 	person, _ := before["person"].(map[string]any)
-	if person["surname"] != "Quirke-Ellingham" || person["birth_date"] != "2016-02-29" || person["postcode"] != "LS24 9ZZ" {
-		t.Fatalf("the case view does not show the opened details: %v", before["person"])
+	if person["forename"] != "Ottilie" || person["surname"] != "Quirke-Ellingham" || person["birth_date"] != "2016-02-29" || person["postcode"] != "LS24 9ZZ" {
+		t.Fatalf("the case view does not show the corrected details: %v", before["person"])
+	}
+	for _, c := range before["clocks"].([]any) {
+		if row := c.(map[string]any); row["clock"] == "decide_to_assess" && row["started"] != "2024-02-28" {
+			t.Fatalf("the 6-week clock does not start on the corrected request date: %v", row)
+		}
 	}
 	stats := s.must(200, "GET", "/v1/stats?la=E09000001&from=2024-01-01&to=2024-12-31&as_of=2024-12-31", "")
 	s.stop()
 
-	secrets := []string{"Quirke-Ellingham", "Ottoline", "Larkspur", "LS24 9ZZ", "2016-02-29"}
+	secrets := []string{"Quirke-Ellingham", "Ottoline", "Ottilie", "Larkspur", "LS24 9ZZ", "2016-02-29"}
 	seen := false // the scan reads what is stored: the request's other data is there
 	for _, f := range filesUnder(t, dir) {
 		seen = seen || bytes.Contains(f.data, []byte(`"requester":"parent"`))
@@ -46,6 +57,14 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	}
 	if !seen {
 		t.Fatal("no file holds the request's data: the scan proves nothing")
+	}
+	// The statutory return shows the request as corrected.
+	out, err := exec.Command(binary, "export", "sen2", "--db", db, "--year", "2025").Output()
+	if err != nil {
+		t.Fatalf("export sen2: %v", err)
+	}
+	if row := string(out); !strings.Contains(row, "E09000001,p1,Quirke-Ellingham,Ottilie,2016-02-29,") || !strings.Contains(row, ",2024-02-28,Parent,") {
+		t.Fatalf("the return does not show the corrected request:\n%s", out)
 	}
 
 	s = startServer(t, db)
@@ -68,10 +87,11 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	if last := tl[len(tl)-1].(map[string]any); last["event"] != "personal_data_erased" || last["actor"] != "mgr-1" {
 		t.Fatalf("the timeline does not end with the erasure: %v", last)
 	}
-	// A correction is stored in the clear, so it may not carry a request's
-	// personal details.
-	if p := s.must(422, "POST", "/v1/cases/p1/commands/correct_step", `{"data":{"version":1,"reason":"r","data":{"requester":"parent","birth_date":"2016-03-01"}}}`, "Authorization", cw); p["field"] != "data.data" {
-		t.Fatalf("correction of a request's data: %v", p)
+	// Erased details take no correction; the request's date still does.
+	s.must(409, "POST", "/v1/cases/p1/commands/correct_step", `{"data":{"version":1,"reason":"r","data":{"requester":"parent","birth_date":"2016-03-01"}}}`, "Authorization", cw)
+	s.must(201, "POST", "/v1/cases/p1/commands/correct_step", `{"data":{"version":1,"on":"2024-02-27","reason":"the stamp was a day out"}}`, "Authorization", cw)
+	if p, _ := s.must(200, "GET", "/v1/cases/p1", "", "Authorization", cw)["person"].(map[string]any); p["erased"] != true || p["forename"] != nil {
+		t.Fatalf("after a correction of an erased case the view shows %v", p)
 	}
 	s.stop()
 	if out, err := exec.Command(binary, "verify", "--db", db).CombinedOutput(); err != nil || !strings.Contains(string(out), "every hash chain is intact") {
