@@ -204,7 +204,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		if req.Reason == "" {
 			req.Reason = fix.Reason
 		}
-	} else if events, err = lc.c.Decide(domain.Command{Name: req.Command, On: req.On, Data: req.Data}, rb); err != nil {
+	} else if events, err = lc.c.Decide(domain.Command{Name: req.Command, On: req.On, Data: req.Data, Holidays: l.Holidays}, rb); err != nil {
 		return CommandResult{}, err
 	}
 	recordedAt := req.RecordedAt

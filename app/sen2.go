@@ -64,10 +64,11 @@ func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
 		c.assessOutcome, c.assessDate = "Plan not issued", on
 	case *domain.FinalPlanIssued:
 		c.assessOutcome, c.assessDate, c.planStart, c.planIssued, c.placement = "Plan issued", on, on, true, v.School
-	case *domain.ReviewDecisionNotified:
-		if v.Decision == "cease" {
-			c.cease = on
-		}
+	case *domain.PlanCeased:
+		// The day the plan ended, not the decision to cease: the plan is
+		// maintained until the time to appeal has passed or the appeal has
+		// ended (SEN2 guide, EHCN004A).
+		c.cease = on
 	case *domain.TransferSettingNamed:
 		c.placement = v.School
 	case *domain.MediationAdviserContacted:

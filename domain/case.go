@@ -28,9 +28,20 @@ type Command struct {
 	Name string
 	On   Date
 	Data json.RawMessage
+	// Holidays are the bank holidays, for the steps whose checks count
+	// working days (the end of the family's time to appeal); weekends only
+	// when nil.
+	Holidays Holidays
 	// replay marks a stored step being decided again after a correction:
 	// its data is a stored payload, whose derived fields are ignored.
 	replay bool
+}
+
+func (cmd Command) holidays() Holidays {
+	if cmd.Holidays == nil {
+		return NoHolidays{}
+	}
+	return cmd.Holidays
 }
 
 func (cmd Command) decode(into any) error {
@@ -66,7 +77,11 @@ type Case struct {
 	draftOn             Date // the day the draft was served
 	repsReceived        bool
 	planIssued          bool
-	ceased              bool
+	ceasing             bool            // a decision to cease awaits the end of the family's time to appeal
+	ceaseNotice         Date            // the day the decision to cease was notified
+	ceaseAppealed       bool            // an appeal against the decision to cease is before the tribunal
+	ceaseDismissed      bool            // that appeal was dismissed: the plan may cease at once
+	ceased              bool            // the plan is no longer maintained
 	advice              map[string]bool // kind -> received
 	consultations       map[string]bool // school -> responded
 	review              int             // number of the current review; 1 once a plan exists
@@ -82,6 +97,8 @@ type Case struct {
 	mediationDue        bool // family wants mediation, not yet held
 	certificateDue      bool
 	certified           bool
+	certifiedOn         Date            // the latest window's mediation certificate
+	windowOn            Date            // the day the latest appeal window opened
 	orders              map[string]bool // compliance step -> complied
 	assessOrdered       bool
 	issueOrdered        bool // a tribunal ordered a plan: refusals no longer stand
@@ -117,14 +134,14 @@ func (c *Case) Apply(e Event, on Date) {
 		c.decision = "assess"
 	case *AssessmentRefused:
 		c.decision = "refused"
-		c.openAppealWindow()
+		c.openAppealWindow(on)
 	case *AdviceRequested:
 		c.advice[v.Advice] = false
 	case *AdviceReceived:
 		c.advice[v.Advice] = true
 	case *DecidedNotToIssue:
 		c.notIssuing = true
-		c.openAppealWindow()
+		c.openAppealWindow(on)
 	case *DraftPlanSent:
 		c.draftSent, c.draftOn = true, on
 	case *RepresentationsReceived:
@@ -135,7 +152,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.consultations[v.School] = true
 	case *FinalPlanIssued:
 		c.planIssued, c.review, c.lastReviewOn = true, 1, on
-		c.openAppealWindow()
+		c.openAppealWindow(on)
 	case *ReviewMeetingHeld:
 		c.meetingHeld = true
 	case *ReviewReportSent:
@@ -145,18 +162,23 @@ func (c *Case) Apply(e Event, on Date) {
 		if v.Decision == "amend" {
 			c.amendFor = v.Review
 		}
-		if v.Decision == "cease" {
-			c.ceased = true
-		} else {
+		if v.NextReview != 0 {
 			c.review = v.NextReview
 		}
+		// A plan is maintained after a decision to cease until the family's
+		// time to appeal has passed or its appeal has ended; a later
+		// decision to maintain or amend withdraws the cessation.
+		c.ceasing, c.ceaseAppealed, c.ceaseDismissed = v.Decision == "cease", false, false
+		if c.ceasing {
+			c.ceaseNotice = on
+		}
 		c.meetingHeld, c.reportSent = false, false
-		c.openAppealWindow()
+		c.openAppealWindow(on)
 	case *AmendmentsProposed:
 		c.amendments, c.amending, c.amendFor = true, v.Review, 0
 	case *AmendedPlanIssued:
 		c.amendments = false
-		c.openAppealWindow()
+		c.openAppealWindow(on)
 	case *PhaseTransferScheduled:
 		c.phaseOpen = true
 	case *TransferSettingNamed:
@@ -168,10 +190,15 @@ func (c *Case) Apply(e Event, on Date) {
 	case *MediationHeld, *MediationNotArranged:
 		c.mediationDue, c.certificateDue = false, true
 	case *MediationCertificateIssued:
-		c.certificateDue, c.certified = false, true
+		c.certificateDue, c.certified, c.certifiedOn = false, true, on
 	case *AppealLodged:
 		c.appealLodged = true
 		c.appeals++
+		if v.Kind == "cease" {
+			c.ceaseAppealed = true
+		}
+	case *PlanCeased:
+		c.ceased, c.ceasing, c.ceaseAppealed = true, false, false
 	case *TribunalOrdered:
 		switch v.Order {
 		case "assess":
@@ -186,9 +213,11 @@ func (c *Case) Apply(e Event, on Date) {
 			c.orders["placement"] = false
 		case "maintain":
 			c.orders["amend"] = false
-			c.ceased = false
+			c.ceasing, c.ceaseAppealed = false, false
 		case "maintain_unchanged":
-			c.ceased = false
+			c.ceasing, c.ceaseAppealed = false, false
+		case "dismiss":
+			c.ceaseDismissed, c.ceaseAppealed = c.ceaseAppealed, false
 		}
 	case *OrderComplied:
 		c.orders[v.Step] = true
@@ -228,8 +257,9 @@ type concession struct {
 	on Date
 }
 
-func (c *Case) openAppealWindow() {
+func (c *Case) openAppealWindow(on Date) {
 	c.appealWindows++
+	c.windowOn, c.certifiedOn = on, 0
 	c.appealLodged, c.contacted, c.mediationDue, c.certificateDue, c.certified = false, false, false, false, false
 }
 
@@ -638,6 +668,9 @@ func init() {
 			return nil
 		}, func(c *Case) Event { return &ReviewMeetingHeld{Review: c.review} }),
 		"send_review_report": simple(func(c *Case) error {
+			if err := c.mustHavePlan("send_review_report"); err != nil {
+				return err
+			}
 			if !c.meetingHeld {
 				return conflictf("send_review_report: no review meeting has been held for review %d", c.review)
 			}
@@ -663,10 +696,10 @@ func init() {
 			if rb.Features[featureStepDown] && d.StepDownConsidered == nil {
 				return nil, FieldErrorf("data.step_down_considered", "is required under %s: record whether stepping down or ceasing the plan was considered", rb.ID)
 			}
-			e := &ReviewDecisionNotified{Review: c.review, Decision: d.Decision, StepDownConsidered: d.StepDownConsidered}
-			if d.Decision != "cease" {
-				e.NextReview = c.review + 1
-			}
+			// The plan is maintained after a decision to cease until it
+			// ceases, so the next review is numbered and due as after any other.
+			e := &ReviewDecisionNotified{Review: c.review, Decision: d.Decision, StepDownConsidered: d.StepDownConsidered,
+				NextReview: c.review + 1}
 			return []Event{e}, nil
 		},
 		"send_proposed_amendments": simple(func(c *Case) error {
@@ -793,13 +826,24 @@ func init() {
 			// maintain_unchanged starts no clock; refer_back (reg 44(2)(d))
 			// asks the LA to reconsider, whose limit was not retrieved, so it
 			// is recorded without a clock.
-			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain", "maintain_unchanged", "refer_back"); err != nil {
+			// dismiss (reg 44(2)(a)) starts no clock; after an appeal against
+			// a decision to cease, the LA may then cease the plan at once.
+			if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain", "maintain_unchanged", "refer_back", "dismiss"); err != nil {
 				return nil, err
 			}
 			if c.appeals == 0 {
 				return nil, conflictf("tribunal_order: no appeal has been lodged")
 			}
 			return []Event{&TribunalOrdered{Order: d.Order}}, nil
+		},
+		"cease_plan": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+			if err := cmd.decode(&struct{}{}); err != nil {
+				return nil, err
+			}
+			if err := c.mayCease(cmd.On, rb, cmd.holidays()); err != nil {
+				return nil, err
+			}
+			return []Event{&PlanCeased{}}, nil
 		},
 		"comply_with_order": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 			var d struct {
@@ -823,6 +867,48 @@ func init() {
 	} {
 		handlers[name] = h
 	}
+}
+
+// clockAppealWindow is the rulebook clock of the family's time to appeal.
+const clockAppealWindow = "appeal_window"
+
+// mayCease refuses to end a plan before the LA may: without a decision to
+// cease, while an appeal against it is before the tribunal, or before the
+// family's time to appeal it has passed. The LA must "continue to maintain
+// the EHC plan until the time has passed for bringing an appeal or, when an
+// appeal has been registered, until it has been concluded" (DfE SEN2 guide,
+// item EHCN004A; Code of Practice 9.210 [secondary]). The time to appeal is
+// the rulebook's appeal window from the notice, extended by a mediation
+// certificate, counted by the tribunal's rules (HESC Rules 2008 r20, r12).
+func (c *Case) mayCease(on Date, rb *Rulebook, h Holidays) error {
+	switch {
+	case c.ceased:
+		return conflictf("cease_plan: the plan has already ceased")
+	case !c.planIssued:
+		return conflictf("cease_plan: no final plan has been issued")
+	case !c.ceasing:
+		return conflictf("cease_plan: no decision to cease the plan stands (notify_review_decision with decision cease)")
+	case c.ceaseAppealed:
+		return conflictf("cease_plan: the family has appealed the decision to cease: the plan is maintained until the appeal ends")
+	case on < c.ceaseNotice:
+		return FieldErrorf("on", "%s is before the decision to cease (%s)", on, c.ceaseNotice)
+	case c.ceaseDismissed:
+		return nil
+	}
+	w := rb.Clock(clockAppealWindow)
+	if w == nil {
+		return nil // a rulebook without appeal windows
+	}
+	last := w.Period.Due(c.ceaseNotice, nil, h)
+	if c.windowOn == c.ceaseNotice && c.certified {
+		for _, x := range w.Extends {
+			last = max(last, x.Period.Due(c.certifiedOn, nil, h))
+		}
+	}
+	if on <= last {
+		return conflictf("cease_plan: the family may appeal the decision to cease until %s, and the plan is maintained until then: cease it from %s", last, last.AddDays(1))
+	}
+	return nil
 }
 
 // mayFinalise refuses a final plan issued without a draft (s38, reg 13(1)),
@@ -874,7 +960,7 @@ var commandEvents = map[string]string{
 	"name_transfer_setting": TypeTransferSettingNamed, "contact_mediation_adviser": TypeMediationAdviserContacted,
 	"hold_mediation": TypeMediationHeld, "notify_mediation_not_arranged": TypeMediationNotArranged,
 	"issue_mediation_certificate": TypeMediationCertificateIssued, "lodge_appeal": TypeAppealLodged,
-	"tribunal_order": TypeTribunalOrdered, "comply_with_order": TypeOrderComplied,
+	"tribunal_order": TypeTribunalOrdered, "comply_with_order": TypeOrderComplied, "cease_plan": TypePlanCeased,
 }
 
 // CommandEventType returns the type of the first event a command emits.

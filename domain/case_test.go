@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -281,5 +282,50 @@ func TestTribunalOrdersReopenTheWay(t *testing.T) {
 	t.Run("an order needs an appeal", func(t *testing.T) {
 		newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).
 			reject("2024-02-01", "tribunal_order", `{"order":"assess"}`, Conflict, "")
+	})
+}
+
+func TestCessation(t *testing.T) {
+	ceasing := func(t *testing.T) *history {
+		t.Helper()
+		return newHistory(t, DefaultRulebook).do("2023-09-04", "receive_request", request).do("2023-10-02", "decide_to_assess", "").
+			do("2024-01-08", "send_draft_plan", "").do("2024-01-26", "issue_final_plan", `{"school":"S1"}`).
+			do("2025-01-06", "hold_review_meeting", "").do("2025-01-13", "send_review_report", "").
+			do("2025-01-20", "notify_review_decision", `{"decision":"cease"}`)
+	}
+	message := func(h *history, on string) string {
+		_, err := h.decide(on, "cease_plan", "")
+		return ErrorMessage(err)
+	}
+	t.Run("the plan is maintained while the family may appeal", func(t *testing.T) {
+		h := ceasing(t)
+		if m := message(h, "2025-03-20"); !strings.Contains(m, "may appeal the decision to cease until 2025-03-20") {
+			t.Fatalf("message %q", m)
+		}
+		h.do("2025-02-10", "hold_review_meeting", "") // the plan is still maintained
+		h.do("2025-03-21", "cease_plan", "")
+		h.reject("2025-04-01", "send_review_report", "", Conflict, "")
+		h.reject("2025-04-02", "cease_plan", "", Conflict, "")
+	})
+	t.Run("an appeal keeps the plan until the tribunal dismisses it", func(t *testing.T) {
+		h := ceasing(t).do("2025-03-03", "contact_mediation_adviser", `{"wants_mediation":false}`).
+			do("2025-03-05", "issue_mediation_certificate", "")
+		if m := message(h, "2025-04-05"); !strings.Contains(m, "until 2025-04-07") {
+			t.Fatalf("the certificate does not extend the time to appeal: %q", m)
+		}
+		h.do("2025-04-04", "lodge_appeal", `{"kind":"cease"}`)
+		if m := message(h, "2025-06-01"); !strings.Contains(m, "maintained until the appeal ends") {
+			t.Fatalf("message %q", m)
+		}
+		h.do("2025-09-15", "tribunal_order", `{"order":"dismiss"}`).do("2025-09-15", "cease_plan", "")
+	})
+	t.Run("an order to maintain withdraws the cessation", func(t *testing.T) {
+		h := ceasing(t).do("2025-03-03", "contact_mediation_adviser", `{"wants_mediation":false}`).
+			do("2025-03-05", "issue_mediation_certificate", "").do("2025-04-04", "lodge_appeal", `{"kind":"cease"}`).
+			do("2025-09-15", "tribunal_order", `{"order":"maintain_unchanged"}`)
+		h.reject("2025-12-01", "cease_plan", "", Conflict, "")
+	})
+	t.Run("a plan cannot cease before the decision to cease", func(t *testing.T) {
+		ceasing(t).reject("2025-01-19", "cease_plan", "", Invalid, "on")
 	})
 }

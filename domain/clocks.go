@@ -145,7 +145,11 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 			}
 			key := s.Key
 			if s.KeyAttr != "" {
-				key = e.Attr(s.KeyAttr)
+				if key = e.Attr(s.KeyAttr); key == "" {
+					// An event without the attribute starts nothing: decisions
+					// to cease recorded before they numbered the next review.
+					continue
+				}
 			}
 			cc.Clocks = append(cc.Clocks, &Clock{Name: r.Name, Key: key, Started: on, Due: p.Due(on, e, h), Rule: r, Book: rb})
 		}

@@ -46,6 +46,7 @@ const (
 	TypeAppealLodged               = "appeal_lodged"
 	TypeTribunalOrdered            = "tribunal_ordered"
 	TypeOrderComplied              = "order_complied"
+	TypePlanCeased                 = "plan_ceased"
 	TypeRulebookAdopted            = "rulebook_adopted"
 	TypeSchoolClosureRecorded      = "school_closure_recorded"
 )
@@ -203,6 +204,12 @@ type MediationHeld struct{}
 // certificate within 3 working days, without mediation (statutory.md 3.4).
 type MediationNotArranged struct{}
 
+// PlanCeased records the day the LA stopped maintaining the plan, after a
+// decision to cease: it may do so only once the family's time to appeal has
+// passed, or the appeal against the decision has been dismissed (the plan is
+// maintained until then).
+type PlanCeased struct{}
+
 // MediationCertificateIssued records the mediation certificate.
 type MediationCertificateIssued struct{}
 
@@ -264,6 +271,7 @@ func (TransferSettingNamed) EventType() string       { return TypeTransferSettin
 func (MediationAdviserContacted) EventType() string  { return TypeMediationAdviserContacted }
 func (MediationHeld) EventType() string              { return TypeMediationHeld }
 func (MediationNotArranged) EventType() string       { return TypeMediationNotArranged }
+func (PlanCeased) EventType() string                 { return TypePlanCeased }
 func (MediationCertificateIssued) EventType() string { return TypeMediationCertificateIssued }
 func (AppealLodged) EventType() string               { return TypeAppealLodged }
 func (TribunalOrdered) EventType() string            { return TypeTribunalOrdered }
@@ -294,6 +302,7 @@ func (TransferSettingNamed) SchemaVersion() int       { return 1 }
 func (MediationAdviserContacted) SchemaVersion() int  { return 1 }
 func (MediationHeld) SchemaVersion() int              { return 1 }
 func (MediationNotArranged) SchemaVersion() int       { return 1 }
+func (PlanCeased) SchemaVersion() int                 { return 1 }
 func (MediationCertificateIssued) SchemaVersion() int { return 1 }
 func (AppealLodged) SchemaVersion() int               { return 1 }
 func (TribunalOrdered) SchemaVersion() int            { return 1 }
@@ -365,6 +374,7 @@ func (e MediationAdviserContacted) Attr(n string) string {
 }
 func (MediationHeld) Attr(string) string              { return "" }
 func (MediationNotArranged) Attr(string) string       { return "" }
+func (PlanCeased) Attr(string) string                 { return "" }
 func (MediationCertificateIssued) Attr(string) string { return "" }
 func (e AppealLodged) Attr(n string) string           { return pick(n, "kind", e.Kind) }
 func (e TribunalOrdered) Attr(n string) string        { return pick(n, "order", e.Order) }
@@ -404,6 +414,7 @@ var eventFactories = map[string]func() Event{
 	TypeMediationAdviserContacted:  func() Event { return &MediationAdviserContacted{} },
 	TypeMediationHeld:              func() Event { return &MediationHeld{} },
 	TypeMediationNotArranged:       func() Event { return &MediationNotArranged{} },
+	TypePlanCeased:                 func() Event { return &PlanCeased{} },
 	TypeMediationCertificateIssued: func() Event { return &MediationCertificateIssued{} },
 	TypeAppealLodged:               func() Event { return &AppealLodged{} },
 	TypeTribunalOrdered:            func() Event { return &TribunalOrdered{} },

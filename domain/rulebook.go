@@ -290,6 +290,9 @@ type Start struct {
 	Key     string  `json:"key,omitempty"`
 	KeyAttr string  `json:"key_attr,omitempty"`
 	Period  *Period `json:"period,omitempty"`
+	// OverdueIsAtRisk marks, for the clocks this start keys, what
+	// ClockRule.OverdueIsAtRisk marks for a whole rule.
+	OverdueIsAtRisk bool `json:"overdue_is_at_risk,omitempty"`
 	InForce
 }
 
@@ -380,14 +383,30 @@ type ClockRule struct {
 	OverdueIsAtRisk bool `json:"overdue_is_at_risk,omitempty"`
 }
 
-// LABreach reports whether a clock of this rule stopped late, or overdue
-// when overdue is not only a risk, counts as the LA's breach in statistics:
-// a family's window or another body's limit never does.
-func (r *ClockRule) LABreach(status string) bool {
+// AtRisk reports whether an overdue clock of this rule with this key is a
+// risk rather than a breach: the rule says so, or the start that keys it
+// does (reg 44(2)(b)(i), like reg 10(1), limits a decision *not* to issue
+// after an order to assess).
+func (r *ClockRule) AtRisk(key string) bool {
+	if r.OverdueIsAtRisk {
+		return true
+	}
+	for _, s := range r.Starts {
+		if s.OverdueIsAtRisk && s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// LABreach reports whether a clock of this rule with this key, stopped late
+// or overdue when overdue is not only a risk, counts as the LA's breach in
+// statistics: a family's window or another body's limit never does.
+func (r *ClockRule) LABreach(key, status string) bool {
 	if r.LapsesAtDue || r.LimitOf != "" {
 		return false
 	}
-	return status == StatusLate || (status == StatusOverdue && !r.OverdueIsAtRisk)
+	return status == StatusLate || (status == StatusOverdue && !r.AtRisk(key))
 }
 
 // WarningRule expects a clock to stop within WithinWeeks or WithinMonths of

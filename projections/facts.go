@@ -74,6 +74,7 @@ const (
 	dueBreachable             // not a family's window
 	dueEnded
 	dueExcused
+	dueAtRisk // overdue is a risk, not a breach
 )
 
 type laFacts struct {
@@ -117,8 +118,11 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 				if r.Name == "annual_review" {
 					d.flags |= dueReview
 				}
-				if r.LABreach(domain.StatusLate) {
+				if r.LABreach("", domain.StatusLate) {
 					d.flags |= dueBreachable
+				}
+				if r.AtRisk(m.strs.items[p.key()]) {
+					d.flags |= dueAtRisk
 				}
 				if p.ended() {
 					d.flags |= dueEnded
@@ -208,7 +212,7 @@ func (f *laFacts) statsFrom(s *Stats, p Period, asOf domain.Date) {
 			}
 		}
 		rule := f.rules[d.rule].rule
-		if d.flags&dueBreachable != 0 && (late || (overdue && !rule.OverdueIsAtRisk)) {
+		if d.flags&dueBreachable != 0 && (late || (overdue && d.flags&dueAtRisk == 0)) {
 			stage := rule.Name
 			s.BreachesByStage[stage]++
 			if d.flags&dueExcused != 0 {

@@ -420,8 +420,8 @@ func TestFactStatsEqualScanOnSimulatedLAs(t *testing.T) {
 // TestOnlyTheLAsLimitsAreItsBreaches checks statutory.md section 8's
 // statistics: a late school response (Code 9.83, the school's) and a late
 // mediation certificate (the adviser's) are not the LA's breaches, and an
-// overdue reg 10(1) decision not to issue is a risk until a late decision
-// not to issue makes it one.
+// overdue reg 10(1) or reg 44(2)(b)(i) decision not to issue is a risk until
+// a late decision not to issue makes it one.
 func TestOnlyTheLAsLimitsAreItsBreaches(t *testing.T) {
 	ctx := context.Background()
 	env := scratchEnv(t)
@@ -443,6 +443,16 @@ func TestOnlyTheLAsLimitsAreItsBreaches(t *testing.T) {
 	record(t, env, "d", "receive_request", "2024-01-08", req)
 	record(t, env, "d", "decide_to_assess", "2024-02-01", "")
 	record(t, env, "d", "decide_not_to_issue", "2024-05-10", "")
+	// e: a tribunal orders an assessment; neither decision comes: the
+	// overdue final plan (reg 44(2)(b)(ii)) is a breach, the overdue
+	// decision not to issue (reg 44(2)(b)(i)) a risk.
+	record(t, env, "e", "receive_request", "2023-09-04", req)
+	record(t, env, "e", "refuse_assessment", "2023-10-02", "")
+	record(t, env, "e", "contact_mediation_adviser", "2023-10-09", `{"wants_mediation":false}`)
+	record(t, env, "e", "issue_mediation_certificate", "2023-10-10", "")
+	record(t, env, "e", "lodge_appeal", "2023-11-01", `{"kind":"refusal_to_assess"}`)
+	record(t, env, "e", "tribunal_order", "2024-01-05", `{"order":"assess"}`)
+	record(t, env, "e", "comply_with_order", "2024-01-12", `{"step":"assess_notice"}`)
 	if _, err := env.Runner.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -459,6 +469,9 @@ func TestOnlyTheLAsLimitsAreItsBreaches(t *testing.T) {
 		}
 		if n := s.BreachesByStage["decision_not_to_issue"]; n != 1 {
 			t.Errorf("%s: %d decision_not_to_issue breaches, want 1 (the late decision, not the overdue risk)", name, n)
+		}
+		if n := s.BreachesByStage["order_compliance"]; n != 1 {
+			t.Errorf("%s: %d order_compliance breaches, want 1 (the overdue final plan, not the overdue decision not to issue)", name, n)
 		}
 	}
 }

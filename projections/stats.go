@@ -109,7 +109,7 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 		// from their dates before working out a status.
 		planInPeriod := k.Name == "final_plan" && !k.Ended && p.has(k.Stopped)
 		reviewDue := k.Name == "annual_review" && p.has(k.Due) && k.Due <= asOf
-		breachable := k.Rule.LABreach(domain.StatusLate) && p.has(k.Due)
+		breachable := k.Rule.LABreach(k.Key, domain.StatusLate) && p.has(k.Due)
 		if k.Name == "appeal_window" && p.has(k.Started) {
 			s.AppealableDecisions++
 		}
@@ -137,7 +137,7 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 				s.ReviewsOnTime++
 			}
 		}
-		if breachable && k.Rule.LABreach(row.Status) {
+		if breachable && k.Rule.LABreach(k.Key, row.Status) {
 			s.BreachesByStage[k.Name]++
 			if row.Excused {
 				s.ExcusedByStage[k.Name]++

@@ -297,6 +297,9 @@ func (o Options) story(r *rand.Rand, req domain.Date) []step {
 		}
 		steps = append(steps, step{decided, "notify_review_decision", map[string]any{"decision": decisionKind}})
 		if decisionKind == "cease" {
+			// Unappealed, the plan ends once the family's time to appeal
+			// (two months, longer over August or with a certificate) has passed.
+			steps = append(steps, step{decided.AddMonths(4), "cease_plan", nil})
 			break
 		}
 		if decisionKind == "amend" {
