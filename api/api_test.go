@@ -298,3 +298,23 @@ func TestRulebookShowsEachClocksCountingRule(t *testing.T) {
 	}
 	h.do("GET", "/v1/rulebooks/no-such-book", "").want(t, 404)
 }
+
+func TestOpeningACaseWithoutARequest(t *testing.T) {
+	h := newHarness(t)
+	t.Run("the LA becoming responsible opens a case", func(t *testing.T) {
+		h.do("POST", "/v1/cases", `{"id":"r1","la":"E09000001","opening":"become_responsible","data":{"route":"health_body","birth_date":"2022-05-01"}}`).want(t, 201)
+		r := h.do("GET", "/v1/cases/r1/history", "").want(t, 200)
+		if e := r.body["history"].([]any)[0].(map[string]any); e["event"] != "la_became_responsible" {
+			t.Fatalf("entry %v", e)
+		}
+	})
+	t.Run("an unknown opening is refused naming the field", func(t *testing.T) {
+		r := h.do("POST", "/v1/cases", `{"id":"r2","la":"E09000001","opening":"decide_to_assess","data":{}}`).want(t, 422)
+		if r.body["field"] != "opening" {
+			t.Fatalf("problem %v", r.body)
+		}
+	})
+	t.Run("an opening is refused on a case's commands", func(t *testing.T) {
+		h.do("POST", "/v1/cases/r1/commands/decide_to_assess", `{"opening":"become_responsible"}`).want(t, 422)
+	})
+}

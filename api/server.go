@@ -118,6 +118,9 @@ type stepBody struct {
 	Data json.RawMessage `json:"data,omitempty"`
 	// Reason explains a step recorded after the day it happened.
 	Reason string `json:"reason,omitempty"`
+	// Opening names how a new case opens: receive_request (the default) or
+	// become_responsible; only when opening a case.
+	Opening string `json:"opening,omitempty"`
 }
 
 func (s *Server) readBody(c echo.Context, allowIdentity bool) (stepBody, domain.Date, error) {
@@ -133,8 +136,8 @@ func (s *Server) readBody(c echo.Context, allowIdentity bool) (stepBody, domain.
 			return b, 0, domain.FieldErrorf("body", "%s", strings.TrimPrefix(err.Error(), "json: "))
 		}
 	}
-	if !allowIdentity && (b.ID != "" || b.LA != "") {
-		return b, 0, domain.FieldErrorf("body", "id and la belong to opening a case (POST /v1/cases)")
+	if !allowIdentity && (b.ID != "" || b.LA != "" || b.Opening != "") {
+		return b, 0, domain.FieldErrorf("body", "id, la and opening belong to opening a case (POST /v1/cases)")
 	}
 	switch {
 	case b.On != nil && b.At != nil:
@@ -194,7 +197,14 @@ func (s *Server) openCase(c echo.Context) error {
 		}
 		b.ID = id.String()
 	}
-	req, err := s.commandRequest(c, b.ID, "receive_request", on, b.Data)
+	opening := b.Opening
+	if opening == "" {
+		opening = "receive_request"
+	}
+	if !domain.OpensCase(opening) {
+		return domain.FieldErrorf("opening", "a case opens with receive_request or become_responsible, not %q", opening)
+	}
+	req, err := s.commandRequest(c, b.ID, opening, on, b.Data)
 	req.Reason = b.Reason
 	if err != nil {
 		return err

@@ -180,7 +180,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 			return CommandResult{}, domain.FieldErrorf("la", "case %s belongs to LA %s, not %s", req.Case, current, la)
 		}
 		la = current
-	} else if req.Command == "receive_request" {
+	} else if domain.OpensCase(req.Command) {
 		if err := domain.ValidateID("la", la); err != nil {
 			return CommandResult{}, err
 		}
@@ -432,9 +432,12 @@ type Meta struct {
 func Envelope(events []domain.Event, m Meta) ([]eventstore.EventData, error) {
 	out := make([]eventstore.EventData, 0, len(events))
 	for _, e := range events {
-		if r, ok := e.(*domain.RequestReceived); ok && r.Details != nil {
+		if o, ok := e.(domain.Opener); ok && o.Opened().Details != nil {
 			// The details would be dropped, not stored: Seal first.
-			return nil, &domain.Error{Code: domain.Internal, Message: "personal details must be sealed before a request is stored"}
+			return nil, &domain.Error{Code: domain.Internal, Message: "personal details must be sealed before a case's opening is stored"}
+		}
+		if c, ok := e.(*domain.StepCorrected); ok && c.Details != nil {
+			return nil, &domain.Error{Code: domain.Internal, Message: "personal details must be sealed before a correction is stored"}
 		}
 		payload, err := json.Marshal(e)
 		if err != nil {
@@ -507,8 +510,8 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 			return CaseView{}, errUnreadable(err)
 		}
 		// The person as corrected.
-		if r, ok := steps[0].Event.(*domain.RequestReceived); ok && r.Details != nil && !person.Erased {
-			person = Person{PersonalDetails: r.Details}
+		if o, ok := steps[0].Event.(domain.Opener); ok && o.Opened().Details != nil && !person.Erased {
+			person = Person{PersonalDetails: o.Opened().Details}
 		}
 	}
 	m := projections.NewModel(l.Holidays)
@@ -518,9 +521,16 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 		if st.On > asOf {
 			continue
 		}
-		if a, ok := st.Event.(*domain.AdviceRequested); ok && a.School != "" && !schools[a.School] {
-			schools[a.School] = true
-			if err := l.loadSchool(ctx, m, lc.la, a.School, knownAt); err != nil {
+		var school string
+		switch v := st.Event.(type) {
+		case *domain.AdviceRequested:
+			school = v.School
+		case *domain.SchoolInformationRequested:
+			school = v.School
+		}
+		if school != "" && !schools[school] {
+			schools[school] = true
+			if err := l.loadSchool(ctx, m, lc.la, school, knownAt); err != nil {
 				return CaseView{}, err
 			}
 		}

@@ -23,10 +23,10 @@ func Seal(k Keys, caseID string, events []domain.Event) error {
 	for _, e := range events {
 		var err error
 		switch v := e.(type) {
-		case *domain.RequestReceived:
-			if v.Details != nil {
-				v.Personal, err = seal(k, caseID, v.Details)
-				v.Details = nil
+		case domain.Opener:
+			if o := v.Opened(); o.Details != nil {
+				o.Personal, err = seal(k, caseID, o.Details)
+				o.Details = nil
 			}
 		case *domain.StepCorrected:
 			if v.Details != nil {
@@ -67,9 +67,9 @@ type Person struct {
 	Erased bool `json:"erased,omitempty"`
 }
 
-// openPersonal opens the sealed details of a request, leaving them on the
-// event for age-based warnings; nil details and erased true once erased.
-func openPersonal(k Keys, caseID string, r *domain.RequestReceived) (Person, error) {
+// openPersonal opens the sealed details of a case's opening, leaving them on
+// the event for age-based warnings; nil details and erased true once erased.
+func openPersonal(k Keys, caseID string, r *domain.Opening) (Person, error) {
 	switch {
 	case r.Personal == nil && !r.BirthDate.IsZero():
 		// Stored before details were sealed (schema 1).
@@ -93,11 +93,11 @@ func openHistory(k Keys, caseID string, history []domain.Step) (Person, error) {
 	var person Person
 	for i, st := range history {
 		switch v := st.Event.(type) {
-		case *domain.RequestReceived:
+		case domain.Opener:
 			if i > 0 {
 				continue
 			}
-			p, err := openPersonal(k, caseID, v)
+			p, err := openPersonal(k, caseID, v.Opened())
 			if err != nil {
 				return Person{}, err
 			}

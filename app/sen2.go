@@ -47,15 +47,18 @@ type sen2Case struct {
 // apply adds one step of the case to what the return says of it.
 func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
 	switch v := ev.(type) {
-	case *domain.RequestReceived:
-		p, err := openPersonal(k, c.id, v)
+	case domain.Opener:
+		p, err := openPersonal(k, c.id, v.Opened())
 		if err != nil {
 			return err
 		}
 		if p.PersonalDetails != nil {
 			c.birth, c.forename, c.surname, c.postcode = p.BirthDate, p.Forename, p.Surname, p.Postcode
 		}
-		c.received, c.source = on, requestSources[v.Requester]
+		c.received, c.source = on, "Other (the LA became responsible, s24)"
+		if r, ok := v.(*domain.RequestReceived); ok {
+			c.source = requestSources[r.Requester]
+		}
 	case *domain.AssessmentAgreed:
 		c.outcome, c.outcomeDate = "Assessment", on
 	case *domain.AssessmentRefused:

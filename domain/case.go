@@ -126,8 +126,8 @@ func (c *Case) Apply(e Event, on Date) {
 		c.lastOn = on
 	}
 	switch v := e.(type) {
-	case *RequestReceived:
-		c.Rulebook, c.Opened = v.Rulebook, on
+	case Opener:
+		c.Rulebook, c.Opened = v.Opened().Rulebook, on
 		c.advice, c.consultations, c.orders = map[string]bool{}, map[string]bool{}, map[string]bool{}
 		c.panels, c.ap, c.concessionsDone = map[string]string{}, map[string]bool{}, map[string]bool{}
 	case *AssessmentAgreed:
@@ -274,15 +274,21 @@ func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
 	if cmd.On.IsZero() {
 		return nil, FieldErrorf("on", "the date of the step is required")
 	}
-	if cmd.Name != "receive_request" {
+	if !OpensCase(cmd.Name) {
 		if !c.Exists() {
-			return nil, Errorf(NotFound, "%s: there is no case yet: a case starts with receive_request", cmd.Name)
+			return nil, Errorf(NotFound, "%s: there is no case yet: a case starts with receive_request or become_responsible", cmd.Name)
 		}
 		if cmd.On < c.Opened {
-			return nil, FieldErrorf("on", "%s on %s is before the request was received on %s", cmd.Name, cmd.On, c.Opened)
+			return nil, FieldErrorf("on", "%s on %s is before the case was opened on %s", cmd.Name, cmd.On, c.Opened)
 		}
 	}
 	return h(c, cmd, rb)
+}
+
+// OpensCase reports whether a command opens a case: a request (s36), or
+// the LA becoming responsible without one (s24).
+func OpensCase(command string) bool {
+	return command == "receive_request" || command == "become_responsible"
 }
 
 type handler func(c *Case, cmd Command, rb *Rulebook) ([]Event, error)
@@ -410,11 +416,9 @@ func (c *Case) mustHavePlan(step string) error {
 	return nil
 }
 
-// requestData is the data of receive_request: who asked, the child's
-// school, and the personal details, which the event keeps only sealed.
-type requestData struct {
-	Requester string `json:"requester"`
-	School    string `json:"school,omitempty"`
+// personalData are the personal details as a case-opening command gives
+// them; the event keeps them only sealed.
+type personalData struct {
 	Forename  string `json:"forename,omitempty"`
 	Surname   string `json:"surname,omitempty"`
 	BirthDate Date   `json:"birth_date,omitempty"`
@@ -423,23 +427,86 @@ type requestData struct {
 }
 
 // hasPersonal reports whether the data holds any personal detail.
-func (d requestData) hasPersonal() bool {
-	return *d.details() != PersonalDetails{}
-}
+func (d personalData) hasPersonal() bool { return d != personalData{} }
 
 // details returns the personal details of the data.
-func (d requestData) details() *PersonalDetails {
+func (d personalData) details() *PersonalDetails {
 	return &PersonalDetails{Forename: d.Forename, Surname: d.Surname, BirthDate: d.BirthDate, Address: d.Address, Postcode: d.Postcode}
 }
 
-// withDetails returns the data with its personal details replaced by p
-// (none when p is nil).
-func (d requestData) withDetails(p *PersonalDetails) requestData {
-	if p == nil {
-		p = &PersonalDetails{}
+// check validates the details for a case opened on: see checkPersonal.
+func (d personalData) check(on Date) error {
+	return checkPersonal(d.BirthDate, on, map[string]string{"forename": d.Forename, "surname": d.Surname,
+		"address": d.Address, "postcode": d.Postcode})
+}
+
+// requestData is the data of receive_request.
+type requestData struct {
+	Requester string `json:"requester"`
+	School    string `json:"school,omitempty"`
+	personalData
+}
+
+// responsibleData is the data of become_responsible.
+type responsibleData struct {
+	Route  string `json:"route"`
+	School string `json:"school,omitempty"`
+	personalData
+}
+
+func (e *RequestReceived) baseData() any {
+	return requestData{Requester: e.Requester, School: e.School}
+}
+
+func (e *LABecameResponsible) baseData() any {
+	return responsibleData{Route: e.Route, School: e.School}
+}
+
+func (e *RequestReceived) splitData(raw json.RawMessage) (json.RawMessage, *PersonalDetails, error) {
+	var d requestData
+	return splitOpening(raw, &d, &d.personalData)
+}
+
+func (e *LABecameResponsible) splitData(raw json.RawMessage) (json.RawMessage, *PersonalDetails, error) {
+	var d responsibleData
+	return splitOpening(raw, &d, &d.personalData)
+}
+
+// splitOpening decodes raw strictly into d, whose personal details are p,
+// and returns d without them, and them (nil when none are given).
+func splitOpening(raw json.RawMessage, d any, p *personalData) (json.RawMessage, *PersonalDetails, error) {
+	if err := decodeData(raw, d); err != nil {
+		return nil, nil, err
 	}
-	d.Forename, d.Surname, d.BirthDate, d.Address, d.Postcode = p.Forename, p.Surname, p.BirthDate, p.Address, p.Postcode
-	return d
+	var details *PersonalDetails
+	if p.hasPersonal() {
+		details = p.details()
+	}
+	*p = personalData{}
+	b, err := json.Marshal(d)
+	return b, details, err
+}
+
+// openCase checks what every case-opening command checks and returns the
+// opening to record: the personal details (unless a stored step is decided
+// again, checked when first recorded and perhaps sealed), and that the case
+// is new.
+func openCase(c *Case, cmd Command, rb *Rulebook, school string, p personalData) (Opening, error) {
+	// Checks added to the law since a stored step was recorded must not
+	// make its history unreadable.
+	if !cmd.replay {
+		if err := p.check(cmd.On); err != nil {
+			return Opening{}, err
+		}
+	}
+	if c.Exists() {
+		return Opening{}, conflictf("%s: this case is already open (since %s)", cmd.Name, c.Opened)
+	}
+	o := Opening{School: school, Rulebook: rb.ID}
+	if p.hasPersonal() {
+		o.Details = p.details()
+	}
+	return o, nil
 }
 
 // checkPersonal validates a request's personal details: the date of birth
@@ -474,24 +541,25 @@ func init() {
 			if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "professional"); err != nil {
 				return nil, err
 			}
-			// A stored request decided again after a correction of another
-			// step was checked when it was recorded, and its personal details
-			// may be sealed, out of its data: checks added to the law since
-			// must not make its history unreadable.
-			if !cmd.replay {
-				if err := checkPersonal(d.BirthDate, cmd.On, map[string]string{"forename": d.Forename, "surname": d.Surname,
-					"address": d.Address, "postcode": d.Postcode}); err != nil {
-					return nil, err
-				}
+			o, err := openCase(c, cmd, rb, d.School, d.personalData)
+			if err != nil {
+				return nil, err
 			}
-			if c.Exists() {
-				return nil, conflictf("receive_request: this case already has a request (received %s)", c.Opened)
+			return []Event{&RequestReceived{Requester: d.Requester, Opening: o}}, nil
+		},
+		"become_responsible": func(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+			var d responsibleData
+			if err := cmd.decode(&d); err != nil {
+				return nil, err
 			}
-			e := &RequestReceived{Requester: d.Requester, School: d.School, Rulebook: rb.ID}
-			if d.hasPersonal() {
-				e.Details = d.details()
+			if err := oneOf("route", d.Route, "brought_to_attention", "health_body", "la_identified"); err != nil {
+				return nil, err
 			}
-			return []Event{e}, nil
+			o, err := openCase(c, cmd, rb, d.School, d.personalData)
+			if err != nil {
+				return nil, err
+			}
+			return []Event{&LABecameResponsible{Route: d.Route, Opening: o}}, nil
 		},
 		"decide_to_assess": decision("request", "assess", func(c *Case) error {
 			if c.decision == "assess" {
@@ -508,6 +576,21 @@ func init() {
 			}
 			return nil
 		}, func(_ *Case, p PanelRecord) Event { return &AssessmentRefused{PanelRecord: p} }),
+		"request_school_information": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+			var d struct {
+				School string `json:"school"`
+			}
+			if err := cmd.decode(&d); err != nil {
+				return nil, err
+			}
+			if err := ValidateID("data.school", d.School); err != nil {
+				return nil, err
+			}
+			if c.decision != "" {
+				return nil, conflictf("request_school_information: the LA has already decided whether to assess: ask for advice with request_advice")
+			}
+			return []Event{&SchoolInformationRequested{School: d.School}}, nil
+		},
 		"request_advice": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 			var d struct {
 				Advice string `json:"advice"`
@@ -948,7 +1031,7 @@ func (c *Case) mustHaveOpenWindow(step string) error {
 // commandEvents names the event type each command emits, so that a retried
 // command can be recognised among stored events.
 var commandEvents = map[string]string{
-	"receive_request": TypeRequestReceived, "decide_to_assess": TypeAssessmentAgreed,
+	"receive_request": TypeRequestReceived, "become_responsible": TypeLABecameResponsible, "request_school_information": TypeSchoolInformationRequested, "decide_to_assess": TypeAssessmentAgreed,
 	"refuse_assessment": TypeAssessmentRefused, "request_advice": TypeAdviceRequested,
 	"receive_advice": TypeAdviceReceived, "record_exception": TypeExceptionRecorded,
 	"decide_not_to_issue": TypeDecidedNotToIssue, "send_draft_plan": TypeDraftPlanSent,

@@ -329,3 +329,58 @@ func TestCessation(t *testing.T) {
 		ceasing(t).reject("2025-01-19", "cease_plan", "", Invalid, "on")
 	})
 }
+
+func TestLABecomingResponsible(t *testing.T) {
+	opened := func(t *testing.T) *history {
+		t.Helper()
+		return newHistory(t, DefaultRulebook).do("2024-09-02", "become_responsible", `{"route":"health_body","birth_date":"2022-05-01"}`)
+	}
+	t.Run("the assessment limits run from the day the LA became responsible", func(t *testing.T) {
+		h := opened(t)
+		due := map[string]Date{}
+		for _, c := range h.cc.Clocks {
+			due[c.Name] = c.Due
+		}
+		if due["decide_to_assess"] != d("2024-10-14") || due["decision_not_to_issue"] != d("2024-12-23") || due["final_plan"] != d("2025-01-20") {
+			t.Fatalf("due dates %v", due)
+		}
+		h.do("2024-10-01", "decide_to_assess", "")
+	})
+	t.Run("an open case takes no second opening", func(t *testing.T) {
+		opened(t).reject("2024-09-03", "receive_request", request, Conflict, "")
+		opened(t).reject("2024-09-03", "become_responsible", `{"route":"la_identified","birth_date":"2022-05-01"}`, Conflict, "")
+	})
+	t.Run("bad openings name the field", func(t *testing.T) {
+		newHistory(t, DefaultRulebook).reject("2024-09-02", "become_responsible", `{"route":"neighbour","birth_date":"2022-05-01"}`, Invalid, "data.route")
+		newHistory(t, DefaultRulebook).reject("2024-09-02", "become_responsible", `{"route":"health_body"}`, Invalid, "data.birth_date")
+		newHistory(t, DefaultRulebook).reject("2024-09-02", "become_responsible", `{"route":"health_body","birth_date":"2022-05-01","requester":"parent"}`, Invalid, "data")
+	})
+	t.Run("its date and data can be corrected like a request's", func(t *testing.T) {
+		h := stored(t, [3]string{"2024-09-02", "become_responsible", `{"route":"health_body","birth_date":"2022-05-01"}`})
+		h, err := correct(t, h, "2024-09-20", `{"version":1,"on":"2024-08-30","data":{"route":"brought_to_attention"},"reason":"the referral letter was dated earlier"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eff, err := Effective(h, currentLaw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := eff[0].Event.(*LABecameResponsible)
+		if !ok || o.Route != "brought_to_attention" || eff[0].On != d("2024-08-30") || o.Born() != d("2022-05-01") {
+			t.Fatalf("effective opening %+v on %s", eff[0].Event, eff[0].On)
+		}
+	})
+}
+
+func TestSchoolInformationBeforeTheDecision(t *testing.T) {
+	h := newHistory(t, DefaultRulebook).do("2024-07-01", "receive_request", request).
+		do("2024-07-16", "request_school_information", `{"school":"S3"}`)
+	for _, c := range h.cc.Clocks {
+		if c.Name == "advice" {
+			t.Fatal("asking a school for information started an advice clock")
+		}
+	}
+	h.reject("2024-07-17", "request_school_information", `{"school":""}`, Invalid, "data.school")
+	h.do("2024-08-20", "decide_to_assess", "").
+		reject("2024-08-21", "request_school_information", `{"school":"S3"}`, Conflict, "")
+}

@@ -48,6 +48,9 @@ type SchoolCalendars interface {
 type AdviceAsked struct {
 	School string
 	On     Date
+	// Via is the type of the event that asked, when not advice_requested
+	// (school_information_requested, before the decision to assess).
+	Via string `json:",omitempty"`
 }
 
 // CaseClocks is the clock state of one case, built only by applying events.
@@ -97,14 +100,16 @@ func (cc *CaseClocks) Warnings(asOf Date) []Warning {
 // review decision) does both.
 func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 	switch v := e.(type) {
-	case *RequestReceived:
-		cc.BirthDate = v.Born()
+	case Opener:
+		cc.BirthDate = v.Opened().Born()
 	case *ExceptionRecorded:
 		cc.Exceptions = append(cc.Exceptions, *v)
 	case *AdviceRequested:
 		if v.School != "" {
 			cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on})
 		}
+	case *SchoolInformationRequested:
+		cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on, Via: TypeSchoolInformationRequested})
 	}
 	typ := e.EventType()
 	var done []string // clock names already handled, newest rule first
@@ -294,7 +299,7 @@ func (cc *CaseClocks) ExceptionsFor(c *Clock, cal SchoolCalendars) []Exception {
 	for _, er := range c.Rule.Exceptions {
 		least := max(1, er.MinDays)
 		if er.Kind == ExceptionSchoolClosure {
-			for _, x := range cc.schoolClosures(c, cal) {
+			for _, x := range cc.schoolClosures(c, er, cal) {
 				if c.daysInside(x.From, x.To) >= least {
 					out = append(out, x)
 				}
@@ -336,14 +341,14 @@ func (c *Clock) daysInside(from, to Date) int {
 // are causal: advice asked after a limit passed cannot have made it
 // impractical). The exception lasts from that day to the day before the
 // school reopens.
-func (cc *CaseClocks) schoolClosures(c *Clock, cal SchoolCalendars) []Exception {
+func (cc *CaseClocks) schoolClosures(c *Clock, er ExceptionRule, cal SchoolCalendars) []Exception {
 	if cal == nil {
 		return nil
 	}
 	rule := c.Book.SchoolClosure
 	var out []Exception
 	for _, a := range cc.SchoolAsked {
-		if a.On < c.Started || a.On > c.Due {
+		if a.On < c.Started || a.On > c.Due || !er.Counts(a.Via) {
 			continue
 		}
 		for _, w := range cal.Closures(a.School) {
@@ -353,10 +358,18 @@ func (cc *CaseClocks) schoolClosures(c *Clock, cal SchoolCalendars) []Exception 
 			if a.On >= w.FirstDay.AddDays(-rule.BeforeDays) && a.On <= w.Reopens.AddDays(-rule.BeforeDays) {
 				out = append(out, Exception{
 					Kind: ExceptionSchoolClosure, From: a.On, To: w.Reopens.AddDays(-1),
-					Evidence: "advice requested from school " + a.School + " on " + a.On.String() + ", during its closure from " + w.FirstDay.String() + " to " + w.Reopens.String(),
+					Evidence: askedWhat(a.Via) + " requested from school " + a.School + " on " + a.On.String() + ", during its closure from " + w.FirstDay.String() + " to " + w.Reopens.String(),
 				})
 			}
 		}
 	}
 	return out
+}
+
+// askedWhat names what a school was asked for, by the event that asked.
+func askedWhat(via string) string {
+	if via == TypeSchoolInformationRequested {
+		return "information"
+	}
+	return "advice"
 }

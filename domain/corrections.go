@@ -137,10 +137,10 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 				data, replay = fix.Data, false
 			}
 		}
-		req, isRequest := s.Event.(*RequestReceived)
-		if isRequest {
+		opener, opens := s.Event.(Opener)
+		if opens {
 			var err error
-			if data, replay, err = requestCommand(req, fix, data); err != nil {
+			if data, replay, err = openingCommand(opener, fix, data); err != nil {
 				return nil, err
 			}
 		}
@@ -164,12 +164,12 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 		// A step is one event; the case's version follows the stored count.
 		c.Version = version + 1
 		for _, e := range evs {
-			if r, ok := e.(*RequestReceived); ok && isRequest {
-				// The request keeps its sealed details, or takes the
+			if o, ok := e.(Opener); ok && opens {
+				// The opening keeps its sealed details, or takes the
 				// correction's.
-				r.Personal = req.Personal
+				o.Opened().Personal = opener.Opened().Personal
 				if fix != nil && fix.correctsPersonal() {
-					r.Personal = fix.Personal
+					o.Opened().Personal = fix.Personal
 				}
 			}
 			out = append(out, Step{Version: s.Version, On: on, Event: e})
@@ -178,29 +178,44 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 	return out, nil
 }
 
-// requestCommand returns the data with which a stored request is decided
-// again, and whether leniently (replay): its own data or the correction's,
-// with the personal details that apply (the correction's, else the
-// request's) when they are known in the clear. Details still sealed are
-// left out and the request is replayed as recorded; known ones are checked
-// again when the request is corrected, so that a corrected date is still
-// within the person's 25 years.
-func requestCommand(req *RequestReceived, fix *StepCorrected, fixData json.RawMessage) (json.RawMessage, bool, error) {
-	d := requestData{Requester: req.Requester, School: req.School}
-	if fixData != nil {
-		d = requestData{}
-		if err := json.Unmarshal(fixData, &d); err != nil {
-			return nil, false, &Error{Code: Invalid, Field: "data", Message: "a stored correction of the request is unreadable", Err: err}
+// openingCommand returns the data with which a stored case opening (a
+// request) is decided again, and whether leniently (replay): its own data or
+// the correction's, with the personal details that apply (the correction's,
+// else the opening's) when they are known in the clear. Details still sealed
+// are left out and the step is replayed as recorded; known ones are checked
+// again when the step is corrected, so that a corrected date is still within
+// the person's 25 years.
+func openingCommand(o Opener, fix *StepCorrected, fixData json.RawMessage) (json.RawMessage, bool, error) {
+	base := fixData
+	if base == nil {
+		b, err := json.Marshal(o.baseData())
+		if err != nil {
+			return nil, false, err
 		}
+		base = b
 	}
-	details := req.Details
-	if details == nil && !req.BirthDate.IsZero() {
-		details = &PersonalDetails{BirthDate: req.BirthDate} // schema 1
+	m := map[string]any{}
+	if err := json.Unmarshal(base, &m); err != nil {
+		return nil, false, &Error{Code: Invalid, Field: "data", Message: "a stored correction of the case's opening is unreadable", Err: err}
+	}
+	details := o.Opened().Details
+	if born := o.Opened().BirthDate; details == nil && !born.IsZero() {
+		details = &PersonalDetails{BirthDate: born} // schema 1
 	}
 	if fix != nil && fix.correctsPersonal() {
 		details = fix.Details
 	}
-	b, err := json.Marshal(d.withDetails(details))
+	if details != nil {
+		// The command's personal fields are named as PersonalDetails' are.
+		b, err := json.Marshal(details)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, false, err
+		}
+	}
+	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, false, err
 	}
@@ -262,31 +277,23 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 		return nil, FieldErrorf("data.void", "a void step takes no new date or data")
 	}
 	if d.Void && d.Version == 1 {
-		return nil, FieldErrorf("data.void", "the request opens the case and cannot be voided")
+		return nil, FieldErrorf("data.void", "the first step opens the case and cannot be voided")
 	}
 	var details *PersonalDetails
-	if _, ok := target.Event.(*RequestReceived); ok && len(d.Data) > 0 {
-		// Corrections are stored in the clear, and a request's personal
-		// details only ever sealed: they travel beside the data, for the
-		// application to seal. Data without them keeps the request's own.
-		var rd requestData
-		if err := decodeData(d.Data, &rd); err != nil {
+	if o, ok := target.Event.(Opener); ok && len(d.Data) > 0 {
+		// Corrections are stored in the clear, and personal details only
+		// ever sealed: they travel beside the data, for the application to
+		// seal. Data without them keeps the step's own.
+		var err error
+		if d.Data, details, err = o.splitData(d.Data); err != nil {
 			return nil, withFieldPrefix(err, "data.")
 		}
-		if rd.hasPersonal() {
-			details = rd.details()
-		}
-		b, err := json.Marshal(rd.withDetails(nil))
-		if err != nil {
-			return nil, err
-		}
-		d.Data = b
 	}
 	if !d.On.IsZero() && d.On > cmd.On {
 		return nil, FieldErrorf("data.on", "%s is after the correction itself (%s)", d.On, cmd.On)
 	}
-	if r, ok := target.Event.(*RequestReceived); ok {
-		// The person must still be under 25 on the request date as
+	if o, ok := target.Event.(Opener); ok {
+		// The person must still be under 25 on the date the case opened as
 		// corrected (s83(2)), when the application could open the details.
 		on := target.On
 		if !d.On.IsZero() {
@@ -297,7 +304,7 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 				"surname": details.Surname, "address": details.Address, "postcode": details.Postcode}); err != nil {
 				return nil, withFieldPrefix(err, "data.")
 			}
-		} else if born := r.Born(); !born.IsZero() && !d.On.IsZero() {
+		} else if born := o.Opened().Born(); !born.IsZero() && !d.On.IsZero() {
 			switch {
 			case on < born:
 				return nil, FieldErrorf("data.on", "%s is before the person's date of birth", on)

@@ -48,19 +48,21 @@ const (
 	TypeOrderComplied              = "order_complied"
 	TypePlanCeased                 = "plan_ceased"
 	TypeRulebookAdopted            = "rulebook_adopted"
+	TypeLABecameResponsible        = "la_became_responsible"
+	TypeSchoolInformationRequested = "school_information_requested"
 	TypeSchoolClosureRecorded      = "school_closure_recorded"
 )
 
-// RequestReceived records a request for an EHC needs assessment. Schema 2
-// keeps the child's personal details sealed with the case's key (Personal);
-// schema 1, stored before that, holds the date of birth in the clear.
-type RequestReceived struct {
-	Requester string `json:"requester"`
-	// BirthDate is set only in schema 1 events.
+// Opening is what the first event of every case records, whether the case
+// opened with a request (s36) or with the LA becoming responsible for the
+// child or young person (s24): the child's school and personal details, and
+// the rulebook in force. Its JSON fields sit flat in the event's.
+type Opening struct {
+	// BirthDate is set only in schema 1 requests.
 	BirthDate Date   `json:"birth_date,omitempty"`
 	School    string `json:"school,omitempty"`
-	// Rulebook is the rulebook the LA had in force on the day of the request,
-	// recorded so that later changes of rules never alter this case's past.
+	// Rulebook is the rulebook the LA had in force on the day the case
+	// opened, recorded so that later changes of rules never alter its past.
 	Rulebook string `json:"rulebook"`
 	// Personal is Details sealed by the application with the case's key:
 	// the domain never sees keys, and destroying the key erases it.
@@ -69,6 +71,43 @@ type RequestReceived struct {
 	// before the application seals them, or opened again for a view. They
 	// are never stored as they are.
 	Details *PersonalDetails `json:"-"`
+}
+
+// Opened returns the opening itself, so that every case-opening event
+// gives it through the Opener interface.
+func (o *Opening) Opened() *Opening { return o }
+
+// Opener is the first event of a case: RequestReceived or
+// LABecameResponsible.
+type Opener interface {
+	Event
+	Opened() *Opening
+	// baseData returns the event's command data without the personal
+	// details, to decide the step again after a correction.
+	baseData() any
+	// splitData checks corrected command data for the step strictly and
+	// parts it into the data to store in the clear and the personal
+	// details to seal (nil when the data gives none).
+	splitData(raw json.RawMessage) (json.RawMessage, *PersonalDetails, error)
+}
+
+// RequestReceived records a request for an EHC needs assessment. Schema 2
+// keeps the child's personal details sealed with the case's key (Personal);
+// schema 1, stored before that, holds the date of birth in the clear.
+type RequestReceived struct {
+	Requester string `json:"requester"`
+	Opening
+}
+
+// LABecameResponsible records that the LA became responsible for a child or
+// young person in its area who has or may have special educational needs
+// (s24), without a request: brought to its attention by a person or body,
+// notified by a health body (s23), or identified by the LA itself. The 6-,
+// 16- and 20-week limits then run from this day (reg 5(1)(b), 10(1), 13(2)).
+type LABecameResponsible struct {
+	// Route says how: brought_to_attention, health_body or la_identified.
+	Route string `json:"route"`
+	Opening
 }
 
 // PersonalDetails identify the child or young person. They are personal
@@ -83,7 +122,7 @@ type PersonalDetails struct {
 
 // Born returns the child's date of birth as far as the event knows it: in
 // the clear (schema 1), from opened details, or zero once erased or sealed.
-func (e *RequestReceived) Born() Date {
+func (e *Opening) Born() Date {
 	if e.Details != nil {
 		return e.Details.BirthDate
 	}
@@ -105,6 +144,15 @@ type AssessmentRefused struct {
 type AdviceRequested struct {
 	Advice string `json:"advice"`
 	School string `json:"school,omitempty"`
+}
+
+// SchoolInformationRequested records the LA asking a school's head teacher
+// or principal for information before deciding whether to assess. It starts
+// no advice clock (reg 8 applies to advice for an assessment), but a request
+// made while the school is closed can excuse the 6-week decision (reg
+// 5(4)(a)).
+type SchoolInformationRequested struct {
+	School string `json:"school"`
 }
 
 // AdviceReceived records advice coming back.
@@ -250,9 +298,11 @@ func itoa(n int) string {
 }
 
 func (RequestReceived) EventType() string            { return TypeRequestReceived }
+func (LABecameResponsible) EventType() string        { return TypeLABecameResponsible }
 func (AssessmentAgreed) EventType() string           { return TypeAssessmentAgreed }
 func (AssessmentRefused) EventType() string          { return TypeAssessmentRefused }
 func (AdviceRequested) EventType() string            { return TypeAdviceRequested }
+func (SchoolInformationRequested) EventType() string { return TypeSchoolInformationRequested }
 func (AdviceReceived) EventType() string             { return TypeAdviceReceived }
 func (ExceptionRecorded) EventType() string          { return TypeExceptionRecorded }
 func (DecidedNotToIssue) EventType() string          { return TypeDecidedNotToIssue }
@@ -281,9 +331,11 @@ func (SchoolClosureRecorded) EventType() string      { return TypeSchoolClosureR
 
 // All events are at schema version 1.
 func (RequestReceived) SchemaVersion() int            { return 2 }
+func (LABecameResponsible) SchemaVersion() int        { return 1 }
 func (AssessmentAgreed) SchemaVersion() int           { return 1 }
 func (AssessmentRefused) SchemaVersion() int          { return 1 }
 func (AdviceRequested) SchemaVersion() int            { return 1 }
+func (SchoolInformationRequested) SchemaVersion() int { return 1 }
 func (AdviceReceived) SchemaVersion() int             { return 1 }
 func (ExceptionRecorded) SchemaVersion() int          { return 1 }
 func (DecidedNotToIssue) SchemaVersion() int          { return 1 }
@@ -323,8 +375,20 @@ func (e RequestReceived) Attr(n string) string {
 	}
 	return ""
 }
-func (AssessmentAgreed) Attr(string) string  { return "" }
-func (AssessmentRefused) Attr(string) string { return "" }
+func (e LABecameResponsible) Attr(n string) string {
+	switch n {
+	case "route":
+		return e.Route
+	case "school":
+		return e.School
+	case "rulebook":
+		return e.Rulebook
+	}
+	return ""
+}
+func (AssessmentAgreed) Attr(string) string               { return "" }
+func (AssessmentRefused) Attr(string) string              { return "" }
+func (e SchoolInformationRequested) Attr(n string) string { return pick(n, "school", e.School) }
 func (e AdviceRequested) Attr(n string) string {
 	switch n {
 	case "advice":
@@ -393,6 +457,8 @@ func pick(name, want, value string) string {
 // explicit registry of stored names.
 var eventFactories = map[string]func() Event{
 	TypeRequestReceived:            func() Event { return &RequestReceived{} },
+	TypeLABecameResponsible:        func() Event { return &LABecameResponsible{} },
+	TypeSchoolInformationRequested: func() Event { return &SchoolInformationRequested{} },
 	TypeAssessmentAgreed:           func() Event { return &AssessmentAgreed{} },
 	TypeAssessmentRefused:          func() Event { return &AssessmentRefused{} },
 	TypeAdviceRequested:            func() Event { return &AdviceRequested{} },

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -352,11 +353,28 @@ type Extend struct {
 type ExceptionRule struct {
 	Kind    string `json:"kind"`
 	MinDays int    `json:"min_days,omitempty"`
+	// AskedBy lists, for the derived school-closure exception, the events
+	// whose asking of a school counts: advice_requested when empty; the
+	// 6-week decision also counts school_information_requested, as reg
+	// 5(4)(a) contemplates a head teacher asked before the decision.
+	AskedBy []string `json:"asked_by,omitempty"`
 	// InForce limits a temporary exception (coronavirus) to its window:
 	// only the exception's days inside it count, and a clock due after it
 	// ends is not excused automatically (a person must confirm the delay
 	// arose inside the window).
 	InForce
+}
+
+// Counts reports whether a school asked through the event type via (empty
+// for advice_requested) counts for this exception.
+func (er ExceptionRule) Counts(via string) bool {
+	if via == "" {
+		via = TypeAdviceRequested
+	}
+	if len(er.AskedBy) == 0 {
+		return via == TypeAdviceRequested
+	}
+	return slices.Contains(er.AskedBy, via)
 }
 
 // ClockRule is one statutory time limit held as data.
@@ -678,6 +696,13 @@ func (rb *Rulebook) validate() error {
 		for _, p := range periods {
 			if err := p.check(); err != nil {
 				return fmt.Errorf("clock %q: %v", c.Name, err)
+			}
+		}
+		for _, er := range c.Exceptions {
+			for _, via := range er.AskedBy {
+				if er.Kind != ExceptionSchoolClosure || (via != TypeAdviceRequested && via != TypeSchoolInformationRequested) {
+					return fmt.Errorf("clock %q: exception %s cannot be asked by %q", c.Name, er.Kind, via)
+				}
 			}
 		}
 		check := func(m Match) error {

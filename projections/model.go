@@ -175,7 +175,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 		return nil
 	}
 	if c == nil {
-		if _, ok := ev.(*domain.RequestReceived); !ok {
+		if _, ok := ev.(domain.Opener); !ok {
 			m.advance(la, e.Position)
 			return nil // a case starts with its request; the store never holds otherwise
 		}

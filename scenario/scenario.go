@@ -188,7 +188,7 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 			// A scenario replays history as it happened: each step counts as
 			// recorded at its own time, so none is a late recording.
 			la := ""
-			if s.Command == "receive_request" {
+			if domain.OpensCase(s.Command) {
 				la = f.LA // later steps follow the case, which may move LA
 			}
 			_, err = r.Ledger.Execute(ctx, app.CommandRequest{

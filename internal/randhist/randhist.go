@@ -22,6 +22,9 @@ var templates = []struct {
 	data    []string
 }{
 	{"receive_request", []string{`{"requester":"parent","birth_date":"2015-05-01"}`, `{"requester":"school","birth_date":"2021-01-01"}`, `{"requester":"nobody"}`}},
+	{"become_responsible", []string{`{"route":"health_body","birth_date":"2022-05-01"}`, `{"route":"x"}`}},
+	{"request_school_information", []string{`{"school":"S1"}`, `{}`}},
+	{"correct_step", []string{`{"version":1,"on":"2024-01-02","data":{"requester":"school","forename":"A","birth_date":"2016-01-01"},"reason":"r"}`}},
 	{"decide_to_assess", []string{``, `{"panel_considered":true}`, `{"panel_considered":true,"departure_reason":"x"}`}},
 	{"refuse_assessment", []string{``, `{"panel_considered":true,"departure_reason":"x"}`}},
 	{"request_advice", []string{`{"advice":"health"}`, `{"advice":"education","school":"S1"}`, `{}`}},
