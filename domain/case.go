@@ -86,6 +86,7 @@ type Case struct {
 	consultations       map[string]bool // school -> responded
 	review              int             // number of the current review; 1 once a plan exists
 	meetingHeld         bool
+	meetingOn           Date // the day of the current review's meeting
 	reportSent          bool
 	amendments          bool // proposed amendments awaiting the amended plan
 	amendFor            int  // review whose "amend" decision awaits proposed amendments
@@ -154,7 +155,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.planIssued, c.review, c.lastReviewOn = true, 1, on
 		c.openAppealWindow(on)
 	case *ReviewMeetingHeld:
-		c.meetingHeld = true
+		c.meetingHeld, c.meetingOn = true, on
 	case *ReviewReportSent:
 		c.reportSent = true
 	case *ReviewDecisionNotified:
@@ -783,6 +784,9 @@ func init() {
 			// ceases, so the next review is numbered and due as after any other.
 			e := &ReviewDecisionNotified{Review: c.review, Decision: d.Decision, StepDownConsidered: d.StepDownConsidered,
 				NextReview: c.review + 1}
+			if c.meetingHeld {
+				e.Meeting = c.meetingOn
+			}
 			return []Event{e}, nil
 		},
 		"send_proposed_amendments": simple(func(c *Case) error {
@@ -802,18 +806,34 @@ func init() {
 		}, func(c *Case) Event { return &AmendedPlanIssued{Review: c.amending} }),
 		"schedule_phase_transfer": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 			var d struct {
-				Year int    `json:"year"`
-				Kind string `json:"kind"`
+				Year         int    `json:"year"`
+				Kind         string `json:"kind"`
+				TransferDate Date   `json:"transfer_date"`
 			}
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
-			if err := oneOf("kind", d.Kind, "school", "post16"); err != nil {
+			// school and post16 are the transfers of reg 18(1), in a year;
+			// post16_other a move between post-16 institutions at any
+			// other time, on a date (reg 18(2)).
+			if err := oneOf("kind", d.Kind, "school", "post16", "post16_other"); err != nil {
 				return nil, err
 			}
 			y, _, _ := cmd.On.YMD()
-			if d.Year < y || d.Year > y+3 {
-				return nil, FieldErrorf("data.year", "must be this year or one of the next three, not %d", d.Year)
+			if d.Kind == "post16_other" {
+				if d.Year != 0 {
+					return nil, FieldErrorf("data.year", "a post16_other transfer is on a date: give transfer_date, not year")
+				}
+				if d.TransferDate <= cmd.On || d.TransferDate > cmd.On.AddMonths(36) {
+					return nil, FieldErrorf("data.transfer_date", "must be after the day the transfer is recorded and within three years of it")
+				}
+			} else {
+				if !d.TransferDate.IsZero() {
+					return nil, FieldErrorf("data.transfer_date", "is for a post16_other transfer; a %s transfer gives year", d.Kind)
+				}
+				if d.Year < y || d.Year > y+3 {
+					return nil, FieldErrorf("data.year", "must be this year or one of the next three, not %d", d.Year)
+				}
 			}
 			if err := c.mustHavePlan("schedule_phase_transfer"); err != nil {
 				return nil, err
@@ -821,7 +841,7 @@ func init() {
 			if c.phaseOpen {
 				return nil, conflictf("schedule_phase_transfer: a phase transfer is already scheduled")
 			}
-			return []Event{&PhaseTransferScheduled{Year: d.Year, Kind: d.Kind}}, nil
+			return []Event{&PhaseTransferScheduled{Year: d.Year, Kind: d.Kind, TransferDate: d.TransferDate}}, nil
 		},
 		"name_transfer_setting": func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 			var d struct {

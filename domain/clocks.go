@@ -156,7 +156,13 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 					continue
 				}
 			}
-			cc.Clocks = append(cc.Clocks, &Clock{Name: r.Name, Key: key, Started: on, Due: p.Due(on, e, h), Rule: r, Book: rb})
+			due := p.Due(on, e, h)
+			if due.IsZero() {
+				// A period counted from a date the event does not carry
+				// (a decision recorded without its meeting) starts nothing.
+				continue
+			}
+			cc.Clocks = append(cc.Clocks, &Clock{Name: r.Name, Key: key, Started: on, Due: due, Rule: r, Book: rb})
 		}
 	}
 }

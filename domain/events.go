@@ -216,6 +216,10 @@ type ReviewDecisionNotified struct {
 	// StepDownConsidered records whether stepping the plan down or ceasing it
 	// was considered (required under the reform-2023 standardised review).
 	StepDownConsidered *bool `json:"step_down_considered,omitempty"`
+	// Meeting is the day of the review meeting the decision follows, when
+	// one was held: the amended plan is due 12 weeks after it (R (L, M and
+	// P) v Devon CC [2022] EWHC 493 (Admin)).
+	Meeting Date `json:"meeting,omitempty"`
 }
 
 // AmendmentsProposed records proposed amendments being sent to the family.
@@ -230,8 +234,11 @@ type AmendedPlanIssued struct {
 
 // PhaseTransferScheduled records that the child moves phase in Year.
 type PhaseTransferScheduled struct {
-	Year int    `json:"year"`
+	Year int    `json:"year,omitempty"`
 	Kind string `json:"kind"`
+	// TransferDate is the day of a move between post-16 institutions at a
+	// time other than the start of an academic year (kind post16_other).
+	TransferDate Date `json:"transfer_date,omitempty"`
 }
 
 // TransferSettingNamed records the plan amended to name the new setting.
@@ -418,6 +425,11 @@ func (e ReviewDecisionNotified) Attr(n string) string {
 		return e.Decision
 	case "next_review":
 		return itoa(e.NextReview)
+	case "meeting":
+		if e.Meeting.IsZero() {
+			return ""
+		}
+		return e.Meeting.String()
 	}
 	return ""
 }
@@ -429,6 +441,11 @@ func (e PhaseTransferScheduled) Attr(n string) string {
 		return itoa(e.Year)
 	case "kind":
 		return e.Kind
+	case "transfer_date":
+		if e.TransferDate.IsZero() {
+			return ""
+		}
+		return e.TransferDate.String()
 	}
 	return ""
 }

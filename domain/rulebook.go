@@ -61,6 +61,9 @@ type Period struct {
 	Day      int        `json:"day,omitempty"`
 	YearAttr string     `json:"year_attr,omitempty"`
 	DateAttr string     `json:"date_attr,omitempty"`
+	// MonthsBefore moves an AttrDate back by whole months: "at least five
+	// months before that transfer takes place" (reg 18(2)).
+	MonthsBefore int `json:"months_before,omitempty"`
 	// FromAttr counts the period from a date the event carries instead of
 	// from the event's own date (12 months from the last review).
 	FromAttr string   `json:"from_attr,omitempty"`
@@ -132,7 +135,7 @@ func (p Period) due(start Date, e Event, h Holidays) Date {
 		if err != nil {
 			return 0
 		}
-		return p.onOrBefore(d)
+		return p.onOrBefore(d.AddMonths(-p.MonthsBefore))
 	}
 	return 0
 }
@@ -169,6 +172,9 @@ func (p Period) check() error {
 	allowed, ok := countingsFor[p.Unit]
 	if !ok {
 		return fmt.Errorf("unknown unit %q", p.Unit)
+	}
+	if p.MonthsBefore < 0 || (p.MonthsBefore > 0 && p.Unit != AttrDate) {
+		return fmt.Errorf("months_before is for an attr_date period, and not negative")
 	}
 	for _, c := range allowed {
 		if c == p.Counting {
@@ -219,6 +225,9 @@ func (p Period) Rule() string {
 		date := fmt.Sprintf("%d %s of the year in %s", p.Day, p.Month, p.YearAttr)
 		if p.Unit == AttrDate {
 			date = "the date in " + p.DateAttr
+			if p.MonthsBefore > 0 {
+				date = fmt.Sprintf("the same day %d months before the date in %s (that month's last day when it has no such day)", p.MonthsBefore, p.DateAttr)
+			}
 		}
 		if p.Counting == CountBefore {
 			s = "the day before " + date
