@@ -115,6 +115,7 @@ type Case struct {
 	transferDecisionDue bool
 	caseworker, team    string
 	erased              bool // the personal details were erased
+	re                  reassessing
 }
 
 // Exists reports whether the case has been opened by a request.
@@ -146,7 +147,14 @@ func (c *Case) Apply(e Event, on Date) {
 	case *DraftPlanSent:
 		c.draftSent, c.draftOn = true, on
 	case *RepresentationsReceived:
-		c.repsReceived = true
+		if c.re.draftSent {
+			c.re.reps = true // on the reassessment's draft
+		} else {
+			c.repsReceived = true
+		}
+	case *ReassessmentRequested, *ReassessmentAgreed, *ReassessmentRefused, *ReassessmentDraftSent,
+		*ReassessedPlanIssued, *PlanKeptAfterReassessment:
+		c.applyReassessment(e, on)
 	case *SchoolConsulted:
 		c.consultations[v.School] = false
 	case *SchoolResponded:
@@ -200,6 +208,7 @@ func (c *Case) Apply(e Event, on Date) {
 		}
 	case *PlanCeased:
 		c.ceased, c.ceasing, c.ceaseAppealed = true, false, false
+		c.re = reassessing{}
 	case *TribunalOrdered:
 		switch v.Order {
 		case "assess":
@@ -674,6 +683,12 @@ func init() {
 			return nil
 		}, func(_ *Case, p PanelRecord) Event { return &DraftPlanSent{PanelRecord: p} }),
 		"receive_representations": simple(func(c *Case) error {
+			if c.re.draftSent {
+				if c.re.reps {
+					return conflictf("receive_representations: representations on the reassessment's draft have already been received")
+				}
+				return nil
+			}
 			if !c.draftSent {
 				return conflictf("receive_representations: no draft plan has been sent")
 			}
@@ -734,7 +749,7 @@ func init() {
 			if c.planIssued {
 				return nil, conflictf("issue_final_plan: the final plan has already been issued")
 			}
-			if err := c.mayFinalise(cmd.On); err != nil {
+			if err := mayFinalise("issue_final_plan", cmd.On, c.draftSent, c.draftOn, c.repsReceived); err != nil {
 				return nil, err
 			}
 			if err := c.checkPanel(rb, "issue_final_plan", "provision", "agree", d.PanelRecord); err != nil {
@@ -907,7 +922,7 @@ func init() {
 			if err := cmd.decode(&d); err != nil {
 				return nil, err
 			}
-			if err := oneOf("kind", d.Kind, "refusal_to_assess", "refusal_to_issue", "contents", "placement", "cease"); err != nil {
+			if err := oneOf("kind", d.Kind, "refusal_to_assess", "refusal_to_reassess", "refusal_to_issue", "contents", "refusal_to_amend", "placement", "cease"); err != nil {
 				return nil, err
 			}
 			if err := c.mustHaveOpenWindow("lodge_appeal"); err != nil {
@@ -1017,13 +1032,14 @@ func (c *Case) mayCease(on Date, rb *Rulebook, h Holidays) error {
 // mayFinalise refuses a final plan issued without a draft (s38, reg 13(1)),
 // or inside the family's window to comment on the draft, "at least 15 days,
 // beginning with the day on which the draft plan was served" (reg 13(1)(a)),
-// unless the family has already made its representations.
-func (c *Case) mayFinalise(on Date) error {
-	if !c.draftSent {
-		return conflictf("issue_final_plan: no draft plan has been sent: the family must first have the draft to comment on (s38, reg 13(1))")
+// unless the family has already made its representations. step names the
+// command: the first plan, or the plan after a reassessment (reg 27(1)).
+func mayFinalise(step string, on Date, drafted bool, draftOn Date, reps bool) error {
+	if !drafted {
+		return conflictf("%s: no draft plan has been sent: the family must first have the draft to comment on (s38, reg 13(1))", step)
 	}
-	if last := c.draftOn.AddDays(14); on <= last && !c.repsReceived {
-		return conflictf("issue_final_plan: on %s the family's 15 days to comment on the draft served on %s have not ended (reg 13(1)(a)): issue it from %s, or once their representations are received", on, c.draftOn, last.AddDays(1))
+	if last := draftOn.AddDays(14); on <= last && !reps {
+		return conflictf("%s: on %s the family's 15 days to comment on the draft served on %s have not ended (reg 13(1)(a)): issue it from %s, or once their representations are received", step, on, draftOn, last.AddDays(1))
 	}
 	return nil
 }

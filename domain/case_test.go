@@ -384,3 +384,41 @@ func TestSchoolInformationBeforeTheDecision(t *testing.T) {
 	h.do("2024-08-20", "decide_to_assess", "").
 		reject("2024-08-21", "request_school_information", `{"school":"S3"}`, Conflict, "")
 }
+
+func TestReassessment(t *testing.T) {
+	withPlan := func(t *testing.T) *history {
+		t.Helper()
+		return newHistory(t, DefaultRulebook).do("2023-01-09", "receive_request", request).do("2023-02-06", "decide_to_assess", "").
+			do("2023-04-28", "send_draft_plan", "").do("2023-05-22", "issue_final_plan", `{"school":"S1"}`)
+	}
+	t.Run("a refusal needs a request to refuse", func(t *testing.T) {
+		withPlan(t).reject("2024-03-01", "refuse_reassessment", "", Conflict, "")
+	})
+	t.Run("a decision without a request is the LA's own initiative", func(t *testing.T) {
+		evs, err := withPlan(t).decide("2024-03-01", "decide_to_reassess", "")
+		if err != nil || !evs[0].(*ReassessmentAgreed).OwnInitiative {
+			t.Fatalf("events %v, %v", evs, err)
+		}
+		h := withPlan(t).do("2024-03-01", "request_reassessment", `{"requester":"parent"}`)
+		if evs, _ := h.decide("2024-03-05", "decide_to_reassess", ""); evs[0].(*ReassessmentAgreed).OwnInitiative {
+			t.Fatal("a decision on a request was marked the LA's own initiative")
+		}
+	})
+	t.Run("the reassessed plan needs a draft and the family's 15 days", func(t *testing.T) {
+		h := withPlan(t).do("2024-03-11", "decide_to_reassess", "")
+		h.reject("2024-05-31", "issue_reassessed_plan", `{"outcome":"amended","school":"S2"}`, Conflict, "")
+		h.do("2024-06-03", "send_reassessment_draft", "")
+		h.reject("2024-06-17", "issue_reassessed_plan", `{"outcome":"amended","school":"S2"}`, Conflict, "")
+		h.reject("2024-06-18", "issue_reassessed_plan", `{"outcome":"kept","school":"S2"}`, Invalid, "data.outcome")
+		h.do("2024-06-18", "issue_reassessed_plan", `{"outcome":"amended","school":"S2"}`)
+		h.reject("2024-06-19", "keep_plan_after_reassessment", "", Conflict, "")
+	})
+	t.Run("representations on the reassessment's draft end its window early", func(t *testing.T) {
+		withPlan(t).do("2024-03-11", "decide_to_reassess", "").do("2024-06-03", "send_reassessment_draft", "").
+			do("2024-06-05", "receive_representations", "").do("2024-06-06", "issue_reassessed_plan", `{"outcome":"replaced","school":"S2"}`)
+	})
+	t.Run("no reassessment without a plan", func(t *testing.T) {
+		newHistory(t, DefaultRulebook).do("2023-01-09", "receive_request", request).
+			reject("2023-02-01", "request_reassessment", `{"requester":"parent"}`, Conflict, "")
+	})
+}

@@ -1,0 +1,216 @@
+package domain
+
+// Reassessment of a child or young person with a plan (s44(2)-(3), regs
+// 24-27): events and commands. Their clocks are in the rulebooks.
+
+// Event types of the reassessment track.
+const (
+	TypeReassessmentRequested     = "reassessment_requested"
+	TypeReassessmentAgreed        = "reassessment_agreed"
+	TypeReassessmentRefused       = "reassessment_refused"
+	TypeReassessmentDraftSent     = "reassessment_draft_sent"
+	TypeReassessedPlanIssued      = "reassessed_plan_issued"
+	TypePlanKeptAfterReassessment = "plan_kept_after_reassessment"
+)
+
+// ReassessmentRequested records a request to reassess the child or young
+// person's needs (s44(2); reg 24): from the parent, the young person, the
+// school or college, or the health commissioning body. The LA must say
+// within 15 days whether it will reassess (reg 25(1) [secondary]).
+type ReassessmentRequested struct {
+	Requester string `json:"requester"`
+}
+
+// ReassessmentAgreed records the LA's decision that a reassessment is
+// necessary: after a request (notified under reg 25(1)) or on its own
+// initiative (s44(3), OwnInitiative). The finalised plan is due within 14
+// weeks of it (reg 27(2)).
+type ReassessmentAgreed struct {
+	OwnInitiative bool `json:"own_initiative,omitempty"`
+}
+
+// ReassessmentRefused records the LA's decision not to reassess after a
+// request: appealable (s51(2)(d)).
+type ReassessmentRefused struct{}
+
+// ReassessmentDraftSent records the draft of the amended or replaced plan
+// sent after a reassessment: the family has 15 days, beginning with the day
+// it is served, to comment (reg 27(1) applying reg 13(1)).
+type ReassessmentDraftSent struct{}
+
+// ReassessedPlanIssued records the finalised plan after a reassessment, the
+// plan amended or replaced (Outcome), naming School (reg 27(1), (2)).
+type ReassessedPlanIssued struct {
+	Outcome string `json:"outcome"`
+	School  string `json:"school"`
+}
+
+// PlanKeptAfterReassessment records the LA deciding, after a reassessment,
+// not to amend the plan: appealable (s51(2)(e)).
+type PlanKeptAfterReassessment struct{}
+
+func (ReassessmentRequested) EventType() string     { return TypeReassessmentRequested }
+func (ReassessmentAgreed) EventType() string        { return TypeReassessmentAgreed }
+func (ReassessmentRefused) EventType() string       { return TypeReassessmentRefused }
+func (ReassessmentDraftSent) EventType() string     { return TypeReassessmentDraftSent }
+func (ReassessedPlanIssued) EventType() string      { return TypeReassessedPlanIssued }
+func (PlanKeptAfterReassessment) EventType() string { return TypePlanKeptAfterReassessment }
+
+func (ReassessmentRequested) SchemaVersion() int     { return 1 }
+func (ReassessmentAgreed) SchemaVersion() int        { return 1 }
+func (ReassessmentRefused) SchemaVersion() int       { return 1 }
+func (ReassessmentDraftSent) SchemaVersion() int     { return 1 }
+func (ReassessedPlanIssued) SchemaVersion() int      { return 1 }
+func (PlanKeptAfterReassessment) SchemaVersion() int { return 1 }
+
+func (e ReassessmentRequested) Attr(n string) string { return pick(n, "requester", e.Requester) }
+func (e ReassessmentAgreed) Attr(n string) string {
+	if n == "own_initiative" && e.OwnInitiative {
+		return "true"
+	}
+	return ""
+}
+func (ReassessmentRefused) Attr(string) string   { return "" }
+func (ReassessmentDraftSent) Attr(string) string { return "" }
+func (e ReassessedPlanIssued) Attr(n string) string {
+	switch n {
+	case "outcome":
+		return e.Outcome
+	case "school":
+		return e.School
+	}
+	return ""
+}
+func (PlanKeptAfterReassessment) Attr(string) string { return "" }
+
+// reassessing is the state of a case's reassessment track.
+type reassessing struct {
+	requested bool // a request awaits the LA's decision
+	active    bool // the LA decided to reassess; no outcome yet
+	draftSent bool
+	draftOn   Date
+	reps      bool // the family's representations on the draft came
+}
+
+func init() {
+	eventFactories[TypeReassessmentRequested] = func() Event { return &ReassessmentRequested{} }
+	eventFactories[TypeReassessmentAgreed] = func() Event { return &ReassessmentAgreed{} }
+	eventFactories[TypeReassessmentRefused] = func() Event { return &ReassessmentRefused{} }
+	eventFactories[TypeReassessmentDraftSent] = func() Event { return &ReassessmentDraftSent{} }
+	eventFactories[TypeReassessedPlanIssued] = func() Event { return &ReassessedPlanIssued{} }
+	eventFactories[TypePlanKeptAfterReassessment] = func() Event { return &PlanKeptAfterReassessment{} }
+	for cmd, t := range map[string]string{
+		"request_reassessment": TypeReassessmentRequested, "decide_to_reassess": TypeReassessmentAgreed,
+		"refuse_reassessment": TypeReassessmentRefused, "send_reassessment_draft": TypeReassessmentDraftSent,
+		"issue_reassessed_plan": TypeReassessedPlanIssued, "keep_plan_after_reassessment": TypePlanKeptAfterReassessment,
+	} {
+		commandEvents[cmd] = t
+	}
+	handlers["request_reassessment"] = requestReassessment
+	handlers["decide_to_reassess"] = simple(func(c *Case) error {
+		if err := c.mustHavePlan("decide_to_reassess"); err != nil {
+			return err
+		}
+		if c.re.active {
+			return conflictf("decide_to_reassess: a reassessment is already under way")
+		}
+		return nil
+	}, func(c *Case) Event { return &ReassessmentAgreed{OwnInitiative: !c.re.requested} })
+	handlers["refuse_reassessment"] = simple(func(c *Case) error {
+		if err := c.mustHavePlan("refuse_reassessment"); err != nil {
+			return err
+		}
+		if !c.re.requested {
+			return conflictf("refuse_reassessment: no request to reassess awaits a decision")
+		}
+		return nil
+	}, func(*Case) Event { return &ReassessmentRefused{} })
+	handlers["send_reassessment_draft"] = simple(func(c *Case) error {
+		if err := c.mustBeReassessing("send_reassessment_draft"); err != nil {
+			return err
+		}
+		if c.re.draftSent {
+			return conflictf("send_reassessment_draft: the draft has already been sent")
+		}
+		return nil
+	}, func(*Case) Event { return &ReassessmentDraftSent{} })
+	handlers["issue_reassessed_plan"] = issueReassessedPlan
+	handlers["keep_plan_after_reassessment"] = simple(func(c *Case) error {
+		return c.mustBeReassessing("keep_plan_after_reassessment")
+	}, func(*Case) Event { return &PlanKeptAfterReassessment{} })
+}
+
+func requestReassessment(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d struct {
+		Requester string `json:"requester"`
+	}
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "health_body"); err != nil {
+		return nil, err
+	}
+	if err := c.mustHavePlan("request_reassessment"); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.re.requested:
+		return nil, conflictf("request_reassessment: a request to reassess already awaits a decision")
+	case c.re.active:
+		return nil, conflictf("request_reassessment: a reassessment is already under way")
+	}
+	return []Event{&ReassessmentRequested{Requester: d.Requester}}, nil
+}
+
+func issueReassessedPlan(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d struct {
+		Outcome string `json:"outcome"`
+		School  string `json:"school"`
+	}
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := oneOf("outcome", d.Outcome, "amended", "replaced"); err != nil {
+		return nil, err
+	}
+	if err := required("school", d.School); err != nil {
+		return nil, err
+	}
+	if err := c.mustBeReassessing("issue_reassessed_plan"); err != nil {
+		return nil, err
+	}
+	// Reg 27(1) applies reg 13(1) and s38: a draft first, and the family's
+	// 15 days to comment on it.
+	if err := mayFinalise("issue_reassessed_plan", cmd.On, c.re.draftSent, c.re.draftOn, c.re.reps); err != nil {
+		return nil, err
+	}
+	return []Event{&ReassessedPlanIssued{Outcome: d.Outcome, School: d.School}}, nil
+}
+
+func (c *Case) mustBeReassessing(step string) error {
+	if err := c.mustHavePlan(step); err != nil {
+		return err
+	}
+	if !c.re.active {
+		return conflictf("%s: the LA has not decided to reassess", step)
+	}
+	return nil
+}
+
+// applyReassessment changes the reassessment state for one of its events.
+func (c *Case) applyReassessment(e Event, on Date) {
+	switch e.(type) {
+	case *ReassessmentRequested:
+		c.re.requested = true
+	case *ReassessmentAgreed:
+		c.re = reassessing{active: true}
+	case *ReassessmentRefused:
+		c.re.requested = false
+		c.openAppealWindow(on)
+	case *ReassessmentDraftSent:
+		c.re.draftSent, c.re.draftOn = true, on
+	case *ReassessedPlanIssued, *PlanKeptAfterReassessment:
+		c.re = reassessing{}
+		c.openAppealWindow(on)
+	}
+}
