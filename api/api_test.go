@@ -318,3 +318,50 @@ func TestOpeningACaseWithoutARequest(t *testing.T) {
 		h.do("POST", "/v1/cases/r1/commands/decide_to_assess", `{"opening":"become_responsible"}`).want(t, 422)
 	})
 }
+
+func TestAPReviewIntervalWarnsInTheCaseView(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/las/E09000001/commands/adopt_rulebook", `{"data":{"rulebook":"reform-2023","from":"2024-01-01"}}`).want(t, 201)
+	t.Run("a bad interval is refused naming the field", func(t *testing.T) {
+		for _, body := range []string{`{"data":{"weeks":53}}`, `{"data":{"weeks":-1}}`, `{"data":{}}`} {
+			if r := h.do("POST", "/v1/las/E09000001/commands/set_ap_review_interval", body).want(t, 422); r.body["field"] != "data.weeks" {
+				t.Fatalf("%s: problem %v", body, r.body)
+			}
+		}
+	})
+	h.do("POST", "/v1/las/E09000001/commands/set_ap_review_interval", `{"data":{"weeks":6,"from":"2024-01-01"}}`).want(t, 201)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-01"}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/start_ap_placement", `{"reason":"from the paper file","on":"2024-04-10","data":{"setting":"AP1","tier":"dual_registered","planned_end":"2024-09-20"}}`).want(t, 201)
+	warned := func(asOf string) bool {
+		t.Helper()
+		for _, w := range h.do("GET", "/v1/cases/c1?as_of="+asOf, "").want(t, 200).body["warnings"].([]any) {
+			if w.(map[string]any)["clock"] == "ap_review" {
+				return true
+			}
+		}
+		return false
+	}
+	t.Run("a placement reviewed within the LA's interval is no warning", func(t *testing.T) {
+		if warned("2024-05-22") {
+			t.Fatal("warned on the last day of the interval")
+		}
+	})
+	t.Run("a placement not reviewed within the LA's interval is a warning", func(t *testing.T) {
+		if !warned("2024-05-23") {
+			t.Fatal("no warning the day after the interval")
+		}
+	})
+	t.Run("a review restarts the interval", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/review_ap_placement", `{"reason":"from the paper file","on":"2024-05-20","data":{"setting":"AP1"}}`).want(t, 201)
+		if warned("2024-06-30") {
+			t.Fatal("warned though reviewed on 20 May")
+		}
+	})
+	t.Run("figures never count it", func(t *testing.T) {
+		r := h.do("GET", "/v1/stats?la=E09000001&from=2024-01-01&to=2024-12-31&as_of=2024-12-31", "").want(t, 200)
+		if b, _ := json.Marshal(r.body); strings.Contains(string(b), "ap_review") {
+			t.Fatalf("the figures mention the AP review setting: %s", b)
+		}
+	})
+}

@@ -294,28 +294,45 @@ func (l *Ledger) rulebook(ctx context.Context, la string, on domain.Date) (*doma
 // Adoptions returns an LA's rulebook adoptions in the order recorded; with
 // knownAt set, only those recorded by then.
 func (l *Ledger) Adoptions(ctx context.Context, la string, knownAt time.Time) ([]domain.RulebookAdopted, error) {
+	s, err := l.laSettings(ctx, la, knownAt)
+	return s.adoptions, err
+}
+
+// laSettings are what an LA's stream records for its cases: the rulebooks
+// it adopted and its AP review interval settings.
+type laSettings struct {
+	adoptions  []domain.RulebookAdopted
+	apInterval []domain.APReviewIntervalSet
+}
+
+// laSettings reads an LA's settings as recorded by knownAt (all when zero).
+func (l *Ledger) laSettings(ctx context.Context, la string, knownAt time.Time) (laSettings, error) {
+	var out laSettings
 	evs, err := l.Store.ReadStream(ctx, domain.LAStream(la), 1)
 	if err != nil {
-		return nil, &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
+		return out, &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
 	}
-	var out []domain.RulebookAdopted
 	for _, e := range evs {
 		if !knownAt.IsZero() && e.RecordedAt.After(knownAt) {
 			break
 		}
 		ev, _, err := projections.Decode(e)
 		if err != nil {
-			return nil, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
+			return out, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
 		}
-		if a, ok := ev.(*domain.RulebookAdopted); ok {
-			out = append(out, *a)
+		switch v := ev.(type) {
+		case *domain.RulebookAdopted:
+			out.adoptions = append(out.adoptions, *v)
+		case *domain.APReviewIntervalSet:
+			out.apInterval = append(out.apInterval, *v)
 		}
 	}
 	return out, nil
 }
 
-// ExecuteLA runs an LA-level command: adopt_rulebook {rulebook, from} or
-// record_school_closure {school, first_day, reopens}. from defaults to on.
+// ExecuteLA runs an LA-level command: adopt_rulebook {rulebook, from},
+// record_school_closure {school, first_day, reopens} or
+// set_ap_review_interval {weeks, from}. from defaults to on.
 func (l *Ledger) ExecuteLA(ctx context.Context, la, command string, on domain.Date, data json.RawMessage, actor string) error {
 	switch command {
 	case "adopt_rulebook":
@@ -343,8 +360,29 @@ func (l *Ledger) ExecuteLA(ctx context.Context, la, command string, on domain.Da
 			return err
 		}
 		return l.RecordSchoolClosure(ctx, la, d.School, d.FirstDay, d.Reopens, actor)
+	case "set_ap_review_interval":
+		var d struct {
+			Weeks *int        `json:"weeks"`
+			From  domain.Date `json:"from"`
+		}
+		if err := domain.DecodeData(data, &d); err != nil {
+			return err
+		}
+		if d.Weeks == nil {
+			return domain.FieldErrorf("data.weeks", "is required (0 clears the setting)")
+		}
+		if err := domain.CheckAPReviewInterval(*d.Weeks); err != nil {
+			return err
+		}
+		if d.From.IsZero() {
+			d.From = on
+		}
+		if err := domain.ValidateID("la", la); err != nil {
+			return err
+		}
+		return l.appendOne(ctx, domain.LAStream(la), &domain.APReviewIntervalSet{Weeks: *d.Weeks, From: d.From}, d.From, actor, la)
 	}
-	return domain.FieldErrorf("command", "unknown LA command %q (known: adopt_rulebook, record_school_closure)", command)
+	return domain.FieldErrorf("command", "unknown LA command %q (known: adopt_rulebook, record_school_closure, set_ap_review_interval)", command)
 }
 
 // AdoptRulebook records that an LA applies a rulebook from a date.
@@ -539,6 +577,11 @@ func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt 
 	cal := m.Calendar(lc.la)
 	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf, Person: person,
 		Clocks: cc.Rows(id, asOf, cal), Exceptions: []ClockException{}, Warnings: cc.Warnings(asOf)}
+	settings, err := l.laSettings(ctx, lc.la, knownAt)
+	if err != nil {
+		return CaseView{}, err
+	}
+	view.Warnings = append(view.Warnings, cc.APReviewWarnings(asOf, domain.APReviewIntervalOn(settings.apInterval, asOf))...)
 	if view.Warnings == nil {
 		view.Warnings = []domain.Warning{}
 	}

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -62,6 +64,15 @@ type CaseClocks struct {
 	SchoolAsked []AdviceAsked
 	// BirthDate is the child's, for age-dependent expectations.
 	BirthDate Date
+	// AP lists the alternative provision placements running, each with the
+	// day it started or was last reviewed, for the LA's review setting.
+	AP []APRunning
+}
+
+// APRunning is an alternative provision placement that has not ended.
+type APRunning struct {
+	Setting string
+	Last    Date
 }
 
 // Warning is an expectation of guidance that a clock has missed or will
@@ -89,6 +100,7 @@ func (cc *CaseClocks) Warnings(asOf Date) []Warning {
 				out = append(out, Warning{Clock: c.Name, Key: c.Key, By: by, Message: w.Message, Source: w.Source})
 			}
 		}
+		out = append(out, cc.temporaryExceptionsToConfirm(c, asOf)...)
 	}
 	return out
 }
@@ -108,6 +120,16 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 		if v.School != "" {
 			cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on})
 		}
+	case *APPlacementStarted:
+		cc.AP = append(cc.AP, APRunning{Setting: v.Setting, Last: on})
+	case *APPlacementReviewed:
+		for i := range cc.AP {
+			if cc.AP[i].Setting == v.Setting {
+				cc.AP[i].Last = on
+			}
+		}
+	case *APPlacementEnded:
+		cc.AP = slices.DeleteFunc(cc.AP, func(p APRunning) bool { return p.Setting == v.Setting })
 	case *SchoolInformationRequested:
 		cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on, Via: TypeSchoolInformationRequested})
 	}
@@ -378,4 +400,34 @@ func askedWhat(via string) string {
 		return "information"
 	}
 	return "advice"
+}
+
+// temporaryExceptionsToConfirm flags a late or overdue clock that fell due
+// after a temporary exception's window ended (the coronavirus exception of
+// SI 2020/471, to 25 September 2020) while an exception of that kind is
+// recorded inside both the window and the clock's period: whether the
+// regulations cover a delay that arose inside the window but passed a later
+// limit is unconfirmed, so a person must decide; the clock is never excused
+// automatically (statutory.md section 4).
+func (cc *CaseClocks) temporaryExceptionsToConfirm(c *Clock, asOf Date) []Warning {
+	late := (c.Stopped.IsZero() && asOf > c.Due) || (!c.Ended && c.Stopped > c.Due)
+	if !late {
+		return nil
+	}
+	var out []Warning
+	for _, er := range c.Rule.Exceptions {
+		if er.InForceUntil.IsZero() || c.Due <= er.InForceUntil {
+			continue
+		}
+		for _, x := range cc.Exceptions {
+			from, to := max(x.From, er.InForceFrom), min(x.To, er.InForceUntil)
+			if x.Kind == er.Kind && c.daysInside(from, to) > 0 {
+				out = append(out, Warning{Clock: c.Name, Key: c.Key, By: c.Due,
+					Message: fmt.Sprintf("a %s exception is recorded from %s to %s, but this limit fell due on %s, after the exception ended on %s: a person must confirm whether the delay arose inside that period; the clock is not excused automatically", x.Kind, x.From, x.To, c.Due, er.InForceUntil),
+					Source:  "SI 2020/471 (1 May to 25 September 2020); its reach past 25 September is unconfirmed"})
+				break
+			}
+		}
+	}
+	return out
 }

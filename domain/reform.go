@@ -240,6 +240,7 @@ func init() {
 	eventFactories[TypePreferenceExpressed] = func() Event { return &PreferenceExpressed{} }
 	eventFactories[TypePlacementNamed] = func() Event { return &PlacementNamed{} }
 	eventFactories[TypeAPPlacementStarted] = func() Event { return &APPlacementStarted{} }
+	eventFactories[TypeAPReviewIntervalSet] = func() Event { return &APReviewIntervalSet{} }
 	eventFactories[TypeAPPlacementReviewed] = func() Event { return &APPlacementReviewed{} }
 	eventFactories[TypeAPPlacementEnded] = func() Event { return &APPlacementEnded{} }
 	for cmd, t := range map[string]string{
@@ -554,4 +555,65 @@ func sortedStrings(s []string) []string {
 		}
 	}
 	return s
+}
+
+// TypeAPReviewIntervalSet is the stored name of an LA's AP review setting.
+const TypeAPReviewIntervalSet = "ap_review_interval_set"
+
+// APReviewIntervalSet records the interval, in weeks, at which an LA expects
+// its alternative provision placements to be reviewed, from a date; 0 clears
+// it. No statute or the Improvement Plan gives an interval, so a placement
+// not reviewed in time is a warning in the case view, never a breach.
+type APReviewIntervalSet struct {
+	Weeks int  `json:"weeks"`
+	From  Date `json:"from"`
+}
+
+// EventType implements Event.
+func (APReviewIntervalSet) EventType() string { return TypeAPReviewIntervalSet }
+
+// SchemaVersion implements Event.
+func (APReviewIntervalSet) SchemaVersion() int { return 1 }
+
+// Attr implements Event.
+func (APReviewIntervalSet) Attr(string) string { return "" }
+
+// CheckAPReviewInterval validates an AP review setting: 0 (none) to 52 weeks.
+func CheckAPReviewInterval(weeks int) error {
+	if weeks < 0 || weeks > 52 {
+		return FieldErrorf("data.weeks", "must be from 1 to 52 weeks, or 0 to clear the setting, not %d", weeks)
+	}
+	return nil
+}
+
+// APReviewIntervalOn returns the interval in weeks an LA's settings put in
+// force on a date: the latest set from that date or before (of equal dates,
+// the later recorded), 0 when none.
+func APReviewIntervalOn(settings []APReviewIntervalSet, on Date) int {
+	weeks, from := 0, Date(0)
+	for _, s := range settings {
+		if s.From <= on && s.From >= from {
+			weeks, from = s.Weeks, s.From
+		}
+	}
+	return weeks
+}
+
+// APReviewWarnings lists, for an LA expecting AP placements reviewed every
+// weeks weeks, the placements running on asOf that were not reviewed within
+// that many weeks of their start or last review. They are warnings, never
+// breaches.
+func (cc *CaseClocks) APReviewWarnings(asOf Date, weeks int) []Warning {
+	if weeks <= 0 {
+		return nil
+	}
+	var out []Warning
+	for _, p := range cc.AP {
+		if by := p.Last.AddDays(7 * weeks); asOf > by {
+			out = append(out, Warning{Clock: "ap_review", Key: p.Setting, By: by,
+				Message: fmt.Sprintf("the LA expects alternative provision placements to be reviewed every %d weeks; this placement was last started or reviewed on %s", weeks, p.Last),
+				Source:  "LA setting (set_ap_review_interval): no statutory or Improvement Plan interval exists, so this is never a breach"})
+		}
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func withPlan(t *testing.T) *history {
 	h := newHistory(t, DefaultRulebook).do("2024-01-10", "receive_request", request).do("2024-02-01", "decide_to_assess", "").
@@ -114,6 +117,15 @@ func TestCoronavirusExceptionIsEffectiveDated(t *testing.T) {
 			r := rowsOf(h, tc.decided)["decide_to_assess/"]
 			if r.Status != StatusLate || r.Excused != tc.excused {
 				t.Fatalf("row %+v, want late, excused %v", r, tc.excused)
+			}
+			// A clock due after the window with the exception recorded inside
+			// it is flagged for a person; one excused inside it is not.
+			flagged := false
+			for _, w := range h.cc.Warnings(d(tc.decided)) {
+				flagged = flagged || (w.Clock == "decide_to_assess" && strings.Contains(w.Message, "a person must confirm"))
+			}
+			if want := tc.from == "2020-09-01"; flagged != want {
+				t.Fatalf("flagged for a person: %v, want %v", flagged, want)
 			}
 		})
 	}

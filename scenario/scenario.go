@@ -125,7 +125,7 @@ func Parse(b []byte) (*File, error) {
 }
 
 // laCommands are steps about the LA rather than a case.
-var laCommands = map[string]bool{"adopt_rulebook": true, "record_school_closure": true}
+var laCommands = map[string]bool{"adopt_rulebook": true, "record_school_closure": true, "set_ap_review_interval": true}
 
 // Date returns the civil date of a step in Europe/London.
 func (s Step) Date() domain.Date {
