@@ -504,6 +504,7 @@ var eventFactories = map[string]func() Event{
 	TypeOrderComplied:              func() Event { return &OrderComplied{} },
 	TypeRulebookAdopted:            func() Event { return &RulebookAdopted{} },
 	TypeSchoolClosureRecorded:      func() Event { return &SchoolClosureRecorded{} },
+	TypeRulebookRevised:            func() Event { return &RulebookRevised{} },
 }
 
 // olderSchemas lists the earlier schema versions of an event type that

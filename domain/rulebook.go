@@ -1,11 +1,14 @@
 package domain
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -496,6 +499,11 @@ type Rulebook struct {
 	ID      string `json:"id"`
 	Version int    `json:"version"`
 	Title   string `json:"title"`
+	// Revisions lists every version of the rulebook with its date and what
+	// it corrected, oldest first; the last is this version. A fix to a
+	// rulebook is not a change in the law: it is recorded as a revision,
+	// and the ledger records each revision it starts under (RulebookRevised).
+	Revisions []Revision `json:"revisions,omitempty"`
 	// Base names a rulebook this one is written as changes to: its clocks,
 	// school-closure rule and warnings apply unless this one names its own
 	// (a clock of the same name replaces the base's), so that a correction
@@ -514,6 +522,11 @@ type Rulebook struct {
 	// byEvent indexes the clock rules by the event types that act on them, so
 	// applying an event looks only at the rules it can touch.
 	byEvent map[string]*eventRules
+	// canonical is the rulebook as written (its own clocks, its base named,
+	// not resolved) in canonical JSON, and hash its SHA-256: what a
+	// RulebookRevised records, so that a later build can count under it.
+	canonical []byte
+	hash      string
 }
 
 // eventRules lists, for one event type, the rules whose clocks it may start,
@@ -600,49 +613,157 @@ func mustLoadRulebooks() map[string]*Rulebook {
 	if err != nil {
 		panic(err)
 	}
-	raw := map[string]*Rulebook{}
+	written := map[string]*Rulebook{}
 	for _, e := range entries {
 		b, err := rulebookFiles.ReadFile("rulebooks/" + e.Name())
 		if err != nil {
 			panic(err)
 		}
-		var rb Rulebook
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rb); err != nil {
+		rb, err := decodeRulebook(b)
+		if err != nil {
 			panic(fmt.Sprintf("domain: rulebook %s: %v", e.Name(), err))
 		}
-		raw[rb.ID] = &rb
+		written[rb.ID] = rb
 	}
 	out := map[string]*Rulebook{}
-	for id, rb := range raw {
-		full, err := rb.resolve(raw)
-		if err == nil {
-			err = full.validate()
-		}
+	for id, rb := range written {
+		full, err := rb.build(func(base string) (*Rulebook, bool) {
+			b, ok := written[base]
+			return b, ok
+		})
 		if err != nil {
 			panic(fmt.Sprintf("domain: rulebook %s: %v", id, err))
 		}
-		full.index()
 		out[id] = full
 	}
 	return out
 }
 
+// decodeRulebook reads a rulebook as written: one JSON object with no
+// unknown field and nothing after it.
+func decodeRulebook(data []byte) (*Rulebook, error) {
+	var rb Rulebook
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rb); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("data after the rulebook")
+	}
+	if err := ValidateID("id", rb.ID); err != nil {
+		return nil, err
+	}
+	return &rb, nil
+}
+
+// build makes a rulebook as written ready to count by: its base (found by
+// baseOf, which may give it as written or resolved) filled in, every rule
+// checked, its events indexed, and its canonical form kept.
+func (rb *Rulebook) build(baseOf func(id string) (*Rulebook, bool)) (*Rulebook, error) {
+	full, err := rb.resolve(baseOf)
+	if err != nil {
+		return nil, err
+	}
+	if err := full.validate(); err != nil {
+		return nil, err
+	}
+	if full.canonical, err = canonicalJSON(rb); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(full.canonical)
+	full.hash = hex.EncodeToString(sum[:])
+	full.index()
+	return full, nil
+}
+
+// canonicalJSON writes a rulebook as written in one form whatever the file
+// looked like: keys sorted, no spaces, and without what is derived from the
+// rules (each period's due_rule), so that its hash changes only when a rule,
+// a title or a revision does.
+func canonicalJSON(rb *Rulebook) ([]byte, error) {
+	b, err := json.Marshal(rb)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(withoutDerived(v))
+}
+
+// withoutDerived drops the derived due_rule from every object in v.
+func withoutDerived(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "due_rule")
+		for k, e := range x {
+			x[k] = withoutDerived(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = withoutDerived(e)
+		}
+	}
+	return v
+}
+
+// Canonical returns the rulebook as written (its own clocks and its base
+// named, not resolved) in canonical JSON: sorted keys, no derived fields.
+// ParseRulebook reads it back.
+func (rb *Rulebook) Canonical() []byte { return bytes.Clone(rb.canonical) }
+
+// ContentHash is the SHA-256, in hex, of the canonical JSON: two rulebooks
+// with one id and version but another hash differ in some rule.
+func (rb *Rulebook) ContentHash() string { return rb.hash }
+
+// ParseRulebook reads a rulebook from JSON as written (such as Canonical's,
+// or a file of domain/rulebooks) with the checks the built-in rulebooks pass
+// when they load: no unknown field, every period with its counting, known
+// events and features, its revisions in order. A rulebook written as
+// changes to a base takes that base from bases, which may give it as
+// written or resolved; nil bases means the built-in rulebooks.
+func ParseRulebook(data []byte, bases func(id string) (*Rulebook, bool)) (*Rulebook, error) {
+	if bases == nil {
+		bases = builtinRulebook
+	}
+	rb, err := decodeRulebook(data)
+	if err == nil {
+		rb, err = rb.build(bases)
+	}
+	if err != nil {
+		var de *Error
+		if errors.As(err, &de) {
+			return nil, de
+		}
+		return nil, &Error{Code: Invalid, Message: "the rulebook is not valid: " + err.Error(), Err: err}
+	}
+	return rb, nil
+}
+
+// builtinRulebook finds a rulebook of this build by id.
+func builtinRulebook(id string) (*Rulebook, bool) {
+	rb, ok := loadedRulebooks()[id]
+	return rb, ok
+}
+
 // resolve returns the rulebook with its base's rules filled in: the base's
 // clocks in the base's order, each replaced by this rulebook's clock of the
 // same name, then this rulebook's other clocks.
-func (rb *Rulebook) resolve(books map[string]*Rulebook) (*Rulebook, error) {
+func (rb *Rulebook) resolve(baseOf func(id string) (*Rulebook, bool)) (*Rulebook, error) {
 	if rb.Base == "" {
 		cp := *rb
 		cp.Clocks = append([]ClockRule(nil), rb.Clocks...)
 		return &cp, nil
 	}
-	baseRaw, ok := books[rb.Base]
+	baseRaw, ok := baseOf(rb.Base)
 	if !ok || baseRaw.Base != "" {
 		return nil, fmt.Errorf("base %q is not a rulebook of its own", rb.Base)
 	}
-	base, _ := baseRaw.resolve(books)
+	base, _ := baseRaw.resolve(baseOf)
 	full := *rb
 	own := map[string]bool{}
 	for _, c := range rb.Clocks {
@@ -677,6 +798,9 @@ func (rb *Rulebook) resolve(books map[string]*Rulebook) (*Rulebook, error) {
 
 func (rb *Rulebook) validate() error {
 	if err := checkFeatures(rb.Features); err != nil {
+		return err
+	}
+	if err := rb.checkRevisions(); err != nil {
 		return err
 	}
 	for _, w := range rb.Warnings {
@@ -784,15 +908,23 @@ func RulebookIDs() []string {
 // effective date on or before on (of equal dates, the later recorded), else
 // the current law. An adoption naming an unknown rulebook is never recorded.
 func RulebookInForce(adoptions []RulebookAdopted, on Date) *Rulebook {
+	books := loadedRulebooks()
+	if rb, ok := books[RulebookIDInForce(adoptions, on)]; ok {
+		return rb
+	}
+	return books[DefaultRulebook]
+}
+
+// RulebookIDInForce names the rulebook in force on a date given an LA's
+// adoptions, as RulebookInForce chooses it, so that a caller holding other
+// versions of the rulebooks (a report of what a revision changed) can take
+// its own version of the one chosen.
+func RulebookIDInForce(adoptions []RulebookAdopted, on Date) string {
 	id, from := DefaultRulebook, Date(0)
 	for _, a := range adoptions {
 		if a.From <= on && a.From >= from {
 			id, from = a.Rulebook, a.From
 		}
 	}
-	books := loadedRulebooks()
-	if rb, ok := books[id]; ok {
-		return rb
-	}
-	return books[DefaultRulebook]
+	return id
 }

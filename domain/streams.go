@@ -6,12 +6,15 @@ import (
 )
 
 // Streams group events: one stream per case, per LA (its rulebook adoptions)
-// and per school (its closures). The names are part of the stored format.
+// and per school (its closures), and one for the ledger itself (the
+// rulebook revisions it has counted under). The names are part of the
+// stored format.
 const (
 	caseStreamPrefix   = "case-"
 	laStreamPrefix     = "la-"
 	schoolStreamPrefix = "school-"
 	accessStreamPrefix = "access-"
+	rulebooksStream    = "rulebooks"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
@@ -36,6 +39,10 @@ func SchoolStream(la, school string) string { return schoolStreamPrefix + la + "
 // AccessStream is the stream of the reads of an LA's cases.
 func AccessStream(la string) string { return accessStreamPrefix + la }
 
+// RulebooksStream is the ledger's own stream of rulebook revisions
+// (RulebookRevised), about no LA.
+func RulebooksStream() string { return rulebooksStream }
+
 // CaseIDOf returns the case ID of a case stream.
 func CaseIDOf(stream string) (string, bool) {
 	if strings.HasPrefix(stream, caseStreamPrefix) {
@@ -47,5 +54,5 @@ func CaseIDOf(stream string) (string, bool) {
 // StreamPrefixes are the prefixes of every stream EHC Ledger writes, so that
 // a shared store's global log can be filtered to them.
 func StreamPrefixes() []string {
-	return []string{caseStreamPrefix, laStreamPrefix, schoolStreamPrefix, accessStreamPrefix}
+	return []string{caseStreamPrefix, laStreamPrefix, schoolStreamPrefix, accessStreamPrefix, rulebooksStream}
 }
