@@ -214,7 +214,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() {
 		defer close(runDone)
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 30*time.Second) {
-			n, err := env.Runner.CatchUp(runCtx)
+			// The rules this build counts under are recorded first, once
+			// per revision however many servers start on the store.
+			revised, err := recordRevisions(runCtx, env)
+			for _, r := range revised {
+				logger.Info("recorded a rulebook revision", "rulebook", r.Rulebook, "version", r.Version,
+					"previous_version", r.PreviousVersion, "content_hash", r.ContentHash)
+			}
+			var n int64
+			if err == nil {
+				n, err = env.Runner.CatchUp(runCtx)
+			}
 			if err == nil {
 				env.Runner.Timeliness.Warm()
 				logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
@@ -398,12 +408,39 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer env.Close()
+	revised, err := recordRevisions(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, r := range revised {
+		fmt.Fprintf(stdout, "recorded rulebook %s version %d (previously recorded: version %d)\n", r.Rulebook, r.Version, r.PreviousVersion)
+	}
 	n, el, err := timedRebuild(ctx, env)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "rebuilt projections from %d events in %.3fs (%.0f events/s)\n", n, el.Seconds(), float64(n)/el.Seconds())
 	return nil
+}
+
+// revisionActor is the actor of the rulebook revisions a start records.
+const revisionActor = "system:ehcledger"
+
+// recordRevisions records the revisions of this build's rulebooks that the
+// store has not recorded, before anything is counted under them, and
+// returns them. A store that cannot record them is neither served nor
+// rebuilt: its figures would be counted under rules it holds no record of.
+func recordRevisions(ctx context.Context, env *Env) ([]domain.RulebookRevised, error) {
+	revised, err := env.Ledger.RecordRulebookRevisions(ctx, revisionActor)
+	var de *domain.Error
+	switch {
+	case errors.As(err, &de) && de.Err != nil:
+		// For the operator's log and terminal: the cause too.
+		return nil, fmt.Errorf("recording the rulebook revisions: %s: %w", de.Message, de.Err)
+	case err != nil:
+		return nil, fmt.Errorf("recording the rulebook revisions: %w", err)
+	}
+	return revised, nil
 }
 
 // timedRebuild rebuilds every projection from scratch and says how long it took.

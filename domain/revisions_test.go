@@ -1,48 +1,41 @@
-package domain
+package domain_test
 
 import (
 	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/internal/rulebooktest"
 )
 
-// edited returns a built-in rulebook's canonical JSON after change.
+// edited is a built-in rulebook's canonical JSON after change.
 func edited(t *testing.T, id string, change func(rb map[string]any)) []byte {
 	t.Helper()
-	rb, err := LookupRulebook(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(rb.Canonical(), &m); err != nil {
-		t.Fatal(err)
-	}
-	change(m)
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return rulebooktest.Edited(t, id, change)
 }
 
-// clockOf returns the named clock of a rulebook held as a JSON map.
+// clockOf is the named clock of a rulebook held as JSON.
 func clockOf(t *testing.T, rb map[string]any, name string) map[string]any {
 	t.Helper()
-	for _, c := range rb["clocks"].([]any) {
-		if m := c.(map[string]any); m["name"] == name {
-			return m
-		}
+	return rulebooktest.Clock(t, rb, name)
+}
+
+// d reads a date.
+func d(s string) domain.Date {
+	v, err := domain.ParseDate(s)
+	if err != nil {
+		panic(err)
 	}
-	t.Fatalf("no clock %s", name)
-	return nil
+	return v
 }
 
 func TestStoredRulebooksParseBack(t *testing.T) {
-	for _, id := range RulebookIDs() {
+	for _, id := range domain.RulebookIDs() {
 		t.Run(id+" reads back with the same rules and hash", func(t *testing.T) {
-			rb, _ := LookupRulebook(id)
-			back, err := ParseRulebook(rb.Canonical(), nil)
+			rb, _ := domain.LookupRulebook(id)
+			back, err := domain.ParseRulebook(rb.Canonical(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,15 +49,15 @@ func TestStoredRulebooksParseBack(t *testing.T) {
 		})
 	}
 	t.Run("a rulebook on a base takes the base it is given", func(t *testing.T) {
-		shorter := edited(t, DefaultRulebook, func(rb map[string]any) {
+		shorter := edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			clockOf(t, rb, "final_plan")["period"].(map[string]any)["n"] = 18
 		})
-		base, err := ParseRulebook(shorter, nil)
+		base, err := domain.ParseRulebook(shorter, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		reform, _ := LookupRulebook("reform-2023")
-		on, err := ParseRulebook(reform.Canonical(), func(id string) (*Rulebook, bool) { return base, id == DefaultRulebook })
+		reform, _ := domain.LookupRulebook("reform-2023")
+		on, err := domain.ParseRulebook(reform.Canonical(), func(id string) (*domain.Rulebook, bool) { return base, id == domain.DefaultRulebook })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,29 +73,29 @@ func TestStoredRulebooksParseBack(t *testing.T) {
 func TestBadRulebooksAreRejected(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"not JSON":                []byte(`{"id":`),
-		"an unknown field":        edited(t, DefaultRulebook, func(rb map[string]any) { rb["clocks_extra"] = 1 }),
-		"data after the rulebook": append(edited(t, DefaultRulebook, func(map[string]any) {}), []byte(` {}`)...),
-		"a period without its counting": edited(t, DefaultRulebook, func(rb map[string]any) {
+		"an unknown field":        edited(t, domain.DefaultRulebook, func(rb map[string]any) { rb["clocks_extra"] = 1 }),
+		"data after the rulebook": append(edited(t, domain.DefaultRulebook, func(map[string]any) {}), []byte(` {}`)...),
+		"a period without its counting": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			delete(clockOf(t, rb, "final_plan")["period"].(map[string]any), "counting")
 		}),
-		"a version without its revision": edited(t, DefaultRulebook, func(rb map[string]any) { rb["version"] = 5 }),
-		"a revision correcting nothing": edited(t, DefaultRulebook, func(rb map[string]any) {
+		"a version without its revision": edited(t, domain.DefaultRulebook, func(rb map[string]any) { rb["version"] = 5 }),
+		"a revision correcting nothing": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			revs := rb["revisions"].([]any)
 			revs[len(revs)-1].(map[string]any)["corrects"] = []any{}
 		}),
-		"a correction without provisions": edited(t, DefaultRulebook, func(rb map[string]any) {
+		"a correction without provisions": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			revs := rb["revisions"].([]any)
 			revs[1].(map[string]any)["corrects"].([]any)[0].(map[string]any)["provisions"] = " "
 		}),
 		"an unknown base": edited(t, "reform-2023", func(rb map[string]any) { rb["base"] = "wales-2018" }),
-		"an unknown event": edited(t, DefaultRulebook, func(rb map[string]any) {
+		"an unknown event": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			clockOf(t, rb, "advice")["starts"].([]any)[0].(map[string]any)["event"] = "advice_wanted"
 		}),
-		"a bad id": edited(t, DefaultRulebook, func(rb map[string]any) { rb["id"] = "" }),
+		"a bad id": edited(t, domain.DefaultRulebook, func(rb map[string]any) { rb["id"] = "" }),
 	} {
 		t.Run(name+" is refused as invalid", func(t *testing.T) {
-			_, err := ParseRulebook(data, nil)
-			if err == nil || ErrorCode(err) != Invalid {
+			_, err := domain.ParseRulebook(data, nil)
+			if err == nil || domain.ErrorCode(err) != domain.Invalid {
 				t.Fatalf("ParseRulebook gave %v, want an invalid error", err)
 			}
 		})
@@ -110,19 +103,19 @@ func TestBadRulebooksAreRejected(t *testing.T) {
 }
 
 func TestRulebookRevisions(t *testing.T) {
-	current, _ := LookupRulebook(DefaultRulebook)
+	current, _ := domain.LookupRulebook(domain.DefaultRulebook)
 	t.Run("the first record carries the version and what it corrected", func(t *testing.T) {
-		e := ReviseRulebook(current, nil)
+		e := domain.ReviseRulebook(current, nil)
 		if e == nil || e.Version != current.Version || e.PreviousVersion != 0 || len(e.Revisions) != 1 || e.Revisions[0].Version != current.Version {
 			t.Fatalf("first revision %+v", e)
 		}
 	})
 	t.Run("the same version and content is not recorded again", func(t *testing.T) {
-		if e := ReviseRulebook(current, ReviseRulebook(current, nil)); e != nil {
+		if e := domain.ReviseRulebook(current, domain.ReviseRulebook(current, nil)); e != nil {
 			t.Fatalf("recorded again: %+v", e)
 		}
 	})
-	older, err := ParseRulebook(edited(t, DefaultRulebook, func(rb map[string]any) {
+	older, err := domain.ParseRulebook(edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 		rb["version"] = 2
 		rb["revisions"] = rb["revisions"].([]any)[:2]
 	}), nil)
@@ -130,7 +123,7 @@ func TestRulebookRevisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("a newer version carries every revision since the one recorded", func(t *testing.T) {
-		e := ReviseRulebook(current, ReviseRulebook(older, nil))
+		e := domain.ReviseRulebook(current, domain.ReviseRulebook(older, nil))
 		if e == nil || e.PreviousVersion != 2 || e.PreviousHash != older.ContentHash() || len(e.Revisions) != current.Version-2 {
 			t.Fatalf("revision %+v", e)
 		}
@@ -141,25 +134,25 @@ func TestRulebookRevisions(t *testing.T) {
 		}
 	})
 	t.Run("the same version with other content is recorded", func(t *testing.T) {
-		recorded := ReviseRulebook(current, nil)
+		recorded := domain.ReviseRulebook(current, nil)
 		recorded.ContentHash = "0000"
-		e := ReviseRulebook(current, recorded)
+		e := domain.ReviseRulebook(current, recorded)
 		if e == nil || e.PreviousVersion != current.Version || len(e.Revisions) != 1 {
 			t.Fatalf("revision %+v", e)
 		}
 	})
 	t.Run("the event survives the store and gives its rulebook back", func(t *testing.T) {
-		e := ReviseRulebook(current, ReviseRulebook(older, nil))
+		e := domain.ReviseRulebook(current, domain.ReviseRulebook(older, nil))
 		payload, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := DecodeEvent(TypeRulebookRevised, e.SchemaVersion(), payload)
+		ev, err := domain.DecodeEvent(domain.TypeRulebookRevised, e.SchemaVersion(), payload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := ev.(*RulebookRevised)
-		if got.Rulebook != DefaultRulebook || got.Version != current.Version || got.PreviousVersion != 2 || len(got.Revisions) != len(e.Revisions) || got.Attr("version") != strconv.Itoa(current.Version) {
+		got := ev.(*domain.RulebookRevised)
+		if got.Rulebook != domain.DefaultRulebook || got.Version != current.Version || got.PreviousVersion != 2 || len(got.Revisions) != len(e.Revisions) || got.Attr("version") != strconv.Itoa(current.Version) {
 			t.Fatalf("decoded %+v", got)
 		}
 		rb, err := got.Parse(nil)
@@ -171,7 +164,7 @@ func TestRulebookRevisions(t *testing.T) {
 		}
 	})
 	t.Run("a record whose content is not what it names is refused", func(t *testing.T) {
-		e := ReviseRulebook(current, nil)
+		e := domain.ReviseRulebook(current, nil)
 		e.Content = older.Canonical()
 		if _, err := e.Parse(nil); err == nil {
 			t.Fatal("a record holding version 2 under version 4's name and hash was read")
@@ -180,9 +173,9 @@ func TestRulebookRevisions(t *testing.T) {
 }
 
 func TestRulebookInForceByID(t *testing.T) {
-	adoptions := []RulebookAdopted{{Rulebook: "reform-2023", From: d("2024-09-01")}, {Rulebook: "green-paper-2022", From: d("2025-01-01")}}
-	for on, want := range map[string]string{"2024-08-31": DefaultRulebook, "2024-09-01": "reform-2023", "2025-06-01": "green-paper-2022"} {
-		if got := RulebookIDInForce(adoptions, d(on)); got != want || RulebookInForce(adoptions, d(on)).ID != want {
+	adoptions := []domain.RulebookAdopted{{Rulebook: "reform-2023", From: d("2024-09-01")}, {Rulebook: "green-paper-2022", From: d("2025-01-01")}}
+	for on, want := range map[string]string{"2024-08-31": domain.DefaultRulebook, "2024-09-01": "reform-2023", "2025-06-01": "green-paper-2022"} {
+		if got := domain.RulebookIDInForce(adoptions, d(on)); got != want || domain.RulebookInForce(adoptions, d(on)).ID != want {
 			t.Errorf("on %s: %s in force, want %s", on, got, want)
 		}
 	}

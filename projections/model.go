@@ -80,6 +80,12 @@ type Model struct {
 	// LoadHistory reads a case's earlier steps when a correction arrives;
 	// without it a correction cannot be applied.
 	LoadHistory HistoryLoader
+	// Rules, when set, chooses the rulebook a clock starts under instead of
+	// the LA's adoptions of this build's rulebooks: other versions of the
+	// rules (what a revision changed) or one rulebook on every date (a
+	// what-if). Only models built for such a question set it; the live
+	// read model never does.
+	Rules Rules
 	// byLA lists cases by their current LA, for per-LA views; each case
 	// knows its place in its LA's list (a list costs a pointer a case, a map
 	// several times that).
@@ -277,8 +283,15 @@ func (m *Model) recompute(c *CaseModel) {
 // before the date, else the current law. Because a clock takes its rules when
 // it starts, an adoption recorded later never changes a clock already started.
 func (m *Model) RulebookAt(la string, on domain.Date) *domain.Rulebook {
+	if m.Rules != nil {
+		return m.Rules(la, m.Adoptions[la], on)
+	}
 	return domain.RulebookInForce(m.Adoptions[la], on)
 }
+
+// Rules chooses the rulebook in force for an LA on a date, given the LA's
+// adoptions recorded so far.
+type Rules func(la string, adoptions []domain.RulebookAdopted, on domain.Date) *domain.Rulebook
 
 // laCalendar gives the school closures of one LA.
 type laCalendar map[string][]domain.ClosureWindow

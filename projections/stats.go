@@ -238,13 +238,11 @@ func (t *Timeliness) LAStats(la string, p Period, asOf domain.Date) Stats {
 		total, _ := t.National(p, asOf)
 		return total
 	}
-	facts := t.factsFor(la, pos)
+	f := Figures{la: la, facts: t.factsFor(la, pos)}
 	t.mu.RUnlock()
-	s := newStats(la, p, asOf)
-	facts.statsFrom(s, p, asOf)
-	s.finish()
-	t.cacheStats(key, *s)
-	return *s
+	s := f.Stats(p, asOf)
+	t.cacheStats(key, s)
+	return s
 }
 
 // Warm draws every LA's facts now, on every core, so the first questions
