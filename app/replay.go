@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -280,8 +281,8 @@ func (l *Ledger) RevisionChanges(ctx context.Context, la string, cases []string,
 		previous = previous || r.Rulebook == rulebook
 	}
 	if !previous {
-		return nil, &domain.Error{Code: domain.NotFound, Field: "version", Message: "version " + itoa(int64(rev.Version)) + " of " + rulebook +
-			" is the first of it this ledger recorded: there is no earlier version to compare it with"}
+		return nil, &domain.Error{Code: domain.NotFound, Field: "version", Message: itoa(int64(rev.Version)) + " is the first version of " + rulebook +
+			" this ledger recorded: there is no earlier one to compare it with"}
 	}
 	before, err := recordedRules(recs[:target])
 	if err != nil {
@@ -359,4 +360,52 @@ func recordedRules(recs []RecordedRevision) (projections.Rules, error) {
 		}
 		return domain.RulebookInForce(adoptions, on)
 	}, nil
+}
+
+// FigureRow is one headline figure counted two ways, as text for people:
+// the command line's table and the statistics page.
+type FigureRow struct {
+	Figure string
+	Before string
+	After  string
+}
+
+// FigureRows lists the headline figures of two countings side by side:
+// requests, plans issued, plans within 20 weeks including and excluding
+// exceptions, the median weeks to a plan, annual reviews on time, and the
+// breaches of each stage either counting has (with those excused).
+func FigureRows(before, after projections.Stats) []FigureRow {
+	pct := func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }
+	of := func(n, m int, share float64) string {
+		return strconv.Itoa(n) + " of " + strconv.Itoa(m) + " (" + pct(share) + ")"
+	}
+	rows := []FigureRow{
+		{"requests", strconv.Itoa(before.Requests), strconv.Itoa(after.Requests)},
+		{"plans issued", strconv.Itoa(before.PlansIssued), strconv.Itoa(after.PlansIssued)},
+		{"within 20 weeks, including exceptions", of(before.Within20Weeks, before.PlansIssued, before.ShareWithin20Weeks),
+			of(after.Within20Weeks, after.PlansIssued, after.ShareWithin20Weeks)},
+		{"within 20 weeks, excluding exceptions", of(before.Within20WeeksExclExceptions, before.PlansExclExceptions, before.ShareWithin20WeeksExcl),
+			of(after.Within20WeeksExclExceptions, after.PlansExclExceptions, after.ShareWithin20WeeksExcl)},
+		{"median weeks to a plan", strconv.FormatFloat(before.MedianWeeks, 'f', -1, 64), strconv.FormatFloat(after.MedianWeeks, 'f', -1, 64)},
+		{"annual reviews on time", of(before.ReviewsOnTime, before.ReviewsDue, before.ShareReviewsOnTime),
+			of(after.ReviewsOnTime, after.ReviewsDue, after.ShareReviewsOnTime)},
+	}
+	stages := map[string]bool{}
+	for _, s := range []projections.Stats{before, after} {
+		for stage := range s.BreachesByStage {
+			stages[stage] = true
+		}
+	}
+	names := make([]string, 0, len(stages))
+	for stage := range stages {
+		names = append(names, stage)
+	}
+	sort.Strings(names)
+	breaches := func(s projections.Stats, stage string) string {
+		return strconv.Itoa(s.BreachesByStage[stage]) + " (" + strconv.Itoa(s.ExcusedByStage[stage]) + " excused)"
+	}
+	for _, stage := range names {
+		rows = append(rows, FigureRow{"breaches: " + stage, breaches(before, stage), breaches(after, stage)})
+	}
+	return rows
 }

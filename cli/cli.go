@@ -45,6 +45,10 @@ Usage:
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
   ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
+  ehcledger rulebook changes [--db PATH | --store SPEC] --la LA [--rulebook ID] [--version N]
+                     [--as-of DATE] [--from DATE] [--to DATE] [--format json|table]
+  ehcledger whatif   [--db PATH | --store SPEC] --la LA --rulebook ID [--as-of DATE] [--from DATE] [--to DATE]
+                     [--clocks] [--format json|table]
   ehcledger bench    [--dir DIR] [--events N] [--cases N]
 
 SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
@@ -94,6 +98,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = token(args[1:], stdout)
 	case "bench":
 		err = bench(ctx, args[1:], stdout)
+	case "rulebook":
+		err = rulebookCmd(ctx, args[1:], stdout)
+	case "whatif":
+		err = whatIf(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -413,7 +421,11 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, r := range revised {
-		fmt.Fprintf(stdout, "recorded rulebook %s version %d (previously recorded: version %d)\n", r.Rulebook, r.Version, r.PreviousVersion)
+		before := "the first recorded"
+		if r.PreviousHash != "" {
+			before = fmt.Sprintf("version %d was recorded before it", r.PreviousVersion)
+		}
+		fmt.Fprintf(stdout, "recorded rulebook %s version %d (%s)\n", r.Rulebook, r.Version, before)
 	}
 	n, el, err := timedRebuild(ctx, env)
 	if err != nil {
