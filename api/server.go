@@ -54,6 +54,8 @@ type Server struct {
 	// RateLimit bounds each token's requests; zero means no limit.
 	RateLimit RateLimit
 	limiters  limiters
+	// replays holds a place for each LA history being counted again.
+	replays chan struct{}
 }
 
 // Handler builds the HTTP handler with every route.
@@ -61,6 +63,7 @@ func (s *Server) Handler() *echo.Echo {
 	if s.FreshnessWait == 0 {
 		s.FreshnessWait = 2 * time.Second
 	}
+	s.replays = make(chan struct{}, maxReplays)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -90,6 +93,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/worklist", s.worklist, worker)
 	v1.GET("/stats", s.stats, s.allow(auth.Inspector, auth.Manager))
 	v1.GET("/las/:la/access-log", s.accessLog, s.allow(auth.Auditor))
+	v1.GET("/las/:la/rulebook-changes", s.rulebookChanges, s.allow(auth.Inspector, auth.Manager))
 	v1.GET("/rulebooks", s.listRulebooks, anyone)
 	v1.GET("/rulebooks/:id", s.getRulebook, anyone)
 	return e

@@ -13,7 +13,13 @@ import (
 
 // period reads ?from= and ?to=; by default the twelve months up to as-of.
 func period(c echo.Context, asOf domain.Date) (projections.Period, error) {
-	p := projections.Period{From: asOf.AddMonths(-12).AddDays(1), To: asOf}
+	return readPeriod(c, projections.Period{From: asOf.AddMonths(-12).AddDays(1), To: asOf})
+}
+
+// readPeriod reads ?from= and ?to= over the period def; an end left zero
+// is for the caller to settle.
+func readPeriod(c echo.Context, def projections.Period) (projections.Period, error) {
+	p := def
 	for _, q := range []struct {
 		name string
 		dst  *domain.Date
@@ -26,7 +32,7 @@ func period(c echo.Context, asOf domain.Date) (projections.Period, error) {
 			*q.dst = d
 		}
 	}
-	if p.To < p.From {
+	if !p.To.IsZero() && p.To < p.From {
 		return p, domain.FieldErrorf("to", "%s is before from (%s)", p.To, p.From)
 	}
 	return p, nil

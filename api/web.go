@@ -126,11 +126,19 @@ func (s *Server) pageStats(c echo.Context) error {
 	}
 	st := get(p)
 	var months []monthRow
+	var periods []projections.Period
 	for m := p.From.AddDays(1 - dayOf(p.From)); m <= p.To; m = m.AddMonths(1) {
-		ms := get(projections.Period{From: m, To: m.AddMonths(1).AddDays(-1)})
-		y, mo, _ := m.YMD()
-		months = append(months, monthRow{Label: fmt.Sprintf("%s %d", mo.String()[:3], y), Plans: ms.PlansIssued,
+		mp := projections.Period{From: m, To: m.AddMonths(1).AddDays(-1)}
+		ms := get(mp)
+		periods = append(periods, mp)
+		months = append(months, monthRow{Label: monthLabel(m), Plans: ms.PlansIssued,
 			Excl: ms.ShareWithin20WeeksExcl, Incl: ms.ShareWithin20Weeks})
+	}
+	var whatIf *whatIfView
+	if id := c.QueryParam("whatif"); id != "" {
+		if whatIf, err = s.whatIf(c, la, id, p, periods, asOf); err != nil {
+			return err
+		}
 	}
 	var stages []stageRow
 	for name, n := range st.BreachesByStage {
@@ -156,7 +164,70 @@ func (s *Server) pageStats(c echo.Context) error {
 		Months                 []monthRow
 		Stages                 []stageRow
 		MonthChart, StageChart template.HTML
-	}{Title: title, LA: la, S: st, Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages)})
+		Rulebooks              []string
+		WhatIf                 *whatIfView
+	}{Title: title, LA: la, S: st, Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages),
+		Rulebooks: domain.RulebookIDs(), WhatIf: whatIf})
+}
+
+func monthLabel(m domain.Date) string {
+	y, mo, _ := m.YMD()
+	return fmt.Sprintf("%s %d", mo.String()[:3], y)
+}
+
+// whatIfView is an LA's actual figures beside those of its history counted
+// under another rulebook on every date, for the statistics page.
+type whatIfView struct {
+	Rulebook       string
+	Version        int
+	Cases, Changed int
+	Rows           []app.FigureRow
+	Months         []whatIfMonth
+}
+
+// whatIfMonth is one month of plans issued, actual and what-if.
+type whatIfMonth struct {
+	Label                    string
+	Plans, PlansWhatIf       int
+	Excl, ExclWhatIf         float64
+	Breaches, BreachesWhatIf int
+}
+
+// whatIf counts the LA's history again under rulebook id (?whatif=) for
+// the period and each of its months. It needs one LA and a known rulebook.
+func (s *Server) whatIf(c echo.Context, la, id string, p projections.Period, months []projections.Period, asOf domain.Date) (*whatIfView, error) {
+	if la == "" {
+		return nil, domain.FieldErrorf("whatif", "a what-if counts one LA at a time: choose the LA (la)")
+	}
+	if _, err := domain.LookupRulebook(id); err != nil {
+		return nil, &domain.Error{Code: domain.Invalid, Field: "whatif", Message: domain.ErrorMessage(err)}
+	}
+	release, err := s.replaying(c)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	cmp, rb, err := s.Ledger.WhatIf(c.Request().Context(), la, s.Views.Timeliness.CaseIDs(la), id)
+	if err != nil {
+		return nil, err
+	}
+	r := cmp.WhatIfReport(rb, p, asOf, false)
+	v := &whatIfView{Rulebook: rb.ID, Version: rb.Version, Cases: r.Cases, Changed: r.ChangedClocks, Rows: app.FigureRows(r.Actual, r.WhatIf)}
+	for _, mp := range months {
+		a, w := cmp.Stats(mp, asOf)
+		v.Months = append(v.Months, whatIfMonth{Label: monthLabel(mp.From), Plans: a.PlansIssued, PlansWhatIf: w.PlansIssued,
+			Excl: a.ShareWithin20WeeksExcl, ExclWhatIf: w.ShareWithin20WeeksExcl, Breaches: sum(a.BreachesByStage), BreachesWhatIf: sum(w.BreachesByStage)})
+	}
+	return v, nil
+}
+
+// sum adds up the counts of a map.
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func dayOf(d domain.Date) int {
