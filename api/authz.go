@@ -85,6 +85,16 @@ func inLA(c echo.Context, la string) error {
 	return nil
 }
 
+// pathLA reads the LA a route names in its path ({la}) and refuses it when
+// it is not a valid code or not the principal's.
+func pathLA(c echo.Context) (string, error) {
+	la := c.Param("la")
+	if err := domain.ValidateID("la", la); err != nil {
+		return "", err
+	}
+	return la, inLA(c, la)
+}
+
 // caseInScope refuses a request about a case of another LA, and returns the
 // case's LA ("" when there is no such case, which the handler reports).
 func (s *Server) caseInScope(c echo.Context, id string) (string, error) {

@@ -33,11 +33,8 @@ func (s *Server) replaying(c echo.Context) (release func(), err error) {
 // LA's figures before and after for ?from..?to (by default its whole
 // history up to as-of).
 func (s *Server) rulebookChanges(c echo.Context) error {
-	la := c.Param("la")
-	if err := domain.ValidateID("la", la); err != nil {
-		return err
-	}
-	if err := inLA(c, la); err != nil {
+	la, err := pathLA(c)
+	if err != nil {
 		return err
 	}
 	asOf, err := s.asOf(c)

@@ -254,11 +254,8 @@ func (s *Server) sendLACommand(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	la := c.Param("la")
-	if err := domain.ValidateID("la", la); err != nil {
-		return err
-	}
-	if err := inLA(c, la); err != nil {
+	la, err := pathLA(c)
+	if err != nil {
 		return err
 	}
 	if err := s.Ledger.ExecuteLA(c.Request().Context(), la, c.Param("command"), on, b.Data, actor(c)); err != nil {
@@ -476,15 +473,11 @@ func limit(c echo.Context, def int) (int, error) {
 // accessLog serves an LA's record of who read which case, when and how,
 // newest first.
 func (s *Server) accessLog(c echo.Context) error {
-	la := c.Param("la")
-	if err := domain.ValidateID("la", la); err != nil {
-		return err
-	}
-	if err := inLA(c, la); err != nil {
+	la, err := pathLA(c)
+	if err != nil {
 		return err
 	}
 	f := projections.AccessFilter{LA: la, Case: c.QueryParam("case"), Actor: c.QueryParam("actor")}
-	var err error
 	if f.Limit, err = limit(c, 500); err != nil {
 		return err
 	}
