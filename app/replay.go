@@ -306,9 +306,12 @@ func (l *Ledger) RevisionChanges(ctx context.Context, la string, cases []string,
 }
 
 // recordedRules reads back every rulebook as last recorded among recs and
-// chooses among them as the LA's adoptions say; a rulebook never recorded
-// there is this build's. A recorded rulebook that does not read back is an
-// internal error: the report is not made from rules it cannot trust.
+// chooses among them as the LA's adoptions say. A rulebook not recorded
+// there is this build's, on the base recorded there (so that, before a
+// revision of the current law, a rulebook written as changes to it counts
+// under the law before the revision). A recorded rulebook that does not
+// read back is an internal error: no report is made from rules it cannot
+// trust.
 func recordedRules(recs []RecordedRevision) (projections.Rules, error) {
 	latest := map[string]*domain.RulebookRevised{}
 	for i := range recs {
@@ -321,20 +324,23 @@ func recordedRules(recs []RecordedRevision) (projections.Rules, error) {
 		if rb, ok := books[id]; ok {
 			return rb, nil
 		}
-		e, ok := latest[id]
-		if !ok {
-			return domain.LookupRulebook(id)
-		}
 		if reading[id] {
 			return nil, domain.Errorf(domain.Invalid, "rulebook %s is its own base", id)
 		}
 		reading[id] = true
 		var baseErr error
-		rb, err := e.Parse(func(base string) (*domain.Rulebook, bool) {
+		bases := func(base string) (*domain.Rulebook, bool) {
 			b, err := read(base)
 			baseErr = err
 			return b, err == nil
-		})
+		}
+		var rb *domain.Rulebook
+		var err error
+		if e, ok := latest[id]; ok {
+			rb, err = e.Parse(bases)
+		} else if rb, err = domain.LookupRulebook(id); err == nil && rb.Base != "" {
+			rb, err = domain.ParseRulebook(rb.Canonical(), bases)
+		}
 		if err != nil {
 			if baseErr != nil {
 				err = baseErr
@@ -344,9 +350,11 @@ func recordedRules(recs []RecordedRevision) (projections.Rules, error) {
 		books[id] = rb
 		return rb, nil
 	}
-	ids := make([]string, 0, len(latest))
+	ids := domain.RulebookIDs()
 	for id := range latest {
-		ids = append(ids, id)
+		if _, err := domain.LookupRulebook(id); err != nil {
+			ids = append(ids, id) // recorded by a build that had it; this one has not
+		}
 	}
 	sort.Strings(ids)
 	for _, id := range ids {

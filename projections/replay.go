@@ -43,9 +43,6 @@ func NewHistory(events []eventstore.RecordedEvent) (*History, error) {
 	return h, nil
 }
 
-// Len is the number of events in the history.
-func (h *History) Len() int { return len(h.events) }
-
 // First is the date of the earliest step in the history, zero when it is
 // empty.
 func (h *History) First() domain.Date {

@@ -190,3 +190,29 @@ func TestARevisionsChangesReportBeforeAndAfter(t *testing.T) {
 		}
 	})
 }
+
+func TestARevisionOfTheBaseReachesARulebookWrittenOnIt(t *testing.T) {
+	ctx := context.Background()
+	env := scratchEnv(t)
+	if err := env.Ledger.AdoptRulebook(ctx, "E09000001", "reform-2023", domain.NewDate(2023, 9, 1), "t"); err != nil {
+		t.Fatal(err)
+	}
+	twoPlans(t, env)
+	// Only the current law's earlier version was recorded: reform-2023, as
+	// written on it, counted under the earlier base before the revision.
+	rulebooktest.Record(t, env.Store, rulebooktest.Earlier(t, domain.DefaultRulebook, 3, "final_plan", 18), time.Date(2024, 12, 1, 9, 0, 0, 0, time.UTC))
+	if _, err := env.Ledger.RecordRulebookRevisions(ctx, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := app.CasesOfLA(ctx, env.Store, "E09000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := env.Ledger.RevisionChanges(ctx, "E09000001", cases, "", 0, projections.Period{}, domain.NewDate(2024, 12, 31))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := finalPlanChanges(r.Clocks); len(fp) != 2 || fp["a"].DueBefore != domain.NewDate(2024, 5, 13) || fp["a"].StatusBefore != "late" {
+		t.Fatalf("an LA on reform-2023 sees %+v", r.Clocks)
+	}
+}
