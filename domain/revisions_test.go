@@ -78,7 +78,7 @@ func TestBadRulebooksAreRejected(t *testing.T) {
 		"a period without its counting": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			delete(clockOf(t, rb, "final_plan")["period"].(map[string]any), "counting")
 		}),
-		"a version without its revision": edited(t, domain.DefaultRulebook, func(rb map[string]any) { rb["version"] = 5 }),
+		"a version without its revision": edited(t, domain.DefaultRulebook, func(rb map[string]any) { rb["version"] = rb["version"].(float64) + 1 }),
 		"a revision correcting nothing": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
 			revs := rb["revisions"].([]any)
 			revs[len(revs)-1].(map[string]any)["corrects"] = []any{}
