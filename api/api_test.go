@@ -358,10 +358,20 @@ func TestAPReviewIntervalWarnsInTheCaseView(t *testing.T) {
 			t.Fatal("warned though reviewed on 20 May")
 		}
 	})
-	t.Run("figures never count it", func(t *testing.T) {
-		r := h.do("GET", "/v1/stats?la=E09000001&from=2024-01-01&to=2024-12-31&as_of=2024-12-31", "").want(t, 200)
-		if b, _ := json.Marshal(r.body); strings.Contains(string(b), "ap_review") {
-			t.Fatalf("the figures mention the AP review setting: %s", b)
+	t.Run("it is never a clock", func(t *testing.T) {
+		for _, c := range h.do("GET", "/v1/cases/c1?as_of=2024-12-31", "").want(t, 200).body["clocks"].([]any) {
+			if c.(map[string]any)["clock"] == "ap_review" {
+				t.Fatalf("the LA's AP review setting runs a clock: %v", c)
+			}
+		}
+	})
+	t.Run("a setting made after the last review counts from the day it takes effect", func(t *testing.T) {
+		h.do("POST", "/v1/las/E09000001/commands/set_ap_review_interval", `{"data":{"weeks":2,"from":"2024-07-01"}}`).want(t, 201)
+		if warned("2024-07-15") {
+			t.Fatal("a placement reviewed on 20 May was held to a 2-week setting made on 1 July from 20 May")
+		}
+		if !warned("2024-07-16") {
+			t.Fatal("no warning two weeks after the setting took effect")
 		}
 	})
 }

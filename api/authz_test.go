@@ -276,3 +276,21 @@ func TestAnInspectorOfSomeLAsSeesThoseTogetherNotEngland(t *testing.T) {
 		t.Fatalf("an inspector of every LA got %v", all.body)
 	}
 }
+
+func TestOpeningACaseIDTakenByAnotherLASaysNothingOfIt(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v)
+	h.do("POST", "/v1/cases", openBody, "Authorization", sign(t, auth.Caseworker, homeLA)).want(t, 201)
+	for _, body := range []string{
+		`{"reason":"r","id":"c1","la":"` + otherLA + `","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`,
+		`{"opening":"become_responsible","reason":"r","id":"c1","la":"` + otherLA + `","on":"2024-03-01","data":{"route":"health_body","birth_date":"2015-05-01"}}`,
+	} {
+		r := h.do("POST", "/v1/cases", body, "Authorization", sign(t, auth.Caseworker, otherLA)).want(t, 409)
+		if detail, _ := r.body["detail"].(string); strings.Contains(detail, homeLA) || strings.Contains(detail, "2024-03-01") {
+			t.Fatalf("the refusal tells another LA whose case it is: %q", detail)
+		}
+	}
+}

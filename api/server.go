@@ -223,6 +223,14 @@ func (s *Server) openCase(c echo.Context) error {
 	if req.Expected == eventstore.Any {
 		req.Expected = eventstore.NoStream
 	}
+	// An id already taken by another LA's case is refused without saying
+	// whose it is or when it opened.
+	req.Authorize = func(la, movingTo string) error {
+		if mayWorkOn(c, req.Case, la, movingTo) != nil {
+			return domain.Errorf(domain.Conflict, "case %s already exists: choose another id", req.Case)
+		}
+		return nil
+	}
 	return s.execute(c, req)
 }
 

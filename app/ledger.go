@@ -196,7 +196,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		if _, err := openHistory(l.Keys, req.Case, lc.history); err != nil {
 			return CommandResult{}, err
 		}
-		fix, err := domain.Correct(lc.history, domain.Command{Name: req.Command, On: req.On, Data: req.Data}, lc.rules)
+		fix, err := domain.Correct(lc.history, domain.Command{Name: req.Command, On: req.On, Data: req.Data, Holidays: l.Holidays}, lc.rules)
 		if err != nil {
 			return CommandResult{}, err
 		}

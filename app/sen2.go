@@ -72,6 +72,14 @@ func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
 		// maintained until the time to appeal has passed or the appeal has
 		// ended (SEN2 guide, EHCN004A).
 		c.cease = on
+	case *domain.ReviewDecisionNotified:
+		if v.Decision == "cease" && v.NextReview == 0 {
+			c.cease = on // recorded when a decision to cease ended the plan at once
+		}
+	case *domain.TribunalOrdered:
+		if v.Order == "maintain" || v.Order == "maintain_unchanged" {
+			c.cease = 0 // the tribunal reinstated the plan
+		}
 	case *domain.TransferSettingNamed:
 		c.placement = v.School
 	case *domain.MediationAdviserContacted:
@@ -125,7 +133,10 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 			if _, ok := ev.(*domain.StepCorrected); ok && isCase {
 				// Whenever a correction was recorded, the return shows the
 				// case as corrected.
-				corrected[id] = e.LA
+				corrected[id] = ""
+			}
+			if _, ok := corrected[id]; ok && isCase {
+				corrected[id] = e.LA // the LA the case is with now
 			}
 			if on >= census {
 				continue // the return shows what had happened by the census date

@@ -81,6 +81,7 @@ type Case struct {
 	ceaseNotice         Date            // the day the decision to cease was notified
 	ceaseAppealed       bool            // an appeal against the decision to cease is before the tribunal
 	ceaseDismissed      bool            // that appeal was dismissed: the plan may cease at once
+	ceaseCertOn         Date            // a mediation certificate issued while ceasing
 	ceased              bool            // the plan is no longer maintained
 	advice              map[string]bool // kind -> received
 	consultations       map[string]bool // school -> responded
@@ -98,8 +99,6 @@ type Case struct {
 	mediationDue        bool // family wants mediation, not yet held
 	certificateDue      bool
 	certified           bool
-	certifiedOn         Date            // the latest window's mediation certificate
-	windowOn            Date            // the day the latest appeal window opened
 	orders              map[string]bool // compliance step -> complied
 	assessOrdered       bool
 	issueOrdered        bool // a tribunal ordered a plan: refusals no longer stand
@@ -136,14 +135,14 @@ func (c *Case) Apply(e Event, on Date) {
 		c.decision = "assess"
 	case *AssessmentRefused:
 		c.decision = "refused"
-		c.openAppealWindow(on)
+		c.openAppealWindow()
 	case *AdviceRequested:
 		c.advice[v.Advice] = false
 	case *AdviceReceived:
 		c.advice[v.Advice] = true
 	case *DecidedNotToIssue:
 		c.notIssuing = true
-		c.openAppealWindow(on)
+		c.openAppealWindow()
 	case *DraftPlanSent:
 		c.draftSent, c.draftOn = true, on
 	case *RepresentationsReceived:
@@ -161,7 +160,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.consultations[v.School] = true
 	case *FinalPlanIssued:
 		c.planIssued, c.review, c.lastReviewOn = true, 1, on
-		c.openAppealWindow(on)
+		c.openAppealWindow()
 	case *ReviewMeetingHeld:
 		c.meetingHeld, c.meetingOn = true, on
 	case *ReviewReportSent:
@@ -176,18 +175,28 @@ func (c *Case) Apply(e Event, on Date) {
 		}
 		// A plan is maintained after a decision to cease until the family's
 		// time to appeal has passed or its appeal has ended; a later
-		// decision to maintain or amend withdraws the cessation.
-		c.ceasing, c.ceaseAppealed, c.ceaseDismissed = v.Decision == "cease", false, false
-		if c.ceasing {
-			c.ceaseNotice = on
+		// decision to maintain or amend withdraws the cessation. A further
+		// decision to cease leaves an appeal against the first before the
+		// tribunal. A decision to cease stored before the next review was
+		// numbered ended the plan at once, as the engine then held.
+		switch {
+		case v.Decision == "cease" && v.NextReview == 0:
+			c.ceased, c.ceasing, c.ceaseAppealed = true, false, false
+		case v.Decision == "cease":
+			c.ceasing, c.ceaseNotice, c.ceaseDismissed, c.ceaseCertOn = true, on, false, 0
+		default:
+			c.ceasing, c.ceaseAppealed, c.ceaseDismissed = false, false, false
 		}
 		c.meetingHeld, c.reportSent = false, false
-		c.openAppealWindow(on)
+		// A decision to amend is not appealable: the amended plan is.
+		if v.Decision != "amend" {
+			c.openAppealWindow()
+		}
 	case *AmendmentsProposed:
 		c.amendments, c.amending, c.amendFor = true, v.Review, 0
 	case *AmendedPlanIssued:
 		c.amendments = false
-		c.openAppealWindow(on)
+		c.openAppealWindow()
 	case *PhaseTransferScheduled:
 		c.phaseOpen = true
 	case *TransferSettingNamed:
@@ -199,7 +208,10 @@ func (c *Case) Apply(e Event, on Date) {
 	case *MediationHeld, *MediationNotArranged:
 		c.mediationDue, c.certificateDue = false, true
 	case *MediationCertificateIssued:
-		c.certificateDue, c.certified, c.certifiedOn = false, true, on
+		c.certificateDue, c.certified = false, true
+		if c.ceasing {
+			c.ceaseCertOn = on
+		}
 	case *AppealLodged:
 		c.appealLodged = true
 		c.appeals++
@@ -223,9 +235,9 @@ func (c *Case) Apply(e Event, on Date) {
 			c.orders["placement"] = false
 		case "maintain":
 			c.orders["amend"] = false
-			c.ceasing, c.ceaseAppealed = false, false
+			c.ceased, c.ceasing, c.ceaseAppealed = false, false, false
 		case "maintain_unchanged":
-			c.ceasing, c.ceaseAppealed = false, false
+			c.ceased, c.ceasing, c.ceaseAppealed = false, false, false
 		case "dismiss":
 			c.ceaseDismissed, c.ceaseAppealed = c.ceaseAppealed, false
 		}
@@ -267,9 +279,8 @@ type concession struct {
 	on Date
 }
 
-func (c *Case) openAppealWindow(on Date) {
+func (c *Case) openAppealWindow() {
 	c.appealWindows++
-	c.windowOn, c.certifiedOn = on, 0
 	c.appealLodged, c.contacted, c.mediationDue, c.certificateDue, c.certified = false, false, false, false, false
 }
 
@@ -683,6 +694,9 @@ func init() {
 			return nil
 		}, func(_ *Case, p PanelRecord) Event { return &DraftPlanSent{PanelRecord: p} }),
 		"receive_representations": simple(func(c *Case) error {
+			if c.ceased {
+				return conflictf("receive_representations: the plan has ceased")
+			}
 			if c.re.draftSent {
 				if c.re.reps {
 					return conflictf("receive_representations: representations on the reassessment's draft have already been received")
@@ -711,6 +725,8 @@ func init() {
 				if err := c.mustBeAssessing("consult_school"); err != nil {
 					return nil, err
 				}
+			} else if err := c.mustHavePlan("consult_school"); err != nil {
+				return nil, err
 			}
 			if responded, ok := c.consultations[d.School]; ok && !responded {
 				return nil, conflictf("consult_school: %s is already being consulted", d.School)
@@ -802,6 +818,7 @@ func init() {
 			if c.meetingHeld {
 				e.Meeting = c.meetingOn
 			}
+			e.ProposalsSent = d.Decision == "amend" && c.amendments && c.amending == c.review
 			return []Event{e}, nil
 		},
 		"send_proposed_amendments": simple(func(c *Case) error {
@@ -814,6 +831,9 @@ func init() {
 			return nil
 		}, func(c *Case) Event { return &AmendmentsProposed{Review: c.amendmentReview()} }),
 		"issue_amended_plan": simple(func(c *Case) error {
+			if err := c.mustHavePlan("issue_amended_plan"); err != nil {
+				return err
+			}
 			if !c.amendments {
 				return conflictf("issue_amended_plan: no amendments have been proposed")
 			}
@@ -866,6 +886,9 @@ func init() {
 				return nil, err
 			}
 			if err := required("school", d.School); err != nil {
+				return nil, err
+			}
+			if err := c.mustHavePlan("name_transfer_setting"); err != nil {
 				return nil, err
 			}
 			if !c.phaseOpen {
@@ -1006,21 +1029,25 @@ func (c *Case) mayCease(on Date, rb *Rulebook, h Holidays) error {
 		return conflictf("cease_plan: no final plan has been issued")
 	case !c.ceasing:
 		return conflictf("cease_plan: no decision to cease the plan stands (notify_review_decision with decision cease)")
-	case c.ceaseAppealed:
-		return conflictf("cease_plan: the family has appealed the decision to cease: the plan is maintained until the appeal ends")
 	case on < c.ceaseNotice:
 		return FieldErrorf("on", "%s is before the decision to cease (%s)", on, c.ceaseNotice)
+	case c.ceaseAppealed:
+		return conflictf("cease_plan: the family has appealed the decision to cease: the plan is maintained until the appeal ends")
 	case c.ceaseDismissed:
 		return nil
+	case c.mediationDue || c.certificateDue:
+		// The family may appeal until a month after the certificate it is
+		// still owed (HESC Rules 2008 r20): fail closed until it comes.
+		return conflictf("cease_plan: the family's mediation or its certificate is still pending, and its time to appeal runs until a month after the certificate")
 	}
 	w := rb.Clock(clockAppealWindow)
 	if w == nil {
 		return nil // a rulebook without appeal windows
 	}
 	last := w.Period.Due(c.ceaseNotice, nil, h)
-	if c.windowOn == c.ceaseNotice && c.certified {
+	if !c.ceaseCertOn.IsZero() {
 		for _, x := range w.Extends {
-			last = max(last, x.Period.Due(c.certifiedOn, nil, h))
+			last = max(last, x.Period.Due(c.ceaseCertOn, nil, h))
 		}
 	}
 	if on <= last {

@@ -226,6 +226,9 @@ func (cc *CaseClocks) close(r *ClockRule, t Target, e Event, on Date, ended bool
 			continue
 		}
 		c.Stopped, c.Ended = on, ended
+		if ended && t.KeepsBreach && on > c.Due {
+			c.Ended = false // late: the duty lapsed only after it was breached
+		}
 		if ended && r.LapsesAtDue && on > c.Due {
 			// The family's window had already passed unused before the process
 			// moved on, so it ended on its due date.

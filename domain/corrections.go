@@ -105,9 +105,20 @@ func HasCorrections(history []Step) bool {
 // again, in its place, with its corrected date and data (void steps left
 // out), and every later step decided again after it so that derived values
 // such as review numbers stay consistent. rulesAt gives the rulebook in force
-// on a date. It fails, naming the step, when the corrected history is not a
-// valid sequence of steps.
+// on a date. A stored step that the rules of today would refuse (a check
+// added since it was recorded) is kept as recorded, with its correction
+// laid over it: a history once accepted never becomes unreadable. It fails
+// only on a stored correction it cannot read.
 func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
+	out, _, err := effective(history, rulesAt, nil, 0)
+	return out, err
+}
+
+// effective is Effective, also returning the steps the rules refused (by
+// version) and deciding the correction of step strict, when not zero, as a
+// new command: its data read strictly and the personal details checked
+// again. h gives the bank holidays (weekends only when nil).
+func effective(history []Step, rulesAt func(Date) *Rulebook, h Holidays, strict int64) ([]Step, map[int64]error, error) {
 	fixes := map[int64]*StepCorrected{}
 	for _, s := range history {
 		if c, ok := s.Event.(*StepCorrected); ok {
@@ -116,6 +127,7 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 	}
 	c := &Case{}
 	var out []Step
+	refused := map[int64]error{}
 	for _, s := range history {
 		if _, ok := s.Event.(*StepCorrected); ok {
 			c.Version++ // corrections count as versions but change nothing
@@ -134,28 +146,37 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 			// Data from a correction was checked when it was recorded; a
 			// stored payload is read leniently, as it may hold derived fields.
 			if fix.Data != nil {
-				data, replay = fix.Data, false
+				data, replay = fix.Data, s.Version != strict
 			}
 		}
 		opener, opens := s.Event.(Opener)
 		if opens {
+			var known bool
 			var err error
-			if data, replay, err = openingCommand(opener, fix, data); err != nil {
-				return nil, err
+			if data, known, err = openingCommand(opener, fix, data); err != nil {
+				return nil, nil, err
 			}
+			replay = s.Version != strict || !known
 		}
 		if data == nil {
 			b, err := json.Marshal(s.Event)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			data = b
 		}
 		name := commandFor(s.Event.EventType())
-		evs, err := c.Decide(Command{Name: name, On: on, Data: data, replay: replay}, rulesAt(on))
+		evs, err := c.Decide(Command{Name: name, On: on, Data: data, Holidays: h, replay: replay}, rulesAt(on))
 		if err != nil {
-			return nil, &Error{Code: ErrorCode(err), Field: "corrects",
+			refused[s.Version] = &Error{Code: ErrorCode(err), Field: "corrects",
 				Message: fmt.Sprintf("the corrected history is not valid at version %d (%s on %s): %s", s.Version, name, on, ErrorMessage(err))}
+			e, rerr := asRecorded(s.Event, fix)
+			if rerr != nil {
+				return nil, nil, rerr
+			}
+			evs = []Event{e}
+		} else if fix == nil {
+			evs = keepStoredShape(s.Event, evs)
 		}
 		version := c.Version
 		for _, e := range evs {
@@ -175,16 +196,73 @@ func Effective(history []Step, rulesAt func(Date) *Rulebook) ([]Step, error) {
 			out = append(out, Step{Version: s.Version, On: on, Event: e})
 		}
 	}
-	return out, nil
+	return out, refused, nil
+}
+
+// asRecorded rebuilds a stored step the rules now refuse as it was recorded,
+// with its correction's data laid over its payload.
+func asRecorded(stored Event, fix *StepCorrected) (Event, error) {
+	b, err := json.Marshal(stored)
+	if err != nil {
+		return nil, err
+	}
+	if fix != nil && fix.Data != nil {
+		m := map[string]json.RawMessage{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		over := map[string]json.RawMessage{}
+		if err := json.Unmarshal(fix.Data, &over); err != nil {
+			return nil, &Error{Code: Invalid, Field: "data", Message: "a stored correction is unreadable", Err: err}
+		}
+		for k, v := range over {
+			m[k] = v
+		}
+		if b, err = json.Marshal(m); err != nil {
+			return nil, err
+		}
+	}
+	e, err := DecodeEvent(stored.EventType(), stored.SchemaVersion(), b)
+	if err != nil {
+		return nil, err
+	}
+	if o, ok := e.(Opener); ok {
+		o.Opened().Details = stored.(Opener).Opened().Details
+		if fix != nil && fix.correctsPersonal() {
+			o.Opened().Personal, o.Opened().Details = fix.Personal, fix.Details
+		}
+	}
+	return e, nil
+}
+
+// keepStoredShape keeps, in a step decided again, what the stored event
+// did not record because it was recorded before the engine derived it: a
+// decision to cease without the next review's number (the plan then ceased
+// at once) and a review decision without its meeting's date. Deciding a
+// step again after another step's correction must not change it otherwise.
+func keepStoredShape(stored Event, decided []Event) []Event {
+	old, ok := stored.(*ReviewDecisionNotified)
+	if !ok || len(decided) != 1 {
+		return decided
+	}
+	if d, ok := decided[0].(*ReviewDecisionNotified); ok {
+		if old.NextReview == 0 {
+			d.NextReview = 0
+		}
+		if old.Meeting.IsZero() {
+			d.Meeting = 0
+		}
+	}
+	return decided
 }
 
 // openingCommand returns the data with which a stored case opening (a
-// request) is decided again, and whether leniently (replay): its own data or
-// the correction's, with the personal details that apply (the correction's,
-// else the opening's) when they are known in the clear. Details still sealed
-// are left out and the step is replayed as recorded; known ones are checked
-// again when the step is corrected, so that a corrected date is still within
-// the person's 25 years.
+// request) is decided again, and whether the personal details are known:
+// its own data or the correction's, with the personal details that apply
+// (the correction's, else the opening's) when they are known in the clear.
+// Details still sealed are left out and the step is replayed as recorded;
+// known ones are checked again when the step is newly corrected, so that a
+// corrected date is still within the person's 25 years.
 func openingCommand(o Opener, fix *StepCorrected, fixData json.RawMessage) (json.RawMessage, bool, error) {
 	base := fixData
 	if base == nil {
@@ -219,7 +297,7 @@ func openingCommand(o Opener, fix *StepCorrected, fixData json.RawMessage) (json
 	if err != nil {
 		return nil, false, err
 	}
-	return b, fix == nil || details == nil, nil
+	return b, details != nil, nil
 }
 
 // FoldHistory builds the case from its stored history, applying corrections.
@@ -292,10 +370,15 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 	if !d.On.IsZero() && d.On > cmd.On {
 		return nil, FieldErrorf("data.on", "%s is after the correction itself (%s)", d.On, cmd.On)
 	}
-	if o, ok := target.Event.(Opener); ok {
+	current, before, err := effective(history, rulesAt, cmd.Holidays, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := target.Event.(Opener); ok && len(current) > 0 {
 		// The person must still be under 25 on the date the case opened as
-		// corrected (s83(2)), when the application could open the details.
-		on := target.On
+		// corrected (s83(2)), when the application could open the details:
+		// the opening as earlier corrections left it.
+		o, on := current[0].Event.(Opener), current[0].On
 		if !d.On.IsZero() {
 			on = d.On
 		}
@@ -315,8 +398,20 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 	}
 	fix := &StepCorrected{Corrects: d.Version, Type: target.Event.EventType(), On: d.On, Data: d.Data, Void: d.Void, Reason: d.Reason, Details: details}
 	trial := append(append([]Step(nil), history...), Step{Version: int64(len(history) + 1), On: cmd.On, Event: fix})
-	if _, err := Effective(trial, rulesAt); err != nil {
+	_, after, err := effective(trial, rulesAt, cmd.Holidays, d.Version)
+	if err != nil {
 		return nil, err
+	}
+	// The correction may not make a step invalid that was valid without it;
+	// steps the rules of today refuse anyway stay as recorded.
+	var first int64
+	for v := range after {
+		if before[v] == nil && (first == 0 || v < first) {
+			first = v
+		}
+	}
+	if first != 0 {
+		return nil, after[first]
 	}
 	return fix, nil
 }

@@ -220,6 +220,10 @@ type ReviewDecisionNotified struct {
 	// one was held: the amended plan is due 12 weeks after it (R (L, M and
 	// P) v Devon CC [2022] EWHC 493 (Admin)).
 	Meeting Date `json:"meeting,omitempty"`
+	// ProposalsSent marks a decision to amend whose proposed amendments
+	// were sent before it (or with it, recorded first): Devon's four weeks
+	// for them are met.
+	ProposalsSent bool `json:"proposals_sent,omitempty"`
 }
 
 // AmendmentsProposed records proposed amendments being sent to the family.
@@ -430,6 +434,11 @@ func (e ReviewDecisionNotified) Attr(n string) string {
 			return ""
 		}
 		return e.Meeting.String()
+	case "proposals":
+		if e.ProposalsSent {
+			return "sent"
+		}
+		return "due"
 	}
 	return ""
 }

@@ -204,13 +204,15 @@ func (c *Case) applyReassessment(e Event, on Date) {
 		c.re.requested = true
 	case *ReassessmentAgreed:
 		c.re = reassessing{active: true}
+		// A reassessment seeks advice afresh (reg 26 applies regs 6-9).
+		c.advice = map[string]bool{}
 	case *ReassessmentRefused:
 		c.re.requested = false
-		c.openAppealWindow(on)
+		c.openAppealWindow()
 	case *ReassessmentDraftSent:
 		c.re.draftSent, c.re.draftOn = true, on
 	case *ReassessedPlanIssued, *PlanKeptAfterReassessment:
 		c.re = reassessing{}
-		c.openAppealWindow(on)
+		c.openAppealWindow()
 	}
 }

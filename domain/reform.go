@@ -586,30 +586,32 @@ func CheckAPReviewInterval(weeks int) error {
 	return nil
 }
 
-// APReviewIntervalOn returns the interval in weeks an LA's settings put in
-// force on a date: the latest set from that date or before (of equal dates,
-// the later recorded), 0 when none.
-func APReviewIntervalOn(settings []APReviewIntervalSet, on Date) int {
-	weeks, from := 0, Date(0)
+// APReviewIntervalOn returns the setting an LA's settings put in force on a
+// date: the latest set from that date or before (of equal dates, the later
+// recorded); weeks 0 when none.
+func APReviewIntervalOn(settings []APReviewIntervalSet, on Date) APReviewIntervalSet {
+	var in APReviewIntervalSet
 	for _, s := range settings {
-		if s.From <= on && s.From >= from {
-			weeks, from = s.Weeks, s.From
+		if s.From <= on && s.From >= in.From {
+			in = s
 		}
 	}
-	return weeks
+	return in
 }
 
-// APReviewWarnings lists, for an LA expecting AP placements reviewed every
-// weeks weeks, the placements running on asOf that were not reviewed within
-// that many weeks of their start or last review. They are warnings, never
-// breaches.
-func (cc *CaseClocks) APReviewWarnings(asOf Date, weeks int) []Warning {
+// APReviewWarnings lists, for an LA's setting in force, the placements
+// running on asOf that were not reviewed within its weeks of their start or
+// last review, or of the day the setting took effect when that is later (a
+// placement is not expected to have met a setting made after it). They are
+// warnings, never breaches.
+func (cc *CaseClocks) APReviewWarnings(asOf Date, set APReviewIntervalSet) []Warning {
+	weeks := set.Weeks
 	if weeks <= 0 {
 		return nil
 	}
 	var out []Warning
 	for _, p := range cc.AP {
-		if by := p.Last.AddDays(7 * weeks); asOf > by {
+		if by := max(p.Last, set.From).AddDays(7 * weeks); asOf > by {
 			out = append(out, Warning{Clock: "ap_review", Key: p.Setting, By: by,
 				Message: fmt.Sprintf("the LA expects alternative provision placements to be reviewed every %d weeks; this placement was last started or reviewed on %s", weeks, p.Last),
 				Source:  "LA setting (set_ap_review_interval): no statutory or Improvement Plan interval exists, so this is never a breach"})

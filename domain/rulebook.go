@@ -351,6 +351,10 @@ type Target struct {
 	Key     string `json:"key,omitempty"`
 	KeyAttr string `json:"key_attr,omitempty"`
 	Latest  bool   `json:"latest,omitempty"`
+	// KeepsBreach marks an end that leaves a clock already past its due
+	// date late rather than ended: the plan ceasing ends the duties that
+	// came with it, but not a breach of one already made.
+	KeepsBreach bool `json:"keeps_breach,omitempty"`
 }
 
 // Extend is an event that moves the due date of a clock to the later of its own
