@@ -234,17 +234,14 @@ func (s *Server) openCase(c echo.Context) error {
 	return s.execute(c, req)
 }
 
-// managersOnly are the case commands a caseworker may not send: assigning
-// work, and erasing a child's personal data.
-var managersOnly = map[string]bool{"assign_case": true, "erase_personal_data": true}
-
 func (s *Server) sendCommand(c echo.Context) error {
 	b, on, err := s.readBody(c, false)
 	if err != nil {
 		return err
 	}
-	if managersOnly[c.Param("command")] && s.Auth != nil && principal(c).Role != auth.Manager {
-		return domain.Errorf(domain.Forbidden, "only a manager may %s", strings.ReplaceAll(c.Param("command"), "_", " "))
+	// Who may send a command is the catalog's to say.
+	if spec := domain.LookupCommand(c.Param("command")); spec != nil && s.Auth != nil && !spec.MaySend(string(principal(c).Role)) {
+		return domain.Errorf(domain.Forbidden, "a %s may not %s", principal(c).Role, strings.ReplaceAll(c.Param("command"), "_", " "))
 	}
 	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
 	req.Reason = b.Reason

@@ -152,6 +152,11 @@ func (l *Ledger) Execute(ctx context.Context, req CommandRequest) (CommandResult
 }
 
 func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult, error) {
+	// An unknown command costs no read.
+	spec := domain.LookupCommand(req.Command)
+	if spec == nil || spec.Scope != domain.ScopeCase {
+		return CommandResult{}, domain.FieldErrorf("command", "unknown command %q (known: %s)", req.Command, strings.Join(domain.CommandNames(domain.ScopeCase), ", "))
+	}
 	lc, err := l.load(ctx, req.Case, time.Time{})
 	if err != nil {
 		return CommandResult{}, err
@@ -172,15 +177,12 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	}
 	la := req.LA
 	if lc.c.Exists() {
-		current := lc.la
-		if req.Command == "transfer_in" && lc.c.MovingTo != "" {
-			current = lc.c.MovingTo // the new LA takes the plan over
-		}
+		current := lc.c.Owner(req.Command)
 		if la != "" && la != current {
 			return CommandResult{}, domain.FieldErrorf("la", "case %s belongs to LA %s, not %s", req.Case, current, la)
 		}
 		la = current
-	} else if domain.OpensCase(req.Command) {
+	} else if spec.Opens {
 		if err := domain.ValidateID("la", la); err != nil {
 			return CommandResult{}, err
 		}
@@ -189,23 +191,21 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if err != nil {
 		return CommandResult{}, err
 	}
-	var events []domain.Event
-	if req.Command == "correct_step" {
-		// The domain checks a correction against the details in the clear
+	cmd := domain.Command{Name: req.Command, On: req.On, Data: req.Data, Holidays: l.Holidays}
+	if spec.NeedsHistory {
+		// The domain checks such a step against the details in the clear
 		// (the person's age on a corrected request date).
 		if _, err := openHistory(l.Keys, req.Case, lc.history); err != nil {
 			return CommandResult{}, err
 		}
-		fix, err := domain.Correct(lc.history, domain.Command{Name: req.Command, On: req.On, Data: req.Data, Holidays: l.Holidays}, lc.rules)
-		if err != nil {
-			return CommandResult{}, err
-		}
-		events = []domain.Event{fix}
-		if req.Reason == "" {
-			req.Reason = fix.Reason
-		}
-	} else if events, err = lc.c.Decide(domain.Command{Name: req.Command, On: req.On, Data: req.Data, Holidays: l.Holidays}, rb); err != nil {
+		cmd.History, cmd.RulesAt = lc.history, lc.rules
+	}
+	events, err := lc.c.Decide(cmd, rb)
+	if err != nil {
 		return CommandResult{}, err
+	}
+	if fix, ok := events[0].(*domain.StepCorrected); ok && req.Reason == "" {
+		req.Reason = fix.Reason // a correction is late by nature; its reason says why
 	}
 	recordedAt := req.RecordedAt
 	if recordedAt.IsZero() {
@@ -231,7 +231,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if err := Seal(l.Keys, req.Case, events); err != nil {
 		return CommandResult{}, err
 	}
-	if req.Command == "erase_personal_data" {
+	if erases(events) {
 		// The key goes first: erasure is the duty, and a failed append is
 		// retried (the key store forgets a key once, harmlessly again).
 		if l.Keys == nil {
@@ -330,90 +330,25 @@ func (l *Ledger) laSettings(ctx context.Context, la string, knownAt time.Time) (
 	return out, nil
 }
 
-// ExecuteLA runs an LA-level command: adopt_rulebook {rulebook, from},
-// record_school_closure {school, first_day, reopens} or
-// set_ap_review_interval {weeks, from}. from defaults to on.
+// ExecuteLA runs an LA-level command (the catalog's LA scope), recording
+// its event in the stream the domain names, on the step's date.
 func (l *Ledger) ExecuteLA(ctx context.Context, la, command string, on domain.Date, data json.RawMessage, actor string) error {
-	switch command {
-	case "adopt_rulebook":
-		var d struct {
-			Rulebook string      `json:"rulebook"`
-			From     domain.Date `json:"from"`
-		}
-		if err := domain.DecodeData(data, &d); err != nil {
-			return err
-		}
-		if d.Rulebook == "" {
-			return domain.FieldErrorf("data.rulebook", "is required")
-		}
-		if d.From.IsZero() {
-			d.From = on
-		}
-		return l.AdoptRulebook(ctx, la, d.Rulebook, d.From, actor)
-	case "record_school_closure":
-		var d struct {
-			School   string      `json:"school"`
-			FirstDay domain.Date `json:"first_day"`
-			Reopens  domain.Date `json:"reopens"`
-		}
-		if err := domain.DecodeData(data, &d); err != nil {
-			return err
-		}
-		return l.RecordSchoolClosure(ctx, la, d.School, d.FirstDay, d.Reopens, actor)
-	case "set_ap_review_interval":
-		var d struct {
-			Weeks *int        `json:"weeks"`
-			From  domain.Date `json:"from"`
-		}
-		if err := domain.DecodeData(data, &d); err != nil {
-			return err
-		}
-		if d.Weeks == nil {
-			return domain.FieldErrorf("data.weeks", "is required (0 clears the setting)")
-		}
-		if err := domain.CheckAPReviewInterval(*d.Weeks); err != nil {
-			return err
-		}
-		if d.From.IsZero() {
-			d.From = on
-		}
-		if err := domain.ValidateID("la", la); err != nil {
-			return err
-		}
-		return l.appendOne(ctx, domain.LAStream(la), &domain.APReviewIntervalSet{Weeks: *d.Weeks, From: d.From}, d.From, actor, la)
-	}
-	return domain.FieldErrorf("command", "unknown LA command %q (known: adopt_rulebook, record_school_closure, set_ap_review_interval)", command)
-}
-
-// AdoptRulebook records that an LA applies a rulebook from a date.
-func (l *Ledger) AdoptRulebook(ctx context.Context, la, rulebook string, from domain.Date, actor string) error {
-	if err := domain.ValidateID("la", la); err != nil {
+	stream, events, err := domain.DecideLA(la, domain.Command{Name: command, On: on, Data: data})
+	if err != nil {
 		return err
 	}
-	if _, err := domain.LookupRulebook(rulebook); err != nil {
-		return &domain.Error{Code: domain.Invalid, Field: "data.rulebook", Message: domain.ErrorMessage(err)}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return &domain.Error{Code: domain.Internal, Message: "could not make an ID", Err: err}
 	}
-	if from.IsZero() {
-		return domain.FieldErrorf("data.from", "is required")
-	}
-	return l.appendOne(ctx, domain.LAStream(la), &domain.RulebookAdopted{Rulebook: rulebook, From: from}, from, actor, la)
-}
-
-// RecordSchoolClosure records a closure of one of an LA's schools.
-func (l *Ledger) RecordSchoolClosure(ctx context.Context, la, school string, firstDay, reopens domain.Date, actor string) error {
-	if err := domain.ValidateID("data.school", school); err != nil {
+	env, err := Envelope(events, Meta{On: on, RecordedAt: l.Now(), Actor: actor, LA: la, Correlation: id.String(), Causation: id.String()})
+	if err != nil {
 		return err
 	}
-	if firstDay.IsZero() {
-		return domain.FieldErrorf("data.first_day", "is required")
+	if _, err := l.Store.Append(ctx, stream, eventstore.Any, env); err != nil {
+		return &domain.Error{Code: domain.Internal, Message: "could not record the step", Err: err}
 	}
-	if reopens.IsZero() {
-		return domain.FieldErrorf("data.reopens", "is required")
-	}
-	if reopens <= firstDay {
-		return domain.FieldErrorf("data.reopens", "%s is not after first_day %s", reopens, firstDay)
-	}
-	return l.appendOne(ctx, domain.SchoolStream(la, school), &domain.SchoolClosureRecorded{School: school, FirstDay: firstDay, Reopens: reopens}, firstDay, actor, la)
+	return nil
 }
 
 // RecordAccess records that actor, in a role, read case caseID of LA la
@@ -616,3 +551,14 @@ func (l *Ledger) loadSchool(ctx context.Context, m *projections.Model, la, schoo
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// erases reports whether the events erase the case's personal details: the
+// key is destroyed before they are appended.
+func erases(events []domain.Event) bool {
+	for _, e := range events {
+		if _, ok := e.(*domain.PersonalDataErased); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -143,13 +143,16 @@ func Generate(ctx context.Context, l *app.Ledger, o Options) (int, error) {
 	if o.Prefix == "" {
 		o.Prefix = "DEMO-"
 	}
-	if err := l.AdoptRulebook(ctx, o.LA, domain.DefaultRulebook, o.Today.AddDays(-600), "demo"); err != nil {
+	from := o.Today.AddDays(-600)
+	if err := l.ExecuteLA(ctx, o.LA, "adopt_rulebook", from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "demo"); err != nil {
 		return 0, err
 	}
 	y, _, _ := o.Today.YMD()
 	for _, yy := range []int{y - 2, y - 1, y} {
 		for _, school := range []string{"S-DEMO-1", "S-DEMO-2"} {
-			if err := l.RecordSchoolClosure(ctx, o.LA, school, domain.NewDate(yy, 7, 23), domain.NewDate(yy, 9, 3), "demo"); err != nil {
+			closes := domain.NewDate(yy, 7, 23)
+			data := fmt.Appendf(nil, `{"school":%q,"first_day":%q,"reopens":%q}`, school, closes, domain.NewDate(yy, 9, 3))
+			if err := l.ExecuteLA(ctx, o.LA, "record_school_closure", closes, data, "demo"); err != nil {
 				return 0, err
 			}
 		}

@@ -31,7 +31,3 @@ func (e CaseAccessed) Attr(n string) string {
 	}
 	return ""
 }
-
-func init() {
-	eventFactories[TypeCaseAccessed] = func() Event { return &CaseAccessed{} }
-}

@@ -26,23 +26,20 @@ func (e CaseAssigned) Attr(n string) string {
 	return ""
 }
 
-func init() {
-	eventFactories[TypeCaseAssigned] = func() Event { return &CaseAssigned{} }
-	commandEvents["assign_case"] = TypeCaseAssigned
-	handlers["assign_case"] = func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
-		var d CaseAssigned
-		if err := cmd.decode(&d); err != nil {
-			return nil, err
-		}
-		if err := ValidateID("data.caseworker", d.Caseworker); err != nil {
-			return nil, err
-		}
-		if err := ValidateID("data.team", d.Team); err != nil {
-			return nil, err
-		}
-		if c.caseworker == d.Caseworker && c.team == d.Team {
-			return nil, conflictf("assign_case: the case is already assigned to %s in %s", d.Caseworker, d.Team)
-		}
-		return []Event{&d}, nil
+// assignCase decides assign_case.
+func assignCase(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d CaseAssigned
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
 	}
+	if err := ValidateID("data.caseworker", d.Caseworker); err != nil {
+		return nil, err
+	}
+	if err := ValidateID("data.team", d.Team); err != nil {
+		return nil, err
+	}
+	if c.caseworker == d.Caseworker && c.team == d.Team {
+		return nil, conflictf("assign_case: the case is already assigned to %s in %s", d.Caseworker, d.Team)
+	}
+	return []Event{&d}, nil
 }

@@ -1,15 +1,100 @@
 package domain
 
-import "testing"
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
 
-func TestEveryCommandNamesItsEventType(t *testing.T) {
-	for _, name := range CommandNames() {
-		if _, ok := eventFactories[CommandEventType(name)]; !ok {
-			t.Errorf("command %s has no registered event type", name)
+// TestCatalogHoldsTogether walks the command table, the event table, the
+// rulebooks' clocks and the vocabulary document against each other, so that
+// a statutory step missing any of its parts fails here.
+func TestCatalogHoldsTogether(t *testing.T) {
+	emitted := map[string]bool{}
+	names := map[string]bool{}
+	for _, s := range Commands() {
+		t.Run(s.Name, func(t *testing.T) {
+			if names[s.Name] {
+				t.Fatal("the command is in the table twice")
+			}
+			names[s.Name] = true
+			if (s.decide == nil) == (s.decideLA == nil) || (s.Scope == ScopeLA) != (s.decideLA != nil) {
+				t.Fatalf("scope %s needs exactly its kind of decision function", s.Scope)
+			}
+			if len(s.Emits) == 0 || len(s.Senders) == 0 || s.Summary == "" {
+				t.Fatal("a command names its events, its senders and a summary")
+			}
+			for _, e := range s.Emits {
+				if theCatalog().byType[e] == nil {
+					t.Errorf("emits %q, which the event table lacks", e)
+				}
+				emitted[e] = true
+			}
+			for _, r := range s.Senders {
+				if r != SenderCaseworker && r != SenderManager && r != SenderAdmin {
+					t.Errorf("unknown sender %q", r)
+				}
+			}
+			if s.Data == nil {
+				if s.Example != "" {
+					t.Error("an example for a command without data")
+				}
+				return
+			}
+			if reflect.TypeOf(s.Data).Kind() != reflect.Struct {
+				t.Fatalf("data %T is not a struct", s.Data)
+			}
+			if s.Example != "" {
+				d := reflect.New(reflect.TypeOf(s.Data)).Interface()
+				if err := DecodeData(json.RawMessage(s.Example), d); err != nil {
+					t.Errorf("the example does not decode into %T: %v", s.Data, err)
+				}
+			}
+		})
+	}
+	types := map[string]bool{}
+	for _, e := range Events() {
+		if types[e.Type] {
+			t.Errorf("event %s is in the table twice", e.Type)
+		}
+		types[e.Type] = true
+		ev := e.New()
+		if ev.EventType() != e.Type {
+			t.Errorf("event %s makes a %s", e.Type, ev.EventType())
+		}
+		for _, o := range e.Older {
+			if o >= ev.SchemaVersion() {
+				t.Errorf("event %s lists schema %d as older than %d", e.Type, o, ev.SchemaVersion())
+			}
+		}
+		if e.System == emitted[e.Type] {
+			t.Errorf("event %s: system %v, emitted by a command %v", e.Type, e.System, emitted[e.Type])
 		}
 	}
-	// correct_step works on the whole history (Correct), not through a handler.
-	if len(commandEvents) != len(handlers)+1 {
-		t.Errorf("%d commands have event types but %d have handlers", len(commandEvents), len(handlers))
+	for _, id := range RulebookIDs() {
+		rb, _ := LookupRulebook(id)
+		for _, c := range rb.Clocks {
+			for _, s := range c.Starts {
+				if !emitted[s.Event] {
+					t.Errorf("rulebook %s: clock %s starts on %s, which no command emits", id, c.Name, s.Event)
+				}
+			}
+		}
+	}
+	doc, err := os.ReadFile("../docs/vocabulary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Commands() {
+		if !strings.Contains(string(doc), "| `"+s.Name+"` |") {
+			t.Errorf("docs/vocabulary.md has no row for command %s", s.Name)
+		}
+	}
+	for _, e := range Events() {
+		if !e.System && !strings.Contains(string(doc), "`"+e.Type+"`") {
+			t.Errorf("docs/vocabulary.md never names event %s", e.Type)
+		}
 	}
 }

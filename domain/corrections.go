@@ -69,26 +69,11 @@ func (e *StepCorrected) after(earlier *StepCorrected) *StepCorrected {
 // personal details.
 func (e *StepCorrected) correctsPersonal() bool { return e.Personal != nil || e.Details != nil }
 
-func init() {
-	eventFactories[TypeStepCorrected] = func() Event { return &StepCorrected{} }
-	commandEvents["correct_step"] = TypeStepCorrected
-}
-
 // Step is one stored event of a case with its version and date.
 type Step struct {
 	Version int64
 	On      Date
 	Event   Event
-}
-
-// commandFor returns the command whose first event has type t.
-func commandFor(t string) string {
-	for c, et := range commandEvents {
-		if et == t && c != "correct_step" {
-			return c
-		}
-	}
-	return ""
 }
 
 // HasCorrections reports whether a history holds a correction.
@@ -325,13 +310,7 @@ func FoldHistory(id string, history []Step, rulesAt func(Date) *Rulebook) (*Case
 // reason, and at least one of on (the right date), data (the right command
 // data) or void (the step did not happen).
 func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCorrected, error) {
-	var d struct {
-		Version int64           `json:"version"`
-		On      Date            `json:"on"`
-		Data    json.RawMessage `json:"data"`
-		Void    bool            `json:"void"`
-		Reason  string          `json:"reason"`
-	}
+	var d correctionData
 	if err := decodeData(cmd.Data, &d); err != nil {
 		return nil, err
 	}
@@ -414,4 +393,26 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 		return nil, after[first]
 	}
 	return fix, nil
+}
+
+// correctionData is the data of the command Correct decides.
+type correctionData struct {
+	Version int64           `json:"version"`
+	On      Date            `json:"on"`
+	Data    json.RawMessage `json:"data"`
+	Void    bool            `json:"void"`
+	Reason  string          `json:"reason"`
+}
+
+// correctStep decides correct_step: the correction of an earlier step,
+// checked against the case's history (Command.History, Command.RulesAt).
+func correctStep(_ *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	if cmd.RulesAt == nil {
+		return nil, &Error{Code: Internal, Message: "correct_step needs the case's history and rules"}
+	}
+	fix, err := Correct(cmd.History, cmd, cmd.RulesAt)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{fix}, nil
 }

@@ -21,20 +21,17 @@ func (PersonalDataErased) SchemaVersion() int { return 1 }
 // Attr implements Event.
 func (e PersonalDataErased) Attr(n string) string { return pick(n, "reason", e.Reason) }
 
-func init() {
-	eventFactories[TypePersonalDataErased] = func() Event { return &PersonalDataErased{} }
-	commandEvents["erase_personal_data"] = TypePersonalDataErased
-	handlers["erase_personal_data"] = func(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
-		var d PersonalDataErased
-		if err := cmd.decode(&d); err != nil {
-			return nil, err
-		}
-		if strings.TrimSpace(d.Reason) == "" {
-			return nil, FieldErrorf("data.reason", "is required: say why the personal data is erased (for example the request of the data subject)")
-		}
-		if c.erased {
-			return nil, conflictf("erase_personal_data: the personal data of this case is already erased")
-		}
-		return []Event{&d}, nil
+// erasePersonalData decides erase_personal_data.
+func erasePersonalData(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d PersonalDataErased
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
 	}
+	if strings.TrimSpace(d.Reason) == "" {
+		return nil, FieldErrorf("data.reason", "is required: say why the personal data is erased (for example the request of the data subject)")
+	}
+	if c.erased {
+		return nil, conflictf("erase_personal_data: the personal data of this case is already erased")
+	}
+	return []Event{&d}, nil
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 )
 
@@ -479,58 +480,14 @@ func pick(name, want, value string) string {
 	return ""
 }
 
-// eventFactories lists every event type the project can read back. It is the
-// explicit registry of stored names.
-var eventFactories = map[string]func() Event{
-	TypeRequestReceived:            func() Event { return &RequestReceived{} },
-	TypeLABecameResponsible:        func() Event { return &LABecameResponsible{} },
-	TypeSchoolInformationRequested: func() Event { return &SchoolInformationRequested{} },
-	TypeAssessmentAgreed:           func() Event { return &AssessmentAgreed{} },
-	TypeAssessmentRefused:          func() Event { return &AssessmentRefused{} },
-	TypeAdviceRequested:            func() Event { return &AdviceRequested{} },
-	TypeAdviceReceived:             func() Event { return &AdviceReceived{} },
-	TypeExceptionRecorded:          func() Event { return &ExceptionRecorded{} },
-	TypeDecidedNotToIssue:          func() Event { return &DecidedNotToIssue{} },
-	TypeDraftPlanSent:              func() Event { return &DraftPlanSent{} },
-	TypeRepresentationsReceived:    func() Event { return &RepresentationsReceived{} },
-	TypeSchoolConsulted:            func() Event { return &SchoolConsulted{} },
-	TypeSchoolResponded:            func() Event { return &SchoolResponded{} },
-	TypeFinalPlanIssued:            func() Event { return &FinalPlanIssued{} },
-	TypeReviewMeetingHeld:          func() Event { return &ReviewMeetingHeld{} },
-	TypeReviewReportSent:           func() Event { return &ReviewReportSent{} },
-	TypeReviewDecisionNotified:     func() Event { return &ReviewDecisionNotified{} },
-	TypeAmendmentsProposed:         func() Event { return &AmendmentsProposed{} },
-	TypeAmendedPlanIssued:          func() Event { return &AmendedPlanIssued{} },
-	TypePhaseTransferScheduled:     func() Event { return &PhaseTransferScheduled{} },
-	TypeTransferSettingNamed:       func() Event { return &TransferSettingNamed{} },
-	TypeMediationAdviserContacted:  func() Event { return &MediationAdviserContacted{} },
-	TypeMediationHeld:              func() Event { return &MediationHeld{} },
-	TypeMediationNotArranged:       func() Event { return &MediationNotArranged{} },
-	TypePlanCeased:                 func() Event { return &PlanCeased{} },
-	TypeMediationCertificateIssued: func() Event { return &MediationCertificateIssued{} },
-	TypeAppealLodged:               func() Event { return &AppealLodged{} },
-	TypeTribunalOrdered:            func() Event { return &TribunalOrdered{} },
-	TypeOrderComplied:              func() Event { return &OrderComplied{} },
-	TypeRulebookAdopted:            func() Event { return &RulebookAdopted{} },
-	TypeSchoolClosureRecorded:      func() Event { return &SchoolClosureRecorded{} },
-	TypeRulebookRevised:            func() Event { return &RulebookRevised{} },
-}
-
-// olderSchemas lists the earlier schema versions of an event type that
-// still decode into its current struct.
-var olderSchemas = map[string]map[int]bool{
-	TypeRequestReceived: {1: true}, // birth_date in the clear, no sealed details
-	TypeStepCorrected:   {1: true}, // never corrects personal details
-}
-
 // DecodeEvent reads a stored payload of the given type and schema version.
 func DecodeEvent(eventType string, schema int, payload []byte) (Event, error) {
-	f, ok := eventFactories[eventType]
-	if !ok {
+	spec := theCatalog().byType[eventType]
+	if spec == nil {
 		return nil, Errorf(Invalid, "unknown event type %q", eventType)
 	}
-	e := f()
-	if schema != e.SchemaVersion() && !olderSchemas[eventType][schema] {
+	e := spec.New()
+	if schema != e.SchemaVersion() && !slices.Contains(spec.Older, schema) {
 		return nil, Errorf(Invalid, "event type %q has no schema version %d", eventType, schema)
 	}
 	if len(payload) > 0 {

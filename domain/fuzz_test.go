@@ -40,15 +40,9 @@ func FuzzCommandSequences(f *testing.F) {
 		on := domain.NewDate(2024, 1, 15)
 		for _, s := range randhist.Sequence(r, 40) {
 			on = on.AddDays(s.After)
-			cmd := domain.Command{Name: s.Command, On: on, Data: s.Data}
+			cmd := domain.Command{Name: s.Command, On: on, Data: s.Data, History: history, RulesAt: rules}
 			var evs []domain.Event
-			if s.Command == "correct_step" {
-				fix, err := domain.Correct(history, cmd, rules)
-				if err != nil {
-					continue
-				}
-				evs = []domain.Event{fix}
-			} else if evs, err = c.Decide(cmd, rb); err != nil {
+			if evs, err = c.Decide(cmd, rb); err != nil {
 				if domain.ErrorCode(err) == domain.Internal {
 					t.Fatalf("%s gave an internal error: %v", s.Command, err)
 				}
@@ -147,7 +141,7 @@ func FuzzCommandData(f *testing.F) {
 		on = on.AddDays(20)
 	}
 	stages = append(stages, history)
-	names := domain.CommandNames()
+	names := domain.CommandNames(domain.ScopeCase)
 	f.Fuzz(func(t *testing.T, which, stage uint8, data []byte) {
 		h := stages[int(stage)%len(stages)]
 		c, err := domain.FoldHistory("c1", h, rules)
@@ -155,18 +149,9 @@ func FuzzCommandData(f *testing.F) {
 			t.Fatal(err)
 		}
 		c.LA = "E09000001"
-		cmd := domain.Command{Name: names[int(which)%len(names)], On: domain.NewDate(2024, 6, 1), Data: data}
-		var evs []domain.Event
-		if cmd.Name == "correct_step" {
-			fix, err := domain.Correct(h, cmd, rules)
-			if err == nil {
-				evs = []domain.Event{fix}
-			}
-			checkRefusal(t, cmd.Name, err)
-		} else {
-			evs, err = c.Decide(cmd, rb)
-			checkRefusal(t, cmd.Name, err)
-		}
+		cmd := domain.Command{Name: names[int(which)%len(names)], On: domain.NewDate(2024, 6, 1), Data: data, History: h, RulesAt: rules}
+		evs, err := c.Decide(cmd, rb)
+		checkRefusal(t, cmd.Name, err)
 		for _, e := range evs {
 			if r, ok := e.(*domain.RequestReceived); ok && r.Details != nil {
 				// The application seals the personal details; they travel

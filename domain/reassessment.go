@@ -92,58 +92,8 @@ type reassessing struct {
 	reps      bool // the family's representations on the draft came
 }
 
-func init() {
-	eventFactories[TypeReassessmentRequested] = func() Event { return &ReassessmentRequested{} }
-	eventFactories[TypeReassessmentAgreed] = func() Event { return &ReassessmentAgreed{} }
-	eventFactories[TypeReassessmentRefused] = func() Event { return &ReassessmentRefused{} }
-	eventFactories[TypeReassessmentDraftSent] = func() Event { return &ReassessmentDraftSent{} }
-	eventFactories[TypeReassessedPlanIssued] = func() Event { return &ReassessedPlanIssued{} }
-	eventFactories[TypePlanKeptAfterReassessment] = func() Event { return &PlanKeptAfterReassessment{} }
-	for cmd, t := range map[string]string{
-		"request_reassessment": TypeReassessmentRequested, "decide_to_reassess": TypeReassessmentAgreed,
-		"refuse_reassessment": TypeReassessmentRefused, "send_reassessment_draft": TypeReassessmentDraftSent,
-		"issue_reassessed_plan": TypeReassessedPlanIssued, "keep_plan_after_reassessment": TypePlanKeptAfterReassessment,
-	} {
-		commandEvents[cmd] = t
-	}
-	handlers["request_reassessment"] = requestReassessment
-	handlers["decide_to_reassess"] = simple(func(c *Case) error {
-		if err := c.mustHavePlan("decide_to_reassess"); err != nil {
-			return err
-		}
-		if c.re.active {
-			return conflictf("decide_to_reassess: a reassessment is already under way")
-		}
-		return nil
-	}, func(c *Case) Event { return &ReassessmentAgreed{OwnInitiative: !c.re.requested} })
-	handlers["refuse_reassessment"] = simple(func(c *Case) error {
-		if err := c.mustHavePlan("refuse_reassessment"); err != nil {
-			return err
-		}
-		if !c.re.requested {
-			return conflictf("refuse_reassessment: no request to reassess awaits a decision")
-		}
-		return nil
-	}, func(*Case) Event { return &ReassessmentRefused{} })
-	handlers["send_reassessment_draft"] = simple(func(c *Case) error {
-		if err := c.mustBeReassessing("send_reassessment_draft"); err != nil {
-			return err
-		}
-		if c.re.draftSent {
-			return conflictf("send_reassessment_draft: the draft has already been sent")
-		}
-		return nil
-	}, func(*Case) Event { return &ReassessmentDraftSent{} })
-	handlers["issue_reassessed_plan"] = issueReassessedPlan
-	handlers["keep_plan_after_reassessment"] = simple(func(c *Case) error {
-		return c.mustBeReassessing("keep_plan_after_reassessment")
-	}, func(*Case) Event { return &PlanKeptAfterReassessment{} })
-}
-
 func requestReassessment(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
-	var d struct {
-		Requester string `json:"requester"`
-	}
+	var d requestReassessmentData
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
@@ -163,10 +113,7 @@ func requestReassessment(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 }
 
 func issueReassessedPlan(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
-	var d struct {
-		Outcome string `json:"outcome"`
-		School  string `json:"school"`
-	}
+	var d issueReassessedPlanData
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
@@ -215,4 +162,61 @@ func (c *Case) applyReassessment(e Event, on Date) {
 		c.re = reassessing{}
 		c.openAppealWindow()
 	}
+}
+
+// requestReassessmentData is the data of the command requestReassessment decides.
+type requestReassessmentData struct {
+	Requester string `json:"requester"`
+}
+
+// issueReassessedPlanData is the data of the command issueReassessedPlan decides.
+type issueReassessedPlanData struct {
+	Outcome string `json:"outcome"`
+	School  string `json:"school"`
+}
+
+// decideToReassess decides decide_to_reassess.
+func decideToReassess(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+	return simple(func(c *Case) error {
+		if err := c.mustHavePlan("decide_to_reassess"); err != nil {
+			return err
+		}
+		if c.re.active {
+			return conflictf("decide_to_reassess: a reassessment is already under way")
+		}
+		return nil
+	}, func(c *Case) Event { return &ReassessmentAgreed{OwnInitiative: !c.re.requested} })(c, cmd, rb)
+}
+
+// refuseReassessment decides refuse_reassessment.
+func refuseReassessment(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+	return simple(func(c *Case) error {
+		if err := c.mustHavePlan("refuse_reassessment"); err != nil {
+			return err
+		}
+		if !c.re.requested {
+			return conflictf("refuse_reassessment: no request to reassess awaits a decision")
+		}
+		return nil
+	}, func(*Case) Event { return &ReassessmentRefused{} })(c, cmd, rb)
+}
+
+// sendReassessmentDraft decides send_reassessment_draft.
+func sendReassessmentDraft(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+	return simple(func(c *Case) error {
+		if err := c.mustBeReassessing("send_reassessment_draft"); err != nil {
+			return err
+		}
+		if c.re.draftSent {
+			return conflictf("send_reassessment_draft: the draft has already been sent")
+		}
+		return nil
+	}, func(*Case) Event { return &ReassessmentDraftSent{} })(c, cmd, rb)
+}
+
+// keepPlanAfterReassessment decides keep_plan_after_reassessment.
+func keepPlanAfterReassessment(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+	return simple(func(c *Case) error {
+		return c.mustBeReassessing("keep_plan_after_reassessment")
+	}, func(*Case) Event { return &PlanKeptAfterReassessment{} })(c, cmd, rb)
 }

@@ -234,32 +234,6 @@ func (e APPlacementEnded) Attr(n string) string {
 	return ""
 }
 
-func init() {
-	eventFactories[TypePanelDecided] = func() Event { return &PanelDecided{} }
-	eventFactories[TypeTailoredListOffered] = func() Event { return &TailoredListOffered{} }
-	eventFactories[TypePreferenceExpressed] = func() Event { return &PreferenceExpressed{} }
-	eventFactories[TypePlacementNamed] = func() Event { return &PlacementNamed{} }
-	eventFactories[TypeAPPlacementStarted] = func() Event { return &APPlacementStarted{} }
-	eventFactories[TypeAPReviewIntervalSet] = func() Event { return &APReviewIntervalSet{} }
-	eventFactories[TypeAPPlacementReviewed] = func() Event { return &APPlacementReviewed{} }
-	eventFactories[TypeAPPlacementEnded] = func() Event { return &APPlacementEnded{} }
-	for cmd, t := range map[string]string{
-		"panel_decision": TypePanelDecided, "offer_tailored_list": TypeTailoredListOffered,
-		"express_preference": TypePreferenceExpressed, "name_placement": TypePlacementNamed,
-		"start_ap_placement": TypeAPPlacementStarted, "review_ap_placement": TypeAPPlacementReviewed,
-		"end_ap_placement": TypeAPPlacementEnded,
-	} {
-		commandEvents[cmd] = t
-	}
-	handlers["panel_decision"] = decidePanel
-	handlers["offer_tailored_list"] = offerTailoredList
-	handlers["express_preference"] = expressPreference
-	handlers["name_placement"] = namePlacement
-	handlers["start_ap_placement"] = startAP
-	handlers["review_ap_placement"] = reviewAP
-	handlers["end_ap_placement"] = endAP
-}
-
 // checkPanel applies the panel rule of the rulebook to an LA decision on a
 // subject (outcome is what the decision says about it, "" when it says
 // nothing comparable):

@@ -812,6 +812,12 @@ func (rb *Rulebook) validate() error {
 			return err
 		}
 	}
+	// The event table itself, not the catalog: the catalog's LA commands
+	// look rulebooks up, which are being loaded.
+	known := map[string]bool{}
+	for _, e := range eventTable() {
+		known[e.Type] = true
+	}
 	seen := map[string]bool{}
 	for _, c := range rb.Clocks {
 		if seen[c.Name] {
@@ -843,7 +849,7 @@ func (rb *Rulebook) validate() error {
 			}
 		}
 		check := func(m Match) error {
-			if _, ok := eventFactories[m.Event]; !ok {
+			if !known[m.Event] {
 				return fmt.Errorf("clock %q names unknown event %q", c.Name, m.Event)
 			}
 			return nil

@@ -103,26 +103,6 @@ func (e ConcessionComplied) Attr(n string) string { return pick(n, "kind", e.Kin
 // cessation.
 var concessionKinds = []string{"assess", "contents", "placement", "refusal_to_issue", "cessation"}
 
-func init() {
-	eventFactories[TypeTransferredOut] = func() Event { return &TransferredOut{} }
-	eventFactories[TypeTransferredIn] = func() Event { return &TransferredIn{} }
-	eventFactories[TypeTransferDecisionNotified] = func() Event { return &TransferDecisionNotified{} }
-	eventFactories[TypeAppealConceded] = func() Event { return &AppealConceded{} }
-	eventFactories[TypeConcessionComplied] = func() Event { return &ConcessionComplied{} }
-	for cmd, t := range map[string]string{
-		"transfer_out": TypeTransferredOut, "transfer_in": TypeTransferredIn,
-		"notify_transfer_decision": TypeTransferDecisionNotified,
-		"concede_appeal":           TypeAppealConceded, "comply_with_concession": TypeConcessionComplied,
-	} {
-		commandEvents[cmd] = t
-	}
-	handlers["transfer_out"] = transferOut
-	handlers["transfer_in"] = transferIn
-	handlers["notify_transfer_decision"] = notifyTransferDecision
-	handlers["concede_appeal"] = concedeAppeal
-	handlers["comply_with_concession"] = complyWithConcession
-}
-
 func transferOut(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	var d TransferredOut
 	if err := cmd.decode(&d); err != nil {
@@ -157,9 +137,7 @@ func transferIn(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 }
 
 func notifyTransferDecision(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
-	var d struct {
-		Reassess *bool `json:"reassess"`
-	}
+	var d notifyTransferDecisionData
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
@@ -242,4 +220,9 @@ func complyWithConcession(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 		return nil, conflictf("comply_with_concession: already complied on %s", d.Kind)
 	}
 	return []Event{&d}, nil
+}
+
+// notifyTransferDecisionData is the data of the command notifyTransferDecision decides.
+type notifyTransferDecisionData struct {
+	Reassess *bool `json:"reassess"`
 }

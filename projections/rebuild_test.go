@@ -138,7 +138,7 @@ func TestRebuildEqualsIncrementalOverRandomHistories(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- env.Runner.Run(ctx) }()
 			r := rand.New(rand.NewPCG(seed, 11))
-			if err := env.Ledger.AdoptRulebook(ctx, "E09000001", "reform-2023", domain.NewDate(2025, 1, 1), "test"); err != nil {
+			if err := env.Ledger.ExecuteLA(ctx, "E09000001", "adopt_rulebook", domain.NewDate(2025, 1, 1), []byte(`{"rulebook":"reform-2023","from":"2025-01-01"}`), "test"); err != nil {
 				t.Fatal(err)
 			}
 			accepted := 0

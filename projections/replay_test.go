@@ -194,7 +194,7 @@ func TestARevisionsChangesReportBeforeAndAfter(t *testing.T) {
 func TestARevisionOfTheBaseReachesARulebookWrittenOnIt(t *testing.T) {
 	ctx := context.Background()
 	env := scratchEnv(t)
-	if err := env.Ledger.AdoptRulebook(ctx, "E09000001", "reform-2023", domain.NewDate(2023, 9, 1), "t"); err != nil {
+	if err := env.Ledger.ExecuteLA(ctx, "E09000001", "adopt_rulebook", domain.NewDate(2023, 9, 1), []byte(`{"rulebook":"reform-2023","from":"2023-09-01"}`), "t"); err != nil {
 		t.Fatal(err)
 	}
 	twoPlans(t, env)

@@ -114,7 +114,7 @@ func Parse(b []byte) (*File, error) {
 		if s.Command == "" {
 			return nil, domain.FieldErrorf(field+".command", "is required")
 		}
-		if laCommands[s.Command] {
+		if laStep(s.Command) {
 			continue // LA-level steps belong to no case
 		}
 		if err := domain.ValidateID(field+".case", s.Case); err != nil {
@@ -124,8 +124,11 @@ func Parse(b []byte) (*File, error) {
 	return &f, nil
 }
 
-// laCommands are steps about the LA rather than a case.
-var laCommands = map[string]bool{"adopt_rulebook": true, "record_school_closure": true, "set_ap_review_interval": true}
+// laStep reports whether a step is about the LA rather than a case.
+func laStep(command string) bool {
+	spec := domain.LookupCommand(command)
+	return spec != nil && spec.Scope == domain.ScopeLA
+}
 
 // Date returns the civil date of a step in Europe/London.
 func (s Step) Date() domain.Date {
@@ -166,12 +169,13 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 		asOf = last
 	}
 	const actor = "scenario"
-	if err := r.Ledger.AdoptRulebook(ctx, f.LA, f.Rulebook, first, actor); err != nil {
+	if err := r.Ledger.ExecuteLA(ctx, f.LA, "adopt_rulebook", first, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, f.Rulebook, first), actor); err != nil {
 		return nil, err
 	}
 	for _, s := range f.Schools {
 		for _, c := range s.Closures {
-			if err := r.Ledger.RecordSchoolClosure(ctx, f.LA, s.ID, c.FirstDay, c.Reopens, actor); err != nil {
+			data := fmt.Appendf(nil, `{"school":%q,"first_day":%q,"reopens":%q}`, s.ID, c.FirstDay, c.Reopens)
+			if err := r.Ledger.ExecuteLA(ctx, f.LA, "record_school_closure", c.FirstDay, data, actor); err != nil {
 				return nil, err
 			}
 		}
@@ -182,7 +186,7 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 			continue
 		}
 		var err error
-		if laCommands[s.Command] {
+		if laStep(s.Command) {
 			err = r.Ledger.ExecuteLA(ctx, f.LA, s.Command, on, s.Data, actor)
 		} else {
 			// A scenario replays history as it happened: each step counts as

@@ -104,14 +104,17 @@ func Run(ctx context.Context, store eventstore.Store, o Options, progress func(R
 	first := o.Until.AddMonths(-12 * o.Years)
 	for i := 0; i < o.LAs; i++ {
 		la := o.la(i)
-		if err := l.AdoptRulebook(ctx, la, domain.DefaultRulebook, first.AddMonths(-12), "simulator"); err != nil {
+		from := first.AddMonths(-12)
+		if err := l.ExecuteLA(ctx, la, "adopt_rulebook", from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "simulator"); err != nil {
 			return Result{}, err
 		}
 		y, _, _ := first.YMD()
 		uy, _, _ := o.Until.YMD()
 		for yy := y; yy <= uy; yy++ {
 			for s := 0; s < 3; s++ {
-				if err := l.RecordSchoolClosure(ctx, la, fmt.Sprintf("S%d", s), domain.NewDate(yy, 7, 22+s), domain.NewDate(yy, 9, 3), "simulator"); err != nil {
+				closes := domain.NewDate(yy, 7, 22+s)
+				data := fmt.Appendf(nil, `{"school":"S%d","first_day":%q,"reopens":%q}`, s, closes, domain.NewDate(yy, 9, 3))
+				if err := l.ExecuteLA(ctx, la, "record_school_closure", closes, data, "simulator"); err != nil {
 					return Result{}, err
 				}
 			}
