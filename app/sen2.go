@@ -233,7 +233,7 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 			c.week20 = "0"
 			cc := model.CaseClocks(cm)
 			for _, k := range cc.Clocks {
-				if k.Name == "final_plan" && len(model.Exceptions(cm, k)) > 0 {
+				if k.Rule.Role == domain.RolePlan && len(model.Exceptions(cm, k)) > 0 {
 					c.week20 = "1"
 				}
 			}

@@ -395,8 +395,20 @@ func (er ExceptionRule) Counts(via string) bool {
 
 // ClockRule is one statutory time limit held as data.
 type ClockRule struct {
-	Name    string   `json:"name"`
-	Source  string   `json:"source"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// Role names what the figures and exports read the clock for, so that
+	// they never depend on its name: RolePlan, RoleAnnualReview or
+	// RoleAppealWindow; at most one clock of a rulebook has each.
+	Role string `json:"role,omitempty"`
+	// Next says in words what must be done to stop the clock; "%s" stands
+	// for its key (the advice, the school, the review).
+	Next string `json:"next"`
+	// StartedBy names the event that shows the work stopping the clock has
+	// visibly begun (a draft before the final plan), and NextFirst what to
+	// do before that event (when it differs from Next).
+	StartedBy string `json:"started_by,omitempty"`
+	NextFirst string `json:"next_first,omitempty"`
 	Period  Period   `json:"period"`
 	Starts  []Start  `json:"starts"`
 	Stops   []Target `json:"stops,omitempty"`
@@ -415,6 +427,30 @@ type ClockRule struct {
 	// overdue clock is a risk, not a breach; only a late decision it stops
 	// is a breach, and a clock ended by the other decision is none.
 	OverdueIsAtRisk bool `json:"overdue_is_at_risk,omitempty"`
+}
+
+// The roles a clock may have for the figures and exports.
+const (
+	// RolePlan is the limit on the final plan from the request (20 weeks):
+	// the national timeliness figure and the SEN2 return's Week20.
+	RolePlan = "plan"
+	// RoleAnnualReview is the review of a plan (s44(1)): reviews on time.
+	RoleAnnualReview = "annual_review"
+	// RoleAppealWindow is the family's time to appeal: appealable decisions.
+	RoleAppealWindow = "appeal_window"
+)
+
+// NextStep describes, for a clock with key, what must be done to stop it;
+// started says whether the work has visibly begun (StartedBy).
+func (r *ClockRule) NextStep(key string, started bool) string {
+	s := r.Next
+	if r.NextFirst != "" && !started {
+		s = r.NextFirst
+	}
+	if key != "" && strings.Contains(s, "%s") {
+		return strings.Replace(s, "%s", key, 1)
+	}
+	return strings.Replace(s, " %s", "", 1)
 }
 
 // AtRisk reports whether an overdue clock of this rule with this key is a
@@ -818,8 +854,27 @@ func (rb *Rulebook) validate() error {
 	for _, e := range eventTable() {
 		known[e.Type] = true
 	}
+	roles := map[string]string{}
 	seen := map[string]bool{}
 	for _, c := range rb.Clocks {
+		switch c.Role {
+		case "", RolePlan, RoleAnnualReview, RoleAppealWindow:
+		default:
+			return fmt.Errorf("clock %q has unknown role %q", c.Name, c.Role)
+		}
+		if other, ok := roles[c.Role]; ok && c.Role != "" {
+			return fmt.Errorf("clocks %q and %q both have role %s", other, c.Name, c.Role)
+		}
+		roles[c.Role] = c.Name
+		if strings.TrimSpace(c.Next) == "" {
+			return fmt.Errorf("clock %q says no next step", c.Name)
+		}
+		if (c.NextFirst != "") && c.StartedBy == "" {
+			return fmt.Errorf("clock %q has a next step before the work starts but no started_by", c.Name)
+		}
+		if c.StartedBy != "" && !known[c.StartedBy] {
+			return fmt.Errorf("clock %q: started_by names unknown event %q", c.Name, c.StartedBy)
+		}
 		if seen[c.Name] {
 			return fmt.Errorf("clock %q defined twice", c.Name)
 		}

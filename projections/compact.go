@@ -1,6 +1,9 @@
 package projections
 
 import (
+	"sort"
+	"sync"
+
 	"github.com/ehcledger/ehcledger/domain"
 )
 
@@ -59,25 +62,41 @@ type markKind struct {
 	labelAttr string
 }
 
-var (
-	markKinds  []markKind
-	markKindOf = map[string]uint8{}
-)
+// markTable is the kinds of marks and their index by event type.
+type markTable struct {
+	kinds []markKind
+	of    map[string]uint8
+}
 
-func init() {
+// marks returns the mark kinds, built once: the counted events, in a fixed
+// order, then the events any rulebook names as showing work has begun.
+var marks = sync.OnceValue(func() *markTable {
+	t := &markTable{of: map[string]uint8{}}
 	add := func(typ string, fact int, attr string) {
-		markKindOf[typ] = uint8(len(markKinds))
-		markKinds = append(markKinds, markKind{typ: typ, fact: fact, labelAttr: attr})
+		if _, ok := t.of[typ]; ok {
+			return
+		}
+		t.of[typ] = uint8(len(t.kinds))
+		t.kinds = append(t.kinds, markKind{typ: typ, fact: fact, labelAttr: attr})
 	}
-	for typ, c := range countedEvents {
-		add(typ, int(c.kind), c.labelAttr)
+	counted := make([]string, 0, len(countedEvents))
+	for typ := range countedEvents {
+		counted = append(counted, typ)
 	}
-	for _, typ := range startedBy {
-		if _, ok := markKindOf[typ]; !ok {
-			add(typ, -1, "review")
+	sort.Strings(counted)
+	for _, typ := range counted {
+		add(typ, int(countedEvents[typ].kind), countedEvents[typ].labelAttr)
+	}
+	for _, id := range domain.RulebookIDs() {
+		rb, _ := domain.LookupRulebook(id)
+		for _, c := range rb.Clocks {
+			if c.StartedBy != "" {
+				add(c.StartedBy, -1, "review")
+			}
 		}
 	}
-}
+	return t
+})
 
 // caseExtra holds what few cases have, so the rest do not pay for it.
 type caseExtra struct {
@@ -215,11 +234,11 @@ func (m *Model) store(c *CaseModel, cc *domain.CaseClocks) {
 
 // remember adds an event to the case's marks when the views read it again.
 func (m *Model) remember(c *CaseModel, ev domain.Event, on domain.Date) {
-	k, ok := markKindOf[ev.EventType()]
+	k, ok := marks().of[ev.EventType()]
 	if !ok {
 		return
 	}
-	mk := newMark(on, k, m.intern(ev.Attr(markKinds[k].labelAttr)))
+	mk := newMark(on, k, m.intern(ev.Attr(marks().kinds[k].labelAttr)))
 	if len(c.marks) == cap(c.marks) {
 		grown := make([]mark, len(c.marks), len(c.marks)+len(c.marks)/4+1)
 		copy(grown, c.marks)

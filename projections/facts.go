@@ -93,7 +93,7 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 	f := &laFacts{position: position, strs: m.strs.items, rules: m.rules.items}
 	for _, c := range cases {
 		for _, mk := range c.marks {
-			if k := markKinds[mk.kind()].fact; k >= 0 {
+			if k := marks().kinds[mk.kind()].fact; k >= 0 {
 				f.events = append(f.events, eventFact(newMark(mk.on, uint8(k), mk.label())))
 			}
 		}
@@ -104,18 +104,18 @@ func (m *Model) buildFacts(cases []*CaseModel, position int64) *laFacts {
 				return len(m.Exceptions(c, &k)) > 0
 			}
 			switch {
-			case r.Name == "appeal_window":
+			case r.Role == domain.RoleAppealWindow:
 				f.events = append(f.events, eventFact(newMark(p.started, factAppealable, 0)))
-			case r.Name == "final_plan" && !p.ended() && !p.stopped.IsZero():
+			case r.Role == domain.RolePlan && !p.ended() && !p.stopped.IsZero():
 				f.plans = append(f.plans, planFact{on: p.stopped, days: int32(p.stopped - p.started),
 					met: p.stopped <= p.due, excepted: excepted()})
 			}
 			// A clock met on time, or ended, is never a breach: only a
 			// review counts whatever became of it.
 			settled := p.ended() || (!p.stopped.IsZero() && p.stopped <= p.due)
-			if r.Name == "annual_review" || (!r.LapsesAtDue && !settled) {
+			if r.Role == domain.RoleAnnualReview || (!r.LapsesAtDue && !settled) {
 				d := dueFact{due: p.due, stopped: p.stopped, rule: p.rule()}
-				if r.Name == "annual_review" {
+				if r.Role == domain.RoleAnnualReview {
 					d.flags |= dueReview
 				}
 				if r.LABreach("", domain.StatusLate) {

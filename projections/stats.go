@@ -78,7 +78,7 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 			continue
 		}
 		label := m.strs.items[mk.label()]
-		switch markKinds[mk.kind()].typ {
+		switch marks().kinds[mk.kind()].typ {
 		case domain.TypeRequestReceived:
 			s.Requests++
 		case domain.TypeAssessmentAgreed:
@@ -107,10 +107,10 @@ func (m *Model) addCase(s *Stats, c *CaseModel, p Period, asOf domain.Date) {
 	for _, k := range cc.Clocks {
 		// Most clocks of a long history fall outside the period: decide that
 		// from their dates before working out a status.
-		planInPeriod := k.Name == "final_plan" && !k.Ended && p.has(k.Stopped)
-		reviewDue := k.Name == "annual_review" && p.has(k.Due) && k.Due <= asOf
+		planInPeriod := k.Rule.Role == domain.RolePlan && !k.Ended && p.has(k.Stopped)
+		reviewDue := k.Rule.Role == domain.RoleAnnualReview && p.has(k.Due) && k.Due <= asOf
 		breachable := k.Rule.LABreach(k.Key, domain.StatusLate) && p.has(k.Due)
-		if k.Name == "appeal_window" && p.has(k.Started) {
+		if k.Rule.Role == domain.RoleAppealWindow && p.has(k.Started) {
 			s.AppealableDecisions++
 		}
 		if !planInPeriod && !reviewDue && !breachable {

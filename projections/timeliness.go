@@ -362,7 +362,7 @@ func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
 		}
 	}
 	for _, mk := range c.marks {
-		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: markKinds[mk.kind()].typ, Label: m.strs.items[mk.label()]})
+		sc.Marks = append(sc.Marks, snapshotMark{On: mk.on, Type: marks().kinds[mk.kind()].typ, Label: m.strs.items[mk.label()]})
 	}
 	for _, p := range c.clocks {
 		r := m.rules.items[p.rule()]
@@ -436,7 +436,7 @@ func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
 		c.extra.history = append(c.extra.history, domain.Step{Version: st.Version, On: st.On, Event: ev})
 	}
 	for _, mk := range sc.Marks {
-		k, ok := markKindOf[mk.Type]
+		k, ok := marks().of[mk.Type]
 		if !ok {
 			return nil, fmt.Errorf("no mark is kept for events of type %q", mk.Type)
 		}
