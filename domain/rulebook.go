@@ -407,13 +407,13 @@ type ClockRule struct {
 	// StartedBy names the event that shows the work stopping the clock has
 	// visibly begun (a draft before the final plan), and NextFirst what to
 	// do before that event (when it differs from Next).
-	StartedBy string `json:"started_by,omitempty"`
-	NextFirst string `json:"next_first,omitempty"`
-	Period  Period   `json:"period"`
-	Starts  []Start  `json:"starts"`
-	Stops   []Target `json:"stops,omitempty"`
-	Ends    []Target `json:"ends,omitempty"`
-	Extends []Extend `json:"extends,omitempty"`
+	StartedBy string   `json:"started_by,omitempty"`
+	NextFirst string   `json:"next_first,omitempty"`
+	Period    Period   `json:"period"`
+	Starts    []Start  `json:"starts"`
+	Stops     []Target `json:"stops,omitempty"`
+	Ends      []Target `json:"ends,omitempty"`
+	Extends   []Extend `json:"extends,omitempty"`
 	// LapsesAtDue marks a family's window (appeal, draft comments): when it
 	// passes unused it has ended, it is not overdue.
 	LapsesAtDue bool            `json:"lapses_at_due,omitempty"`
