@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/labstack/echo/v4"
@@ -113,6 +114,19 @@ func mayWorkOn(c echo.Context, id, la, movingTo string) error {
 		return nil
 	}
 	return domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
+}
+
+// caseGate is the gate of a read of case id by the request's principal: the
+// case must be in scope, and the read is recorded in the LA's access log
+// before anything is served; a read that cannot be recorded is not served.
+func (s *Server) caseGate(c echo.Context, id string) app.Gate {
+	return func(la, movingTo string) error {
+		if err := mayWorkOn(c, id, la, movingTo); err != nil {
+			return err
+		}
+		p := principal(c)
+		return s.Ledger.RecordAccess(c.Request().Context(), la, id, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject)
+	}
 }
 
 // readCase checks a read of a case's data may go ahead and records it in the

@@ -285,28 +285,35 @@ func (s *Server) asOf(c echo.Context) (domain.Date, error) {
 // as was known at ?known_at). Views of the past are the auditors' and
 // managers'.
 func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
+	asOf, knownAt, err := s.viewTime(c)
+	if err != nil {
+		return app.CaseView{}, err
+	}
+	return s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf, knownAt, s.caseGate(c, c.Param("id")))
+}
+
+// viewTime reads ?as_of and ?known_at, which only auditors and managers may
+// give.
+func (s *Server) viewTime(c echo.Context) (domain.Date, time.Time, error) {
 	if (c.QueryParam("as_of") != "" || c.QueryParam("known_at") != "") && s.Auth != nil {
 		if r := principal(c).Role; r != auth.Auditor && r != auth.Manager {
-			return app.CaseView{}, domain.Errorf(domain.Forbidden, "a %s sees cases as they stand today; views of the past are for auditors and managers", r)
+			return 0, time.Time{}, domain.Errorf(domain.Forbidden, "a %s sees cases as they stand today; views of the past are for auditors and managers", r)
 		}
 	}
 	asOf, err := s.asOf(c)
 	if err != nil {
-		return app.CaseView{}, err
+		return 0, time.Time{}, err
 	}
 	var knownAt time.Time
 	if q := c.QueryParam("known_at"); q != "" {
 		if knownAt, err = time.Parse(time.RFC3339Nano, q); err != nil {
-			return app.CaseView{}, domain.FieldErrorf("known_at", "must be an RFC 3339 instant such as 2024-05-01T12:00:00Z")
+			return 0, time.Time{}, domain.FieldErrorf("known_at", "must be an RFC 3339 instant such as 2024-05-01T12:00:00Z")
 		}
 		if c.QueryParam("as_of") == "" {
 			asOf = domain.DateOf(knownAt)
 		}
 	}
-	if err := s.readCase(c, c.Param("id")); err != nil {
-		return app.CaseView{}, err
-	}
-	return s.Ledger.Case(c.Request().Context(), c.Param("id"), asOf, knownAt)
+	return asOf, knownAt, nil
 }
 
 func (s *Server) getCase(c echo.Context) error {
@@ -364,10 +371,7 @@ func (s *Server) getTimeline(c echo.Context) error {
 	if f := c.QueryParam("format"); f != "" && f != "json" && f != "csv" {
 		return domain.FieldErrorf("format", "must be json or csv")
 	}
-	if err := s.readCase(c, id); err != nil {
-		return err
-	}
-	entries, err := s.Ledger.Timeline(c.Request().Context(), id)
+	entries, err := s.Ledger.Timeline(c.Request().Context(), id, s.caseGate(c, id))
 	if err != nil {
 		return err
 	}

@@ -79,11 +79,12 @@ func (s *Server) pageWorklist(c echo.Context) error {
 }
 
 func (s *Server) pageCase(c echo.Context) error {
-	view, err := s.caseView(c)
+	asOf, knownAt, err := s.viewTime(c)
 	if err != nil {
 		return err
 	}
-	tl, err := s.Ledger.Timeline(c.Request().Context(), view.ID)
+	id := c.Param("id")
+	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, asOf, knownAt, s.caseGate(c, id))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -81,22 +82,41 @@ var errUnreadable = func(err error) error {
 // load reads and folds a case, applying corrections. With knownAt set, only
 // events recorded by that instant count: the case as the system knew it then.
 func (l *Ledger) load(ctx context.Context, id string, knownAt time.Time) (*loadedCase, error) {
+	evs, steps, err := l.readCase(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return l.fold(ctx, id, evs, steps, knownAt)
+}
+
+// readCase reads a case's stream once and decodes its events.
+func (l *Ledger) readCase(ctx context.Context, id string) ([]eventstore.RecordedEvent, []domain.Step, error) {
 	evs, err := l.Store.ReadStream(ctx, domain.CaseStream(id), 1)
 	if err != nil {
-		return nil, &domain.Error{Code: domain.Internal, Message: "could not read the case", Err: err}
+		return nil, nil, &domain.Error{Code: domain.Internal, Message: "could not read the case", Err: err}
 	}
-	lc := &loadedCase{events: evs[:0:0]}
-	for _, e := range evs {
-		if !knownAt.IsZero() && e.RecordedAt.After(knownAt) {
-			break // a stream is recorded in order, so the rest came later
-		}
+	steps := make([]domain.Step, len(evs))
+	for i, e := range evs {
 		ev, on, err := projections.Decode(e)
 		if err != nil {
-			return nil, errUnreadable(err)
+			return nil, nil, errUnreadable(err)
 		}
-		lc.events = append(lc.events, e)
-		lc.history = append(lc.history, domain.Step{Version: e.Version, On: on, Event: ev})
-		lc.la = e.LA
+		steps[i] = domain.Step{Version: e.Version, On: on, Event: ev}
+	}
+	return evs, steps, nil
+}
+
+// fold builds the case from the events read, up to those recorded by
+// knownAt when it is set.
+func (l *Ledger) fold(ctx context.Context, id string, evs []eventstore.RecordedEvent, steps []domain.Step, knownAt time.Time) (*loadedCase, error) {
+	n := len(evs)
+	if !knownAt.IsZero() {
+		// A stream is recorded in order, so the rest came later.
+		n = sort.Search(len(evs), func(i int) bool { return evs[i].RecordedAt.After(knownAt) })
+	}
+	lc := &loadedCase{events: evs[:n:n], history: steps[:n:n]}
+	if n > 0 {
+		lc.la = evs[n-1].LA
 	}
 	var adoptions []domain.RulebookAdopted
 	loaded := false
@@ -109,6 +129,7 @@ func (l *Ledger) load(ctx context.Context, id string, knownAt time.Time) (*loade
 		}
 		return domain.RulebookInForce(adoptions, d)
 	}
+	var err error
 	if lc.c, err = domain.FoldHistory(id, lc.history, lc.rules); err != nil {
 		return nil, errUnreadable(err)
 	}
@@ -116,6 +137,49 @@ func (l *Ledger) load(ctx context.Context, id string, knownAt time.Time) (*loade
 		lc.c.LA = lc.la
 	}
 	return lc, nil
+}
+
+// Gate decides whether a read of a case may go ahead, given the LA that owns
+// it now and, while its plan is being transferred, the LA it is moving to;
+// it may record the read before it is served. A nil Gate lets every read
+// through (an operator at the command line).
+type Gate func(la, movingTo string) error
+
+// open reads a case once for a view: it must exist, the gate is asked with
+// the case as it stands now, and the case is then folded as known at knownAt
+// (when set) from the same events. It returns the case as known then, and
+// as it stands now.
+func (l *Ledger) open(ctx context.Context, id string, knownAt time.Time, gate Gate) (then, now *loadedCase, err error) {
+	if err := domain.ValidateID("case", id); err != nil {
+		return nil, nil, err
+	}
+	evs, steps, err := l.readCase(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	now, err = l.fold(ctx, id, evs, steps, time.Time{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !now.c.Exists() {
+		return nil, nil, domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	if gate != nil {
+		if err := gate(now.c.LA, now.c.MovingTo); err != nil {
+			return nil, nil, err
+		}
+	}
+	if knownAt.IsZero() {
+		return now, now, nil
+	}
+	lc, err := l.fold(ctx, id, evs, steps, knownAt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !lc.c.Exists() {
+		return nil, nil, domain.Errorf(domain.NotFound, "case %s was not known at %s", id, knownAt.UTC().Format(time.RFC3339))
+	}
+	return lc, now, nil
 }
 
 // CaseLAs returns the LA responsible for a case and, while its plan is being
@@ -459,20 +523,28 @@ type ClockException struct {
 // true). With knownAt set, only what had been recorded by that instant counts
 // (what the system knew). It reads the store directly, so a caseworker always
 // sees the command they just sent.
-func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (CaseView, error) {
-	if err := domain.ValidateID("case", id); err != nil {
-		return CaseView{}, err
-	}
-	lc, err := l.load(ctx, id, knownAt)
+func (l *Ledger) Case(ctx context.Context, id string, asOf domain.Date, knownAt time.Time, gate Gate) (CaseView, error) {
+	lc, _, err := l.open(ctx, id, knownAt, gate)
 	if err != nil {
 		return CaseView{}, err
 	}
-	if !lc.c.Exists() {
-		if !knownAt.IsZero() {
-			return CaseView{}, domain.Errorf(domain.NotFound, "case %s was not known at %s", id, knownAt.UTC().Format(time.RFC3339))
-		}
-		return CaseView{}, domain.Errorf(domain.NotFound, "there is no case %s", id)
+	return l.view(ctx, lc, id, asOf, knownAt)
+}
+
+// CaseAndTimeline returns the case view and its timeline from one read of
+// the case, for a page that shows both.
+func (l *Ledger) CaseAndTimeline(ctx context.Context, id string, asOf domain.Date, knownAt time.Time, gate Gate) (CaseView, []TimelineEntry, error) {
+	lc, now, err := l.open(ctx, id, knownAt, gate)
+	if err != nil {
+		return CaseView{}, nil, err
 	}
+	tl := timeline(now) // the whole history, as an auditor reads it
+	view, err := l.view(ctx, lc, id, asOf, knownAt)
+	return view, tl, err
+}
+
+// view builds the case view from a case read once.
+func (l *Ledger) view(ctx context.Context, lc *loadedCase, id string, asOf domain.Date, knownAt time.Time) (CaseView, error) {
 	person, err := openHistory(l.Keys, id, lc.history)
 	if err != nil {
 		return CaseView{}, err

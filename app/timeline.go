@@ -37,17 +37,16 @@ type TimelineEntry struct {
 
 // Timeline returns every event of a case with its audit fields, corrections
 // shown beside what they correct.
-func (l *Ledger) Timeline(ctx context.Context, id string) ([]TimelineEntry, error) {
-	if err := domain.ValidateID("case", id); err != nil {
-		return nil, err
-	}
-	lc, err := l.load(ctx, id, time.Time{})
+func (l *Ledger) Timeline(ctx context.Context, id string, gate Gate) ([]TimelineEntry, error) {
+	_, now, err := l.open(ctx, id, time.Time{}, gate)
 	if err != nil {
 		return nil, err
 	}
-	if !lc.c.Exists() {
-		return nil, domain.Errorf(domain.NotFound, "there is no case %s", id)
-	}
+	return timeline(now), nil
+}
+
+// timeline lists a case's events as read, with their corrections.
+func timeline(lc *loadedCase) []TimelineEntry {
 	out := make([]TimelineEntry, len(lc.events))
 	for i, e := range lc.events {
 		occurred, _ := domain.ParseDate(e.OccurredOn)
@@ -59,7 +58,7 @@ func (l *Ledger) Timeline(ctx context.Context, id string) ([]TimelineEntry, erro
 			out[fix.Corrects-1].CorrectedBy = append(out[fix.Corrects-1].CorrectedBy, e.Version)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // WriteTimelineCSV writes a timeline as CSV with a header row.

@@ -499,14 +499,14 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer env.Close()
-	view, err := env.Ledger.Case(ctx, fs.Arg(0), asOf, knownAt)
-	if err != nil {
-		return errors.New(domain.ErrorMessage(err))
-	}
 	// The view shows the child's personal details: the read goes into the
 	// LA's access log like a read through the API, by the operating-system
 	// user, before anything is printed.
-	if err := env.Ledger.RecordAccess(ctx, view.LA, view.ID, "cli case", "operator", operator()); err != nil {
+	id := fs.Arg(0)
+	view, err := env.Ledger.Case(ctx, id, asOf, knownAt, func(la, _ string) error {
+		return env.Ledger.RecordAccess(ctx, la, id, "cli case", "operator", operator())
+	})
+	if err != nil {
 		return errors.New(domain.ErrorMessage(err))
 	}
 	enc := json.NewEncoder(stdout)

@@ -1,0 +1,86 @@
+package app_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/keys"
+)
+
+// countingStore counts the reads of case streams.
+type countingStore struct {
+	eventstore.Store
+	caseReads atomic.Int64
+}
+
+func (s *countingStore) ReadStream(ctx context.Context, stream string, from int64) ([]eventstore.RecordedEvent, error) {
+	if _, ok := domain.CaseIDOf(stream); ok {
+		s.caseReads.Add(1)
+	}
+	return s.Store.ReadStream(ctx, stream, from)
+}
+
+func TestOneReadOfTheCasePerRequest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := start(t, filepath.Join(dir, "events.db"))
+	ks, err := keys.Open(filepath.Join(dir, "keys.db"), make([]byte, 32), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	l.Keys = ks
+	cs := &countingStore{Store: l.Store}
+	l.Store = cs
+	on := domain.NewDate(2026, 11, 2)
+	if _, err := l.Execute(ctx, app.CommandRequest{Case: "c1", LA: "E09000001", Command: "receive_request", On: on, Reason: "r",
+		Data: []byte(`{"requester":"parent","birth_date":"2015-05-01"}`), Actor: "t", Expected: eventstore.Any}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("an unknown command is refused before any read", func(t *testing.T) {
+		cs.caseReads.Store(0)
+		_, err := l.Execute(ctx, app.CommandRequest{Case: "c1", Command: "decide_to_asses", On: on, Actor: "t", Reason: "r", Expected: eventstore.Any})
+		if e, ok := err.(*domain.Error); !ok || e.Field != "command" || cs.caseReads.Load() != 0 {
+			t.Fatalf("error %v after %d reads", err, cs.caseReads.Load())
+		}
+	})
+	t.Run("a command reads the case once", func(t *testing.T) {
+		cs.caseReads.Store(0)
+		if _, err := l.Execute(ctx, app.CommandRequest{Case: "c1", Command: "decide_to_assess", On: on.AddDays(1), Actor: "t", Reason: "r", Expected: eventstore.Any}); err != nil {
+			t.Fatal(err)
+		}
+		if n := cs.caseReads.Load(); n != 1 {
+			t.Fatalf("%d reads of the case", n)
+		}
+	})
+	t.Run("a view, its gate and its timeline read the case once", func(t *testing.T) {
+		cs.caseReads.Store(0)
+		var gated string
+		_, tl, err := l.CaseAndTimeline(ctx, "c1", on.AddDays(1), time.Time{}, func(la, _ string) error { gated = la; return nil })
+		if err != nil || len(tl) != 2 || gated != "E09000001" {
+			t.Fatalf("timeline %d entries, gate saw %q, %v", len(tl), gated, err)
+		}
+		if n := cs.caseReads.Load(); n != 1 {
+			t.Fatalf("%d reads of the case", n)
+		}
+	})
+	t.Run("a gate that refuses shows nothing", func(t *testing.T) {
+		_, err := l.Case(ctx, "c1", on, time.Time{}, func(string, string) error { return domain.Errorf(domain.Forbidden, "no") })
+		if domain.ErrorCode(err) != domain.Forbidden {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("a case not yet known at an instant is not found", func(t *testing.T) {
+		_, err := l.Case(ctx, "c1", on, now().Add(-24*time.Hour), nil)
+		if domain.ErrorCode(err) != domain.NotFound || !strings.Contains(domain.ErrorMessage(err), "was not known at") {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
