@@ -16,6 +16,7 @@ import (
 	"github.com/ehcledger/ehcledger/api"
 	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/cli"
+	"github.com/ehcledger/ehcledger/domain"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -374,4 +375,42 @@ func TestAPReviewIntervalWarnsInTheCaseView(t *testing.T) {
 			t.Fatal("no warning two weeks after the setting took effect")
 		}
 	})
+}
+
+func TestOpenAPIDocumentsEveryCommandFromTheTable(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("GET", "/openapi.json", "").want(t, 200)
+	schemas := r.body["components"].(map[string]any)["schemas"].(map[string]any)
+	documented := map[string]bool{}
+	for _, c := range r.body["x-commands"].([]any) {
+		documented[c.(map[string]any)["name"].(string)] = true
+	}
+	for _, spec := range domain.Commands() {
+		if !documented[spec.Name] {
+			t.Errorf("command %s is not in the document", spec.Name)
+		}
+		if spec.Data == nil {
+			continue
+		}
+		s, ok := schemas["Data_"+spec.Name].(map[string]any)
+		if !ok {
+			t.Errorf("no schema for the data of %s", spec.Name)
+			continue
+		}
+		if _, ok := s["properties"].(map[string]any); !ok {
+			t.Errorf("the schema of %s's data has no properties: %v", spec.Name, s)
+		}
+	}
+	req := schemas["Data_receive_request"].(map[string]any)["properties"].(map[string]any)["requester"].(map[string]any)
+	if enum, _ := req["enum"].([]any); len(enum) != 4 {
+		t.Errorf("the requester's values are not listed: %v", req)
+	}
+	params := r.body["paths"].(map[string]any)["/v1/cases/{id}/commands/{command}"].(map[string]any)["post"].(map[string]any)["parameters"].([]any)
+	for _, p := range params {
+		if m := p.(map[string]any); m["name"] == "command" {
+			if enum := m["schema"].(map[string]any)["enum"].([]any); len(enum) != len(domain.CommandNames(domain.ScopeCase))-2 {
+				t.Errorf("the case route lists %d commands", len(enum))
+			}
+		}
+	}
 }

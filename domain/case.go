@@ -464,14 +464,14 @@ func (d personalData) check(on Date) error {
 
 // requestData is the data of receive_request.
 type requestData struct {
-	Requester string `json:"requester"`
+	Requester string `json:"requester" enum:"parent,young_person,school,professional"`
 	School    string `json:"school,omitempty"`
 	personalData
 }
 
 // responsibleData is the data of become_responsible.
 type responsibleData struct {
-	Route  string `json:"route"`
+	Route  string `json:"route" enum:"brought_to_attention,health_body,la_identified"`
 	School string `json:"school,omitempty"`
 	personalData
 }
@@ -559,7 +559,7 @@ func receiveRequest(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "professional"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	o, err := openCase(c, cmd, rb, d.School, d.personalData)
@@ -575,7 +575,7 @@ func becomeResponsible(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("route", d.Route, "brought_to_attention", "health_body", "la_identified"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	o, err := openCase(c, cmd, rb, d.School, d.personalData)
@@ -666,7 +666,7 @@ func recordException(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("kind", d.Kind, ExceptionSchoolClosure, ExceptionPersonalCircumstances, ExceptionAbsence, ExceptionMissedAppointment, ExceptionCoronavirus); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if d.From.IsZero() {
@@ -831,7 +831,7 @@ func notifyReviewDecision(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("decision", d.Decision, "maintain", "amend", "cease"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if err := c.mustHavePlan("notify_review_decision"); err != nil {
@@ -886,7 +886,7 @@ func schedulePhaseTransfer(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	// school and post16 are the transfers of reg 18(1), in a year;
 	// post16_other a move between post-16 institutions at any
 	// other time, on a date (reg 18(2)).
-	if err := oneOf("kind", d.Kind, "school", "post16", "post16_other"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	y, _, _ := cmd.On.YMD()
@@ -992,7 +992,7 @@ func lodgeAppeal(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("kind", d.Kind, "refusal_to_assess", "refusal_to_reassess", "refusal_to_issue", "contents", "refusal_to_amend", "placement", "cease"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if err := c.mustHaveOpenWindow("lodge_appeal"); err != nil {
@@ -1016,7 +1016,7 @@ func tribunalOrder(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	// is recorded without a clock.
 	// dismiss (reg 44(2)(a)) starts no clock; after an appeal against
 	// a decision to cease, the LA may then cease the plan at once.
-	if err := oneOf("order", d.Order, "assess", "issue_plan", "contents", "placement", "maintain", "maintain_unchanged", "refer_back", "dismiss"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if c.appeals == 0 {
@@ -1042,7 +1042,7 @@ func complyWithOrder(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("step", d.Step, "assess_notice", "draft_plan", "final_plan", "contents", "placement", "amend"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	done, ok := c.orders[d.Step]
@@ -1170,14 +1170,14 @@ type issueFinalPlanData struct {
 
 // notifyReviewDecisionData is the data of the command notifyReviewDecision decides.
 type notifyReviewDecisionData struct {
-	Decision           string `json:"decision"`
+	Decision           string `json:"decision" enum:"maintain,amend,cease"`
 	StepDownConsidered *bool  `json:"step_down_considered"`
 }
 
 // schedulePhaseTransferData is the data of the command schedulePhaseTransfer decides.
 type schedulePhaseTransferData struct {
 	Year         int    `json:"year"`
-	Kind         string `json:"kind"`
+	Kind         string `json:"kind" enum:"school,post16,post16_other"`
 	TransferDate Date   `json:"transfer_date"`
 }
 
@@ -1193,15 +1193,15 @@ type contactMediationAdviserData struct {
 
 // lodgeAppealData is the data of the command lodgeAppeal decides.
 type lodgeAppealData struct {
-	Kind string `json:"kind"`
+	Kind string `json:"kind" enum:"refusal_to_assess,refusal_to_reassess,refusal_to_issue,contents,refusal_to_amend,placement,cease"`
 }
 
 // tribunalOrderData is the data of the command tribunalOrder decides.
 type tribunalOrderData struct {
-	Order string `json:"order"`
+	Order string `json:"order" enum:"assess,issue_plan,contents,placement,maintain,maintain_unchanged,refer_back,dismiss"`
 }
 
 // complyWithOrderData is the data of the command complyWithOrder decides.
 type complyWithOrderData struct {
-	Step string `json:"step"`
+	Step string `json:"step" enum:"assess_notice,draft_plan,final_plan,contents,placement,amend"`
 }

@@ -98,3 +98,44 @@ func TestCatalogHoldsTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestEnumTagsAreWhatTheStepsAccept holds each enum tag of a command's data
+// to its decision function: a value outside the tag is refused, naming the
+// field, so the schema the API publishes from the tags cannot say otherwise.
+func TestEnumTagsAreWhatTheStepsAccept(t *testing.T) {
+	rb, _ := LookupRulebook("green-paper-2022") // every reform command is known to it
+	for _, s := range Commands() {
+		if s.Data == nil || s.Example == "" || s.Scope != ScopeCase {
+			continue
+		}
+		typ := reflect.TypeOf(s.Data)
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			if Enum(f) == nil {
+				continue
+			}
+			name := jsonName(f)
+			t.Run(s.Name+"."+name+" outside its enum is refused", func(t *testing.T) {
+				var data map[string]any
+				if err := json.Unmarshal([]byte(s.Example), &data); err != nil {
+					t.Fatal(err)
+				}
+				if f.Type.Kind() == reflect.Slice {
+					data[name] = []string{"not_a_value"}
+				} else {
+					data[name] = "not_a_value"
+				}
+				raw, _ := json.Marshal(data)
+				c := &Case{}
+				if !s.Opens {
+					h := newHistory(t, "green-paper-2022").do("2024-03-01", "receive_request", request)
+					c = h.c
+				}
+				_, err := c.Decide(Command{Name: s.Name, On: d("2024-06-01"), Data: raw}, rb)
+				if e, ok := err.(*Error); !ok || e.Field != "data."+name {
+					t.Fatalf("error %v, want one naming data.%s", err, name)
+				}
+			})
+		}
+	}
+}

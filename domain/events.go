@@ -163,7 +163,7 @@ type AdviceReceived struct {
 
 // ExceptionRecorded records a statutory exception with its evidence.
 type ExceptionRecorded struct {
-	Kind     string `json:"kind"`
+	Kind     string `json:"kind" enum:"school_closure,personal_circumstances,absence,missed_appointment,coronavirus"`
 	From     Date   `json:"from"`
 	To       Date   `json:"to"`
 	Evidence string `json:"evidence"`

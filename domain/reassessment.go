@@ -97,7 +97,7 @@ func requestReassessment(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("requester", d.Requester, "parent", "young_person", "school", "health_body"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if err := c.mustHavePlan("request_reassessment"); err != nil {
@@ -117,7 +117,7 @@ func issueReassessedPlan(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("outcome", d.Outcome, "amended", "replaced"); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if err := required("school", d.School); err != nil {
@@ -166,12 +166,12 @@ func (c *Case) applyReassessment(e Event, on Date) {
 
 // requestReassessmentData is the data of the command requestReassessment decides.
 type requestReassessmentData struct {
-	Requester string `json:"requester"`
+	Requester string `json:"requester" enum:"parent,young_person,school,health_body"`
 }
 
 // issueReassessedPlanData is the data of the command issueReassessedPlan decides.
 type issueReassessedPlanData struct {
-	Outcome string `json:"outcome"`
+	Outcome string `json:"outcome" enum:"amended,replaced"`
 	School  string `json:"school"`
 }
 

@@ -54,25 +54,28 @@ const (
 
 // featureNeeds lists the known features, each with the feature it is a
 // stronger form of ("" for none).
-var featureNeeds = map[string]string{
-	featurePanels:              "",
-	featurePanelsMandatory:     featurePanels,
-	featureTailoredList:        "",
-	featureTailoredListBinding: featureTailoredList,
-	featureStepDown:            "",
-	featureMandatoryMediation:  "",
-	featureAP:                  "",
+func featureNeeds() map[string]string {
+	return map[string]string{
+		featurePanels:              "",
+		featurePanelsMandatory:     featurePanels,
+		featureTailoredList:        "",
+		featureTailoredListBinding: featureTailoredList,
+		featureStepDown:            "",
+		featureMandatoryMediation:  "",
+		featureAP:                  "",
+	}
 }
 
 // checkFeatures reports a feature name the engine does not know, a feature
 // switched off by writing false (leave it out instead), and a stronger form
 // without the feature it strengthens.
 func checkFeatures(f map[string]bool) error {
+	all := featureNeeds()
 	for name, on := range f {
-		needs, ok := featureNeeds[name]
+		needs, ok := all[name]
 		if !ok {
-			known := make([]string, 0, len(featureNeeds))
-			for k := range featureNeeds {
+			known := make([]string, 0, len(all))
+			for k := range all {
 				known = append(known, k)
 			}
 			return fmt.Errorf("unknown feature %q (known: %s)", name, strings.Join(sortedStrings(known), ", "))
@@ -87,19 +90,20 @@ func checkFeatures(f map[string]bool) error {
 	return nil
 }
 
-// Panel subjects and what a recommendation may say about each.
-var panelRecommendations = map[string][]string{
-	"request":   {"assess", "refuse"},
-	"issue":     {"issue", "not_issue"},
-	"provision": {"agree", "amend"},
-	"placement": nil, // the recommended setting
-	"funding":   nil, // the recommended band
+// panelRecommendations says what a panel's recommendation may be on each
+// subject (PanelDecided's subject enum): nil for a free value (the setting,
+// the funding band).
+func panelRecommendations(subject string) []string {
+	switch subject {
+	case "request":
+		return []string{"assess", "refuse"}
+	case "issue":
+		return []string{"issue", "not_issue"}
+	case "provision":
+		return []string{"agree", "amend"}
+	}
+	return nil
 }
-
-// agencies may sit on a panel: the Green Paper names "schools and colleges,
-// health, social care and parents and carers" (seed 002 item 3); school
-// stands for a school or college, parents for parents and carers.
-var agencies = []string{"education", "health", "social_care", "school", "parents"}
 
 // AP tiers (Improvement Plan 2023 ¶21; the Green Paper's names, seed 002):
 // targeted support inside a mainstream school (not an AP placement),
@@ -112,11 +116,6 @@ const (
 	apTierTransitional    = "transitional"
 )
 
-var (
-	apTiers        = []string{apTierTargetedSupport, apTierTimeLimited, apTierTransitional}
-	apDestinations = []string{"mainstream", "special", "alternative_provision", "other"}
-)
-
 // PanelRecord is what an LA decision records about the multi-agency panel's
 // view: that it was considered and, when the LA departs from it, why.
 type PanelRecord struct {
@@ -126,9 +125,13 @@ type PanelRecord struct {
 
 // PanelDecided records a multi-agency panel's view on one subject.
 type PanelDecided struct {
-	Subject        string   `json:"subject"`
-	Recommendation string   `json:"recommendation"`
-	Agencies       []string `json:"agencies"`
+	Subject        string `json:"subject" enum:"request,issue,provision,placement,funding"`
+	Recommendation string `json:"recommendation"`
+	// Agencies may sit on a panel: the Green Paper names "schools and
+	// colleges, health, social care and parents and carers" (seed 002 item
+	// 3); school stands for a school or college, parents for parents and
+	// carers.
+	Agencies []string `json:"agencies" enum:"education,health,social_care,school,parents"`
 }
 
 // Setting is one setting of a tailored list.
@@ -169,7 +172,7 @@ type PlacementNamed struct {
 // PlannedEnd is required for a time-limited placement and optional otherwise.
 type APPlacementStarted struct {
 	Setting    string `json:"setting"`
-	Tier       string `json:"tier"`
+	Tier       string `json:"tier" enum:"targeted_support,dual_registered,transitional"`
 	PlannedEnd Date   `json:"planned_end,omitempty"`
 }
 
@@ -181,7 +184,7 @@ type APPlacementReviewed struct {
 // APPlacementEnded records a pupil moving out of alternative provision.
 type APPlacementEnded struct {
 	Setting     string `json:"setting"`
-	Destination string `json:"destination"`
+	Destination string `json:"destination" enum:"mainstream,special,alternative_provision,other"`
 }
 
 func (PanelDecided) EventType() string        { return TypePanelDecided }
@@ -273,14 +276,10 @@ func decidePanel(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	subjects := make([]string, 0, len(panelRecommendations))
-	for s := range panelRecommendations {
-		subjects = append(subjects, s)
-	}
-	if err := oneOf("subject", d.Subject, sortedStrings(subjects)...); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
-	if allowed := panelRecommendations[d.Subject]; allowed != nil {
+	if allowed := panelRecommendations(d.Subject); allowed != nil {
 		if err := oneOf("recommendation", d.Recommendation, allowed...); err != nil {
 			return nil, err
 		}
@@ -288,13 +287,10 @@ func decidePanel(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 		return nil, err
 	}
 	if len(d.Agencies) == 0 {
-		return nil, FieldErrorf("data.agencies", "name the agencies present (%s)", strings.Join(agencies, ", "))
+		return nil, FieldErrorf("data.agencies", "name the agencies present (%s)", strings.Join(enumOf[PanelDecided]("agencies"), ", "))
 	}
 	seen := map[string]bool{}
 	for _, a := range d.Agencies {
-		if err := oneOf("agencies", a, agencies...); err != nil {
-			return nil, err
-		}
 		if seen[a] {
 			return nil, FieldErrorf("data.agencies", "%s is listed twice", a)
 		}
@@ -470,7 +466,7 @@ func startAP(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := required("setting", d.Setting); err != nil {
 		return nil, err
 	}
-	if err := oneOf("tier", d.Tier, apTiers...); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if !rb.Features[featureAP] {
@@ -513,7 +509,7 @@ func endAP(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := required("setting", d.Setting); err != nil {
 		return nil, err
 	}
-	if err := oneOf("destination", d.Destination, apDestinations...); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if !c.ap[d.Setting] {

@@ -152,10 +152,13 @@ func (p Period) onOrBefore(d Date) Date {
 }
 
 // countingsFor lists the countings each unit may use.
-var countingsFor = map[Unit][]Counting{
-	Weeks: {CountOf, CountBeginningWith}, Days: {CountOf, CountBeginningWith},
-	WorkingDays: {CountOf, CountBeginningWith}, Months: {CountOf, CountBeginningWith},
-	FixedDate: {CountBefore, CountBy}, AttrDate: {CountBefore, CountBy},
+func countingsFor(u Unit) ([]Counting, bool) {
+	c, ok := map[Unit][]Counting{
+		Weeks: {CountOf, CountBeginningWith}, Days: {CountOf, CountBeginningWith},
+		WorkingDays: {CountOf, CountBeginningWith}, Months: {CountOf, CountBeginningWith},
+		FixedDate: {CountBefore, CountBy}, AttrDate: {CountBefore, CountBy},
+	}[u]
+	return c, ok
 }
 
 // check reports a period the engine cannot count: an unknown unit, or a
@@ -172,7 +175,7 @@ func (p Period) check() error {
 		}
 		return nil
 	}
-	allowed, ok := countingsFor[p.Unit]
+	allowed, ok := countingsFor(p.Unit)
 	if !ok {
 		return fmt.Errorf("unknown unit %q", p.Unit)
 	}

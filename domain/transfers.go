@@ -43,8 +43,10 @@ type TransferDecisionNotified struct {
 // appeal (reg 45), on the event's date, which picks the text of reg 45 in
 // force. WithContents marks a placement concession that comes with a
 // concession on the plan's contents (5 weeks, not 2, from 23 March 2015).
+// Kind is the ground conceded (s51(2)): assess or reassess, contents or a
+// refusal to amend, placement, refusal to issue, or cessation.
 type AppealConceded struct {
-	Kind         string `json:"kind"`
+	Kind         string `json:"kind" enum:"assess,contents,placement,refusal_to_issue,cessation"`
 	WithContents bool   `json:"with_contents,omitempty"`
 }
 
@@ -98,11 +100,6 @@ func (e AppealConceded) Attr(n string) string {
 }
 func (e ConcessionComplied) Attr(n string) string { return pick(n, "kind", e.Kind) }
 
-// concessionKinds are the grounds an LA may concede (s51(2)): assess or
-// reassess, contents or a refusal to amend, placement, refusal to issue, and
-// cessation.
-var concessionKinds = []string{"assess", "contents", "placement", "refusal_to_issue", "cessation"}
-
 func transferOut(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	var d TransferredOut
 	if err := cmd.decode(&d); err != nil {
@@ -155,7 +152,7 @@ func concedeAppeal(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if err := oneOf("kind", d.Kind, concessionKinds...); err != nil {
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if d.WithContents && d.Kind != "placement" {
