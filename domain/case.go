@@ -101,6 +101,8 @@ type Case struct {
 	appealLodged        bool // on the latest appeal window
 	contacted           bool // mediation adviser contacted for the latest window
 	mediationDue        bool // family wants mediation, not yet held
+	mediated            bool // mediation was held on the latest window
+	agreed              bool // and its agreement is recorded
 	certificateDue      bool
 	certified           bool
 	orders              map[string]bool // compliance step -> complied
@@ -211,6 +213,15 @@ func (c *Case) Apply(e Event, on Date) {
 		c.certificateDue = !v.WantsMediation
 	case *MediationHeld, *MediationNotArranged:
 		c.mediationDue, c.certificateDue = false, true
+		_, c.mediated = e.(*MediationHeld)
+	case *MediationAgreed:
+		// As if the agreement were an order (reg 42(2)), on its own steps
+		// or on the timescale the parties agreed (reg 42(5)).
+		c.agreed = true
+		c.ordered(v.Agrees, v.By.IsZero())
+		for _, step := range agreementSteps(v) {
+			c.orders[step] = false
+		}
 	case *MediationCertificateIssued:
 		c.certificateDue, c.certified = false, true
 		if c.ceasing {
@@ -226,19 +237,9 @@ func (c *Case) Apply(e Event, on Date) {
 		c.ceased, c.ceasing, c.ceaseAppealed = true, false, false
 		c.re = reassessing{}
 	case *TribunalOrdered:
+		c.ordered(v.Order, true)
 		switch v.Order {
-		case "assess":
-			c.orders["assess_notice"] = false
-			c.assessOrdered = true
-		case "issue_plan":
-			c.orders["draft_plan"], c.orders["final_plan"] = false, false
-			c.issueOrdered = true
-		case "contents":
-			c.orders["contents"] = false
-		case "placement":
-			c.orders["placement"] = false
 		case "maintain":
-			c.orders["amend"] = false
 			c.ceased, c.ceasing, c.ceaseAppealed = false, false, false
 		case "maintain_unchanged":
 			c.ceased, c.ceasing, c.ceaseAppealed = false, false, false
@@ -286,6 +287,7 @@ type concession struct {
 func (c *Case) openAppealWindow() {
 	c.appealWindows++
 	c.appealLodged, c.contacted, c.mediationDue, c.certificateDue, c.certified = false, false, false, false, false
+	c.mediated, c.agreed = false, false
 }
 
 // Decide validates a command against the case and the rulebook in force, and
@@ -1203,5 +1205,38 @@ type tribunalOrderData struct {
 
 // complyWithOrderData is the data of the command complyWithOrder decides.
 type complyWithOrderData struct {
-	Step string `json:"step" enum:"assess_notice,draft_plan,final_plan,contents,placement,amend"`
+	Step string `json:"step" enum:"assess_notice,draft_plan,final_plan,contents,placement,amend,mediation_agreement,agreed"`
+}
+
+// orderSteps are the compliance steps an order (or a mediation agreement
+// standing for one) requires the LA to record with comply_with_order; the
+// decision after an assessment stops its other limits.
+func orderSteps(order string) []string {
+	switch order {
+	case "assess":
+		return []string{"assess_notice"}
+	case "issue_plan":
+		return []string{"draft_plan", "final_plan"}
+	case "contents", "placement":
+		return []string{order}
+	case "maintain":
+		return []string{"amend"}
+	}
+	return nil
+}
+
+// ordered records what an order (or an agreement standing for one) asks:
+// its compliance steps when withSteps, and that a refusal no longer stands.
+func (c *Case) ordered(order string, withSteps bool) {
+	if withSteps {
+		for _, step := range orderSteps(order) {
+			c.orders[step] = false
+		}
+	}
+	switch order {
+	case "assess":
+		c.assessOrdered = true
+	case "issue_plan":
+		c.issueOrdered = true
+	}
 }
