@@ -77,7 +77,8 @@ type Store interface {
 	// Append adds events to a stream atomically if the stream matches
 	// expected. Appending events whose IDs are all stored already, with the
 	// same content, succeeds without writing; an ID stored with other content
-	// is a conflict.
+	// is a conflict. Every adapter decides with ValidateAppend and
+	// CheckAppend, so the conflicts are ErrWrongVersion and ErrIDConflict.
 	Append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error)
 	// ReadStream returns a stream's events from version from (1 for all).
 	ReadStream(ctx context.Context, stream string, from int64) ([]RecordedEvent, error)

@@ -95,7 +95,7 @@ type meta struct {
 func unreachable(op string, err error) error {
 	var e *esdb.Error
 	if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
-		return &domain.Error{Code: domain.Conflict, Message: "the stream has changed since it was read", Err: err}
+		return &domain.Error{Code: domain.Conflict, Message: "the stream has changed since it was read", Err: errors.Join(eventstore.ErrWrongVersion, err)}
 	}
 	return &domain.Error{Code: domain.Internal, Message: "the event store could not be reached (" + op + ")", Err: err}
 }
@@ -189,21 +189,8 @@ func (s *Store) tail(ctx context.Context, stream string, n uint64) ([]eventstore
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
-	if stream == "" {
-		return eventstore.AppendResult{}, domain.FieldErrorf("stream", "is required")
-	}
-	if len(events) == 0 {
-		return eventstore.AppendResult{}, domain.FieldErrorf("events", "at least one event is required")
-	}
-	seen := map[uuid.UUID]bool{}
-	for i, e := range events {
-		if e.ID == uuid.Nil || e.Type == "" {
-			return eventstore.AppendResult{}, domain.FieldErrorf(fmt.Sprintf("events[%d]", i), "an event needs an ID and a type")
-		}
-		if seen[e.ID] {
-			return eventstore.AppendResult{}, domain.Errorf(domain.Invalid, "event %s appears twice in one append", e.ID)
-		}
-		seen[e.ID] = true
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return eventstore.AppendResult{}, err
 	}
 	var res eventstore.AppendResult
 	err := s.retry(ctx, func() error {
@@ -231,42 +218,29 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 		}
 		// A retry can hide further back only when the stream has moved on
 		// from what the caller expected, or when the caller expects nothing.
-		stale := expected == eventstore.Any || (expected == eventstore.NoStream && version != 0) || (expected >= 0 && int64(expected) != version)
+		stale := expected == eventstore.Any || !expected.MetBy(version)
 		window := tail
 		if stale && len(tail) == len(events)+8 {
 			if window, err = s.tail(ctx, stream, IdempotencyWindow); err != nil {
 				return eventstore.AppendResult{}, err
 			}
 		}
-		byID := map[uuid.UUID]eventstore.RecordedEvent{}
-		for _, r := range window {
-			byID[r.ID] = r
-		}
-		var stored []eventstore.RecordedEvent
-		for _, e := range events {
-			if r, ok := byID[e.ID]; ok {
-				if !eventstore.SameContent(r.EventData, e) {
-					return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "event %s is already stored with different content", e.ID)
+		res, err := eventstore.CheckAppend(stream, expected, events,
+			func(id uuid.UUID) (eventstore.RecordedEvent, bool) {
+				for _, r := range window {
+					if r.ID == id {
+						return r, true
+					}
 				}
-				stored = append(stored, r)
-			}
-		}
-		if len(stored) == len(events) {
-			last := stored[len(stored)-1]
-			return eventstore.AppendResult{Version: last.Version, Position: last.Position, Duplicate: true}, nil
-		}
-		if len(stored) > 0 {
-			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "only some of these events are already stored (%s): a retry must resend the same batch", stored[0].ID)
+				return eventstore.RecordedEvent{}, false
+			},
+			func() (int64, error) { return version, nil })
+		if err != nil || res.Duplicate {
+			return res, err
 		}
 		prev := ""
 		if len(tail) > 0 {
 			prev = tail[len(tail)-1].Hash
-		}
-		switch {
-		case expected == eventstore.NoStream && version != 0:
-			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s already exists (version %d)", stream, version)
-		case expected >= 0 && int64(expected) != version:
-			return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s is at version %d, not the expected %d", stream, version, expected)
 		}
 		data := make([]esdb.EventData, len(events))
 		for i, e := range events {
@@ -292,13 +266,13 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 				if expected == eventstore.Any {
 					continue // someone appended between our read and write: read again
 				}
-				return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s changed while appending", stream)
+				return eventstore.AppendResult{}, eventstore.WrongVersion("stream %s changed while appending", stream)
 			}
 			return eventstore.AppendResult{}, err
 		}
 		return eventstore.AppendResult{Version: int64(wr.NextExpectedVersion) + 1, Position: int64(wr.CommitPosition)}, nil
 	}
-	return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "stream %s is too busy: gave up after 10 races", stream)
+	return eventstore.AppendResult{}, eventstore.WrongVersion("stream %s is too busy: gave up after 10 races", stream)
 }
 
 // wrapAppendErr hides client details behind our error type.

@@ -166,16 +166,8 @@ var errClosed = &domain.Error{Code: domain.Internal, Message: "the event store i
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
-	if stream == "" {
-		return eventstore.AppendResult{}, domain.FieldErrorf("stream", "is required")
-	}
-	if len(events) == 0 {
-		return eventstore.AppendResult{}, domain.FieldErrorf("events", "at least one event is required")
-	}
-	for i, e := range events {
-		if e.ID == uuid.Nil || e.Type == "" {
-			return eventstore.AppendResult{}, domain.FieldErrorf(fmt.Sprintf("events[%d]", i), "an event needs an ID and a type")
-		}
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return eventstore.AppendResult{}, err
 	}
 	if s.closed.Load() {
 		return eventstore.AppendResult{}, errClosed
@@ -362,38 +354,22 @@ func (s *Store) streamHead(ctx context.Context, b *batchState, stream string) (s
 
 // apply checks and inserts one append inside the open transaction.
 func (s *Store) apply(ctx context.Context, b *batchState, r *appendReq) (eventstore.AppendResult, error) {
-	// Idempotency: a retry of a stored append returns its original result.
-	var stored []eventstore.RecordedEvent
-	for _, e := range r.events {
-		if got, ok := b.byID[e.ID]; ok {
-			if got.Stream != r.stream || !eventstore.SameContent(got.EventData, e) {
-				return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "event %s is already stored with different content", e.ID)
-			}
-			stored = append(stored, got)
-		}
+	// The stream's head is read only when the append is not a retry, and
+	// kept for the hash chain.
+	var h streamHead
+	res, err := eventstore.CheckAppend(r.stream, r.expected, r.events,
+		func(id uuid.UUID) (eventstore.RecordedEvent, bool) {
+			e, ok := b.byID[id]
+			return e, ok
+		},
+		func() (int64, error) {
+			var err error
+			h, err = s.streamHead(ctx, b, r.stream)
+			return h.version, err
+		})
+	if err != nil || res.Duplicate {
+		return res, err
 	}
-	if len(stored) == len(r.events) {
-		last := stored[len(stored)-1]
-		return eventstore.AppendResult{Version: last.Version, Position: last.Position, Duplicate: true}, nil
-	}
-	if len(stored) > 0 {
-		return eventstore.AppendResult{}, domain.Errorf(domain.Conflict, "only some of these events are already stored (%s): a retry must resend the same batch", stored[0].ID)
-	}
-	seen := map[uuid.UUID]bool{}
-	for _, e := range r.events {
-		if seen[e.ID] {
-			return eventstore.AppendResult{}, domain.Errorf(domain.Invalid, "event %s appears twice in one append", e.ID)
-		}
-		seen[e.ID] = true
-	}
-	h, err := s.streamHead(ctx, b, r.stream)
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	if err := checkExpected(r.stream, r.expected, h.version); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	var res eventstore.AppendResult
 	for _, e := range r.events {
 		rec := eventstore.RecordedEvent{EventData: e, Stream: r.stream, Version: h.version + 1, PrevHash: h.hash}
 		rec.Hash = eventstore.Hash(h.hash, r.stream, rec.Version, e)
@@ -412,18 +388,6 @@ func (s *Store) apply(ctx context.Context, b *batchState, r *appendReq) (eventst
 	}
 	b.heads[r.stream] = h
 	return res, nil
-}
-
-func checkExpected(stream string, expected eventstore.ExpectedVersion, current int64) error {
-	switch {
-	case expected == eventstore.Any:
-		return nil
-	case expected == eventstore.NoStream && current != 0:
-		return &domain.Error{Code: domain.Conflict, Message: fmt.Sprintf("stream %s already exists (version %d)", stream, current)}
-	case expected >= 0 && int64(expected) != current:
-		return &domain.Error{Code: domain.Conflict, Message: fmt.Sprintf("stream %s is at version %d, not the expected %d", stream, current, expected)}
-	}
-	return nil
 }
 
 func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {

@@ -54,7 +54,11 @@ func Run(t *testing.T, c Capabilities, open Factory) {
 		{"exact_expectation_rejects_stale_version", exactRejectsStale},
 		{"any_expectation_always_appends", anyAlwaysAppends},
 		{"retry_with_same_ids_is_idempotent", retryIsIdempotent},
+		{"retry_under_any_or_exact_expectation_is_idempotent", retryUnderEveryExpectation},
+		{"retry_after_the_stream_moved_on_is_idempotent", retryAfterTheStreamMovedOn},
 		{"same_id_different_content_is_conflict", sameIDDifferentContent},
+		{"an_id_twice_in_one_append_is_invalid_and_writes_nothing", idTwiceInOneAppend},
+		{"an_append_without_stream_events_id_or_type_is_invalid", incompleteAppendIsInvalid},
 		{"rejected_append_writes_nothing", rejectedWritesNothing},
 		{"read_all_is_gapless_in_commit_order", readAllGapless},
 		{"concurrent_appenders_get_gapless_global_order", concurrentAppenders},
@@ -99,13 +103,27 @@ func mustAppend(t *testing.T, s eventstore.Store, stream string, exp eventstore.
 	return res
 }
 
-func wantConflict(t *testing.T, err error) {
+// wantConflict checks that an append was refused as a conflict, told apart
+// by its sentinel (eventstore.ErrWrongVersion or eventstore.ErrIDConflict).
+func wantConflict(t *testing.T, err, sentinel error) {
 	t.Helper()
 	if err == nil {
 		t.Fatal("append succeeded, want a conflict")
 	}
 	if domain.ErrorCode(err) != domain.Conflict {
 		t.Fatalf("error %v has code %s, want conflict", err, domain.ErrorCode(err))
+	}
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("error %v is not %v", err, sentinel)
+	}
+}
+
+// wantInvalid checks that an append was refused as invalid, naming field.
+func wantInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.Invalid || de.Field != field {
+		t.Fatalf("error %v, want invalid naming %s", err, field)
 	}
 }
 
@@ -172,16 +190,16 @@ func appendThenRead(t *testing.T, s eventstore.Store) {
 func noStreamRejectsExisting(t *testing.T, s eventstore.Store) {
 	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
 	_, err := s.Append(context.Background(), sn+"1", eventstore.NoStream, []eventstore.EventData{NewEvent(t, "b", `{}`)})
-	wantConflict(t, err)
+	wantConflict(t, err, eventstore.ErrWrongVersion)
 }
 
 func exactRejectsStale(t *testing.T, s eventstore.Store) {
 	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
 	mustAppend(t, s, sn+"1", eventstore.Exact(1), NewEvent(t, "b", `{}`))
 	_, err := s.Append(context.Background(), sn+"1", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
-	wantConflict(t, err)
+	wantConflict(t, err, eventstore.ErrWrongVersion)
 	_, err = s.Append(context.Background(), sn+"2", eventstore.Exact(1), []eventstore.EventData{NewEvent(t, "c", `{}`)})
-	wantConflict(t, err)
+	wantConflict(t, err, eventstore.ErrWrongVersion)
 	if n := len(readStream(t, s, sn+"1")); n != 2 {
 		t.Fatalf("stream has %d events, want 2", n)
 	}
@@ -208,26 +226,113 @@ func retryIsIdempotent(t *testing.T, s eventstore.Store) {
 	}
 }
 
+func retryUnderEveryExpectation(t *testing.T, s eventstore.Store) {
+	for _, c := range []struct {
+		name     string
+		expected eventstore.ExpectedVersion
+	}{{"any", eventstore.Any}, {"exact", eventstore.Exact(1)}} {
+		t.Run(c.name, func(t *testing.T) {
+			stream := sn + c.name
+			mustAppend(t, s, stream, eventstore.NoStream, NewEvent(t, "a", `{}`))
+			b := NewEvent(t, "b", `{"x":1}`)
+			first := mustAppend(t, s, stream, c.expected, b)
+			again := mustAppend(t, s, stream, c.expected, b)
+			if !again.Duplicate || again.Version != first.Version || again.Position != first.Position {
+				t.Fatalf("retry gave %+v, first was %+v", again, first)
+			}
+			if n := len(readStream(t, s, stream)); n != 2 {
+				t.Fatalf("stream holds %d events after a retry, want 2", n)
+			}
+		})
+	}
+}
+
+// retryAfterTheStreamMovedOn retries appends after others have followed
+// them: more than a backend's quick look at the stream's tail, fewer than
+// any idempotency window it has.
+func retryAfterTheStreamMovedOn(t *testing.T, s eventstore.Store) {
+	a, b := NewEvent(t, "a", `{"n":0}`), NewEvent(t, "b", `{"n":1}`)
+	first := mustAppend(t, s, sn+"1", eventstore.NoStream, a)
+	second := mustAppend(t, s, sn+"1", eventstore.Exact(1), b)
+	for i := 2; i < 40; i++ {
+		mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "later", fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	for _, c := range []struct {
+		name     string
+		expected eventstore.ExpectedVersion
+		event    eventstore.EventData
+		want     eventstore.AppendResult
+	}{{"no_stream", eventstore.NoStream, a, first}, {"exact", eventstore.Exact(1), b, second}, {"any", eventstore.Any, b, second}} {
+		again, err := s.Append(context.Background(), sn+"1", c.expected, []eventstore.EventData{c.event})
+		if err != nil || !again.Duplicate || again.Version != c.want.Version || again.Position != c.want.Position {
+			t.Fatalf("%s: retry gave %+v, %v; the first append gave %+v", c.name, again, err, c.want)
+		}
+	}
+	if n := len(readStream(t, s, sn+"1")); n != 40 {
+		t.Fatalf("stream holds %d events after the retries, want 40", n)
+	}
+}
+
+func idTwiceInOneAppend(t *testing.T, s eventstore.Store) {
+	a := NewEvent(t, "a", `{}`)
+	_, err := s.Append(context.Background(), sn+"1", eventstore.NoStream, []eventstore.EventData{a, a})
+	wantInvalid(t, err, "events[1]")
+	if n := len(readStream(t, s, sn+"1")); n != 0 {
+		t.Fatalf("a refused append wrote %d events", n)
+	}
+	// Stored once, the ID twice is still no retry of that append.
+	mustAppend(t, s, sn+"1", eventstore.NoStream, a)
+	_, err = s.Append(context.Background(), sn+"1", eventstore.Any, []eventstore.EventData{a, a})
+	wantInvalid(t, err, "events[1]")
+}
+
+func incompleteAppendIsInvalid(t *testing.T, s eventstore.Store) {
+	ctx := context.Background()
+	noID, noType := NewEvent(t, "a", `{}`), NewEvent(t, "", `{}`)
+	noID.ID = uuid.Nil
+	for _, c := range []struct {
+		field    string
+		stream   string
+		expected eventstore.ExpectedVersion
+		events   []eventstore.EventData
+	}{
+		{"stream", "", eventstore.Any, []eventstore.EventData{NewEvent(t, "a", `{}`)}},
+		{"expected", sn + "1", eventstore.ExpectedVersion(-3), []eventstore.EventData{NewEvent(t, "a", `{}`)}},
+		{"events", sn + "1", eventstore.Any, nil},
+		{"events[1]", sn + "1", eventstore.Any, []eventstore.EventData{NewEvent(t, "a", `{}`), noID}},
+		{"events[0]", sn + "1", eventstore.Any, []eventstore.EventData{noType}},
+	} {
+		_, err := s.Append(ctx, c.stream, c.expected, c.events)
+		wantInvalid(t, err, c.field)
+	}
+	if n := len(readAll(t, s)); n != 0 {
+		t.Fatalf("refused appends wrote %d events", n)
+	}
+}
+
 func sameIDDifferentContent(t *testing.T, s eventstore.Store) {
 	a := NewEvent(t, "a", `{"x":1}`)
 	mustAppend(t, s, sn+"1", eventstore.Any, a)
 	changed := a
 	changed.Payload = []byte(`{"x":2}`)
 	_, err := s.Append(context.Background(), sn+"1", eventstore.Any, []eventstore.EventData{changed})
-	wantConflict(t, err)
+	wantConflict(t, err, eventstore.ErrIDConflict)
 	if caps.GlobalIDs {
 		_, err = s.Append(context.Background(), sn+"2", eventstore.Any, []eventstore.EventData{a})
-		wantConflict(t, err)
+		wantConflict(t, err, eventstore.ErrIDConflict)
 	}
 	partial := []eventstore.EventData{a, NewEvent(t, "b", `{}`)}
 	_, err = s.Append(context.Background(), sn+"1", eventstore.Any, partial)
-	wantConflict(t, err)
+	wantConflict(t, err, eventstore.ErrIDConflict)
+	if n := len(readStream(t, s, sn+"1")); n != 1 {
+		t.Fatalf("stream holds %d events after refused appends, want 1", n)
+	}
 }
 
 func rejectedWritesNothing(t *testing.T, s eventstore.Store) {
 	mustAppend(t, s, sn+"1", eventstore.NoStream, NewEvent(t, "a", `{}`))
 	_, err := s.Append(context.Background(), sn+"1", eventstore.Exact(5), []eventstore.EventData{NewEvent(t, "b", `{}`), NewEvent(t, "c", `{}`)})
-	wantConflict(t, err)
+	wantConflict(t, err, eventstore.ErrWrongVersion)
 	mustAppend(t, s, sn+"2", eventstore.NoStream, NewEvent(t, "d", `{}`))
 	all := readAll(t, s)
 	if len(all) != 2 || all[1].Stream != sn+"2" || (caps.DensePositions && all[1].Position != base+2) {
@@ -324,7 +429,7 @@ func concurrentSameStream(t *testing.T, s eventstore.Store) {
 			switch {
 			case err == nil:
 				ok++
-			case domain.ErrorCode(err) == domain.Conflict:
+			case domain.ErrorCode(err) == domain.Conflict && errors.Is(err, eventstore.ErrWrongVersion):
 				conflicts++
 			default:
 				t.Error(err)

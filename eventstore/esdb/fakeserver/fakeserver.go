@@ -6,6 +6,12 @@
 // KurrentDB server. It implements the parts of the protocol the client calls,
 // with the server's semantics for expected revisions, idempotent appends,
 // reads, catch-up subscriptions with filters, and deletion.
+//
+// Its append checks are the server's, not EHC Ledger's (eventstore.CheckAppend):
+// the server recognises a retry only at the same expected revision, knows an
+// "exists" expectation and soft deletes. The esdb adapter applies our rules
+// on top of the server's, and only a fake that answers as the server does
+// tests that it does so.
 package fakeserver
 
 import (
