@@ -39,6 +39,25 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// The store to measure: a scratch SQLite file, the in-process fake
+	// KurrentDB, or a real KurrentDB named by its connection string.
+	var real StoreSpec
+	switch *storeFlag {
+	case "sqlite", "esdb-fake":
+	default:
+		ss, err := ParseStoreSpec("--store", *storeFlag, false)
+		if err != nil && strings.HasPrefix(*storeFlag, "esdb") {
+			return err // what is wrong with the connection string
+		}
+		if err != nil || ss.Connection == "" {
+			return usageError("--store: sqlite, esdb-fake or an esdb:// connection string (the SQLite files are scratch ones in --dir)")
+		}
+		real = ss
+	}
+	storeName := *storeFlag
+	if real.Connection != "" {
+		storeName = real.String() // without its password
+	}
 	if *cases == 0 {
 		*cases = 40000
 		if *storeFlag != "sqlite" {
@@ -70,26 +89,24 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	host, _ := os.Hostname()
 	// open returns a fresh store for one measurement and its description.
 	open := func(name string) (eventstore.Store, string, func(), error) {
-		switch {
-		case *storeFlag == "sqlite":
+		switch *storeFlag {
+		case "sqlite":
 			path := filepath.Join(*dir, name+".db")
 			s, err := sqlite.Open(path, sqlite.Options{})
 			return s, "sqlite:" + path, func() {}, err
-		case *storeFlag == "esdb-fake":
+		case "esdb-fake":
 			srv, err := fakeserver.Start("127.0.0.1:0")
 			if err != nil {
 				return nil, "", nil, err
 			}
 			s, err := esdb.Open(srv.ConnectionString())
 			return s, srv.ConnectionString(), srv.Stop, err
-		case strings.HasPrefix(*storeFlag, "esdb"):
-			s, err := esdb.Open(*storeFlag)
-			return s, *storeFlag, func() {}, err
 		}
-		return nil, "", nil, usageError("--store: sqlite, esdb-fake or an esdb:// connection string")
+		s, err := real.Open()
+		return s, real.Connection, func() {}, err
 	}
 	fmt.Fprintf(stdout, "ehcledger bench: %s, %d CPUs, %s/%s, %s, store %s (SQLite driver %s), dir %s\n",
-		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), *storeFlag, sqlitedb.DriverName, *dir)
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), storeName, sqlitedb.DriverName, *dir)
 	fmt.Fprintln(stdout, "durable appends (single-event appends, each to its writer's stream with an exact expected version):")
 	for _, w := range writers {
 		s, _, stop, err := open(fmt.Sprintf("append-%d", w))

@@ -184,6 +184,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return usageError("serve: --rate-limit must be 0 or more and --rate-burst at least 1")
 	}
+	ss, err := storeOf(*db, *store)
+	if err != nil {
+		return err
+	}
 	verifier, devSecret, err := af.verifier(ctx, *seed)
 	if err != nil {
 		return err
@@ -191,11 +195,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := jsonLogger(stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	spec := *store
-	if spec == "" {
-		spec = *db
-	}
-	env, err := OpenEnvKeys(ctx, spec, *views, *keysFlag, time.Now, logger)
+	env, err := openEnv(ctx, ss, *views, *keysFlag, time.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -408,10 +408,11 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := mustExist(*db); err != nil {
+	ss, err := existingStore(*db, "")
+	if err != nil {
 		return err
 	}
-	env, err := OpenEnv(ctx, *db, *views, time.Now, jsonLogger(io.Discard))
+	env, err := openEnv(ctx, ss, *views, os.Getenv("EHC_KEYS"), time.Now, jsonLogger(io.Discard))
 	if err != nil {
 		return err
 	}
@@ -475,7 +476,8 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return usageError("case: give one case ID")
 	}
-	if err := mustExist(*db); err != nil {
+	ss, err := existingStore(*db, "")
+	if err != nil {
 		return err
 	}
 	var knownAt time.Time
@@ -494,7 +496,7 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		asOf = d
 	}
-	env, err := OpenEnv(ctx, *db, "", time.Now, jsonLogger(io.Discard))
+	env, err := openEnv(ctx, ss, "", os.Getenv("EHC_KEYS"), time.Now, jsonLogger(io.Discard))
 	if err != nil {
 		return err
 	}
@@ -522,31 +524,36 @@ func operator() string {
 	return "cli:uid-" + strconv.Itoa(os.Getuid())
 }
 
-// mustExist refuses to create an empty database where one was to be read.
-func mustExist(db string) error {
-	if _, err := os.Stat(db); err != nil {
-		return fmt.Errorf("--db: %w", err)
-	}
-	return nil
-}
-
 // storeFlags adds --db and --store to a subcommand's flags.
 func storeFlags(fs *flag.FlagSet) (db, store *string) {
 	db = fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file (the embedded store)")
-	store = fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH or esdb://... (default: --db)")
+	store = fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH, esdb://... or esdb+discover://... (default: --db)")
 	return db, store
 }
 
-// openExisting opens the store named by --store, or the existing --db file:
-// reading commands never create an empty database by mistake.
-func openExisting(db, store string) (eventstore.Store, error) {
-	spec := store
-	if spec == "" {
-		if err := mustExist(db); err != nil {
-			return nil, err
-		}
-		spec = db
+// existingStore is the store of --store, or the --db file, which must
+// exist: reading commands never create an empty database by mistake.
+func existingStore(db, store string) (StoreSpec, error) {
+	ss, err := storeOf(db, store)
+	if err != nil || ss.Path == "" {
+		return ss, err
 	}
-	s, _, err := OpenStore(spec)
-	return s, err
+	if _, err := os.Stat(ss.Path); err != nil {
+		flag := "--db"
+		if store != "" {
+			flag = "--store"
+		}
+		return ss, fmt.Errorf("%s: %w", flag, err)
+	}
+	return ss, nil
+}
+
+// openExisting opens the store of existingStore.
+func openExisting(db, store string) (eventstore.Store, StoreSpec, error) {
+	ss, err := existingStore(db, store)
+	if err != nil {
+		return nil, ss, err
+	}
+	s, err := ss.Open()
+	return s, ss, err
 }

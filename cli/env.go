@@ -6,7 +6,6 @@ package cli
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,8 +14,6 @@ import (
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/calendar"
 	"github.com/ehcledger/ehcledger/eventstore"
-	"github.com/ehcledger/ehcledger/eventstore/esdb"
-	"github.com/ehcledger/ehcledger/eventstore/sqlite"
 	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/sqlitedb"
@@ -67,37 +64,38 @@ func ViewsPath(db string) string { return db + ".views" }
 // --views is not given: the views are local to each serve instance.
 const DefaultESDBViews = "ehcledger-esdb.views.db"
 
-// OpenStore opens an event store from its description: a file path or
-// sqlite:PATH for the embedded store, esdb:// or esdb+discover:// for
-// EventStoreDB/KurrentDB. It also returns the default views path.
+// OpenStore opens an event store from its description (see
+// ParseStoreSpec: a file path, sqlite:PATH, esdb:// or esdb+discover://)
+// and returns it with the default views path.
 func OpenStore(spec string) (eventstore.Store, string, error) {
-	switch {
-	case spec == "":
-		return nil, "", fmt.Errorf("--store: a database path or connection string is required")
-	case strings.HasPrefix(spec, "esdb://"), strings.HasPrefix(spec, "esdb+discover://"):
-		s, err := esdb.Open(spec)
-		return s, DefaultESDBViews, err
+	ss, err := ParseStoreSpec("--store", spec, true)
+	if err != nil {
+		return nil, "", err
 	}
-	path := strings.TrimPrefix(spec, "sqlite:")
-	s, err := sqlite.Open(path, sqlite.Options{})
-	return s, ViewsPath(path), err
+	s, err := ss.Open()
+	return s, ss.DefaultViews(), err
 }
 
 // OpenEnv opens the event store described by storeSpec (see OpenStore) and
 // its views at views (default: beside the store).
 func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time, logger *slog.Logger) (*Env, error) {
-	return OpenEnvKeys(ctx, storeSpec, views, os.Getenv("EHC_KEYS"), now, logger)
+	ss, err := ParseStoreSpec("--store", storeSpec, true)
+	if err != nil {
+		return nil, err
+	}
+	return openEnv(ctx, ss, views, os.Getenv("EHC_KEYS"), now, logger)
 }
 
-// OpenEnvKeys is OpenEnv with the case-key store at keysPath ("" for the
-// default beside the views).
-func OpenEnvKeys(ctx context.Context, storeSpec, views, keysPath string, now func() time.Time, logger *slog.Logger) (*Env, error) {
-	base, defViews, err := OpenStore(storeSpec)
+// openEnv opens the store ss, its views at views (default: the store's
+// default) and the case-key store at keysPath ("" for the default beside
+// the views).
+func openEnv(ctx context.Context, ss StoreSpec, views, keysPath string, now func() time.Time, logger *slog.Logger) (*Env, error) {
+	base, err := ss.Open()
 	if err != nil {
 		return nil, err
 	}
 	if views == "" {
-		views = defViews
+		views = ss.DefaultViews()
 	}
 	var store eventstore.Store = base
 	vdb, err := sqlitedb.OpenRebuildable(views, 4)

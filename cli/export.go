@@ -39,7 +39,7 @@ func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "json" && *format != "csv" {
 		return usageError("--format: json or csv")
 	}
-	s, err := openExisting(*db, *storeFlag)
+	s, _, err := openExisting(*db, *storeFlag)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
+	"os"
 	"time"
 
 	"github.com/ehcledger/ehcledger/eventstore"
@@ -14,23 +14,34 @@ import (
 // copy. It can be run again after an interruption.
 func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("migrate")
-	fromSpec := fs.String("from", "", "source store: sqlite:PATH")
-	toSpec := fs.String("to", "", "target store: esdb://... (or sqlite:PATH)")
+	fromSpec := fs.String("from", "", "source store: sqlite:PATH (or esdb://...)")
+	toSpec := fs.String("to", "", "target store: esdb://... or esdb+discover://... (or sqlite:PATH)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *fromSpec == "" || *toSpec == "" {
 		return usageError("migrate: --from and --to are required")
 	}
-	if !strings.HasPrefix(*fromSpec, "sqlite:") && !strings.HasPrefix(*fromSpec, "esdb") {
-		return usageError("--from: give sqlite:PATH or an esdb:// connection string")
+	fromStore, err := ParseStoreSpec("--from", *fromSpec, false)
+	if err != nil {
+		return err
 	}
-	from, _, err := OpenStore(*fromSpec)
+	toStore, err := ParseStoreSpec("--to", *toSpec, false)
+	if err != nil {
+		return err
+	}
+	if fromStore.Path != "" {
+		// Copying from a file that is not there would make an empty one.
+		if _, err := os.Stat(fromStore.Path); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+	}
+	from, err := fromStore.Open()
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
 	defer from.Close()
-	to, _, err := OpenStore(*toSpec)
+	to, err := toStore.Open()
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}

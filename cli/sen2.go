@@ -22,12 +22,12 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 	if *year < 2015 || *year > time.Now().Year()+1 {
 		return usageError(fmt.Sprintf("--year: give a census year from 2015 to %d", time.Now().Year()+1))
 	}
-	s, err := openExisting(*db, *storeFlag)
+	s, ss, err := openExisting(*db, *storeFlag)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ks, err := OpenKeys(ViewsPath(*db), time.Now)
+	ks, err := OpenKeys(ss.DefaultViews(), time.Now)
 	if err != nil {
 		return err
 	}

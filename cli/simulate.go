@@ -34,16 +34,16 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		end = d
 	}
-	spec := *storeFlag
-	if spec == "" {
-		spec = *db
+	ss, err := storeOf(*db, *storeFlag)
+	if err != nil {
+		return err
 	}
-	s, views, err := OpenStore(spec)
+	s, err := ss.Open()
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ks, err := OpenKeys(views, time.Now)
+	ks, err := OpenKeys(ss.DefaultViews(), time.Now)
 	if err != nil {
 		return err
 	}
