@@ -29,15 +29,26 @@ type harness struct {
 	srv *httptest.Server
 }
 
+// newHarness starts a server that verifies tokens signed with testSecret.
+// A request sent without an Authorization header carries a token signed for
+// the role whose work it is (roleFor), in every LA, held by the X-Actor
+// header's name when there is one.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	return newHarnessWith(t, nil)
 }
 
-// newHarnessWith starts a server that verifies tokens with v (nil: none),
-// after the given changes to its settings.
+// newHarnessWith starts a server that verifies tokens with v (nil: the
+// verifier of tokens signed with testSecret), after the given changes to
+// its settings.
 func newHarnessWith(t *testing.T, v *auth.Verifier, set ...func(*api.Server)) *harness {
 	t.Helper()
+	if v == nil {
+		var err error
+		if v, err = auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	env, err := cli.OpenEnv(ctx, filepath.Join(t.TempDir(), "events.db"), "", fixedNow, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -80,6 +91,14 @@ func (h *harness) do(method, path, body string, headers ...string) reply {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	if req.Header.Get("Authorization") == "" {
+		role := roleFor(method, path)
+		subject := req.Header.Get("X-Actor")
+		if subject == "" {
+			subject = "t-" + string(role)
+		}
+		req.Header.Set("Authorization", signAs(h.t, subject, role, auth.AnyLA))
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -89,6 +108,26 @@ func (h *harness) do(method, path, body string, headers ...string) reply {
 	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(b)}
 	_ = json.Unmarshal(b, &r.body)
 	return r
+}
+
+// roleFor is the role a request that sends no token of its own is made
+// in: the role whose work it is.
+func roleFor(method, path string) auth.Role {
+	switch {
+	case strings.HasPrefix(path, "/v1/las/") && strings.Contains(path, "/commands/"):
+		return auth.Admin
+	case strings.Contains(path, "/access-log"):
+		return auth.Auditor
+	case strings.Contains(path, "/rulebook-changes"), strings.Contains(path, "/commands/assign_case"),
+		strings.Contains(path, "/commands/erase_personal_data"):
+		return auth.Manager
+	case strings.HasPrefix(path, "/v1/stats"), strings.HasPrefix(path, "/ui/stats"):
+		return auth.Inspector
+	case method == http.MethodGet && (strings.Contains(path, "as_of=") || strings.Contains(path, "known_at=")) &&
+		(strings.HasPrefix(path, "/v1/cases/") || strings.HasPrefix(path, "/ui/cases/")):
+		return auth.Manager
+	}
+	return auth.Caseworker
 }
 
 func (r reply) want(t *testing.T, status int) reply {

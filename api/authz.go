@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,12 +22,19 @@ const principalKey = "ehc.principal"
 // tokenCookie carries a token for the browser pages, set by the login page.
 const tokenCookie = "ehc_token"
 
+// errNoVerifier refuses every request a server without a token verifier
+// gets: with no way to verify a token it grants no role (fail closed). It is
+// the server's fault, so the caller sees an internal error and the log the
+// cause.
+var errNoVerifier = &domain.Error{Code: domain.Internal, Message: "this server cannot verify tokens",
+	Err: errors.New("api.Server.Auth is nil: no token verifier is configured, so every route that needs a role is refused")}
+
 // authenticate verifies the bearer token (or, for pages, the login cookie)
 // and keeps its principal on the request.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.Auth == nil {
-			return next(c) // in-process tests of other concerns only; serve always sets Auth
+			return errNoVerifier
 		}
 		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 		if !ok {
@@ -52,9 +60,6 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) allow(roles ...auth.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if s.Auth == nil {
-				return next(c)
-			}
 			p := principal(c)
 			if !slices.Contains(roles, p.Role) {
 				return domain.Errorf(domain.Forbidden, "a %s may not do this", p.Role)
@@ -64,18 +69,12 @@ func (s *Server) allow(roles ...auth.Role) echo.MiddlewareFunc {
 	}
 }
 
-// principal returns the request's verified principal; without
-// authentication (in-process tests only) it holds every LA and is named by
-// the X-Actor header.
+// principal returns the request's verified principal. A request that has
+// none (a route that authenticate does not guard) gets the zero principal:
+// no role, no LA, so every check refuses it.
 func principal(c echo.Context) auth.Principal {
-	if p, ok := c.Get(principalKey).(auth.Principal); ok {
-		return p
-	}
-	name := strings.TrimSpace(c.Request().Header.Get("X-Actor"))
-	if name == "" {
-		name = "anonymous"
-	}
-	return auth.Principal{Subject: name, LAs: []string{auth.AnyLA}}
+	p, _ := c.Get(principalKey).(auth.Principal)
+	return p
 }
 
 // inLA refuses a request about an LA the principal does not work for.
@@ -172,12 +171,13 @@ func (s *Server) loginPage(c echo.Context) error {
 func (s *Server) login(c echo.Context) error {
 	token := strings.TrimSpace(c.FormValue("token"))
 	next := safeNext(c.FormValue("next"))
-	if s.Auth != nil {
-		if _, err := s.Auth.Verify(token); err != nil {
-			return renderStatus(c, http.StatusUnauthorized, "login.html", struct {
-				Title, Next, Error string
-			}{Title: "Sign in", Next: next, Error: domain.ErrorMessage(err)})
-		}
+	if s.Auth == nil {
+		return errNoVerifier
+	}
+	if _, err := s.Auth.Verify(token); err != nil {
+		return renderStatus(c, http.StatusUnauthorized, "login.html", struct {
+			Title, Next, Error string
+		}{Title: "Sign in", Next: next, Error: domain.ErrorMessage(err)})
 	}
 	c.SetCookie(&http.Cookie{Name: tokenCookie, Value: token, Path: "/ui/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: c.Scheme() == "https"})

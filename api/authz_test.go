@@ -21,7 +21,13 @@ const (
 
 func sign(t *testing.T, role auth.Role, las ...string) string {
 	t.Helper()
-	tok, err := auth.Issue([]byte(testSecret), auth.Principal{Subject: "t-" + string(role), Role: role, LAs: las}, time.Hour, fixedNow())
+	return signAs(t, "t-"+string(role), role, las...)
+}
+
+// signAs signs a token for a named person, as an Authorization header value.
+func signAs(t *testing.T, subject string, role auth.Role, las ...string) string {
+	t.Helper()
+	tok, err := auth.Issue([]byte(testSecret), auth.Principal{Subject: subject, Role: role, LAs: las}, time.Hour, fixedNow())
 	if err != nil {
 		t.Fatal(err)
 	}

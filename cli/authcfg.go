@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -30,10 +32,13 @@ func addAuthFlags(fs *flag.FlagSet) authFlags {
 	}
 }
 
-// verifier builds the token verifier. With demo set and nothing configured
-// it makes a random development secret and returns it, so that `make run`
-// can print tokens to try the API with.
-func (f authFlags) verifier(ctx context.Context, demo bool) (*auth.Verifier, []byte, error) {
+// verifier builds the token verifier and returns the shared secret, if
+// tokens are verified with one. Nothing configured is an error (no
+// verifier, no service), except for a demo: with devSecretFile set and
+// nothing configured, the secret is that file's, made if it is missing, so
+// that `make run` can print tokens to try the API with and `ehcledger token`
+// can make more.
+func (f authFlags) verifier(ctx context.Context, devSecretFile string) (*auth.Verifier, []byte, error) {
 	c := auth.Config{Issuer: *f.issuer, Audience: *f.audience, JWKSURL: *f.jwksURL, Ctx: ctx}
 	switch {
 	case *f.secret != "":
@@ -53,20 +58,61 @@ func (f authFlags) verifier(ctx context.Context, demo bool) (*auth.Verifier, []b
 		c.JWKS = b
 	}
 	if len(c.Secret) == 0 && len(c.JWKS) == 0 && c.JWKSURL == "" {
-		if !demo {
+		if devSecretFile == "" {
 			return nil, nil, usageError("serve: say how to verify bearer tokens: --auth-jwks-url URL or --auth-jwks FILE (production), or --auth-secret / --auth-secret-file (development); --demo makes a development secret")
 		}
-		c.Secret = make([]byte, 32)
-		if _, err := rand.Read(c.Secret); err != nil {
+		secret, err := loadOrCreateDevSecret(devSecretFile)
+		if err != nil {
 			return nil, nil, err
 		}
-		c.Secret = []byte(hex.EncodeToString(c.Secret))
+		c.Secret = secret
 	}
 	v, err := auth.NewVerifier(c)
 	if err != nil {
 		return nil, nil, usageError("serve: " + err.Error())
 	}
 	return v, c.Secret, nil
+}
+
+// DevSecretPath is where `serve --demo` keeps the development secret of
+// the views at views: beside them, like the case keys.
+func DevSecretPath(views string) string { return strings.TrimSuffix(views, ".views") + ".dev-secret" }
+
+// loadOrCreateDevSecret reads the development secret at path, or makes one
+// there, readable by its owner only. A file that others may read is
+// refused rather than trusted: anyone who can read it can sign tokens.
+func loadOrCreateDevSecret(path string) ([]byte, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		text := hex.EncodeToString(secret)
+		if _, err := f.WriteString(text + "\n"); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--demo: writing the development secret: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("--demo: writing the development secret: %w", err)
+		}
+		return []byte(text), nil
+	case !errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("--demo: making the development secret: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--demo: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, usageError(fmt.Sprintf("--demo: the development secret %s may be read by others (mode %v): chmod 600 it, or remove it to have a new one made", path, st.Mode().Perm()))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--demo: %w", err)
+	}
+	return trimNewline(b), nil
 }
 
 func trimNewline(b []byte) []byte {
@@ -77,8 +123,8 @@ func trimNewline(b []byte) []byte {
 }
 
 // printDevTokens prints a development token for each role in the demo LA,
-// valid for a day.
-func printDevTokens(w io.Writer, secret []byte, la string) error {
+// valid for a day, and how to make more with the secret in secretFile.
+func printDevTokens(w io.Writer, secret []byte, secretFile, la string) error {
 	fmt.Fprintf(w, "development tokens for LA %s (valid 24 hours; send as 'Authorization: Bearer TOKEN', or paste at /ui/login):\n", la)
 	for _, r := range auth.Roles {
 		tok, err := auth.Issue(secret, auth.Principal{Subject: "demo-" + string(r), Role: r, LAs: []string{la}}, 24*time.Hour, time.Now())
@@ -87,6 +133,8 @@ func printDevTokens(w io.Writer, secret []byte, la string) error {
 		}
 		fmt.Fprintf(w, "  %-10s %s\n", r, tok)
 	}
+	fmt.Fprintf(w, "DEVELOPMENT SETTING: tokens are signed with the shared secret in %s, made by --demo; production verifies an identity provider's tokens (--auth-jwks-url).\n", secretFile)
+	fmt.Fprintf(w, "more tokens: ehcledger token --auth-secret-file %s --role ROLE --las %s\n", secretFile, la)
 	return nil
 }
 
@@ -101,12 +149,16 @@ func token(args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, secret, err := af.verifier(context.Background(), false)
+	noSecret := usageError("token: only a shared secret (--auth-secret or --auth-secret-file) can sign tokens")
+	if *af.secret == "" && *af.secretFile == "" {
+		return noSecret
+	}
+	_, secret, err := af.verifier(context.Background(), "")
 	if err != nil {
 		return err
 	}
 	if len(secret) == 0 {
-		return usageError("token: only a shared secret (--auth-secret or --auth-secret-file) can sign tokens")
+		return noSecret
 	}
 	if *subject == "" {
 		*subject = "dev-" + *role

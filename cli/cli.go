@@ -169,7 +169,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
 	keysFlag := fs.String("keys", envOr("EHC_KEYS", ""), "case-key store file (default: beside the views, DB.keys); its master key is KEYS.master unless EHC_KEYS_MASTER_KEY_FILE names one")
-	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty, and make a development token secret unless one is given")
+	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty and, unless tokens are verified otherwise, sign development tokens with the secret in DB.dev-secret, beside the views (made if missing, mode 0600)")
 	af := addAuthFlags(fs)
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
 	defBurst, errBurst := envNumber("EHC_RATE_BURST", 100)
@@ -188,14 +188,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	verifier, devSecret, err := af.verifier(ctx, *seed)
+	viewsPath := *views
+	if viewsPath == "" {
+		viewsPath = ss.DefaultViews()
+	}
+	devSecretFile := ""
+	if *seed {
+		devSecretFile = DevSecretPath(viewsPath)
+	}
+	verifier, devSecret, err := af.verifier(ctx, devSecretFile)
 	if err != nil {
 		return err
 	}
 	logger := jsonLogger(stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env, err := openEnv(ctx, ss, *views, *keysFlag, time.Now, logger)
+	env, err := openEnv(ctx, ss, viewsPath, *keysFlag, time.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -269,7 +277,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	if *seed && len(devSecret) > 0 && *af.secret == "" && *af.secretFile == "" {
-		if err := printDevTokens(stdout, devSecret, DemoLA); err != nil {
+		if err := printDevTokens(stdout, devSecret, devSecretFile, DemoLA); err != nil {
 			cancelRun()
 			return err
 		}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/cli"
 	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
 )
@@ -140,6 +142,40 @@ func TestEveryStoreSpecReachesTheSameStore(t *testing.T) {
 		}
 		if out := mustRun(t, "verify", "--store", srv.ConnectionString()); !strings.Contains(out, intact) {
 			t.Fatal(out)
+		}
+	})
+}
+
+func TestTokenSignsWithASecretFileTheServerVerifies(t *testing.T) {
+	quietEnv(t)
+	secret := strings.Repeat("0123456789abcdef", 4)
+	file := filepath.Join(t.TempDir(), "e.db.dev-secret")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a token made with the file verifies with its secret", func(t *testing.T) {
+		out := mustRun(t, "token", "--auth-secret-file", file, "--role", "auditor", "--las", "E09000001,E09000002", "--subject", "amy")
+		v, err := auth.NewVerifier(auth.Config{Secret: []byte(secret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := v.Verify(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Subject != "amy" || p.Role != auth.Auditor || !slices.Equal(p.LAs, []string{"E09000001", "E09000002"}) {
+			t.Fatalf("principal %+v", p)
+		}
+	})
+	t.Run("a token without a secret is refused naming the flags", func(t *testing.T) {
+		code, _, errs := run(t, "token", "--role", "auditor", "--las", "E09000001")
+		if code != 2 || !strings.Contains(errs, "token: ") || !strings.Contains(errs, "--auth-secret-file") {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+	})
+	t.Run("a token for an unknown role is refused", func(t *testing.T) {
+		if code, _, errs := run(t, "token", "--auth-secret-file", file, "--role", "superuser", "--las", "*"); code != 2 {
+			t.Fatalf("exit %d: %s", code, errs)
 		}
 	})
 }
