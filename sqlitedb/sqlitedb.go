@@ -1,7 +1,6 @@
 // Package sqlitedb opens SQLite databases with the settings every part of EHC
 // Ledger relies on: WAL journal, synchronous=FULL, a busy timeout. The driver
-// is chosen at build time (see docs/sqlite-driver.md); mattn/go-sqlite3 is the
-// default.
+// is mattn/go-sqlite3, chosen by measurement (docs/sqlite-driver.md).
 package sqlitedb
 
 import (

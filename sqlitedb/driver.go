@@ -1,12 +1,11 @@
-//go:build !sqlite_modernc && !sqlite_ncruces
-
 package sqlitedb
 
 import (
-	_ "github.com/mattn/go-sqlite3" // the chosen driver: see docs/sqlite-driver.md
+	_ "github.com/mattn/go-sqlite3" // the driver docs/sqlite-driver.md chose
 )
 
-// DriverName names the SQLite driver compiled in.
+// DriverName names the SQLite driver compiled in, for the reports of
+// ehcledger bench.
 const DriverName = "mattn/go-sqlite3"
 
 const driverName = "sqlite3"
