@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,7 +209,7 @@ func (l *Ledger) Execute(ctx context.Context, req CommandRequest) (CommandResult
 		res, err := l.execute(ctx, req)
 		// Two retries of one idempotent command may race; the loser finds the
 		// winner's events on its second look.
-		if err != nil && req.IdempotencyKey != "" && attempt == 0 && domain.ErrorCode(err) == domain.Conflict {
+		if err != nil && req.IdempotencyKey != "" && attempt == 0 && errors.Is(err, eventstore.ErrWrongVersion) {
 			continue
 		}
 		return res, err

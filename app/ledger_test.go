@@ -84,3 +84,46 @@ func TestOneReadOfTheCasePerRequest(t *testing.T) {
 		}
 	})
 }
+
+func TestRacingRetriesOfOneCommandRecordItOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := start(t, filepath.Join(dir, "events.db"))
+	ks, err := keys.Open(filepath.Join(dir, "keys.db"), make([]byte, 32), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	l.Keys = ks
+	on := domain.NewDate(2026, 11, 2)
+	for _, step := range []app.CommandRequest{
+		{Case: "c1", LA: "E09000001", Command: "receive_request", Data: []byte(`{"requester":"parent","birth_date":"2015-05-01"}`)},
+		{Case: "c1", Command: "decide_to_assess"},
+	} {
+		step.On, step.Actor, step.Reason, step.Expected = on, "t", "r", eventstore.Any
+		if _, err := l.Execute(ctx, step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 1; round <= 20; round++ {
+		type outcome struct {
+			res app.CommandResult
+			err error
+		}
+		out := make(chan outcome, 2)
+		for i := 0; i < 2; i++ {
+			go func() {
+				res, err := l.Execute(ctx, app.CommandRequest{Case: "c1", Command: "request_advice", On: on, Actor: "t", Reason: "r",
+					Data: []byte(`{"advice":"kind` + strings.Repeat("x", round) + `"}`), IdempotencyKey: "k" + strings.Repeat("x", round), Expected: eventstore.Any})
+				out <- outcome{res, err}
+			}()
+		}
+		a, b := <-out, <-out
+		if a.err != nil || b.err != nil {
+			t.Fatalf("round %d: a retry failed: %v, %v", round, a.err, b.err)
+		}
+		if a.res.Version != b.res.Version || a.res.Duplicate == b.res.Duplicate {
+			t.Fatalf("round %d: the retries gave %+v and %+v, want one record and one duplicate", round, a.res, b.res)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
@@ -91,7 +92,7 @@ func (l *Ledger) RecordRulebookRevisions(ctx context.Context, actor string) ([]d
 			expected = eventstore.Exact(version)
 		}
 		_, err = l.Store.Append(ctx, domain.RulebooksStream(), expected, data)
-		if err != nil && domain.ErrorCode(err) == domain.Conflict && attempt < 3 {
+		if err != nil && errors.Is(err, eventstore.ErrWrongVersion) && attempt < 3 {
 			continue // another start recorded first: look again
 		}
 		if err != nil {
