@@ -211,7 +211,7 @@ func (s *Server) openCase(c echo.Context) error {
 	}
 	opening := b.Opening
 	if opening == "" {
-		opening = "receive_request"
+		opening = domain.CommandReceiveRequest
 	}
 	if !domain.OpensCase(opening) {
 		return domain.FieldErrorf("opening", "a case opens with receive_request or become_responsible, not %q", opening)

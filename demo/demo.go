@@ -144,7 +144,7 @@ func Generate(ctx context.Context, l *app.Ledger, o Options) (int, error) {
 		o.Prefix = "DEMO-"
 	}
 	from := o.Today.AddDays(-600)
-	if err := l.ExecuteLA(ctx, o.LA, "adopt_rulebook", from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "demo"); err != nil {
+	if err := l.ExecuteLA(ctx, o.LA, domain.CommandAdoptRulebook, from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "demo"); err != nil {
 		return 0, err
 	}
 	y, _, _ := o.Today.YMD()
@@ -152,7 +152,7 @@ func Generate(ctx context.Context, l *app.Ledger, o Options) (int, error) {
 		for _, school := range []string{"S-DEMO-1", "S-DEMO-2"} {
 			closes := domain.NewDate(yy, 7, 23)
 			data := fmt.Appendf(nil, `{"school":%q,"first_day":%q,"reopens":%q}`, school, closes, domain.NewDate(yy, 9, 3))
-			if err := l.ExecuteLA(ctx, o.LA, "record_school_closure", closes, data, "demo"); err != nil {
+			if err := l.ExecuteLA(ctx, o.LA, domain.CommandRecordSchoolClosure, closes, data, "demo"); err != nil {
 				return 0, err
 			}
 		}

@@ -29,6 +29,15 @@ const (
 	SenderAdmin      = "admin"
 )
 
+// The names of the commands that other packages must name themselves: the
+// default opening of a case, and the LA steps by which a scenario's or a
+// demo's setting (its rulebook, its schools' closures) is recorded.
+const (
+	CommandReceiveRequest      = "receive_request"
+	CommandAdoptRulebook       = "adopt_rulebook"
+	CommandRecordSchoolClosure = "record_school_closure"
+)
+
 // CommandSpec is one row of the command table.
 type CommandSpec struct {
 	// Name is the command's wire name, as scenarios and the API send it.
@@ -80,7 +89,7 @@ func commandTable() []CommandSpec {
 	panel := PanelRecord{}
 	workers := []string{SenderCaseworker, SenderManager}
 	return []CommandSpec{
-		{Name: "receive_request", Scope: ScopeCase, Opens: true, Emits: []string{TypeRequestReceived}, Senders: workers,
+		{Name: CommandReceiveRequest, Scope: ScopeCase, Opens: true, Emits: []string{TypeRequestReceived}, Senders: workers,
 			Data: requestData{}, Example: `{"requester":"parent","birth_date":"2015-05-01"}`,
 			Summary: "A request for an EHC needs assessment (s36) opens a case.", decide: receiveRequest},
 		{Name: "become_responsible", Scope: ScopeCase, Opens: true, Emits: []string{TypeLABecameResponsible}, Senders: workers,
@@ -215,10 +224,10 @@ func commandTable() []CommandSpec {
 		{Name: "correct_step", Scope: ScopeCase, NeedsHistory: true, Emits: []string{TypeStepCorrected}, Senders: workers,
 			Data: correctionData{}, Example: `{"version":2,"on":"2024-04-10","reason":"date misread from the decision letter"}`,
 			Summary: "An earlier step is corrected by a new event; the step stays in the history.", decide: correctStep},
-		{Name: "adopt_rulebook", Scope: ScopeLA, Emits: []string{TypeRulebookAdopted}, Senders: []string{SenderAdmin},
+		{Name: CommandAdoptRulebook, Scope: ScopeLA, Emits: []string{TypeRulebookAdopted}, Senders: []string{SenderAdmin},
 			Data: adoptRulebookData{}, Example: `{"rulebook":"reform-2023","from":"2025-01-01"}`,
 			Summary: "The LA applies a rulebook from a date.", decideLA: adoptRulebook},
-		{Name: "record_school_closure", Scope: ScopeLA, Emits: []string{TypeSchoolClosureRecorded}, Senders: []string{SenderAdmin},
+		{Name: CommandRecordSchoolClosure, Scope: ScopeLA, Emits: []string{TypeSchoolClosureRecorded}, Senders: []string{SenderAdmin},
 			Data: recordSchoolClosureData{}, Example: `{"school":"S1","first_day":"2024-07-22","reopens":"2024-09-03"}`,
 			Summary: "A school of the LA closes for a period.", decideLA: recordSchoolClosure},
 		{Name: "set_ap_review_interval", Scope: ScopeLA, Emits: []string{TypeAPReviewIntervalSet}, Senders: []string{SenderAdmin},

@@ -169,13 +169,13 @@ func (r *Runner) Run(ctx context.Context, f *File, asOf domain.Date) (*Output, e
 		asOf = last
 	}
 	const actor = "scenario"
-	if err := r.Ledger.ExecuteLA(ctx, f.LA, "adopt_rulebook", first, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, f.Rulebook, first), actor); err != nil {
+	if err := r.Ledger.ExecuteLA(ctx, f.LA, domain.CommandAdoptRulebook, first, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, f.Rulebook, first), actor); err != nil {
 		return nil, err
 	}
 	for _, s := range f.Schools {
 		for _, c := range s.Closures {
 			data := fmt.Appendf(nil, `{"school":%q,"first_day":%q,"reopens":%q}`, s.ID, c.FirstDay, c.Reopens)
-			if err := r.Ledger.ExecuteLA(ctx, f.LA, "record_school_closure", c.FirstDay, data, actor); err != nil {
+			if err := r.Ledger.ExecuteLA(ctx, f.LA, domain.CommandRecordSchoolClosure, c.FirstDay, data, actor); err != nil {
 				return nil, err
 			}
 		}

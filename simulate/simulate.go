@@ -105,7 +105,7 @@ func Run(ctx context.Context, store eventstore.Store, o Options, progress func(R
 	for i := 0; i < o.LAs; i++ {
 		la := o.la(i)
 		from := first.AddMonths(-12)
-		if err := l.ExecuteLA(ctx, la, "adopt_rulebook", from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "simulator"); err != nil {
+		if err := l.ExecuteLA(ctx, la, domain.CommandAdoptRulebook, from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "simulator"); err != nil {
 			return Result{}, err
 		}
 		y, _, _ := first.YMD()
@@ -114,7 +114,7 @@ func Run(ctx context.Context, store eventstore.Store, o Options, progress func(R
 			for s := 0; s < 3; s++ {
 				closes := domain.NewDate(yy, 7, 22+s)
 				data := fmt.Appendf(nil, `{"school":"S%d","first_day":%q,"reopens":%q}`, s, closes, domain.NewDate(yy, 9, 3))
-				if err := l.ExecuteLA(ctx, la, "record_school_closure", closes, data, "simulator"); err != nil {
+				if err := l.ExecuteLA(ctx, la, domain.CommandRecordSchoolClosure, closes, data, "simulator"); err != nil {
 					return Result{}, err
 				}
 			}
