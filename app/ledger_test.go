@@ -14,6 +14,21 @@ import (
 	"github.com/ehcledger/ehcledger/keys"
 )
 
+// startWithKeys opens a fresh store and key store, closed when the test
+// ends: a ledger that can seal personal details.
+func startWithKeys(t *testing.T) *app.Ledger {
+	t.Helper()
+	dir := t.TempDir()
+	l := start(t, filepath.Join(dir, "events.db"))
+	ks, err := keys.Open(filepath.Join(dir, "keys.db"), make([]byte, 32), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	l.Keys = ks
+	return l
+}
+
 // countingStore counts the reads of case streams.
 type countingStore struct {
 	eventstore.Store
@@ -29,14 +44,7 @@ func (s *countingStore) ReadStream(ctx context.Context, stream string, from int6
 
 func TestOneReadOfTheCasePerRequest(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l := start(t, filepath.Join(dir, "events.db"))
-	ks, err := keys.Open(filepath.Join(dir, "keys.db"), make([]byte, 32), now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
-	l.Keys = ks
+	l := startWithKeys(t)
 	cs := &countingStore{Store: l.Store}
 	l.Store = cs
 	on := domain.NewDate(2026, 11, 2)
@@ -87,14 +95,7 @@ func TestOneReadOfTheCasePerRequest(t *testing.T) {
 
 func TestRacingRetriesOfOneCommandRecordItOnce(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l := start(t, filepath.Join(dir, "events.db"))
-	ks, err := keys.Open(filepath.Join(dir, "keys.db"), make([]byte, 32), now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
-	l.Keys = ks
+	l := startWithKeys(t)
 	on := domain.NewDate(2026, 11, 2)
 	for _, step := range []app.CommandRequest{
 		{Case: "c1", LA: "E09000001", Command: "receive_request", Data: []byte(`{"requester":"parent","birth_date":"2015-05-01"}`)},
