@@ -300,3 +300,38 @@ func TestOpeningACaseIDTakenByAnotherLASaysNothingOfIt(t *testing.T) {
 		}
 	}
 }
+
+// TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep: after transfer_out
+// the LA the plan leaves keeps every step but the acceptance, which only the
+// LA it moves to may record; after acceptance only the new LA acts.
+func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v)
+	home := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
+	away := []string{"Authorization", sign(t, auth.Caseworker, otherLA)}
+	awayManager := []string{"Authorization", sign(t, auth.Manager, otherLA)}
+	h.do("POST", "/v1/cases", openBody, home...).want(t, 201)
+	for _, step := range []struct{ command, body string }{
+		{"decide_to_assess", `{"on":"2024-04-01","reason":"r"}`},
+		{"send_draft_plan", `{"on":"2024-06-03","reason":"r"}`},
+		{"issue_final_plan", `{"on":"2024-06-24","reason":"r","data":{"school":"S1"}}`},
+		{"transfer_out", `{"on":"2024-07-01","reason":"r","data":{"to_la":"` + otherLA + `","move_date":"2024-07-22"}}`},
+	} {
+		h.do("POST", "/v1/cases/c1/commands/"+step.command, step.body, home...).want(t, 201)
+	}
+	t.Run("the LA the plan leaves may not accept it", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/transfer_in", `{"on":"2024-07-05","reason":"r"}`, home...).want(t, 403)
+	})
+	t.Run("the LA it moves to may not act on it before accepting it", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/hold_review_meeting", `{"on":"2024-07-05","reason":"r"}`, away...).want(t, 403)
+		h.do("POST", "/v1/cases/c1/commands/erase_personal_data", `{"on":"2024-07-05","reason":"r","data":{"reason":"asked"}}`, awayManager...).want(t, 403)
+	})
+	t.Run("the LA it moves to accepts it, and from then on only it acts", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/transfer_in", `{"on":"2024-07-08","reason":"r"}`, away...).want(t, 201)
+		h.do("POST", "/v1/cases/c1/commands/hold_review_meeting", `{"on":"2024-07-09","reason":"r"}`, home...).want(t, 403)
+		h.do("POST", "/v1/cases/c1/commands/hold_review_meeting", `{"on":"2024-07-09","reason":"r"}`, away...).want(t, 201)
+	})
+}

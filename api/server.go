@@ -216,6 +216,9 @@ func (s *Server) openCase(c echo.Context) error {
 	if !domain.OpensCase(opening) {
 		return domain.FieldErrorf("opening", "a case opens with receive_request or become_responsible, not %q", opening)
 	}
+	if !domain.LookupCommand(opening).MaySend(string(principal(c).Role)) {
+		return domain.Errorf(domain.Forbidden, "a %s may not %s", principal(c).Role, strings.ReplaceAll(opening, "_", " "))
+	}
 	req, err := s.commandRequest(c, b.ID, opening, on, b.Data)
 	req.Reason = b.Reason
 	if err != nil {
@@ -247,8 +250,9 @@ func (s *Server) sendCommand(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Who may send a command is the catalog's to say.
-	if spec := domain.LookupCommand(c.Param("command")); spec != nil && !spec.MaySend(string(principal(c).Role)) {
+	// Who may send a command is the catalog's to say; a name that is not a
+	// case command is the ledger's to refuse as unknown.
+	if spec := domain.LookupCommand(c.Param("command")); spec != nil && spec.Scope == domain.ScopeCase && !spec.MaySend(string(principal(c).Role)) {
 		return domain.Errorf(domain.Forbidden, "a %s may not %s", principal(c).Role, strings.ReplaceAll(c.Param("command"), "_", " "))
 	}
 	req, err := s.commandRequest(c, c.Param("id"), c.Param("command"), on, b.Data)
@@ -270,6 +274,9 @@ func (s *Server) sendLACommand(c echo.Context) error {
 	la, err := pathLA(c)
 	if err != nil {
 		return err
+	}
+	if spec := domain.LookupCommand(c.Param("command")); spec != nil && spec.Scope == domain.ScopeLA && !spec.MaySend(string(principal(c).Role)) {
+		return domain.Errorf(domain.Forbidden, "a %s may not %s", principal(c).Role, strings.ReplaceAll(c.Param("command"), "_", " "))
 	}
 	if err := s.Ledger.ExecuteLA(c.Request().Context(), la, c.Param("command"), on, b.Data, actor(c)); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -112,8 +111,15 @@ func (l *Ledger) readCase(ctx context.Context, id string) ([]eventstore.Recorded
 func (l *Ledger) fold(ctx context.Context, id string, evs []eventstore.RecordedEvent, steps []domain.Step, knownAt time.Time) (*loadedCase, error) {
 	n := len(evs)
 	if !knownAt.IsZero() {
-		// A stream is recorded in order, so the rest came later.
-		n = sort.Search(len(evs), func(i int) bool { return evs[i].RecordedAt.After(knownAt) })
+		// The first event recorded later ends what was known: a step
+		// recorded with an earlier instant after it (an import, another
+		// server's clock) was not known before it either.
+		for i, e := range evs {
+			if e.RecordedAt.After(knownAt) {
+				n = i
+				break
+			}
+		}
 	}
 	lc := &loadedCase{events: evs[:n:n], history: steps[:n:n]}
 	if n > 0 {
@@ -227,7 +233,10 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		return CommandResult{}, err
 	}
 	if req.Authorize != nil && lc.c.Exists() {
-		if err := req.Authorize(lc.c.LA, lc.c.MovingTo); err != nil {
+		// A step is authorised by the LA that owns it now: the LA a plan is
+		// moving to only accepts it (Case.Owner), and the LA it leaves
+		// keeps every other step until then.
+		if err := req.Authorize(lc.c.Owner(req.Command), ""); err != nil {
 			return CommandResult{}, err
 		}
 	}

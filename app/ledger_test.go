@@ -128,3 +128,26 @@ func TestRacingRetriesOfOneCommandRecordItOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownAtStopsAtTheFirstStepRecordedLater(t *testing.T) {
+	ctx := context.Background()
+	l := startWithKeys(t)
+	at := func(day int) time.Time { return time.Date(2026, 1, day, 9, 0, 0, 0, time.UTC) }
+	for _, s := range []struct {
+		command, data string
+		recorded      time.Time
+	}{
+		{"receive_request", `{"requester":"parent","birth_date":"2015-05-01"}`, at(2)},
+		{"decide_to_assess", "", at(30)},
+		{"request_advice", `{"advice":"health"}`, at(10)}, // recorded with an earlier instant: an import
+	} {
+		if _, err := l.Execute(ctx, app.CommandRequest{Case: "c1", LA: "E09000001", Command: s.command, On: domain.NewDate(2026, 1, 2),
+			Data: []byte(s.data), Actor: "t", Reason: "r", Expected: eventstore.Any, RecordedAt: s.recorded}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := l.Case(ctx, "c1", domain.NewDate(2026, 1, 2), at(15), nil)
+	if err != nil || v.Version != 1 {
+		t.Fatalf("known at 15 January: version %d (%v), want 1: the decision was recorded on the 30th", v.Version, err)
+	}
+}

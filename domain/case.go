@@ -309,7 +309,15 @@ func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
 			return nil, FieldErrorf("on", "%s on %s is before the case was opened on %s", cmd.Name, cmd.On, c.Opened)
 		}
 	}
-	return spec.decide(c, cmd, rb)
+	evs, err := spec.decide(c, cmd, rb)
+	for _, e := range evs {
+		if !spec.emits(e.EventType()) {
+			// The table says what a step emits; a decision that says
+			// otherwise would break corrections and retries.
+			return nil, &Error{Code: Internal, Message: cmd.Name + " emitted " + e.EventType() + ", which its catalog row does not list"}
+		}
+	}
+	return evs, err
 }
 
 // DecideLA validates an LA-level command and returns the stream it is
@@ -1057,9 +1065,6 @@ func complyWithOrder(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	return []Event{&OrderComplied{Step: d.Step}}, nil
 }
 
-// clockAppealWindow is the rulebook clock of the family's time to appeal.
-const clockAppealWindow = "appeal_window"
-
 // mayCease refuses to end a plan before the LA may: without a decision to
 // cease, while an appeal against it is before the tribunal, or before the
 // family's time to appeal it has passed. The LA must "continue to maintain
@@ -1087,10 +1092,7 @@ func (c *Case) mayCease(on Date, rb *Rulebook, h Holidays) error {
 		// still owed (HESC Rules 2008 r20): fail closed until it comes.
 		return conflictf("cease_plan: the family's mediation or its certificate is still pending, and its time to appeal runs until a month after the certificate")
 	}
-	w := rb.Clock(clockAppealWindow)
-	if w == nil {
-		return nil // a rulebook without appeal windows
-	}
+	w := rb.ClockWithRole(RoleAppealWindow)
 	last := w.Period.Due(c.ceaseNotice, nil, h)
 	if !c.ceaseCertOn.IsZero() {
 		for _, x := range w.Extends {

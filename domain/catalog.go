@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"sort"
 	"sync"
 )
@@ -80,8 +81,39 @@ type EventSpec struct {
 	// System marks an event no command emits: recorded by the application
 	// itself (an access to a case, a rulebook revision).
 	System bool
+	// NoClock marks an event no rulebook clock starts, stops, ends or
+	// extends on, by design (a panel's view, an assignment, a correction,
+	// which the engine applies otherwise).
+	NoClock bool
 	// New returns a zero event to decode a payload into.
 	New func() Event
+	// Derived lists the attributes (Event.Attr) that are not JSON fields of
+	// the event: worked out from them for the rulebooks to test.
+	Derived []string
+}
+
+// attrNames are the attributes a rulebook may name for the event: its JSON
+// fields, embedded ones included, and its derived attributes.
+func (e EventSpec) attrNames() map[string]bool {
+	names := map[string]bool{}
+	for _, d := range e.Derived {
+		names[d] = true
+	}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+				walk(f.Type)
+				continue
+			}
+			if n := jsonName(f); n != "-" && f.IsExported() {
+				names[n] = true
+			}
+		}
+	}
+	walk(reflect.TypeOf(e.New()).Elem())
+	return names
 }
 
 // commandTable returns the command table, in the order of a case's life.
@@ -246,7 +278,7 @@ func eventTable() []EventSpec {
 		{Type: TypeAssessmentRefused, New: func() Event { return &AssessmentRefused{} }},
 		{Type: TypeAdviceRequested, New: func() Event { return &AdviceRequested{} }},
 		{Type: TypeAdviceReceived, New: func() Event { return &AdviceReceived{} }},
-		{Type: TypeExceptionRecorded, New: func() Event { return &ExceptionRecorded{} }},
+		{Type: TypeExceptionRecorded, NoClock: true, New: func() Event { return &ExceptionRecorded{} }},
 		{Type: TypeDecidedNotToIssue, New: func() Event { return &DecidedNotToIssue{} }},
 		{Type: TypeDraftPlanSent, New: func() Event { return &DraftPlanSent{} }},
 		{Type: TypeRepresentationsReceived, New: func() Event { return &RepresentationsReceived{} }},
@@ -255,7 +287,7 @@ func eventTable() []EventSpec {
 		{Type: TypeFinalPlanIssued, New: func() Event { return &FinalPlanIssued{} }},
 		{Type: TypeReviewMeetingHeld, New: func() Event { return &ReviewMeetingHeld{} }},
 		{Type: TypeReviewReportSent, New: func() Event { return &ReviewReportSent{} }},
-		{Type: TypeReviewDecisionNotified, New: func() Event { return &ReviewDecisionNotified{} }},
+		{Type: TypeReviewDecisionNotified, New: func() Event { return &ReviewDecisionNotified{} }, Derived: []string{"proposals"}},
 		{Type: TypeAmendmentsProposed, New: func() Event { return &AmendmentsProposed{} }},
 		{Type: TypeAmendedPlanIssued, New: func() Event { return &AmendedPlanIssued{} }},
 		{Type: TypePhaseTransferScheduled, New: func() Event { return &PhaseTransferScheduled{} }},
@@ -265,7 +297,7 @@ func eventTable() []EventSpec {
 		{Type: TypeMediationNotArranged, New: func() Event { return &MediationNotArranged{} }},
 		{Type: TypeMediationCertificateIssued, New: func() Event { return &MediationCertificateIssued{} }},
 		{Type: TypeAppealLodged, New: func() Event { return &AppealLodged{} }},
-		{Type: TypeMediationAgreed, New: func() Event { return &MediationAgreed{} }},
+		{Type: TypeMediationAgreed, New: func() Event { return &MediationAgreed{} }, Derived: []string{"timescale"}},
 		{Type: TypeTribunalOrdered, New: func() Event { return &TribunalOrdered{} }},
 		{Type: TypeOrderComplied, New: func() Event { return &OrderComplied{} }},
 		{Type: TypeAppealConceded, New: func() Event { return &AppealConceded{} }},
@@ -280,19 +312,19 @@ func eventTable() []EventSpec {
 		{Type: TypeTransferredOut, New: func() Event { return &TransferredOut{} }},
 		{Type: TypeTransferredIn, New: func() Event { return &TransferredIn{} }},
 		{Type: TypeTransferDecisionNotified, New: func() Event { return &TransferDecisionNotified{} }},
-		{Type: TypePanelDecided, New: func() Event { return &PanelDecided{} }},
-		{Type: TypeTailoredListOffered, New: func() Event { return &TailoredListOffered{} }},
-		{Type: TypePreferenceExpressed, New: func() Event { return &PreferenceExpressed{} }},
-		{Type: TypePlacementNamed, New: func() Event { return &PlacementNamed{} }},
+		{Type: TypePanelDecided, NoClock: true, New: func() Event { return &PanelDecided{} }},
+		{Type: TypeTailoredListOffered, NoClock: true, New: func() Event { return &TailoredListOffered{} }},
+		{Type: TypePreferenceExpressed, NoClock: true, New: func() Event { return &PreferenceExpressed{} }},
+		{Type: TypePlacementNamed, NoClock: true, New: func() Event { return &PlacementNamed{} }},
 		{Type: TypeAPPlacementStarted, New: func() Event { return &APPlacementStarted{} }},
-		{Type: TypeAPPlacementReviewed, New: func() Event { return &APPlacementReviewed{} }},
+		{Type: TypeAPPlacementReviewed, NoClock: true, New: func() Event { return &APPlacementReviewed{} }},
 		{Type: TypeAPPlacementEnded, New: func() Event { return &APPlacementEnded{} }},
-		{Type: TypeCaseAssigned, New: func() Event { return &CaseAssigned{} }},
-		{Type: TypePersonalDataErased, New: func() Event { return &PersonalDataErased{} }},
-		{Type: TypeStepCorrected, Older: []int{1}, New: func() Event { return &StepCorrected{} }},
-		{Type: TypeRulebookAdopted, New: func() Event { return &RulebookAdopted{} }},
-		{Type: TypeSchoolClosureRecorded, New: func() Event { return &SchoolClosureRecorded{} }},
-		{Type: TypeAPReviewIntervalSet, New: func() Event { return &APReviewIntervalSet{} }},
+		{Type: TypeCaseAssigned, NoClock: true, New: func() Event { return &CaseAssigned{} }},
+		{Type: TypePersonalDataErased, NoClock: true, New: func() Event { return &PersonalDataErased{} }},
+		{Type: TypeStepCorrected, NoClock: true, Older: []int{1}, New: func() Event { return &StepCorrected{} }},
+		{Type: TypeRulebookAdopted, NoClock: true, New: func() Event { return &RulebookAdopted{} }},
+		{Type: TypeSchoolClosureRecorded, NoClock: true, New: func() Event { return &SchoolClosureRecorded{} }},
+		{Type: TypeAPReviewIntervalSet, NoClock: true, New: func() Event { return &APReviewIntervalSet{} }},
 		{Type: TypeCaseAccessed, System: true, New: func() Event { return &CaseAccessed{} }},
 		{Type: TypeRulebookRevised, System: true, New: func() Event { return &RulebookRevised{} }},
 	}
@@ -371,6 +403,16 @@ func CommandEventType(command string) string {
 func OpensCase(command string) bool {
 	s := LookupCommand(command)
 	return s != nil && s.Opens
+}
+
+// emits reports whether the command may emit an event of type t.
+func (s *CommandSpec) emits(t string) bool {
+	for _, e := range s.Emits {
+		if e == t {
+			return true
+		}
+	}
+	return false
 }
 
 // MaySend reports whether a role may send a command.

@@ -73,6 +73,14 @@ func TestCatalogHoldsTogether(t *testing.T) {
 			t.Errorf("event %s: system %v, emitted by a command %v", e.Type, e.System, emitted[e.Type])
 		}
 	}
+	owns := map[string]string{}
+	for _, s := range Commands() {
+		if other, ok := owns[s.Emits[0]]; ok {
+			t.Errorf("commands %s and %s both have %s as their own event: a correction could not tell them apart", other, s.Name, s.Emits[0])
+		}
+		owns[s.Emits[0]] = s.Name
+	}
+	used := map[string]bool{}
 	for _, id := range RulebookIDs() {
 		rb, _ := LookupRulebook(id)
 		for _, c := range rb.Clocks {
@@ -80,7 +88,28 @@ func TestCatalogHoldsTogether(t *testing.T) {
 				if !emitted[s.Event] {
 					t.Errorf("rulebook %s: clock %s starts on %s, which no command emits", id, c.Name, s.Event)
 				}
+				used[s.Event] = true
 			}
+			for _, ts := range [][]Target{c.Stops, c.Ends} {
+				for _, x := range ts {
+					used[x.Event] = true
+				}
+			}
+			for _, x := range c.Extends {
+				used[x.Event] = true
+			}
+			used[c.StartedBy] = true
+			for _, er := range c.Exceptions {
+				for _, via := range er.AskedBy {
+					used[via] = true
+				}
+			}
+		}
+	}
+	for _, e := range Events() {
+		clockFree := e.System || e.NoClock
+		if clockFree == used[e.Type] {
+			t.Errorf("event %s: marked clock-free %v, yet a rulebook uses it %v", e.Type, clockFree, used[e.Type])
 		}
 	}
 	doc, err := os.ReadFile("../docs/vocabulary.md")

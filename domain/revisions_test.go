@@ -2,6 +2,8 @@ package domain_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +94,12 @@ func TestBadRulebooksAreRejected(t *testing.T) {
 			clockOf(t, rb, "advice")["starts"].([]any)[0].(map[string]any)["event"] = "advice_wanted"
 		}),
 		"a bad id": edited(t, domain.DefaultRulebook, func(rb map[string]any) { rb["id"] = "" }),
+		"a when naming an attribute its event lacks": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
+			clockOf(t, rb, "annual_review")["starts"].([]any)[1].(map[string]any)["when"] = map[string]any{"decisoin": "maintain"}
+		}),
+		"a key taken from an attribute its event lacks": edited(t, domain.DefaultRulebook, func(rb map[string]any) {
+			clockOf(t, rb, "advice")["starts"].([]any)[0].(map[string]any)["key_attr"] = "advise"
+		}),
 	} {
 		t.Run(name+" is refused as invalid", func(t *testing.T) {
 			_, err := domain.ParseRulebook(data, nil)
@@ -178,5 +186,41 @@ func TestRulebookInForceByID(t *testing.T) {
 		if got := domain.RulebookIDInForce(adoptions, d(on)); got != want || domain.RulebookInForce(adoptions, d(on)).ID != want {
 			t.Errorf("on %s: %s in force, want %s", on, got, want)
 		}
+	}
+}
+
+// TestRulebooksRecordedBeforeRolesStillCount reads the rulebooks as an
+// earlier build recorded them, before clocks named their next steps and
+// roles: they parse, keep their content hash, and count the figures'
+// clocks by the roles of today's clocks of the same names.
+func TestRulebooksRecordedBeforeRolesStillCount(t *testing.T) {
+	read := func(t *testing.T, name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	england, err := domain.ParseRulebook(read(t, "england-2014-v5-before-roles.json"), nil)
+	if err != nil {
+		t.Fatalf("the recorded england-2014 v5 does not parse: %v", err)
+	}
+	for role, clock := range map[string]string{domain.RolePlan: "final_plan", domain.RoleAnnualReview: "annual_review", domain.RoleAppealWindow: "appeal_window"} {
+		if c := england.Clock(clock); c == nil || c.Role != role || c.Next == "" {
+			t.Errorf("clock %s: %+v, want role %s and a next step", clock, c, role)
+		}
+	}
+	rev := &domain.RulebookRevised{Rulebook: england.ID, Version: england.Version, ContentHash: england.ContentHash(), Content: england.Canonical()}
+	if again, err := rev.Parse(nil); err != nil || again.ContentHash() != england.ContentHash() {
+		t.Fatalf("a recorded revision of it reads back as %v (%v)", again, err)
+	}
+	bases := func(id string) (*domain.Rulebook, bool) { return england, id == domain.DefaultRulebook }
+	reform, err := domain.ParseRulebook(read(t, "reform-2023-v3-before-roles.json"), bases)
+	if err != nil {
+		t.Fatalf("the recorded reform-2023 v3 on its recorded base does not parse: %v", err)
+	}
+	if c := reform.Clock("final_plan"); c == nil || c.Role != domain.RolePlan {
+		t.Fatalf("reform-2023's plan clock: %+v", c)
 	}
 }

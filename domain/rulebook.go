@@ -673,7 +673,7 @@ func mustLoadRulebooks() map[string]*Rulebook {
 		full, err := rb.build(func(base string) (*Rulebook, bool) {
 			b, ok := written[base]
 			return b, ok
-		})
+		}, nil)
 		if err != nil {
 			panic(fmt.Sprintf("domain: rulebook %s: %v", id, err))
 		}
@@ -702,11 +702,16 @@ func decodeRulebook(data []byte) (*Rulebook, error) {
 
 // build makes a rulebook as written ready to count by: its base (found by
 // baseOf, which may give it as written or resolved) filled in, every rule
-// checked, its events indexed, and its canonical form kept.
-func (rb *Rulebook) build(baseOf func(id string) (*Rulebook, bool)) (*Rulebook, error) {
+// checked, its events indexed, and its canonical form kept. fill, when set,
+// completes the resolved clocks before they are checked (a rulebook
+// recorded by an earlier build); the canonical form stays as written.
+func (rb *Rulebook) build(baseOf func(id string) (*Rulebook, bool), fill func(*Rulebook)) (*Rulebook, error) {
 	full, err := rb.resolve(baseOf)
 	if err != nil {
 		return nil, err
+	}
+	if fill != nil {
+		fill(full)
 	}
 	if err := full.validate(); err != nil {
 		return nil, err
@@ -775,7 +780,7 @@ func ParseRulebook(data []byte, bases func(id string) (*Rulebook, bool)) (*Ruleb
 	}
 	rb, err := decodeRulebook(data)
 	if err == nil {
-		rb, err = rb.build(bases)
+		rb, err = rb.build(bases, fillFromBuiltin)
 	}
 	if err != nil {
 		var de *Error
@@ -854,8 +859,10 @@ func (rb *Rulebook) validate() error {
 	// The event table itself, not the catalog: the catalog's LA commands
 	// look rulebooks up, which are being loaded.
 	known := map[string]bool{}
+	attrs := map[string]map[string]bool{}
 	for _, e := range eventTable() {
 		known[e.Type] = true
+		attrs[e.Type] = e.attrNames()
 	}
 	roles := map[string]string{}
 	seen := map[string]bool{}
@@ -906,28 +913,47 @@ func (rb *Rulebook) validate() error {
 				}
 			}
 		}
-		check := func(m Match) error {
+		// check refuses an unknown event, and an attribute the event does
+		// not have (a misspelt "when" would never match, silently).
+		check := func(m Match, names ...string) error {
 			if !known[m.Event] {
 				return fmt.Errorf("clock %q names unknown event %q", c.Name, m.Event)
+			}
+			for k := range m.When {
+				names = append(names, k)
+			}
+			for _, n := range names {
+				if n != "" && !attrs[m.Event][n] {
+					return fmt.Errorf("clock %q: event %s has no attribute %q", c.Name, m.Event, n)
+				}
 			}
 			return nil
 		}
 		for _, s := range c.Starts {
-			if err := check(s.Match); err != nil {
+			p := c.Period
+			if s.Period != nil {
+				p = *s.Period
+			}
+			if err := check(s.Match, append([]string{s.KeyAttr}, p.attrs()...)...); err != nil {
 				return err
 			}
 		}
 		for _, ts := range [][]Target{c.Stops, c.Ends} {
 			for _, t := range ts {
-				if err := check(t.Match); err != nil {
+				if err := check(t.Match, t.KeyAttr); err != nil {
 					return err
 				}
 			}
 		}
 		for _, x := range c.Extends {
-			if err := check(x.Match); err != nil {
+			if err := check(x.Match, append([]string{x.KeyAttr}, x.Period.attrs()...)...); err != nil {
 				return err
 			}
+		}
+	}
+	for _, role := range []string{RolePlan, RoleAnnualReview, RoleAppealWindow} {
+		if _, ok := roles[role]; !ok {
+			return fmt.Errorf("no clock has role %s: the figures need one", role)
 		}
 	}
 	return nil
@@ -995,4 +1021,50 @@ func RulebookIDInForce(adoptions []RulebookAdopted, on Date) string {
 		}
 	}
 	return id
+}
+
+// fillFromBuiltin completes the clocks of a rulebook recorded before clocks
+// named their next step and role (the figures' plan, annual review and
+// appeal window): each such clock takes them from the clock of the same name
+// in this build's rulebook of the same id (the current law's, for an id this
+// build lacks), so that a recorded rulebook still counts its figures as the
+// rules then stood. A clock that names its next step is left as written.
+func fillFromBuiltin(full *Rulebook) {
+	now, ok := builtinRulebook(full.ID)
+	if !ok {
+		now, _ = builtinRulebook(DefaultRulebook)
+	}
+	for i := range full.Clocks {
+		c := &full.Clocks[i]
+		if c.Next != "" {
+			continue
+		}
+		c.Next = "stop the " + c.Name + " clock"
+		if same := now.Clock(c.Name); same != nil {
+			c.Next, c.NextFirst, c.StartedBy = same.Next, same.NextFirst, same.StartedBy
+			if c.Role == "" {
+				c.Role = same.Role
+			}
+		}
+	}
+}
+
+// ClockWithRole returns the rulebook's clock with a role (RolePlan,
+// RoleAnnualReview, RoleAppealWindow); every rulebook has one of each.
+func (rb *Rulebook) ClockWithRole(role string) *ClockRule {
+	for i := range rb.Clocks {
+		if rb.Clocks[i].Role == role {
+			return &rb.Clocks[i]
+		}
+	}
+	return nil
+}
+
+// attrs lists the event attributes a period reads its dates from.
+func (p Period) attrs() []string {
+	out := []string{p.FromAttr, p.YearAttr, p.DateAttr}
+	for _, q := range p.Of {
+		out = append(out, q.attrs()...)
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ehcledger/ehcledger/domain"
 )
 
 // scenarioDirs are the directories whose scenarios must produce exactly their
@@ -109,6 +111,45 @@ func TestOwnScenariosCiteTheirProvisions(t *testing.T) {
 		}
 		if len(sc.Cites) == 0 || sc.Expect == nil {
 			t.Errorf("%s: a scenario of this project cites its provisions and states its expected clocks", file)
+		}
+	}
+}
+
+// TestEveryStepHasAScenario holds the catalog to the scenarios: each command
+// is sent by at least one scenario file (a scenario's rulebook and schools
+// are its adopt_rulebook and record_school_closure), so a statutory step
+// cannot be added without the scenario that shows it.
+func TestEveryStepHasAScenario(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("scenarios", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := filepath.Glob(filepath.Join("..", "..", "shared", "scenarios", "public", "*.json"))
+	sent := map[string]bool{domain.CommandAdoptRulebook: true}
+	for _, file := range append(files, public...) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc struct {
+			Schools []json.RawMessage `json:"schools"`
+			Steps   []struct {
+				Command string `json:"command"`
+			} `json:"steps"`
+		}
+		if err := json.Unmarshal(raw, &sc); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(sc.Schools) > 0 {
+			sent[domain.CommandRecordSchoolClosure] = true
+		}
+		for _, s := range sc.Steps {
+			sent[s.Command] = true
+		}
+	}
+	for _, spec := range domain.Commands() {
+		if !sent[spec.Name] {
+			t.Errorf("no scenario sends %s: add one to tests/scenarios", spec.Name)
 		}
 	}
 }
