@@ -17,6 +17,7 @@ import (
 	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/cli"
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,8 +26,9 @@ import (
 func fixedNow() time.Time { return time.Date(2024, 7, 15, 9, 0, 0, 0, time.UTC) }
 
 type harness struct {
-	t   *testing.T
-	srv *httptest.Server
+	t     *testing.T
+	srv   *httptest.Server
+	store eventstore.Store
 }
 
 // newHarness starts a server that verifies tokens signed with testSecret.
@@ -71,7 +73,7 @@ func newHarnessWith(t *testing.T, v *auth.Verifier, set ...func(*api.Server)) *h
 		<-done
 		env.Close()
 	})
-	return &harness{t: t, srv: srv}
+	return &harness{t: t, srv: srv, store: env.Store}
 }
 
 type reply struct {

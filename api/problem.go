@@ -10,15 +10,17 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// statusOf is the one table mapping error codes to HTTP statuses.
-var statusOf = map[domain.Code]int{
-	domain.Invalid:      http.StatusUnprocessableEntity,
-	domain.NotFound:     http.StatusNotFound,
-	domain.Conflict:     http.StatusConflict,
-	domain.Forbidden:    http.StatusForbidden,
-	domain.Unauthorized: http.StatusUnauthorized,
-	domain.Internal:     http.StatusInternalServerError,
-	domain.TooMany:      http.StatusTooManyRequests,
+// statusTable is the one table mapping error codes to HTTP statuses.
+func statusTable() map[domain.Code]int {
+	return map[domain.Code]int{
+		domain.Invalid:      http.StatusUnprocessableEntity,
+		domain.NotFound:     http.StatusNotFound,
+		domain.Conflict:     http.StatusConflict,
+		domain.Forbidden:    http.StatusForbidden,
+		domain.Unauthorized: http.StatusUnauthorized,
+		domain.Internal:     http.StatusInternalServerError,
+		domain.TooMany:      http.StatusTooManyRequests,
+	}
 }
 
 // Problem is an RFC 9457 problem details body.
@@ -63,7 +65,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		p.Field = "If-Match"
 	default:
 		code := domain.ErrorCode(err)
-		p.Status = statusOf[code]
+		p.Status = statusTable()[code]
 		p.Code = string(code)
 		p.Detail = domain.ErrorMessage(err)
 		var de *domain.Error
@@ -86,7 +88,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 }
 
 func codeForStatus(status int) string {
-	for code, st := range statusOf {
+	for code, st := range statusTable() {
 		if st == status {
 			return string(code)
 		}

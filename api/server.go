@@ -113,7 +113,9 @@ func (s *Server) healthz(c echo.Context) error {
 
 func (s *Server) readyz(c echo.Context) error {
 	head, err := s.Store.Head(c.Request().Context())
-	if err != nil || (s.Ready != nil && !s.Ready()) {
+	// A server without a token verifier answers every route with an error
+	// (it fails closed): it is not ready for traffic either.
+	if err != nil || (s.Ready != nil && !s.Ready()) || s.Auth == nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "not ready", "projection_position": s.Views.Position()})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "head": head, "projection_position": s.Views.Position()})

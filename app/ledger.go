@@ -576,14 +576,7 @@ func (l *Ledger) view(ctx context.Context, lc *loadedCase, id string, asOf domai
 		if st.On > asOf {
 			continue
 		}
-		var school string
-		switch v := st.Event.(type) {
-		case *domain.AdviceRequested:
-			school = v.School
-		case *domain.SchoolInformationRequested:
-			school = v.School
-		}
-		if school != "" && !schools[school] {
+		if school := domain.SchoolAsked(st.Event); school != "" && !schools[school] {
 			schools[school] = true
 			if err := l.loadSchool(ctx, m, lc.la, school, knownAt); err != nil {
 				return CaseView{}, err

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,30 +65,16 @@ func ReadLAHistory(ctx context.Context, store eventstore.Store, la string, cases
 	return h, nil
 }
 
-// schoolAsked names the school whose head teacher a stored step asked for
-// advice, as recorded or as corrected, or "".
+// schoolAsked names the school whose head teacher a stored step asked, as
+// recorded or as corrected, or "" (domain.SchoolAsked).
 func schoolAsked(e eventstore.RecordedEvent) (string, error) {
 	switch e.Type {
-	case domain.TypeAdviceRequested:
+	case domain.TypeAdviceRequested, domain.TypeSchoolInformationRequested, domain.TypeStepCorrected:
 		ev, _, err := projections.Decode(e)
 		if err != nil {
 			return "", err
 		}
-		return ev.Attr("school"), nil
-	case domain.TypeStepCorrected:
-		ev, _, err := projections.Decode(e)
-		if err != nil {
-			return "", err
-		}
-		fix := ev.(*domain.StepCorrected)
-		if fix.Type != domain.TypeAdviceRequested || len(fix.Data) == 0 {
-			return "", nil
-		}
-		var d domain.AdviceRequested
-		if err := json.Unmarshal(fix.Data, &d); err != nil {
-			return "", err
-		}
-		return d.School, nil
+		return domain.SchoolAsked(ev), nil
 	}
 	return "", nil
 }

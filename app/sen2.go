@@ -57,7 +57,7 @@ func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
 		}
 		c.received, c.source = on, "Other (the LA became responsible, s24)"
 		if r, ok := v.(*domain.RequestReceived); ok {
-			c.source = requestSources[r.Requester]
+			c.source = requestSource(r.Requester)
 		}
 	case *domain.AssessmentAgreed:
 		c.outcome, c.outcomeDate = "Assessment", on
@@ -101,7 +101,20 @@ func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
 	return nil
 }
 
-var requestSources = map[string]string{"parent": "Parent", "young_person": "Young person", "school": "School or setting", "professional": "Other professional"}
+// requestSource is the return's text for who asked for an assessment.
+func requestSource(requester string) string {
+	switch requester {
+	case "parent":
+		return "Parent"
+	case "young_person":
+		return "Young person"
+	case "school":
+		return "School or setting"
+	case "professional":
+		return "Other professional"
+	}
+	return ""
+}
 
 // WriteSEN2 writes the return for census year year (activity in the calendar
 // year before it, and plans in force on 1 January of it) as CSV.
@@ -238,7 +251,7 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 				}
 			}
 		}
-		rya := yesNo(c.source == requestSources["young_person"])
+		rya := yesNo(c.source == requestSource("young_person"))
 		rank := ""
 		if c.placement != "" {
 			rank = "1"

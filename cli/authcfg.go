@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -79,40 +80,49 @@ func (f authFlags) verifier(ctx context.Context, devSecretFile string) (*auth.Ve
 func DevSecretPath(views string) string { return strings.TrimSuffix(views, ".views") + ".dev-secret" }
 
 // loadOrCreateDevSecret reads the development secret at path, or makes one
-// there, readable by its owner only. A file that others may read is
-// refused rather than trusted: anyone who can read it can sign tokens.
+// there, readable by its owner only. It is written to a temporary file and
+// linked into place, so a concurrent start never reads it half written. A
+// file that is a symbolic link, belongs to another user, may be read by
+// others or is too short is refused rather than trusted: whoever controls it
+// can sign tokens for any role.
 func loadOrCreateDevSecret(path string) ([]byte, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	switch {
+	text := hex.EncodeToString(secret)
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
+		return nil, fmt.Errorf("--demo: making the development secret: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		_, err = tmp.WriteString(text + "\n")
+		if err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--demo: writing the development secret: %w", err)
+	}
+	switch err := os.Link(tmp.Name(), path); {
 	case err == nil:
-		text := hex.EncodeToString(secret)
-		if _, err := f.WriteString(text + "\n"); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--demo: writing the development secret: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("--demo: writing the development secret: %w", err)
-		}
 		return []byte(text), nil
 	case !errors.Is(err, fs.ErrExist):
 		return nil, fmt.Errorf("--demo: making the development secret: %w", err)
 	}
-	st, err := os.Stat(path)
+	b, err := readPrivateFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--demo: %w", err)
+		return nil, usageError(fmt.Sprintf("--demo: the development secret %s: %v; remove it to have a new one made", path, err))
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, usageError(fmt.Sprintf("--demo: the development secret %s may be read by others (mode %v): chmod 600 it, or remove it to have a new one made", path, st.Mode().Perm()))
+	b = trimNewline(b)
+	if len(b) < 32 {
+		return nil, usageError(fmt.Sprintf("--demo: the development secret %s is too short (%d bytes); remove it to have a new one made", path, len(b)))
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--demo: %w", err)
-	}
-	return trimNewline(b), nil
+	return b, nil
 }
 
 func trimNewline(b []byte) []byte {

@@ -58,6 +58,52 @@ func TestADevelopmentSecretOthersMayReadIsRefused(t *testing.T) {
 	}
 }
 
+func TestADevelopmentSecretThatIsNotPlainlyOursIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("a symbolic link is not followed", func(t *testing.T) {
+		target := filepath.Join(dir, "elsewhere")
+		if err := os.WriteFile(target, []byte(strings.Repeat("b", 64)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "link.dev-secret")
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadOrCreateDevSecret(path); err == nil {
+			t.Fatal("a secret read through a symbolic link")
+		}
+	})
+	t.Run("a short secret is refused", func(t *testing.T) {
+		path := filepath.Join(dir, "short.dev-secret")
+		if err := os.WriteFile(path, []byte("abc\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadOrCreateDevSecret(path); err == nil || !strings.Contains(err.Error(), "too short") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("starts at once agree on one secret", func(t *testing.T) {
+		path := filepath.Join(dir, "race.dev-secret")
+		got := make(chan string, 8)
+		for i := 0; i < 8; i++ {
+			go func() {
+				b, err := loadOrCreateDevSecret(path)
+				if err != nil {
+					got <- "error: " + err.Error()
+					return
+				}
+				got <- string(b)
+			}()
+		}
+		first := <-got
+		for i := 1; i < 8; i++ {
+			if s := <-got; s != first {
+				t.Fatalf("two starts read %q and %q", first, s)
+			}
+		}
+	})
+}
+
 func TestNothingConfiguredIsNoVerifierUnlessADemo(t *testing.T) {
 	t.Run("without a demo it is a usage error", func(t *testing.T) {
 		v, _, err := noAuthFlags(t).verifier(context.Background(), "")

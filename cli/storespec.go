@@ -30,6 +30,11 @@ const storeSpecHelp = "give sqlite:PATH, esdb://HOST:PORT?tls=... or esdb+discov
 // string from a file path.
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
+// schemeLike is a value that starts like a URL or a spec ("esdb:host",
+// "SQLite:x.db") but is none this build knows; a one-letter prefix is a
+// Windows drive ("C:\\data\\x.db").
+var schemeLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+:`)
+
 // ParseStoreSpec reads the store that flag (named in every error, with its
 // leading dashes) gives: sqlite:PATH, esdb://... or esdb+discover://...;
 // with pathOK (the --db flag, and callers that pass a file) a plain file
@@ -40,10 +45,13 @@ func ParseStoreSpec(flag, value string, pathOK bool) (StoreSpec, error) {
 	bad := func(format string, args ...any) (StoreSpec, error) {
 		return StoreSpec{}, usageError(flag + ": " + fmt.Sprintf(format, args...))
 	}
+	lower := strings.ToLower(value)
 	switch {
 	case strings.TrimSpace(value) == "":
 		return bad("no store given: %s", storeSpecHelp)
-	case strings.HasPrefix(value, "esdb://"), strings.HasPrefix(value, "esdb+discover://"):
+	case strings.TrimSpace(value) != value:
+		return bad("the value has spaces before or after it: %s", storeSpecHelp)
+	case strings.HasPrefix(lower, "esdb://"), strings.HasPrefix(lower, "esdb+discover://"):
 		if _, err := esdbclient.ParseConnectionString(value); err != nil {
 			var ue *url.Error
 			if errors.As(err, &ue) {
@@ -52,14 +60,18 @@ func ParseStoreSpec(flag, value string, pathOK bool) (StoreSpec, error) {
 			return bad("not a valid KurrentDB connection string (%v): %s", err, storeSpecHelp)
 		}
 		return StoreSpec{Connection: value}, nil
-	case strings.HasPrefix(value, "sqlite:"):
-		path := strings.TrimPrefix(value, "sqlite:")
+	case strings.HasPrefix(lower, "sqlite:"):
+		path := value[len("sqlite:"):]
 		if path == "" || strings.HasPrefix(path, "//") {
 			return bad("sqlite: takes a file path (sqlite:/var/lib/ehc/ehcledger.db), not %q", value)
 		}
 		return StoreSpec{Path: path}, nil
 	case urlScheme.MatchString(value):
 		return bad("%s is not a store this build knows: %s", value[:strings.Index(value, "://")+3], storeSpecHelp)
+	case schemeLike.MatchString(value):
+		// A mistyped spec must not become an empty SQLite file of that name;
+		// a file whose name has a colon is given as ./NAME or sqlite:NAME.
+		return bad("%s is not a store this build knows (a file whose name has a colon: ./NAME or sqlite:NAME): %s", value[:strings.Index(value, ":")+1], storeSpecHelp)
 	case !pathOK:
 		return bad("%q is neither sqlite:PATH nor a KurrentDB connection string: %s", value, storeSpecHelp)
 	}

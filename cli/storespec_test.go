@@ -23,6 +23,9 @@ func TestParseStoreSpecReadsEveryKindOfStore(t *testing.T) {
 			false, cli.StoreSpec{Connection: "esdb+discover://admin:changeit@node1:2113,node2:2113?tls=true"}},
 		{"a plain path is the embedded store where paths are allowed", "--db", "data/ehcledger.db", true, cli.StoreSpec{Path: "data/ehcledger.db"}},
 		{"sqlite is read where paths are allowed", "--db", "sqlite:x.db", true, cli.StoreSpec{Path: "x.db"}},
+		{"a scheme in capitals is the same scheme", "--store", "SQLite:x.db", false, cli.StoreSpec{Path: "x.db"}},
+		{"a Windows drive is a path", "--db", `C:\data\x.db`, true, cli.StoreSpec{Path: `C:\data\x.db`}},
+		{"a colon inside a path is a path", "--db", "/var/lib/ehc:2024/x.db", true, cli.StoreSpec{Path: "/var/lib/ehc:2024/x.db"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := cli.ParseStoreSpec(tc.flag, tc.value, tc.pathOK)
@@ -51,6 +54,8 @@ func TestParseStoreSpecRefusesABadSpecNamingTheFlag(t *testing.T) {
 		{"another scheme is refused", "--to", "postgres://db.example/ehc", false, "postgres:// is not a store"},
 		{"another scheme is refused even where paths are allowed", "--db", "kurrentdb://host:2113", true, "kurrentdb:// is not a store"},
 		{"a plain path is refused where a spec is needed", "--store", "ehcledger.db", false, "neither sqlite:PATH nor"},
+		{"a mistyped connection string is not a file", "--db", "esdb:host:2113", true, "esdb: is not a store"},
+		{"spaces around a spec are refused", "--db", " esdb://host:2113", true, "spaces before or after"},
 		{"a connection string without a host is refused", "--to", "esdb://", false, "doesn't have an host"},
 		{"a connection string with a bad setting is refused", "--store", "esdb://host:2113?tls=maybe", false, "'tls' must be either true or false"},
 	} {

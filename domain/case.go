@@ -294,7 +294,7 @@ func (c *Case) openAppealWindow() {
 // returns the events it causes. It changes nothing: a rejected command emits
 // no event.
 func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
-	spec := LookupCommand(cmd.Name)
+	spec := theCatalog().byName[cmd.Name]
 	if spec == nil || spec.decide == nil {
 		return nil, FieldErrorf("command", "unknown command %q (known: %s)", cmd.Name, strings.Join(CommandNames(ScopeCase), ", "))
 	}
@@ -323,7 +323,7 @@ func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
 // DecideLA validates an LA-level command and returns the stream it is
 // recorded in and the events it causes.
 func DecideLA(la string, cmd Command) (string, []Event, error) {
-	spec := LookupCommand(cmd.Name)
+	spec := theCatalog().byName[cmd.Name]
 	if spec == nil || spec.decideLA == nil {
 		return "", nil, FieldErrorf("command", "unknown LA command %q (known: %s)", cmd.Name, strings.Join(CommandNames(ScopeLA), ", "))
 	}

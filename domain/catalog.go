@@ -2,6 +2,7 @@ package domain
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -368,14 +369,43 @@ func buildCatalog() *catalog {
 	return c
 }
 
-// Commands returns the command table, in order.
-func Commands() []CommandSpec { return theCatalog().commands }
+// Commands returns a copy of the command table, in order: changing it
+// changes nothing else.
+func Commands() []CommandSpec {
+	out := make([]CommandSpec, len(theCatalog().commands))
+	for i := range out {
+		out[i] = theCatalog().commands[i].clone()
+	}
+	return out
+}
 
-// Events returns the event table, in order.
-func Events() []EventSpec { return theCatalog().events }
+// Events returns a copy of the event table, in order.
+func Events() []EventSpec {
+	out := make([]EventSpec, len(theCatalog().events))
+	for i, e := range theCatalog().events {
+		e.Older, e.Derived = slices.Clone(e.Older), slices.Clone(e.Derived)
+		out[i] = e
+	}
+	return out
+}
 
-// LookupCommand returns a command's row, or nil for an unknown name.
-func LookupCommand(name string) *CommandSpec { return theCatalog().byName[name] }
+// LookupCommand returns a copy of a command's row, or nil for an unknown
+// name.
+func LookupCommand(name string) *CommandSpec {
+	s := theCatalog().byName[name]
+	if s == nil {
+		return nil
+	}
+	c := s.clone()
+	return &c
+}
+
+// clone copies a row with its lists, so that no caller can change the table.
+func (s *CommandSpec) clone() CommandSpec {
+	c := *s
+	c.Emits, c.Senders = slices.Clone(s.Emits), slices.Clone(s.Senders)
+	return c
+}
 
 // CommandNames lists the commands of a scope (all when scope is empty),
 // sorted.
@@ -401,7 +431,7 @@ func CommandEventType(command string) string {
 // OpensCase reports whether a command opens a case: a request (s36), or
 // the LA becoming responsible without one (s24).
 func OpensCase(command string) bool {
-	s := LookupCommand(command)
+	s := theCatalog().byName[command]
 	return s != nil && s.Opens
 }
 
@@ -436,7 +466,7 @@ func commandFor(t string) string {
 // Owner returns the LA that owns a step on the case: the LA the plan is
 // moving to for the step that accepts it, else the case's own LA.
 func (c *Case) Owner(command string) string {
-	if s := LookupCommand(command); s != nil && s.ByReceivingLA && c.MovingTo != "" {
+	if s := theCatalog().byName[command]; s != nil && s.ByReceivingLA && c.MovingTo != "" {
 		return c.MovingTo
 	}
 	return c.LA

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -433,4 +434,34 @@ func (cc *CaseClocks) temporaryExceptionsToConfirm(c *Clock, asOf Date) []Warnin
 		}
 	}
 	return out
+}
+
+// SchoolAsked names the school whose head teacher or principal a step asked
+// (for advice, or for information before the decision), "" for any other
+// step; for a correction, the school its corrected data names. The views
+// read that school's closures for the derived school-closure exception.
+func SchoolAsked(e Event) string {
+	switch v := e.(type) {
+	case *AdviceRequested:
+		return v.School
+	case *SchoolInformationRequested:
+		return v.School
+	case *StepCorrected:
+		if len(v.Data) == 0 {
+			return ""
+		}
+		spec := theCatalog().byType[v.Type]
+		if spec == nil {
+			return ""
+		}
+		fixed := spec.New()
+		if json.Unmarshal(v.Data, fixed) != nil {
+			return ""
+		}
+		if _, ok := fixed.(*StepCorrected); ok {
+			return ""
+		}
+		return SchoolAsked(fixed)
+	}
+	return ""
 }

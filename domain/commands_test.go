@@ -168,3 +168,17 @@ func TestEnumTagsAreWhatTheStepsAccept(t *testing.T) {
 		}
 	}
 }
+
+func TestSchoolAskedNamesTheSchoolOfEveryStepThatAsksOne(t *testing.T) {
+	for want, e := range map[string]Event{
+		"S1": &AdviceRequested{Advice: "education", School: "S1"},
+		"S2": &SchoolInformationRequested{School: "S2"},
+		"S3": &StepCorrected{Type: TypeAdviceRequested, Data: json.RawMessage(`{"advice":"education","school":"S3"}`)},
+		"S4": &StepCorrected{Type: TypeSchoolInformationRequested, Data: json.RawMessage(`{"school":"S4"}`)},
+		"":   &StepCorrected{Type: TypeAdviceRequested, On: d("2024-01-01")},
+	} {
+		if got := SchoolAsked(e); got != want {
+			t.Errorf("%T %+v: %q, want %q", e, e, got, want)
+		}
+	}
+}

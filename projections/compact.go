@@ -79,13 +79,14 @@ var marks = sync.OnceValue(func() *markTable {
 		t.of[typ] = uint8(len(t.kinds))
 		t.kinds = append(t.kinds, markKind{typ: typ, fact: fact, labelAttr: attr})
 	}
-	counted := make([]string, 0, len(countedEvents))
-	for typ := range countedEvents {
+	events := countedEvents()
+	counted := make([]string, 0, len(events))
+	for typ := range events {
 		counted = append(counted, typ)
 	}
 	sort.Strings(counted)
 	for _, typ := range counted {
-		add(typ, int(countedEvents[typ].kind), countedEvents[typ].labelAttr)
+		add(typ, int(events[typ].kind), events[typ].labelAttr)
 	}
 	for _, id := range domain.RulebookIDs() {
 		rb, _ := domain.LookupRulebook(id)

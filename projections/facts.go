@@ -28,23 +28,28 @@ const (
 	factAppealable
 )
 
-// countedEvents says which events the figures count, as which kind, and which
-// attribute (if any) labels them.
-var countedEvents = map[string]struct {
+// countedEvent is how the figures count an event: as which kind, labelled
+// by which attribute (if any).
+type countedEvent struct {
 	kind      uint8
 	labelAttr string
-}{
-	domain.TypeRequestReceived:           {factRequest, ""},
-	domain.TypeAssessmentAgreed:          {factAssessment, ""},
-	domain.TypeAssessmentRefused:         {factRefusal, ""},
-	domain.TypeDecidedNotToIssue:         {factNotIssued, ""},
-	domain.TypeMediationAdviserContacted: {factMediationContact, ""},
-	domain.TypeMediationHeld:             {factMediationHeld, ""},
-	domain.TypeAppealLodged:              {factAppeal, ""},
-	domain.TypeTribunalOrdered:           {factOrder, "order"},
-	domain.TypeAppealConceded:            {factConcession, ""},
-	domain.TypeAPPlacementStarted:        {factAPStart, "tier"},
-	domain.TypeAPPlacementEnded:          {factAPEnd, "destination"},
+}
+
+// countedEvents says which events the figures count.
+func countedEvents() map[string]countedEvent {
+	return map[string]countedEvent{
+		domain.TypeRequestReceived:           {factRequest, ""},
+		domain.TypeAssessmentAgreed:          {factAssessment, ""},
+		domain.TypeAssessmentRefused:         {factRefusal, ""},
+		domain.TypeDecidedNotToIssue:         {factNotIssued, ""},
+		domain.TypeMediationAdviserContacted: {factMediationContact, ""},
+		domain.TypeMediationHeld:             {factMediationHeld, ""},
+		domain.TypeAppealLodged:              {factAppeal, ""},
+		domain.TypeTribunalOrdered:           {factOrder, "order"},
+		domain.TypeAppealConceded:            {factConcession, ""},
+		domain.TypeAPPlacementStarted:        {factAPStart, "tier"},
+		domain.TypeAPPlacementEnded:          {factAPEnd, "destination"},
+	}
 }
 
 // The facts are small fixed-size records: labels and stages are numbers
