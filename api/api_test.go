@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -454,4 +455,39 @@ func TestOpenAPIDocumentsEveryCommandFromTheTable(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestMetricsLabelOnlyKnownMethodsAndRoutes(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < 50; i++ {
+		req, _ := http.NewRequest(fmt.Sprintf("BOGUS%d", i), h.srv.URL+fmt.Sprintf("/made/up/path/%d", i), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(h.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "BOGUS") || strings.Contains(string(body), "made/up") {
+		t.Fatal("a made-up method or path became a metrics label")
+	}
+	if !strings.Contains(string(body), `method="other",route="unmatched"`) {
+		t.Fatalf("made-up requests are not folded into one series:\n%s", body)
+	}
+	t.Run("metrics served elsewhere are not on the public listener", func(t *testing.T) {
+		h2 := newHarnessWith(t, nil, func(s *api.Server) { s.MetricsElsewhere = true })
+		resp, err := http.Get(h2.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("/metrics answered %d on the public listener", resp.StatusCode)
+		}
+	})
 }

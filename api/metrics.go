@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -81,7 +82,8 @@ func (s *Server) metricsMiddleware() echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			if s.Metrics != nil {
-				s.Metrics.requests.WithLabelValues(c.Request().Method, c.Path(), strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
+				method, route := metricLabels(c, s.routeSet)
+				s.Metrics.requests.WithLabelValues(method, route, strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
 			}
 			return nil
 		}
@@ -109,4 +111,24 @@ func (s *InstrumentedStore) Append(ctx context.Context, stream string, exp event
 	}
 	s.m.appends.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 	return res, err
+}
+
+// metricLabels names a request for the metrics with values from a fixed
+// set, so that a client cannot add series at will (a made-up method, a
+// path that matches no route): the method if it is one HTTP defines, else
+// "other"; the route template if the request matched one, else
+// "unmatched".
+func metricLabels(c echo.Context, routes map[string]bool) (method, route string) {
+	method = c.Request().Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		method = "other"
+	}
+	route = c.Path()
+	if !routes[route] {
+		route = "unmatched"
+	}
+	return method, route
 }

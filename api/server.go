@@ -53,6 +53,11 @@ type Server struct {
 	// answers the routes that need no role (health, readiness, metrics, the
 	// OpenAPI document, the sign-in page) and refuses every other.
 	Auth *auth.Verifier
+	// MetricsElsewhere serves /metrics only from MetricsHandler, on a
+	// listener of its own (serve --metrics-addr), not on the public one.
+	MetricsElsewhere bool
+	// routeSet holds the route templates Handler registered.
+	routeSet map[string]bool
 	// RateLimit bounds each token's requests; zero means no limit.
 	RateLimit RateLimit
 	limiters  limiters
@@ -76,7 +81,9 @@ func (s *Server) Handler() *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})))
+	if !s.MetricsElsewhere {
+		e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()))
+	}
 	e.GET("/openapi.json", func(c echo.Context) error {
 		doc, err := openAPIDocument()
 		if err != nil {
@@ -104,6 +111,13 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/las/:la/rulebook-changes", s.rulebookChanges, s.allow(auth.Inspector, auth.Manager, auth.Auditor))
 	v1.GET("/rulebooks", s.listRulebooks, anyone)
 	v1.GET("/rulebooks/:id", s.getRulebook, anyone)
+	// The metrics label requests by these templates only.
+	s.routeSet = map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			s.routeSet[r.Path] = true
+		}
+	}
 	return e
 }
 
@@ -537,4 +551,9 @@ func (s *Server) getRulebook(c echo.Context) error {
 		return &domain.Error{Code: domain.NotFound, Message: domain.ErrorMessage(err)}
 	}
 	return c.JSON(http.StatusOK, rb)
+}
+
+// MetricsHandler serves the Prometheus metrics, for a listener of its own.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
 }

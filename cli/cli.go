@@ -32,7 +32,7 @@ import (
 const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 
 Usage:
-  ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--keys PATH] [--addr ADDR] [--demo]
+  ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--keys PATH] [--addr ADDR] [--metrics-addr ADDR] [--demo]
                      [--auth-jwks-url URL | --auth-jwks FILE | --auth-secret S | --auth-secret-file F]
                      [--auth-issuer ISS] [--auth-audience AUD]
   ehcledger loadtest [--clients 16] [--duration 10s]
@@ -168,6 +168,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	store := fs.String("store", envOr("EHC_STORE", ""), "event store: sqlite:PATH, esdb://HOST:PORT?... or esdb+discover://... (default: --db)")
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
+	metricsAddr := fs.String("metrics-addr", envOr("EHC_METRICS_ADDR", ""), "serve /metrics on this address only, not on --addr (so it need not face the internet)")
 	keysFlag := fs.String("keys", envOr("EHC_KEYS", ""), "case-key store file (default: beside the views, DB.keys); its master key is KEYS.master unless EHC_KEYS_MASTER_KEY_FILE names one")
 	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty and, unless tokens are verified otherwise, sign development tokens with the secret in DB.dev-secret, beside the views (made if missing, mode 0600)")
 	af := addAuthFlags(fs)
@@ -272,6 +273,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		cancelRun()
 		return fmt.Errorf("--addr: %w", err)
+	}
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			cancelRun()
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		srv.MetricsElsewhere = true
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
