@@ -491,3 +491,14 @@ func TestMetricsLabelOnlyKnownMethodsAndRoutes(t *testing.T) {
 		}
 	})
 }
+
+func TestAPeriodLongerThanTenYearsIsRefused(t *testing.T) {
+	h := newHarness(t)
+	for _, path := range []string{"/v1/stats?la=E09000001&from=0001-01-01&to=9999-12-31", "/ui/stats?la=E09000001&from=2000-01-01&to=2010-01-02"} {
+		r := h.do("GET", path, "")
+		if r.status != 422 {
+			t.Fatalf("%s answered %d", path, r.status)
+		}
+	}
+	h.do("GET", "/v1/stats?la=E09000001&from=2014-09-01&to=2024-08-31", "").want(t, 200)
+}

@@ -35,8 +35,17 @@ func readPeriod(c echo.Context, def projections.Period) (projections.Period, err
 	if !p.To.IsZero() && p.To < p.From {
 		return p, domain.FieldErrorf("to", "%s is before from (%s)", p.To, p.From)
 	}
+	// A period is counted month by month: bound it, so that one request
+	// cannot ask for centuries of figures.
+	if !p.To.IsZero() && p.To > p.From.AddMonths(12*maxPeriodYears) {
+		return p, domain.FieldErrorf("to", "the period from %s to %s is longer than %d years: ask for at most %d", p.From, p.To, maxPeriodYears, maxPeriodYears)
+	}
 	return p, nil
 }
+
+// maxPeriodYears is the longest period the figures are counted over in one
+// request.
+const maxPeriodYears = 10
 
 // statsQuery reads what an inspector asks about: ?as_of, the period (?from,
 // ?to) and an LA (?la, empty for England).
