@@ -502,3 +502,19 @@ func TestAPeriodLongerThanTenYearsIsRefused(t *testing.T) {
 	}
 	h.do("GET", "/v1/stats?la=E09000001&from=2014-09-01&to=2024-08-31", "").want(t, 200)
 }
+
+func TestCSVCellsNeverStartAFormula(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", `{"id":"c1","la":"E09000001","on":"2024-03-01","reason":"=HYPERLINK(\"http://evil\",\"x\")","data":{"requester":"parent","birth_date":"2015-05-01"}}`).want(t, 201)
+	req, _ := http.NewRequest("GET", h.srv.URL+"/v1/cases/c1/timeline?format=csv", nil)
+	req.Header.Set("Authorization", sign(t, auth.Auditor, "E09000001"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `'=HYPERLINK`) {
+		t.Fatalf("status %d, body:\n%s", resp.StatusCode, body)
+	}
+}

@@ -1,7 +1,8 @@
 package api
 
 import (
-	"encoding/csv"
+	"github.com/ehcledger/ehcledger/internal/safecsv"
+
 	"net/http"
 	"sort"
 	"strconv"
@@ -119,7 +120,7 @@ func writeStatsCSV(w http.ResponseWriter, rows []projections.Stats) error {
 		stageNames = append(stageNames, k)
 	}
 	sort.Strings(stageNames)
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w)
 	header := []string{"la", "from", "to", "requests", "assessments", "refusals", "decisions_not_to_issue", "plans_issued",
 		"within_20_weeks", "share_within_20_weeks", "plans_excluding_exceptions", "within_20_weeks_excluding_exceptions",
 		"share_within_20_weeks_excluding_exceptions", "median_weeks_to_plan", "p90_weeks_to_plan", "appealable_decisions",

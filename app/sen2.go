@@ -2,7 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/csv"
+	"github.com/ehcledger/ehcledger/internal/safecsv"
+
 	"io"
 	"math"
 	"slices"
@@ -227,7 +228,7 @@ func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Hol
 			return 0, err
 		}
 	}
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w)
 	if err := cw.Write(SEN2Columns); err != nil {
 		return 0, err
 	}

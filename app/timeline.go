@@ -2,7 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/csv"
+	"github.com/ehcledger/ehcledger/internal/safecsv"
+
 	"encoding/json"
 	"io"
 	"strconv"
@@ -63,7 +64,7 @@ func timeline(lc *loadedCase) []TimelineEntry {
 
 // WriteTimelineCSV writes a timeline as CSV with a header row.
 func WriteTimelineCSV(w io.Writer, caseID string, entries []TimelineEntry) error {
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w)
 	_ = cw.Write([]string{"case", "version", "position", "event", "occurred_on", "recorded_at", "recorded_late", "actor", "la",
 		"reason", "corrects", "corrected_by", "correlation_id", "causation_id", "data", "hash"})
 	for _, e := range entries {
