@@ -392,6 +392,9 @@ func (s *Server) getHistory(c echo.Context) error {
 	if len(h) == 0 {
 		return domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
+	for i := range h {
+		h[i].Reason = s.Ledger.OpenReason(id, h[i].Reason) // stored sealed
+	}
 	return c.JSON(http.StatusOK, map[string]any{"case": id, "history": h})
 }
 

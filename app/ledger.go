@@ -279,7 +279,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		return CommandResult{}, err
 	}
 	if fix, ok := events[0].(*domain.StepCorrected); ok && req.Reason == "" {
-		req.Reason = fix.Reason // a correction is late by nature; its reason says why
+		req.Reason = fix.Reason.Plain // a correction is late by nature; its reason says why
 	}
 	recordedAt := req.RecordedAt
 	if recordedAt.IsZero() {
@@ -315,8 +315,12 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 			return CommandResult{}, &domain.Error{Code: domain.Internal, Message: "could not erase the personal details", Err: err}
 		}
 	}
+	reason, err := sealReason(l.Keys, req.Case, req.Reason)
+	if err != nil {
+		return CommandResult{}, err
+	}
 	data, err := Envelope(events, Meta{On: req.On, RecordedAt: recordedAt, Actor: req.Actor, LA: la,
-		Correlation: correlation, Causation: commandID, Reason: req.Reason})
+		Correlation: correlation, Causation: commandID, Reason: reason})
 	if err != nil {
 		return CommandResult{}, err
 	}
@@ -548,7 +552,7 @@ func (l *Ledger) CaseAndTimeline(ctx context.Context, id string, asOf domain.Dat
 	if err != nil {
 		return CaseView{}, nil, err
 	}
-	tl := timeline(now) // the whole history, as an auditor reads it
+	tl := l.timeline(now) // the whole history, as an auditor reads it
 	view, err := l.view(ctx, lc, id, asOf, knownAt)
 	return view, tl, err
 }

@@ -16,11 +16,14 @@ type Keys interface {
 	Erase(caseID string) error
 }
 
-// Seal replaces the clear personal details of a case's new events (a
-// request, or a correction of one) with their sealed form, so they are never
-// stored as they are.
+// Seal replaces the clear personal details and free text of a case's new
+// events (an opening or a correction of one; evidence, reasons) with their
+// sealed form, so they are never stored as they are.
 func Seal(k Keys, caseID string, events []domain.Event) error {
 	for _, e := range events {
+		if err := sealTexts(k, caseID, e); err != nil {
+			return err
+		}
 		var err error
 		switch v := e.(type) {
 		case domain.Opener:
@@ -86,12 +89,15 @@ func openPersonal(k Keys, caseID string, r *domain.Opening) (Person, error) {
 }
 
 // openHistory opens in place every sealed detail of a case's history (the
-// request's and its corrections'), so that the domain can check a
-// correction against them and a view show them. It returns the person as the
+// opening's and its corrections', and every free text), so that the domain
+// can check a correction against them and a view show them. It returns the person as the
 // history stands before corrections.
 func openHistory(k Keys, caseID string, history []domain.Step) (Person, error) {
 	var person Person
 	for i, st := range history {
+		if err := openTexts(k, caseID, st.Event); err != nil {
+			return Person{}, err
+		}
 		switch v := st.Event.(type) {
 		case domain.Opener:
 			if i > 0 {

@@ -43,17 +43,18 @@ func (l *Ledger) Timeline(ctx context.Context, id string, gate Gate) ([]Timeline
 	if err != nil {
 		return nil, err
 	}
-	return timeline(now), nil
+	return l.timeline(now), nil
 }
 
-// timeline lists a case's events as read, with their corrections.
-func timeline(lc *loadedCase) []TimelineEntry {
+// timeline lists a case's events as read, with their corrections; the
+// reasons are opened (or shown erased).
+func (l *Ledger) timeline(lc *loadedCase) []TimelineEntry {
 	out := make([]TimelineEntry, len(lc.events))
 	for i, e := range lc.events {
 		occurred, _ := domain.ParseDate(e.OccurredOn)
 		out[i] = TimelineEntry{Version: e.Version, Position: e.Position, Event: e.Type, OccurredOn: e.OccurredOn,
 			RecordedAt: e.RecordedAt, RecordedLate: occurred < domain.DateOf(e.RecordedAt), Actor: e.Actor, LA: e.LA,
-			Reason: e.Reason, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: e.Payload, Hash: e.Hash}
+			Reason: l.OpenReason(lc.c.ID, e.Reason), CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: e.Payload, Hash: e.Hash}
 		if fix, ok := lc.history[i].Event.(*domain.StepCorrected); ok && fix.Corrects >= 1 && int(fix.Corrects) <= len(out) {
 			out[i].Corrects = fix.Corrects
 			out[fix.Corrects-1].CorrectedBy = append(out[fix.Corrects-1].CorrectedBy, e.Version)

@@ -688,7 +688,7 @@ func recordException(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if d.To < d.From {
 		return nil, FieldErrorf("data.to", "%s is before from (%s)", d.To, d.From)
 	}
-	if err := required("evidence", d.Evidence); err != nil {
+	if err := requiredText("evidence", d.Evidence); err != nil {
 		return nil, err
 	}
 	return []Event{&d}, nil

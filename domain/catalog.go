@@ -455,8 +455,9 @@ func (s *CommandSpec) MaySend(role string) bool {
 	return false
 }
 
-// commandFor returns the command whose own event has type t.
-func commandFor(t string) string {
+// CommandForEvent returns the command whose own event has type t, "" for
+// none.
+func CommandForEvent(t string) string {
 	if s := theCatalog().byEvent[t]; s != nil {
 		return s.Name
 	}

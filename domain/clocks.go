@@ -349,7 +349,7 @@ func (cc *CaseClocks) ExceptionsFor(c *Clock, cal SchoolCalendars) []Exception {
 				to = min(to, er.InForceUntil)
 			}
 			if x.Kind == er.Kind && c.daysInside(from, to) >= least {
-				out = append(out, Exception{Kind: x.Kind, From: x.From, To: x.To, Evidence: x.Evidence})
+				out = append(out, Exception{Kind: x.Kind, From: x.From, To: x.To, Evidence: x.Evidence.Shown()})
 			}
 		}
 	}

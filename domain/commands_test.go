@@ -182,3 +182,35 @@ func TestSchoolAskedNamesTheSchoolOfEveryStepThatAsksOne(t *testing.T) {
 		}
 	}
 }
+
+// TestFreeTextIsSealedText holds every field of a command's data or an
+// event that holds free text (a reason, evidence) to the Text type, which
+// the application seals before it is stored.
+func TestFreeTextIsSealedText(t *testing.T) {
+	textType := reflect.TypeFor[Text]()
+	var walk func(where string, typ reflect.Type)
+	walk = func(where string, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ == textType {
+			return
+		}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name := jsonName(f)
+			if (strings.HasSuffix(name, "reason") || name == "evidence") && f.Type != textType {
+				t.Errorf("%s.%s holds free text as %s, not domain.Text: it would be stored in the clear", where, name, f.Type)
+			}
+			walk(where, f.Type)
+		}
+	}
+	for _, s := range Commands() {
+		if s.Data != nil {
+			walk(s.Name, reflect.TypeOf(s.Data))
+		}
+	}
+	for _, e := range Events() {
+		walk(e.Type, reflect.TypeOf(e.New()))
+	}
+}

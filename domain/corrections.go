@@ -3,7 +3,6 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // TypeStepCorrected is the stored name of a correction.
@@ -23,7 +22,7 @@ type StepCorrected struct {
 	On       Date            `json:"on,omitempty"`
 	Data     json.RawMessage `json:"data,omitempty"`
 	Void     bool            `json:"void,omitempty"`
-	Reason   string          `json:"reason"`
+	Reason   Text            `json:"reason"`
 	// Personal is Details sealed with the case's key, as in RequestReceived.
 	Personal []byte `json:"personal,omitempty"`
 	// Details are the corrected personal details in the clear: from the
@@ -150,7 +149,7 @@ func effective(history []Step, rulesAt func(Date) *Rulebook, h Holidays, strict 
 			}
 			data = b
 		}
-		name := commandFor(s.Event.EventType())
+		name := CommandForEvent(s.Event.EventType())
 		evs, err := c.Decide(Command{Name: name, On: on, Data: data, Holidays: h, replay: replay}, rulesAt(on))
 		if err != nil {
 			refused[s.Version] = &Error{Code: ErrorCode(err), Field: "corrects",
@@ -324,8 +323,11 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 	if _, ok := target.Event.(*StepCorrected); ok {
 		return nil, FieldErrorf("data.version", "version %d is itself a correction: correct the original step", d.Version)
 	}
-	if strings.TrimSpace(d.Reason) == "" {
+	if !d.Reason.Given() {
 		return nil, FieldErrorf("data.reason", "is required: say why the step is corrected")
+	}
+	if err := checkText("reason", d.Reason); err != nil {
+		return nil, err
 	}
 	if d.On.IsZero() && len(d.Data) == 0 && !d.Void {
 		return nil, FieldErrorf("data", "give the right date (on), the right data (data), or void")
@@ -401,7 +403,7 @@ type correctionData struct {
 	On      Date            `json:"on"`
 	Data    json.RawMessage `json:"data"`
 	Void    bool            `json:"void"`
-	Reason  string          `json:"reason"`
+	Reason  Text            `json:"reason"`
 }
 
 // correctStep decides correct_step: the correction of an earlier step,

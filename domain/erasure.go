@@ -1,7 +1,5 @@
 package domain
 
-import "strings"
-
 // TypePersonalDataErased is the stored name of an erasure.
 const TypePersonalDataErased = "personal_data_erased"
 
@@ -9,7 +7,7 @@ const TypePersonalDataErased = "personal_data_erased"
 // the application destroys the case's key, so the sealed details can no
 // longer be read anywhere, while every step and clock of the case remain.
 type PersonalDataErased struct {
-	Reason string `json:"reason"`
+	Reason Text `json:"reason"`
 }
 
 // EventType implements Event.
@@ -19,7 +17,7 @@ func (PersonalDataErased) EventType() string { return TypePersonalDataErased }
 func (PersonalDataErased) SchemaVersion() int { return 1 }
 
 // Attr implements Event.
-func (e PersonalDataErased) Attr(n string) string { return pick(n, "reason", e.Reason) }
+func (PersonalDataErased) Attr(string) string { return "" }
 
 // erasePersonalData decides erase_personal_data.
 func erasePersonalData(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
@@ -27,8 +25,11 @@ func erasePersonalData(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if err := cmd.decode(&d); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(d.Reason) == "" {
+	if !d.Reason.Given() {
 		return nil, FieldErrorf("data.reason", "is required: say why the personal data is erased (for example the request of the data subject)")
+	}
+	if err := checkText("reason", d.Reason); err != nil {
+		return nil, err
 	}
 	if c.erased {
 		return nil, conflictf("erase_personal_data: the personal data of this case is already erased")

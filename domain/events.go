@@ -166,7 +166,7 @@ type ExceptionRecorded struct {
 	Kind     string `json:"kind" enum:"school_closure,personal_circumstances,absence,missed_appointment,coronavirus"`
 	From     Date   `json:"from"`
 	To       Date   `json:"to"`
-	Evidence string `json:"evidence"`
+	Evidence Text   `json:"evidence"`
 }
 
 // DecidedNotToIssue records notice that no plan will be issued.

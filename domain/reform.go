@@ -119,8 +119,8 @@ const (
 // PanelRecord is what an LA decision records about the multi-agency panel's
 // view: that it was considered and, when the LA departs from it, why.
 type PanelRecord struct {
-	PanelConsidered bool   `json:"panel_considered,omitempty"`
-	DepartureReason string `json:"departure_reason,omitempty"`
+	PanelConsidered bool `json:"panel_considered,omitempty"`
+	DepartureReason Text `json:"departure_reason,omitempty"`
 }
 
 // PanelDecided records a multi-agency panel's view on one subject.
@@ -162,8 +162,8 @@ type PlacementNamed struct {
 	Mainstream            bool   `json:"mainstream"`
 	FundingBand           string `json:"funding_band,omitempty"`
 	Tariff                string `json:"tariff,omitempty"`
-	IncompatibilityReason string `json:"incompatibility_reason,omitempty"`
-	PreferenceReason      string `json:"preference_reason,omitempty"`
+	IncompatibilityReason Text   `json:"incompatibility_reason,omitempty"`
+	PreferenceReason      Text   `json:"preference_reason,omitempty"`
 	PanelRecord
 }
 
@@ -260,7 +260,7 @@ func (c *Case) checkPanel(rb *Rulebook, step, subject, outcome string, p PanelRe
 		if !p.PanelConsidered {
 			return FieldErrorf("data.panel_considered", "must be true: record that the panel's view on the %s was considered", subject)
 		}
-		if outcome != "" && rec != outcome && strings.TrimSpace(p.DepartureReason) == "" {
+		if outcome != "" && rec != outcome && !p.DepartureReason.Given() {
 			return FieldErrorf("data.departure_reason", "the panel recommended %q on the %s: say why the LA departs from it", rec, subject)
 		}
 	case rb.Features[featurePanels]:
@@ -412,7 +412,7 @@ func (c *Case) checkAdvisoryPlacement(d *PlacementNamed) error {
 	if s, ok := c.tailored[d.Setting]; ok {
 		d.Mainstream = s.Mainstream
 	}
-	if first, ok := c.firstAvailable(); ok && first != d.Setting && strings.TrimSpace(d.PreferenceReason) == "" {
+	if first, ok := c.firstAvailable(); ok && first != d.Setting && !d.PreferenceReason.Given() {
 		return FieldErrorf("data.preference_reason", "%s is the family's first preference with a place: record why the LA names %s instead", first, d.Setting)
 	}
 	return nil
@@ -452,7 +452,7 @@ func (c *Case) checkBindingPlacement(d *PlacementNamed) error {
 		}
 		passed = append(passed, id)
 	}
-	if len(passed) > 0 && strings.TrimSpace(d.IncompatibilityReason) == "" {
+	if len(passed) > 0 && !d.IncompatibilityReason.Given() {
 		return FieldErrorf("data.incompatibility_reason", "the family's mainstream preference %s may be passed over only as incompatible with the provision of efficient education of others: record why", strings.Join(passed, ", "))
 	}
 	return nil

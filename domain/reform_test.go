@@ -48,7 +48,7 @@ func TestReformPanels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r, ok := evs[0].(*AssessmentRefused); !ok || r.DepartureReason != "needs met at SEN support" || !r.PanelConsidered {
+			if r, ok := evs[0].(*AssessmentRefused); !ok || r.DepartureReason.Plain != "needs met at SEN support" || !r.PanelConsidered {
 				t.Errorf("recorded %#v", evs[0])
 			}
 		})
@@ -105,7 +105,7 @@ func TestReformTailoredList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := evs[0].(*PlacementNamed); p.Mainstream || p.PreferenceReason == "" {
+			if p := evs[0].(*PlacementNamed); p.Mainstream || p.PreferenceReason.Plain == "" {
 				t.Errorf("recorded %#v", p)
 			}
 		})

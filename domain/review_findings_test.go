@@ -105,7 +105,7 @@ func TestHistoriesOnceAcceptedStayReadable(t *testing.T) {
 	// details known to the domain, and a correction of its date.
 	h := stored(t, [3]string{"2024-03-01", "receive_request", `{"requester":"parent","birth_date":"2010-01-10"}`})
 	h[0].Event.(*RequestReceived).Details.BirthDate = d("1999-01-10")
-	h = append(h, Step{Version: 2, On: d("2024-03-10"), Event: &StepCorrected{Corrects: 1, Type: TypeRequestReceived, On: d("2024-03-04"), Reason: "r"}})
+	h = append(h, Step{Version: 2, On: d("2024-03-10"), Event: &StepCorrected{Corrects: 1, Type: TypeRequestReceived, On: d("2024-03-04"), Reason: Text{Plain: "r"}}})
 	eff, err := Effective(h, currentLaw)
 	if err != nil || len(eff) != 1 || eff[0].On != d("2024-03-04") {
 		t.Fatalf("effective %v, %v", eff, err)

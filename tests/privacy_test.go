@@ -32,6 +32,17 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	s.must(201, "POST", "/v1/cases/p1/commands/correct_step", `{"reason":"from the paper file","data":{"version":1,"on":"2024-02-28",
 		"reason":"the date stamp and the forename were mis-keyed","data":{"requester":"parent","birth_date":"2016-02-29",
 		"forename":"Ottilie","surname":"Quirke-Ellingham","address":"7 Larkspur Row, Tadcaster","postcode":"LS24 9ZZ"}}}`, "Authorization", cw)
+	// Every free text carries a marker: the reason a step is recorded
+	// late, an exception's evidence, a correction's reason and the
+	// evidence it corrects to.
+	s.must(201, "POST", "/v1/cases/p1/commands/record_exception", `{"on":"2024-04-10","reason":"MARKER-LATE-REASON-Q7",
+		"data":{"kind":"personal_circumstances","from":"2024-04-01","to":"2024-04-09","evidence":"MARKER-EVIDENCE-Q7"}}`, "Authorization", cw)
+	s.must(201, "POST", "/v1/cases/p1/commands/correct_step", `{"reason":"r","data":{"version":4,"reason":"MARKER-CORRECTION-REASON-Q7",
+		"data":{"kind":"personal_circumstances","from":"2024-04-01","to":"2024-04-09","evidence":"MARKER-CORRECTED-EVIDENCE-Q7"}}}`, "Authorization", cw)
+	opened := s.must(200, "GET", "/v1/cases/p1/timeline", "", "Authorization", cw)["timeline"].([]any)
+	if r := opened[3].(map[string]any)["reason"]; r != "MARKER-LATE-REASON-Q7" {
+		t.Fatalf("the timeline does not open the sealed reason: %v", r)
+	}
 	before := s.must(200, "GET", "/v1/cases/p1", "", "Authorization", cw)
 	person, _ := before["person"].(map[string]any)
 	if person["forename"] != "Ottilie" || person["surname"] != "Quirke-Ellingham" || person["birth_date"] != "2016-02-29" || person["postcode"] != "LS24 9ZZ" {
@@ -43,11 +54,12 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 		}
 	}
 	stats := s.must(200, "GET", "/v1/stats?la=E09000001&from=2024-01-01&to=2024-12-31&as_of=2024-12-31", "")
+	firstLogs := s.logs.String()
 	s.stop()
 
-	secrets := []string{"Quirke-Ellingham", "Ottoline", "Ottilie", "Larkspur", "LS24 9ZZ", "2016-02-29"}
+	secrets := []string{"Quirke-Ellingham", "Ottoline", "Ottilie", "Larkspur", "LS24 9ZZ", "2016-02-29", "MARKER-"}
 	seen := false // the scan reads what is stored: the request's other data is there
-	for _, f := range filesUnder(t, dir) {
+	for _, f := range append(filesUnder(t, dir), fileData{name: "server logs", data: []byte(firstLogs)}) {
 		seen = seen || bytes.Contains(f.data, []byte(`"requester":"parent"`))
 		for _, secret := range secrets {
 			if bytes.Contains(f.data, []byte(secret)) {
@@ -71,7 +83,7 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	s.must(403, "POST", "/v1/cases/p1/commands/erase_personal_data", `{"data":{"reason":"the young person asked"}}`, "Authorization", cw)
 	mgr := "Bearer " + tokenAs(t, "mgr-1", auth.Manager, "E09000001")
 	s.must(422, "POST", "/v1/cases/p1/commands/erase_personal_data", `{"data":{}}`, "Authorization", mgr)
-	s.must(201, "POST", "/v1/cases/p1/commands/erase_personal_data", `{"data":{"reason":"the young person asked"}}`, "Authorization", mgr)
+	s.must(201, "POST", "/v1/cases/p1/commands/erase_personal_data", `{"data":{"reason":"MARKER-ERASURE-REASON-Q7"}}`, "Authorization", mgr)
 	s.must(409, "POST", "/v1/cases/p1/commands/erase_personal_data", `{"data":{"reason":"again"}}`, "Authorization", mgr)
 	after := s.must(200, "GET", "/v1/cases/p1", "", "Authorization", cw)
 	if p, _ := after["person"].(map[string]any); p["erased"] != true || p["surname"] != nil || p["birth_date"] != nil {
@@ -87,13 +99,24 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	if last := tl[len(tl)-1].(map[string]any); last["event"] != "personal_data_erased" || last["actor"] != "mgr-1" {
 		t.Fatalf("the timeline does not end with the erasure: %v", last)
 	}
+	if r := tl[3].(map[string]any)["reason"]; r != "(erased)" {
+		t.Fatalf("after erasure the late step's reason reads %v", r)
+	}
 	// Erased details take no correction; the request's date still does.
 	s.must(409, "POST", "/v1/cases/p1/commands/correct_step", `{"data":{"version":1,"reason":"r","data":{"requester":"parent","birth_date":"2016-03-01"}}}`, "Authorization", cw)
 	s.must(201, "POST", "/v1/cases/p1/commands/correct_step", `{"data":{"version":1,"on":"2024-02-27","reason":"the stamp was a day out"}}`, "Authorization", cw)
 	if p, _ := s.must(200, "GET", "/v1/cases/p1", "", "Authorization", cw)["person"].(map[string]any); p["erased"] != true || p["forename"] != nil {
 		t.Fatalf("after a correction of an erased case the view shows %v", p)
 	}
+	logs := s.logs.String()
 	s.stop()
+	// Nothing any server wrote holds a marker in the clear: store, WAL,
+	// views, snapshots, keys, and the logs.
+	for _, f := range append(filesUnder(t, dir), fileData{name: "server logs", data: []byte(logs)}) {
+		if bytes.Contains(f.data, []byte("MARKER-")) {
+			t.Errorf("%s holds a free-text marker in the clear", f.name)
+		}
+	}
 	if out, err := exec.Command(binary, "verify", "--db", db).CombinedOutput(); err != nil || !strings.Contains(string(out), "every hash chain is intact") {
 		t.Fatalf("verify after erasure: %v\n%s", err, out)
 	}
