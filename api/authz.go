@@ -105,14 +105,17 @@ func (s *Server) caseInScope(c echo.Context, id string) (string, error) {
 	return la, mayWorkOn(c, id, la, movingTo)
 }
 
-// mayWorkOn refuses a case of an LA the principal does not work for. A case
-// being transferred is in scope for the LA it is moving to as well.
+// mayWorkOn refuses a case of an LA the principal does not work for, as if
+// it did not exist. A case being transferred is in scope for the LA it is
+// moving to as well.
 func mayWorkOn(c echo.Context, id, la, movingTo string) error {
 	p := principal(c)
 	if p.InLA(la) || (movingTo != "" && p.InLA(movingTo)) {
 		return nil
 	}
-	return domain.Errorf(domain.Forbidden, "case %s belongs to LA %s, which %s %s does not work for", id, la, p.Role, p.Subject)
+	// Answered as for a case that does not exist: a case of another LA is
+	// none of the caller's business, not even that it exists or whose it is.
+	return domain.Errorf(domain.NotFound, "there is no case %s", id)
 }
 
 // caseGate is the gate of a read of case id by the request's principal: the

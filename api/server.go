@@ -247,9 +247,12 @@ func (s *Server) openCase(c echo.Context) error {
 		return err
 	}
 	req.LA = b.LA
-	if req.Expected == eventstore.Any {
-		req.Expected = eventstore.NoStream
+	// A new case has no version to match: an If-Match here could only tell
+	// the caller something of a case that already exists.
+	if req.Expected != eventstore.Any {
+		return domain.FieldErrorf("If-Match", "opening a case takes no If-Match: there is no version to match")
 	}
+	req.Expected = eventstore.NoStream
 	// An id already taken by another LA's case is refused without saying
 	// whose it is or when it opened.
 	req.Authorize = func(la, movingTo string) error {

@@ -233,11 +233,15 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		return CommandResult{}, err
 	}
 	if req.Authorize != nil && lc.c.Exists() {
-		// A step is authorised by the LA that owns it now: the LA a plan is
-		// moving to only accepts it (Case.Owner), and the LA it leaves
-		// keeps every other step until then.
-		if err := req.Authorize(lc.c.Owner(req.Command), ""); err != nil {
+		// The case must be in the caller's scope (either LA while its plan
+		// moves); then the step must be the caller's LA's to take: the LA a
+		// plan is moving to only accepts it (Case.Owner), and the LA it
+		// leaves keeps every other step until then.
+		if err := req.Authorize(lc.c.LA, lc.c.MovingTo); err != nil {
 			return CommandResult{}, err
+		}
+		if owner := lc.c.Owner(req.Command); req.Authorize(owner, "") != nil {
+			return CommandResult{}, domain.Errorf(domain.Forbidden, "%s on case %s is for LA %s to record", req.Command, req.Case, owner)
 		}
 	}
 	if req.IdempotencyKey != "" {
