@@ -518,3 +518,29 @@ func TestCSVCellsNeverStartAFormula(t *testing.T) {
 		t.Fatalf("status %d, body:\n%s", resp.StatusCode, body)
 	}
 }
+
+func TestStoredStringsFromTheCallerAreBounded(t *testing.T) {
+	h := newHarness(t)
+	long := strings.Repeat("x", 2001)
+	for name, headers := range map[string][]string{
+		"X-Correlation-ID": {"X-Correlation-ID", strings.Repeat("c", 101)},
+		"Idempotency-Key":  {"Idempotency-Key", "has spaces in it"},
+	} {
+		r := h.do("POST", "/v1/cases", openBody, headers...)
+		if r.status != 422 || r.body["field"] != name {
+			t.Errorf("%s: %d %v", name, r.status, r.body)
+		}
+	}
+	r := h.do("POST", "/v1/cases", `{"id":"c1","la":"E09000001","on":"2024-03-01","reason":"`+long+`","data":{"requester":"parent","birth_date":"2015-05-01"}}`)
+	if r.status != 422 || r.body["field"] != "reason" {
+		t.Errorf("a long reason: %d %v", r.status, r.body)
+	}
+	r = h.do("POST", "/v1/cases", `{"id":"c2","la":"E09000001","on":"2024-03-01","reason":"r","data":{"requester":"parent","birth_date":"2015-05-01"}}`)
+	if r.status != 201 {
+		t.Fatalf("a short reason: %d", r.status)
+	}
+	r = h.do("POST", "/v1/cases/c2/commands/record_exception", `{"on":"2024-03-02","reason":"r","data":{"kind":"absence","from":"2024-03-01","to":"2024-04-30","evidence":"`+long+`"}}`)
+	if r.status != 422 || r.body["field"] != "data.evidence" {
+		t.Errorf("a long evidence: %d %v", r.status, r.body)
+	}
+}

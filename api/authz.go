@@ -9,6 +9,7 @@ import (
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/projections"
 	"github.com/labstack/echo/v4"
 )
 
@@ -193,4 +194,25 @@ func safeNext(next string) string {
 		return "/ui/worklist"
 	}
 	return next
+}
+
+// recordWorklistReads records, in each LA's access log, the cases a
+// worklist shows, before it is served: a worklist names cases and their
+// caseworkers, so reading one is reading of those cases.
+func (s *Server) recordWorklistReads(c echo.Context, items []projections.WorklistItem) error {
+	byLA := map[string][]string{}
+	seen := map[string]bool{}
+	for _, it := range items {
+		if !seen[it.Case] {
+			seen[it.Case] = true
+			byLA[it.LA] = append(byLA[it.LA], it.Case)
+		}
+	}
+	p := principal(c)
+	for la, ids := range byLA {
+		if err := s.Ledger.RecordAccesses(c.Request().Context(), la, ids, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -342,3 +342,24 @@ func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
 		h.do("POST", "/v1/cases/c1/commands/hold_review_meeting", `{"on":"2024-07-09","reason":"r"}`, away...).want(t, 201)
 	})
 }
+
+func TestAWorklistReadIsInItsLAsAccessLog(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v)
+	cw := sign(t, auth.Caseworker, homeLA)
+	h.do("POST", "/v1/cases", openBody, "Authorization", cw).want(t, 201)
+	if items := h.do("GET", "/v1/worklist?la="+homeLA, "", "Authorization", cw).want(t, 200).body["items"].([]any); len(items) == 0 {
+		t.Fatal("the worklist is empty: the test proves nothing")
+	}
+	log := h.do("GET", "/v1/las/"+homeLA+"/access-log?case=c1", "", "Authorization", sign(t, auth.Auditor, homeLA)).want(t, 200)
+	found := false
+	for _, e := range log.body["access"].([]any) {
+		found = found || e.(map[string]any)["route"] == "GET /v1/worklist"
+	}
+	if !found {
+		t.Fatalf("the worklist read is not in the access log: %v", log.body)
+	}
+}

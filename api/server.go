@@ -167,6 +167,9 @@ func (s *Server) readBody(c echo.Context, allowIdentity bool) (stepBody, domain.
 	if !allowIdentity && (b.ID != "" || b.LA != "" || b.Opening != "") {
 		return b, 0, domain.FieldErrorf("body", "id, la and opening belong to opening a case (POST /v1/cases)")
 	}
+	if len(b.Reason) > maxReason {
+		return b, 0, domain.FieldErrorf("reason", "is longer than %d characters", maxReason)
+	}
 	switch {
 	case b.On != nil && b.At != nil:
 		return b, 0, domain.FieldErrorf("on", "give either on (a date) or at (an instant), not both")
@@ -182,8 +185,16 @@ func (s *Server) commandRequest(c echo.Context, caseID, command string, on domai
 	req := app.CommandRequest{Case: caseID, Command: command, On: on, Data: data, Actor: actor(c),
 		Expected: eventstore.Any, IdempotencyKey: c.Request().Header.Get("Idempotency-Key"),
 		CorrelationID: c.Request().Header.Get("X-Correlation-ID")}
-	if len(req.IdempotencyKey) > 200 {
-		return req, domain.FieldErrorf("Idempotency-Key", "is longer than 200 characters")
+	// Both are stored with every event of the command: identifiers, bounded.
+	if req.IdempotencyKey != "" {
+		if err := domain.ValidateID("Idempotency-Key", req.IdempotencyKey); err != nil {
+			return req, err
+		}
+	}
+	if req.CorrelationID != "" {
+		if err := domain.ValidateID("X-Correlation-ID", req.CorrelationID); err != nil {
+			return req, err
+		}
 	}
 	if m := c.Request().Header.Get("If-Match"); m != "" && m != "*" {
 		v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(m, "W/"), `"`), 10, 64)
@@ -488,6 +499,9 @@ func (s *Server) worklist(c echo.Context) error {
 	if items == nil {
 		items = []projections.WorklistItem{}
 	}
+	if err := s.recordWorklistReads(c, items); err != nil {
+		return err
+	}
 	summary := map[string]int{"overdue": 0, "at_risk": 0, "running": 0}
 	for _, it := range items {
 		switch {
@@ -563,3 +577,6 @@ func (s *Server) getRulebook(c echo.Context) error {
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
 }
+
+// maxReason bounds the reason a step is recorded late, like every free text.
+const maxReason = 2000

@@ -75,6 +75,9 @@ func (s *Server) pageWorklist(c echo.Context) error {
 	if data.Truncated {
 		data.Items = all[:300]
 	}
+	if err := s.recordWorklistReads(c, data.Items); err != nil {
+		return err
+	}
 	return render(c, "worklist.html", data)
 }
 
