@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -361,5 +362,34 @@ func TestAWorklistReadIsInItsLAsAccessLog(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the worklist read is not in the access log: %v", log.body)
+	}
+}
+
+func TestSmallNumbersAreSuppressedForInspectorsNotManagers(t *testing.T) {
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, v)
+	h.do("POST", "/v1/cases", openBody, "Authorization", sign(t, auth.Caseworker, homeLA)).want(t, 201)
+	q := "/v1/stats?la=" + homeLA + "&from=2024-01-01&to=2024-12-31"
+	inspected := h.do("GET", q, "", "Authorization", sign(t, auth.Inspector, homeLA)).want(t, 200).body
+	if inspected["requests"] != "<5" || inspected["small_numbers_suppressed"] != true || inspected["plans_issued"] != 0.0 {
+		t.Fatalf("an inspector read %v", inspected)
+	}
+	managed := h.do("GET", q, "", "Authorization", sign(t, auth.Manager, homeLA)).want(t, 200).body
+	if managed["requests"] != 1.0 {
+		t.Fatalf("the LA's manager read %v", managed["requests"])
+	}
+	req, _ := http.NewRequest("GET", h.srv.URL+q+"&format=csv", nil)
+	req.Header.Set("Authorization", sign(t, auth.Inspector, homeLA))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "<5") {
+		t.Fatalf("the inspector's CSV shows small numbers:\n%s", body)
 	}
 }

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"github.com/ehcledger/ehcledger/internal/safecsv"
 
 	"net/http"
 	"sort"
 	"strconv"
 
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/labstack/echo/v4"
@@ -99,8 +102,22 @@ func (s *Server) stats(c echo.Context) error {
 		rows = append([]projections.Stats{total}, per...)
 		body = map[string]any{"total": total, "las": per}
 	}
+	// Inspectors read the figures with small numbers suppressed; an LA's
+	// own managers read them exact.
+	suppress := principal(c).Role != auth.Manager
 	if format != "csv" {
+		if suppress {
+			if body, err = publishBody(la, rows); err != nil {
+				return err
+			}
+		}
 		return c.JSON(http.StatusOK, body)
+	}
+	if suppress {
+		c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="ehc-timeliness-`+p.From.String()+`-`+p.To.String()+`.csv"`)
+		c.Response().WriteHeader(http.StatusOK)
+		return writePublishedCSV(c.Response(), rows)
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="ehc-timeliness-`+p.From.String()+`-`+p.To.String()+`.csv"`)
@@ -146,4 +163,83 @@ func writeStatsCSV(w http.ResponseWriter, rows []projections.Stats) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// publishBody is the JSON body of the figures with small numbers
+// suppressed: one LA's row, or the total (national or granted) and the LAs'.
+func publishBody(la string, rows []projections.Stats) (any, error) {
+	if la != "" {
+		return publish(rows[0])
+	}
+	// A total over several LAs is shown as it is, as DfE publishes England's;
+	// each LA's row is suppressed.
+	las, err := publishAll(rows[1:])
+	if err != nil {
+		return nil, err
+	}
+	key := "total"
+	if rows[0].LA == "ENGLAND" {
+		key = "national"
+	}
+	return map[string]any{key: rows[0], "las": las}, nil
+}
+
+// writePublishedCSV writes the figures with small numbers suppressed in each
+// LA's row (a total over several LAs, first, as it is): the published JSON
+// values under the JSON names, in a fixed order.
+func writePublishedCSV(w http.ResponseWriter, rows []projections.Stats) error {
+	pub, err := publishAll(rows)
+	if err != nil {
+		return err
+	}
+	if len(rows) > 1 {
+		if pub[0], err = exactRow(rows[0]); err != nil {
+			return err
+		}
+	}
+	cols := map[string]bool{}
+	for _, r := range pub {
+		for k, v := range r {
+			if _, nested := v.(map[string]any); !nested && k != "period" {
+				cols[k] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(cols))
+	for k := range cols {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	cw := safecsv.NewWriter(w)
+	if err := cw.Write(names); err != nil {
+		return err
+	}
+	for _, r := range pub {
+		rec := make([]string, len(names))
+		for i, k := range names {
+			switch v := r[k].(type) {
+			case nil:
+				rec[i] = ""
+			case float64:
+				rec[i] = strconv.FormatFloat(v, 'f', -1, 64)
+			default:
+				rec[i] = fmt.Sprint(v)
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// exactRow is a row's JSON values without suppression.
+func exactRow(st projections.Stats) (map[string]any, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
 }
