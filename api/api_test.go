@@ -544,3 +544,13 @@ func TestStoredStringsFromTheCallerAreBounded(t *testing.T) {
 		t.Errorf("a long evidence: %d %v", r.status, r.body)
 	}
 }
+
+func TestAnIdempotencyKeyReusedForAnotherDayIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"r","on":"2024-04-05"}`, "Idempotency-Key", "k-9").want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"r","on":"2024-04-05"}`, "Idempotency-Key", "k-9").want(t, 200)
+	if r := h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"r","on":"2024-04-06"}`, "Idempotency-Key", "k-9"); r.status != 422 || r.body["field"] != "Idempotency-Key" {
+		t.Fatalf("a reuse for another day: %d %v", r.status, r.body)
+	}
+}

@@ -354,6 +354,12 @@ func replayed(lc *loadedCase, req CommandRequest) (CommandResult, bool, error) {
 			return CommandResult{}, true, &domain.Error{Code: domain.Conflict, Field: "Idempotency-Key",
 				Message: "this key was already used for a different command (" + e.Type + ")"}
 		}
+		if len(res.Events) == 0 && e.OccurredOn != req.On.String() {
+			// A retry repeats its request; a step on another day is another
+			// request, not the first one's result.
+			return CommandResult{}, true, domain.FieldErrorf("Idempotency-Key",
+				"this key was already used for %s on %s, not on %s", req.Command, e.OccurredOn, req.On)
+		}
 		res.Events = append(res.Events, e.Type)
 		res.Version, res.Position = e.Version, e.Position
 	}
