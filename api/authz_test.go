@@ -35,6 +35,17 @@ func signAs(t *testing.T, subject string, role auth.Role, las ...string) string 
 	return "Bearer " + tok
 }
 
+// verifiedHarness starts a server that verifies tokens signed with
+// testSecret, for tests that sign each request's token themselves.
+func verifiedHarness(t *testing.T) *harness {
+	t.Helper()
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newHarnessWith(t, v)
+}
+
 // route is one request of the authorisation table: who may send it.
 type route struct {
 	method, pattern, path, body string
@@ -45,11 +56,7 @@ type route struct {
 }
 
 func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	cw := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
 	h.do("POST", "/v1/cases", openBody, cw...).want(t, 201)
 	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"on":"2024-04-01","reason":"from the paper file"}`, cw...).want(t, 201)
@@ -181,11 +188,7 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 }
 
 func TestEveryReadOfACaseIsInItsLAsAccessLog(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	cw := sign(t, auth.Caseworker, homeLA)
 	h.do("POST", "/v1/cases", openBody, "Authorization", cw).want(t, 201)
 	for _, path := range []string{"/v1/cases/c1", "/v1/cases/c1/clocks", "/v1/cases/c1/history", "/v1/cases/c1/timeline"} {
@@ -270,11 +273,7 @@ func TestABodyOverTheLimitIsRefusedAndRecordsNothing(t *testing.T) {
 }
 
 func TestAnInspectorOfSomeLAsSeesThoseTogetherNotEngland(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	for _, la := range []string{homeLA, otherLA, "E09000003"} {
 		body := strings.Replace(openBody, `"id":"c1","la":"E09000001"`, `"id":"c-`+la+`","la":"`+la+`"`, 1)
 		h.do("POST", "/v1/cases", body, "Authorization", sign(t, auth.Caseworker, la)).want(t, 201)
@@ -292,11 +291,7 @@ func TestAnInspectorOfSomeLAsSeesThoseTogetherNotEngland(t *testing.T) {
 }
 
 func TestOpeningACaseIDTakenByAnotherLASaysNothingOfIt(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	h.do("POST", "/v1/cases", openBody, "Authorization", sign(t, auth.Caseworker, homeLA)).want(t, 201)
 	for _, body := range []string{
 		`{"reason":"r","id":"c1","la":"` + otherLA + `","on":"2024-03-01","data":{"requester":"parent","birth_date":"2015-05-01"}}`,
@@ -313,11 +308,7 @@ func TestOpeningACaseIDTakenByAnotherLASaysNothingOfIt(t *testing.T) {
 // the LA the plan leaves keeps every step but the acceptance, which only the
 // LA it moves to may record; after acceptance only the new LA acts.
 func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	home := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
 	away := []string{"Authorization", sign(t, auth.Caseworker, otherLA)}
 	awayManager := []string{"Authorization", sign(t, auth.Manager, otherLA)}
@@ -345,11 +336,7 @@ func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
 }
 
 func TestAWorklistReadIsInItsLAsAccessLog(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	cw := sign(t, auth.Caseworker, homeLA)
 	h.do("POST", "/v1/cases", openBody, "Authorization", cw).want(t, 201)
 	if items := h.do("GET", "/v1/worklist?la="+homeLA, "", "Authorization", cw).want(t, 200).body["items"].([]any); len(items) == 0 {
@@ -366,11 +353,7 @@ func TestAWorklistReadIsInItsLAsAccessLog(t *testing.T) {
 }
 
 func TestSmallNumbersAreSuppressedForInspectorsNotManagers(t *testing.T) {
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte(testSecret), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarnessWith(t, v)
+	h := verifiedHarness(t)
 	h.do("POST", "/v1/cases", openBody, "Authorization", sign(t, auth.Caseworker, homeLA)).want(t, 201)
 	q := "/v1/stats?la=" + homeLA + "&from=2024-01-01&to=2024-12-31"
 	inspected := h.do("GET", q, "", "Authorization", sign(t, auth.Inspector, homeLA)).want(t, 200).body
