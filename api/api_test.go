@@ -34,8 +34,8 @@ type harness struct {
 
 // newHarness starts a server that verifies tokens signed with testSecret.
 // A request sent without an Authorization header carries a token signed for
-// the role whose work it is (roleFor), in every LA, held by the X-Actor
-// header's name when there is one.
+// the role whose work it is (roleFor), in homeLA (every LA for an admin),
+// held by the X-Actor header's name when there is one.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	return newHarnessWith(t, nil)
@@ -100,7 +100,13 @@ func (h *harness) do(method, path, body string, headers ...string) reply {
 		if subject == "" {
 			subject = "t-" + string(role)
 		}
-		req.Header.Set("Authorization", signAs(h.t, subject, role, auth.AnyLA))
+		// Only admins may hold every LA; the others' tokens name the LA
+		// these tests work in.
+		las := []string{homeLA}
+		if role == auth.Admin {
+			las = []string{auth.AnyLA}
+		}
+		req.Header.Set("Authorization", signAs(h.t, subject, role, las...))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -227,7 +233,8 @@ func TestCaseLifecycleOverHTTP(t *testing.T) {
 		if len(items) != 2 {
 			t.Fatalf("%d running clocks, want 2 (annual review and appeal window): %s", len(items), r.raw)
 		}
-		if r := h.do("GET", "/v1/worklist?la=E00000000", "").want(t, 200); len(r.body["items"].([]any)) != 0 {
+		other := []string{"Authorization", sign(t, auth.Caseworker, "E00000000")}
+		if r := h.do("GET", "/v1/worklist?la=E00000000", "", other...).want(t, 200); len(r.body["items"].([]any)) != 0 {
 			t.Fatalf("another LA's worklist is not empty: %s", r.raw)
 		}
 		h.do("GET", "/v1/worklist?status=sleeping", "").want(t, 422)

@@ -47,11 +47,11 @@ func TestAServerWithoutAVerifierGrantsNoRole(t *testing.T) {
 			continue
 		}
 		for _, role := range auth.Roles {
-			t.Run(name+" as "+string(role)+" of every LA is refused", func(t *testing.T) {
+			t.Run(name+" as "+string(role)+" of its LA is refused", func(t *testing.T) {
 				body := `{"id":"c1","la":"` + homeLA + `","on":"2024-07-15","data":{"requester":"parent","birth_date":"2015-05-01"}}`
-				headers := []string{"Authorization", sign(t, role, auth.AnyLA)}
+				headers := []string{"Authorization", sign(t, role, homeLA)}
 				if r.Path == "/ui/login" {
-					body = "token=" + strings.TrimPrefix(sign(t, role, auth.AnyLA), "Bearer ")
+					body = "token=" + strings.TrimPrefix(sign(t, role, homeLA), "Bearer ")
 					headers = append(headers, "Content-Type", "application/x-www-form-urlencoded")
 				}
 				got := h.do(r.Method, path, body, headers...).want(t, http.StatusInternalServerError)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/ehcledger/ehcledger/domain"
@@ -80,17 +81,33 @@ type Config struct {
 	// key, so keys can rotate. Ctx ends the refreshing.
 	JWKSURL string
 	Ctx     context.Context
-	// Issuer and Audience, when set, must match the token's iss and aud.
+	// Issuer and Audience, when set, must match the token's iss and aud: a
+	// token without them is refused.
 	Issuer, Audience string
+	// MaxLifetime bounds how long a token may live, from its issue (iat) to
+	// its expiry (exp), and how far ahead of now its expiry may be: a token
+	// that would outlive it is refused, so that a stolen token is not good
+	// for days. Zero means DefaultMaxLifetime; there is no unbounded setting.
+	MaxLifetime time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Verifier checks bearer tokens.
 type Verifier struct {
-	parser  *jwt.Parser
-	keyfunc jwt.Keyfunc
+	parser      *jwt.Parser
+	keyfunc     jwt.Keyfunc
+	maxLifetime time.Duration
+	now         func() time.Time
 }
+
+// DefaultMaxLifetime is the longest a token may live unless configured
+// otherwise: a working day and a half, so a token minted in the morning
+// lasts the day but not the week.
+const DefaultMaxLifetime = 12 * time.Hour
+
+// leeway is the clock skew tolerated between the issuer and this server.
+const leeway = 30 * time.Second
 
 // MinSecretLen is the shortest shared secret accepted: 32 bytes, as HS256
 // needs a key at least as long as its hash.
@@ -98,9 +115,12 @@ const MinSecretLen = 32
 
 // NewVerifier builds a verifier from its configuration.
 func NewVerifier(c Config) (*Verifier, error) {
-	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
+	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(leeway)}
 	if c.Now != nil {
 		opts = append(opts, jwt.WithTimeFunc(c.Now))
+	}
+	if c.MaxLifetime < 0 {
+		return nil, errors.New("auth: the longest token lifetime must be positive")
 	}
 	if c.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(c.Issuer))
@@ -108,7 +128,13 @@ func NewVerifier(c Config) (*Verifier, error) {
 	if c.Audience != "" {
 		opts = append(opts, jwt.WithAudience(c.Audience))
 	}
-	v := &Verifier{}
+	v := &Verifier{maxLifetime: c.MaxLifetime, now: c.Now}
+	if v.maxLifetime == 0 {
+		v.maxLifetime = DefaultMaxLifetime
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
 	kinds := 0
 	for _, set := range []bool{len(c.Secret) > 0, len(c.JWKS) > 0, c.JWKSURL != ""} {
 		if set {
@@ -161,11 +187,34 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if _, err := v.parser.ParseWithClaims(token, &c, v.keyfunc); err != nil {
 		return Principal{}, &domain.Error{Code: domain.Unauthorized, Message: "the bearer token is not valid: " + reason(err), Err: err}
 	}
+	if err := v.checkLifetime(c.RegisteredClaims); err != nil {
+		return Principal{}, &domain.Error{Code: domain.Unauthorized, Message: "the bearer token is not valid: " + err.Error()}
+	}
 	p, err := principalOf(c)
 	if err != nil {
 		return Principal{}, &domain.Error{Code: domain.Unauthorized, Message: "the bearer token is not valid: " + err.Error()}
 	}
 	return p, nil
+}
+
+// MaxLifetime is the longest a token this verifier accepts may live.
+func (v *Verifier) MaxLifetime() time.Duration { return v.maxLifetime }
+
+// checkLifetime refuses a token that lives longer than the maximum: from
+// its issue to its expiry, or, whatever its issue time says (it may have
+// none, or lie), from now to its expiry.
+func (v *Verifier) checkLifetime(c jwt.RegisteredClaims) error {
+	if c.ExpiresAt == nil { // the parser requires exp; this is belt and braces
+		return errors.New("it has no expiry")
+	}
+	limit := v.maxLifetime + leeway
+	if c.IssuedAt != nil && c.ExpiresAt.Sub(c.IssuedAt.Time) > limit {
+		return fmt.Errorf("it lives longer than %s", v.maxLifetime)
+	}
+	if c.ExpiresAt.Sub(v.now()) > limit {
+		return fmt.Errorf("it lives longer than %s", v.maxLifetime)
+	}
+	return nil
 }
 
 // reason names what was wrong with a token in words safe to show.
@@ -197,8 +246,17 @@ func principalOf(c Claims) (Principal, error) {
 	if !slices.Contains(Roles, p.Role) {
 		return p, fmt.Errorf("role %q is not one of caseworker, manager, auditor, inspector, admin", c.Role)
 	}
+	if len(p.Subject) > MaxSubjectLen || strings.ContainsFunc(p.Subject, unicode.IsControl) {
+		return p, fmt.Errorf("its subject (sub) is longer than %d characters or holds control characters", MaxSubjectLen)
+	}
 	if len(p.LAs) == 0 {
 		return p, errors.New("it grants no LA (las)")
+	}
+	// Every LA at once is the service's administration, never casework or
+	// inspection: a caseworker's, manager's, auditor's or inspector's token
+	// names the LAs it is for.
+	if p.AllLAs() && p.Role != Admin {
+		return p, fmt.Errorf("only an admin may be granted every LA (las: %q); a %s's token names its LAs", AnyLA, p.Role)
 	}
 	for _, la := range p.LAs {
 		if la != AnyLA && domain.ValidateID("las", la) != nil {
@@ -215,10 +273,25 @@ func principalOf(c Claims) (Principal, error) {
 	return p, nil
 }
 
+// MaxSubjectLen bounds a token's subject, which is recorded as the actor of
+// every step its holder sends.
+const MaxSubjectLen = 200
+
+// CheckPrincipal says whether p is a principal a token may name: a subject,
+// a known role and LAs (every LA for admins only). Sign-in with an identity
+// provider holds the principals it maps to the same rules.
+func CheckPrincipal(p Principal) error {
+	_, err := principalOf(Claims{Role: string(p.Role), LAs: p.LAs, RegisteredClaims: jwt.RegisteredClaims{Subject: p.Subject, ID: p.TokenID}})
+	return err
+}
+
 // Issue signs a development token with a shared secret: what `make run`
 // prints and what tests use. Production tokens come from an identity
 // provider.
 func Issue(secret []byte, p Principal, ttl time.Duration, now time.Time) (string, error) {
+	if ttl <= 0 {
+		return "", errors.New("auth: a token must live for some time (ttl)")
+	}
 	c := Claims{Role: string(p.Role), LAs: p.LAs, RegisteredClaims: jwt.RegisteredClaims{
 		Subject: p.Subject, ID: p.TokenID, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}

@@ -141,6 +141,7 @@ func TestConfigurationMistakesAreReported(t *testing.T) {
 		"a short secret":         {Secret: []byte("short")},
 		"both kinds of key":      {Secret: secret, JWKS: []byte(`{"keys":[]}`)},
 		"a key set that is not":  {JWKS: []byte(`not json`)},
+		"a negative lifetime":    {Secret: secret, MaxLifetime: -time.Hour},
 	} {
 		t.Run(name+" is refused", func(t *testing.T) {
 			if _, err := auth.NewVerifier(c); err == nil {
@@ -152,17 +153,96 @@ func TestConfigurationMistakesAreReported(t *testing.T) {
 
 func TestIssueSignsWhatVerifyAccepts(t *testing.T) {
 	v := verifier(t, auth.Config{Secret: secret})
-	tok, err := auth.Issue(secret, auth.Principal{Subject: "ian", Role: auth.Inspector, LAs: []string{auth.AnyLA}}, time.Hour, now)
+	tok, err := auth.Issue(secret, auth.Principal{Subject: "ian", Role: auth.Inspector, LAs: []string{"E06000001", "E06000002"}}, time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := v.Verify(tok)
-	if err != nil || p.Role != auth.Inspector || !p.AllLAs() || !p.InLA("E06000001") {
+	if err != nil || p.Role != auth.Inspector || p.AllLAs() || !p.InLA("E06000001") || p.InLA("E06000003") {
 		t.Fatalf("%+v %v", p, err)
 	}
-	if _, err := auth.Issue(secret, auth.Principal{Subject: "x", Role: "wizard", LAs: []string{"E09000001"}}, time.Hour, now); err == nil {
-		t.Fatal("issued a token for an unknown role")
+	admin, err := auth.Issue(secret, auth.Principal{Subject: "ada", Role: auth.Admin, LAs: []string{auth.AnyLA}}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if p, err := v.Verify(admin); err != nil || !p.AllLAs() {
+		t.Fatalf("an admin of every LA: %+v %v", p, err)
+	}
+	for name, p := range map[string]auth.Principal{
+		"an unknown role":             {Subject: "x", Role: "wizard", LAs: []string{"E09000001"}},
+		"an inspector of every LA":    {Subject: "x", Role: auth.Inspector, LAs: []string{auth.AnyLA}},
+		"a caseworker of every LA":    {Subject: "x", Role: auth.Caseworker, LAs: []string{"E09000001", auth.AnyLA}},
+		"a subject with a line break": {Subject: "x\ny", Role: auth.Caseworker, LAs: []string{"E09000001"}},
+	} {
+		t.Run("a token for "+name+" is not issued", func(t *testing.T) {
+			if _, err := auth.Issue(secret, p, time.Hour, now); err == nil {
+				t.Fatal("issued")
+			}
+		})
+	}
+}
+
+// TestTokenRules holds tokens to the rules of issue 14 (item 9): an expiry,
+// a bounded lifetime, the configured issuer and audience, and every LA for
+// admins only.
+func TestTokenRules(t *testing.T) {
+	v := verifier(t, auth.Config{Secret: secret, Issuer: "https://idp.example", Audience: "ehcledger", MaxLifetime: 8 * time.Hour})
+	with := func(change func(jwt.MapClaims)) string {
+		c := valid()
+		c["iss"], c["aud"] = "https://idp.example", "ehcledger"
+		change(c)
+		return signHS(t, c)
+	}
+	refused := map[string]string{
+		"without an expiry":              with(func(c jwt.MapClaims) { delete(c, "exp") }),
+		"living longer than the maximum": with(func(c jwt.MapClaims) { c["exp"] = now.Add(9 * time.Hour).Unix() }),
+		"issued long ago and expiring in a year": with(func(c jwt.MapClaims) {
+			c["iat"] = now.Add(-time.Hour).Unix()
+			c["exp"] = now.Add(365 * 24 * time.Hour).Unix()
+		}),
+		"without an issue time expiring in a month": with(func(c jwt.MapClaims) { delete(c, "iat"); c["exp"] = now.Add(30 * 24 * time.Hour).Unix() }),
+		"issued a day before it expires":            with(func(c jwt.MapClaims) { c["iat"] = now.Add(-23 * time.Hour).Unix() }),
+		"without an issuer":                         with(func(c jwt.MapClaims) { delete(c, "iss") }),
+		"without an audience":                       with(func(c jwt.MapClaims) { delete(c, "aud") }),
+		"of an inspector of every LA":               with(func(c jwt.MapClaims) { c["role"] = "inspector"; c["las"] = []string{"*"} }),
+		"of a manager of every LA and one":          with(func(c jwt.MapClaims) { c["role"] = "manager"; c["las"] = []string{"E09000001", "*"} }),
+		"of a caseworker of every LA":               with(func(c jwt.MapClaims) { c["las"] = []string{"*"} }),
+	}
+	for name, tok := range refused {
+		t.Run("a token "+name+" is refused", func(t *testing.T) {
+			_, err := v.Verify(tok)
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Code != domain.Unauthorized {
+				t.Fatalf("got %v, want an unauthorized error", err)
+			}
+		})
+	}
+	accepted := map[string]string{
+		"living exactly the maximum":         with(func(c jwt.MapClaims) { c["exp"] = now.Add(8 * time.Hour).Unix() }),
+		"without an issue time, for an hour": with(func(c jwt.MapClaims) { delete(c, "iat") }),
+		"with the audience among others":     with(func(c jwt.MapClaims) { c["aud"] = []string{"other", "ehcledger"} }),
+		"of an admin of every LA":            with(func(c jwt.MapClaims) { c["role"] = "admin"; c["las"] = []string{"*"} }),
+		"of an inspector of two LAs by name": with(func(c jwt.MapClaims) { c["role"] = "inspector"; c["las"] = []string{"E09000001", "E09000002"} }),
+		"issued an hour ago for seven more":  with(func(c jwt.MapClaims) { c["iat"] = now.Add(-time.Hour).Unix(); c["exp"] = now.Add(7 * time.Hour).Unix() }),
+	}
+	for name, tok := range accepted {
+		t.Run("a token "+name+" is accepted", func(t *testing.T) {
+			if _, err := v.Verify(tok); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("without a configured maximum, twelve hours is the limit", func(t *testing.T) {
+		d := verifier(t, auth.Config{Secret: secret})
+		if d.MaxLifetime() != auth.DefaultMaxLifetime || auth.DefaultMaxLifetime != 12*time.Hour {
+			t.Fatalf("default maximum %s", d.MaxLifetime())
+		}
+		day := valid()
+		day["exp"] = now.Add(24 * time.Hour).Unix()
+		if _, err := d.Verify(signHS(t, day)); err == nil {
+			t.Fatal("a day-long token passed the default maximum")
+		}
+	})
 }
 
 func TestAKeySetPublishedAtAURLVerifiesTokens(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 // authFlags are serve's token settings, from flags or the environment.
 type authFlags struct {
 	secret, secretFile, jwks, jwksURL, issuer, audience *string
+	maxLifetime                                         *time.Duration
 }
 
 func addAuthFlags(fs *flag.FlagSet) authFlags {
@@ -30,7 +31,31 @@ func addAuthFlags(fs *flag.FlagSet) authFlags {
 		jwksURL:    fs.String("auth-jwks-url", envOr("EHC_AUTH_JWKS_URL", ""), "URL where the identity provider publishes its key set (read hourly and on an unknown key)"),
 		issuer:     fs.String("auth-issuer", envOr("EHC_AUTH_ISSUER", ""), "required iss of tokens"),
 		audience:   fs.String("auth-audience", envOr("EHC_AUTH_AUDIENCE", ""), "required aud of tokens"),
+		maxLifetime: fs.Duration("auth-max-token-lifetime", envDuration("EHC_AUTH_MAX_TOKEN_LIFETIME", auth.DefaultMaxLifetime),
+			"longest a bearer token may live, from issue to expiry; longer ones are refused"),
 	}
+}
+
+// envDuration reads a duration from the environment, def when unset or
+// unreadable: an unreadable one is reported by check.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+// check reports a setting that cannot be used.
+func (f authFlags) check() error {
+	if v := os.Getenv("EHC_AUTH_MAX_TOKEN_LIFETIME"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			return usageError(fmt.Sprintf("EHC_AUTH_MAX_TOKEN_LIFETIME: %q is not a duration such as 12h", v))
+		}
+	}
+	if *f.maxLifetime <= 0 {
+		return usageError("--auth-max-token-lifetime must be a positive duration such as 12h")
+	}
+	return nil
 }
 
 // verifier builds the token verifier and returns the shared secret, if
@@ -40,7 +65,10 @@ func addAuthFlags(fs *flag.FlagSet) authFlags {
 // that `make run` can print tokens to try the API with and `ehcledger token`
 // can make more.
 func (f authFlags) verifier(ctx context.Context, devSecretFile string) (*auth.Verifier, []byte, error) {
-	c := auth.Config{Issuer: *f.issuer, Audience: *f.audience, JWKSURL: *f.jwksURL, Ctx: ctx}
+	if err := f.check(); err != nil {
+		return nil, nil, err
+	}
+	c := auth.Config{Issuer: *f.issuer, Audience: *f.audience, JWKSURL: *f.jwksURL, Ctx: ctx, MaxLifetime: *f.maxLifetime}
 	switch {
 	case *f.secret != "":
 		c.Secret = []byte(*f.secret)
@@ -133,11 +161,12 @@ func trimNewline(b []byte) []byte {
 }
 
 // printDevTokens prints a development token for each role in the demo LA,
-// valid for a day, and how to make more with the secret in secretFile.
-func printDevTokens(w io.Writer, secret []byte, secretFile, la string) error {
-	fmt.Fprintf(w, "development tokens for LA %s (valid 24 hours; send as 'Authorization: Bearer TOKEN', or paste at /ui/login):\n", la)
+// valid for ttl (the longest a token may live), and how to make more with
+// the secret in secretFile.
+func printDevTokens(w io.Writer, secret []byte, secretFile, la string, ttl time.Duration) error {
+	fmt.Fprintf(w, "development tokens for LA %s (valid %s; send as 'Authorization: Bearer TOKEN', or paste at /ui/login):\n", la, ttl)
 	for _, r := range auth.Roles {
-		tok, err := auth.Issue(secret, auth.Principal{Subject: "demo-" + string(r), Role: r, LAs: []string{la}}, 24*time.Hour, time.Now())
+		tok, err := auth.Issue(secret, auth.Principal{Subject: "demo-" + string(r), Role: r, LAs: []string{la}}, ttl, time.Now())
 		if err != nil {
 			return err
 		}
@@ -154,7 +183,7 @@ func token(args []string, stdout io.Writer) error {
 	role := fs.String("role", "", "caseworker, manager, auditor, inspector or admin")
 	las := fs.String("las", "", "comma-separated LA codes, or * for every LA")
 	subject := fs.String("subject", "", "who holds the token (default: dev-ROLE)")
-	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
+	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid (at most --auth-max-token-lifetime, 12h unless set)")
 	af := addAuthFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -169,6 +198,9 @@ func token(args []string, stdout io.Writer) error {
 	}
 	if len(secret) == 0 {
 		return noSecret
+	}
+	if *ttl <= 0 || *ttl > *af.maxLifetime {
+		return usageError(fmt.Sprintf("token: --ttl must be positive and at most %s (--auth-max-token-lifetime): servers refuse longer-lived tokens", *af.maxLifetime))
 	}
 	if *subject == "" {
 		*subject = "dev-" + *role

@@ -292,7 +292,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	if *seed && len(devSecret) > 0 && *af.secret == "" && *af.secretFile == "" {
-		if err := printDevTokens(stdout, devSecret, devSecretFile, DemoLA); err != nil {
+		if err := printDevTokens(stdout, devSecret, devSecretFile, DemoLA, verifier.MaxLifetime()); err != nil {
 			cancelRun()
 			return err
 		}

@@ -178,4 +178,25 @@ func TestTokenSignsWithASecretFileTheServerVerifies(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
 	})
+	t.Run("a token granting an inspector every LA is refused", func(t *testing.T) {
+		if code, _, errs := run(t, "token", "--auth-secret-file", file, "--role", "inspector", "--las", "*"); code != 2 || !strings.Contains(errs, "only an admin") {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+	})
+	t.Run("a token granting an admin every LA is made", func(t *testing.T) {
+		out := mustRun(t, "token", "--auth-secret-file", file, "--role", "admin", "--las", "*")
+		v, err := auth.NewVerifier(auth.Config{Secret: []byte(secret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := v.Verify(strings.TrimSpace(out)); err != nil || !p.AllLAs() {
+			t.Fatalf("principal %+v %v", p, err)
+		}
+	})
+	t.Run("a token living longer than the maximum is refused", func(t *testing.T) {
+		if code, _, errs := run(t, "token", "--auth-secret-file", file, "--role", "auditor", "--las", "E09000001", "--ttl", "13h"); code != 2 || !strings.Contains(errs, "--ttl") {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		mustRun(t, "token", "--auth-secret-file", file, "--role", "auditor", "--las", "E09000001", "--ttl", "13h", "--auth-max-token-lifetime", "14h")
+	})
 }

@@ -51,6 +51,7 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 	// The case keys stay where the embedded store kept them: they are never
 	// events, so migrate does not move them.
 	e := startServer(t, "", "--store", srv.ConnectionString(), "--views", filepath.Join(dir, "esdb.views"), "--keys", db+".keys")
+	e.la = s.la // the demo LA's cases, migrated
 	after := e.must(200, "GET", "/v1/worklist?la=E09999999&status=running,overdue,met,late,ended&limit=10000", "")
 	if !reflect.DeepEqual(before["items"], after["items"]) {
 		b, _ := json.Marshal(before["items"])

@@ -26,11 +26,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// get fetches a page as a manager of every LA (who may see all pages).
+// get fetches a page as a manager of the demo LA (who may see all pages).
 func get(t *testing.T, url string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+tokenFor(t, auth.Manager, "*"))
+	req.Header.Set("Authorization", "Bearer "+tokenFor(t, auth.Manager, "E09999999"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestDashboardPages(t *testing.T) {
 		"/ui/worklist":              {"<h1>Worklist</h1>", "<caption>", "overdue</div>", `href="/ui/cases/`},
 		"/ui/worklist?view=overdue": {`<span class="tag overdue">overdue</span>`},
 		"/ui/cases/" + anyCase:      {"Case " + anyCase, "Statutory clocks", "Timeline: what happened", "request_received"},
-		"/ui/stats":                 {"Timeliness: England", `<svg role="img"`, "Breaches by stage", "within 20 weeks, excluding exceptions"},
+		"/ui/stats":                 {"Timeliness: E09999999", `<svg role="img"`, "Breaches by stage", "within 20 weeks, excluding exceptions"},
 		"/ui/stats?la=E09999999":    {"Timeliness: E09999999", "<title id=\"mc-t\">"},
 	}
 	for path, wants := range pages {
@@ -145,7 +145,7 @@ func TestDashboardPages(t *testing.T) {
 		// manager's token, as a signed-in browser's cookie would.
 		target, _ := url.Parse(s.base)
 		proxy := httputil.NewSingleHostReverseProxy(target)
-		token := tokenFor(t, auth.Manager, "*")
+		token := tokenFor(t, auth.Manager, "E09999999")
 		direct := proxy.Director
 		proxy.Director = func(r *http.Request) {
 			direct(r)

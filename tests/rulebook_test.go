@@ -76,7 +76,7 @@ func TestARulebookRevisionIsRecordedOnceAndItsChangesReported(t *testing.T) {
 		}
 	})
 	t.Run("only the LA's managers and inspectors may see it", func(t *testing.T) {
-		s.must(200, "GET", path, "", "Authorization", "Bearer "+tokenFor(t, auth.Inspector, "*"))
+		s.must(200, "GET", path, "", "Authorization", "Bearer "+tokenFor(t, auth.Inspector, la))
 		s.must(403, "GET", path, "", "Authorization", "Bearer "+tokenFor(t, auth.Manager, "E09000002"))
 		s.must(403, "GET", path, "", "Authorization", "Bearer "+tokenFor(t, auth.Caseworker, la))
 	})
