@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -20,8 +19,9 @@ import (
 
 const principalKey = "ehc.principal"
 
-// tokenCookie carries a token for the browser pages, set by the login page.
-const tokenCookie = "ehc_token"
+// csrfKey keeps, on a request authenticated by a session, the session's
+// anti-forgery token, for the pages' sign-out form.
+const csrfKey = "ehc.csrf"
 
 // errNoVerifier refuses every request a server without a token verifier
 // gets: with no way to verify a token it grants no role (fail closed). It is
@@ -30,17 +30,19 @@ const tokenCookie = "ehc_token"
 var errNoVerifier = &domain.Error{Code: domain.Internal, Message: "this server cannot verify tokens",
 	Err: errors.New("api.Server.Auth is nil: no token verifier is configured, so every route that needs a role is refused")}
 
-// authenticate verifies the bearer token (or, for pages, the login cookie)
-// and keeps its principal on the request.
+// authenticate verifies the bearer token (or, for pages, the session the
+// browser holds) and keeps its principal on the request.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.Auth == nil {
 			return errNoVerifier
 		}
 		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok {
-			if ck, err := c.Cookie(tokenCookie); err == nil && strings.HasPrefix(c.Path(), "/ui/") {
-				token, ok = ck.Value, true
+		if !ok && strings.HasPrefix(c.Path(), "/ui/") {
+			if p, csrf, live := s.session(c); live {
+				c.Set(principalKey, p)
+				c.Set(csrfKey, csrf)
+				return next(c)
 			}
 		}
 		if !ok || strings.TrimSpace(token) == "" {
@@ -163,38 +165,6 @@ func scopeLA(c echo.Context, la string) (string, error) {
 
 // actor names who sent the request: the token's subject.
 func actor(c echo.Context) string { return principal(c).Subject }
-
-// loginPage lets a browser user paste a token once; the pages then read it
-// from an HTTP-only, same-site cookie, so it never sits in a URL.
-func (s *Server) loginPage(c echo.Context) error {
-	return render(c, "login.html", struct {
-		Title, Next, Error string
-	}{Title: "Sign in", Next: safeNext(c.QueryParam("next"))})
-}
-
-func (s *Server) login(c echo.Context) error {
-	token := strings.TrimSpace(c.FormValue("token"))
-	next := safeNext(c.FormValue("next"))
-	if s.Auth == nil {
-		return errNoVerifier
-	}
-	if _, err := s.Auth.Verify(token); err != nil {
-		return renderStatus(c, http.StatusUnauthorized, "login.html", struct {
-			Title, Next, Error string
-		}{Title: "Sign in", Next: next, Error: domain.ErrorMessage(err)})
-	}
-	c.SetCookie(&http.Cookie{Name: tokenCookie, Value: token, Path: "/ui/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: c.Scheme() == "https"})
-	return c.Redirect(http.StatusSeeOther, next)
-}
-
-// safeNext keeps a post-login redirect on this site's pages.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/ui/") || strings.ContainsAny(next, "\\\r\n") {
-		return "/ui/worklist"
-	}
-	return next
-}
 
 // recordWorklistReads records, in each LA's access log, the cases a
 // worklist shows, before it is served: a worklist names cases and their

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"encoding/json"
 	"io"
@@ -58,6 +59,21 @@ type Server struct {
 	MetricsElsewhere bool
 	// routeSet holds the route templates Handler registered.
 	routeSet map[string]bool
+	// OIDC, when set, signs people in to the pages with their LA's identity
+	// provider; without it the sign-in page takes a pasted development
+	// token. Bearer tokens for /v1 are verified by Auth either way.
+	OIDC *auth.OIDC
+	// Sessions holds the browsers signed in to the pages; Handler makes a
+	// store with the default bounds when it is nil.
+	Sessions *Sessions
+	// SecureCookies marks cookies Secure whatever the scheme a request
+	// came by: for a server reached over HTTPS through a proxy that
+	// terminates TLS.
+	SecureCookies bool
+	// pending holds the sign-ins under way at the identity provider.
+	pending *pendingLogins
+	// formKey keys the development sign-in form's anti-forgery tokens.
+	formKey []byte
 	// RateLimit bounds each token's requests; zero means no limit.
 	RateLimit RateLimit
 	limiters  limiters
@@ -71,11 +87,18 @@ func (s *Server) Handler() *echo.Echo {
 		s.FreshnessWait = 2 * time.Second
 	}
 	s.replays = make(chan struct{}, maxReplays)
+	if s.Sessions == nil {
+		s.Sessions = NewSessions(SessionConfig{Now: s.Now})
+	}
+	s.pending = newPendingLogins(maxPendingSignIns, signInTTL, time.Now)
+	s.formKey = make([]byte, 32)
+	rand.Read(s.formKey) // never fails (crypto/rand, Go 1.24 and later)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.Recover())
 	e.Use(s.requestLog)
+	e.Use(s.securityHeaders)
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(s.metricsMiddleware())
 

@@ -18,18 +18,51 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
+// stylesheet is the pages' only style: a file, not inline, so that the
+// Content-Security-Policy can refuse every inline style and script.
+//
+//go:embed static/ehcledger.css
+var stylesheet []byte
+
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 }).ParseFS(templateFiles, "templates/*.html"))
 
 func (s *Server) registerPages(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/worklist") })
+	e.GET(stylesheetPath, func(c echo.Context) error {
+		// The one thing served that holds nothing personal may be cached.
+		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=300")
+		return c.Blob(http.StatusOK, "text/css; charset=utf-8", stylesheet)
+	})
 	e.GET("/ui/login", s.loginPage)
 	e.POST("/ui/login", s.login)
+	e.GET(auth.CallbackPath, s.signInCallback)
+	e.POST("/ui/logout", s.logout)
 	ui := e.Group("/ui", s.whenReady, s.authenticate, s.rateLimit)
 	ui.GET("/worklist", s.pageWorklist, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id", s.pageCase, s.allow(auth.Caseworker, auth.Manager, auth.Auditor))
 	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))
+}
+
+// stylesheetPath is where the pages' stylesheet is served.
+const stylesheetPath = "/ui/static/ehcledger.css"
+
+// frame is what every page's layout shows: its title and, for a browser
+// signed in with a session, who is signed in and the sign-out form's
+// anti-forgery token.
+type frame struct {
+	Title string
+	Who   string
+	Role  auth.Role
+	CSRF  string
+}
+
+// frame is the layout's part of a page for the request's principal.
+func (s *Server) frame(c echo.Context, title string) frame {
+	p := principal(c)
+	csrf, _ := c.Get(csrfKey).(string)
+	return frame{Title: title, Who: p.Subject, Role: p.Role, CSRF: csrf}
 }
 
 func render(c echo.Context, name string, data any) error {
@@ -53,13 +86,13 @@ func (s *Server) pageWorklist(c echo.Context) error {
 	s.fresh(c)
 	all := s.Views.Timeliness.Worklist(f)
 	data := struct {
-		Title                    string
+		frame
 		F                        projections.WorklistFilter
 		AsOf                     domain.Date
 		Items                    []projections.WorklistItem
 		Truncated                bool
 		Overdue, AtRisk, Running int
-	}{Title: "Worklist", F: f, AsOf: asOf}
+	}{frame: s.frame(c, "Worklist"), F: f, AsOf: asOf}
 	for _, it := range all {
 		switch {
 		case it.Status == domain.StatusOverdue:
@@ -92,10 +125,10 @@ func (s *Server) pageCase(c echo.Context) error {
 		return err
 	}
 	return render(c, "case.html", struct {
-		Title    string
+		frame
 		View     app.CaseView
 		Timeline []app.TimelineEntry
-	}{Title: "Case " + view.ID, View: view, Timeline: tl})
+	}{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl})
 }
 
 type monthRow struct {
@@ -162,7 +195,7 @@ func (s *Server) pageStats(c echo.Context) error {
 		title = "Timeliness: " + strings.Join(granted.LAs, ", ")
 	}
 	return render(c, "stats.html", struct {
-		Title                  string
+		frame
 		LA                     string
 		S                      projections.Stats
 		Months                 []monthRow
@@ -170,7 +203,7 @@ func (s *Server) pageStats(c echo.Context) error {
 		MonthChart, StageChart template.HTML
 		Rulebooks              []string
 		WhatIf                 *whatIfView
-	}{Title: title, LA: la, S: st, Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages),
+	}{frame: s.frame(c, title), LA: la, S: st, Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages),
 		Rulebooks: domain.RulebookIDs(), WhatIf: whatIf})
 }
 
@@ -248,7 +281,7 @@ func monthChart(months []monthRow) template.HTML {
 	}
 	var b strings.Builder
 	bw := float64(w-2*pad) / float64(len(months))
-	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="mc-t mc-d" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+40, w)
+	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="mc-t mc-d" viewBox="0 0 %d %d" width="100%%" class="chart">`, w, h+40)
 	b.WriteString(`<title id="mc-t">Share of plans issued within 20 weeks, by month</title>`)
 	b.WriteString(`<desc id="mc-d">Dark bars exclude cases with exceptions, light bars include them; the table below gives the figures.</desc>`)
 	for _, y := range []float64{0, 0.5, 1} {
@@ -277,7 +310,7 @@ func stageChart(stages []stageRow) template.HTML {
 	const w, rowH, label = 720, 22, 190
 	top := stages[0].Count
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="sc-t" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, rowH*len(stages)+10, w)
+	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="sc-t" viewBox="0 0 %d %d" width="100%%" class="chart">`, w, rowH*len(stages)+10)
 	b.WriteString(`<title id="sc-t">Breaches by stage; the table below gives the figures.</title>`)
 	for i, st := range stages {
 		y := i*rowH + 4

@@ -51,6 +51,9 @@ type Principal struct {
 	// TokenID is the token's jti, or its subject and issue time when it has
 	// none: what rate limits count by.
 	TokenID string
+	// Expires is when the token ends (zero when unknown): a session opened
+	// with a token ends no later.
+	Expires time.Time
 }
 
 // InLA reports whether the principal works for la.
@@ -194,6 +197,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, &domain.Error{Code: domain.Unauthorized, Message: "the bearer token is not valid: " + err.Error()}
 	}
+	p.Expires = c.ExpiresAt.Time
 	return p, nil
 }
 

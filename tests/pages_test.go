@@ -104,7 +104,18 @@ func TestDashboardPages(t *testing.T) {
 	t.Run("signing in sets a cookie the pages accept", func(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
 		client := &http.Client{Jar: jar}
-		resp, err := client.PostForm(s.base+"/ui/login", url.Values{"token": {tokenFor(t, auth.Caseworker, "E09999999")}, "next": {"/ui/worklist?view=overdue"}})
+		// The form carries an anti-forgery token, which the post must return.
+		formToken := func() string {
+			t.Helper()
+			form := follow(t, client, "GET", s.base+"/ui/login", nil)
+			m := csrfField.FindStringSubmatch(form.body)
+			if m == nil {
+				t.Fatalf("the sign-in form has no anti-forgery token:\n%s", form.body)
+			}
+			return m[1]
+		}
+		resp, err := client.PostForm(s.base+"/ui/login", url.Values{"token": {tokenFor(t, auth.Caseworker, "E09999999")}, "next": {"/ui/worklist?view=overdue"},
+			"csrf": {formToken()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +124,7 @@ func TestDashboardPages(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Request.URL.Path != "/ui/worklist" || !strings.Contains(string(body), "<h1>Worklist</h1>") {
 			t.Fatalf("after signing in: %d %s", resp.StatusCode, resp.Request.URL)
 		}
-		resp, err = client.PostForm(s.base+"/ui/login", url.Values{"token": {"not-a-token"}})
+		resp, err = client.PostForm(s.base+"/ui/login", url.Values{"token": {"not-a-token"}, "csrf": {formToken()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,6 +171,11 @@ func TestDashboardPages(t *testing.T) {
 			}
 			if name == "stats" && strings.Count(dom, "<rect") < 2 {
 				t.Errorf("the stats charts have no bars")
+			}
+			// The pages hold no inline style or script, which their
+			// Content-Security-Policy would block (and the browser log).
+			if _, log := browseLogged(t, bin, front.URL+path, ""); strings.Contains(log, "Content Security Policy") {
+				t.Errorf("%s breaks its Content-Security-Policy:\n%s", path, log)
 			}
 		}
 	})
