@@ -34,9 +34,13 @@ const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--keys PATH] [--addr ADDR] [--metrics-addr ADDR] [--demo]
                      [--auth-jwks-url URL | --auth-jwks FILE | --auth-secret S | --auth-secret-file F]
-                     [--auth-issuer ISS] [--auth-audience AUD]
+                     [--auth-issuer ISS] [--auth-audience AUD] [--auth-max-token-lifetime 12h]
+                     [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file F --oidc-redirect-url URL
+                      --oidc-roles FILE [--oidc-scopes "openid profile"]]
+                     [--session-max-age 8h] [--session-idle 1h] [--max-sessions 10000]
   ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
+                     (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
   ehcledger export   case [--db PATH] [--format json|csv] CASE
@@ -55,7 +59,9 @@ SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
 (esdb://host:2113?tls=false, esdb+discover://...).
 Environment: EHC_DB (default database path), EHC_STORE (default --store),
 EHC_ADDR (default listen address), EHC_AUTH_JWKS_URL, EHC_AUTH_JWKS, EHC_AUTH_SECRET,
-EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE (token settings),
+EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE, EHC_AUTH_MAX_TOKEN_LIFETIME (token settings),
+EHC_OIDC_ISSUER, EHC_OIDC_CLIENT_ID, EHC_OIDC_CLIENT_SECRET_FILE, EHC_OIDC_REDIRECT_URL, EHC_OIDC_SCOPES,
+EHC_OIDC_ROLES (signing in to the pages), EHC_SESSION_MAX_AGE, EHC_SESSION_IDLE, EHC_MAX_SESSIONS,
 EHC_KEYS, EHC_KEYS_MASTER_KEY_FILE (the case-key store and its master key).
 `
 
@@ -172,6 +178,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	keysFlag := fs.String("keys", envOr("EHC_KEYS", ""), "case-key store file (default: beside the views, DB.keys); its master key is KEYS.master unless EHC_KEYS_MASTER_KEY_FILE names one")
 	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty and, unless tokens are verified otherwise, sign development tokens with the secret in DB.dev-secret, beside the views (made if missing, mode 0600)")
 	af := addAuthFlags(fs)
+	of := addOIDCFlags(fs)
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
 	defBurst, errBurst := envNumber("EHC_RATE_BURST", 100)
 	rateLimit := fs.Float64("rate-limit", defRate, "requests a second each token may send on average (0: no limit; env EHC_RATE_LIMIT)")
@@ -198,6 +205,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		devSecretFile = DevSecretPath(viewsPath)
 	}
 	verifier, devSecret, err := af.verifier(ctx, devSecretFile)
+	if err != nil {
+		return err
+	}
+	sessions, err := of.sessions()
+	if err != nil {
+		return err
+	}
+	provider, secureCookies, err := of.provider(ctx)
 	if err != nil {
 		return err
 	}
@@ -269,6 +284,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return false
 		}
 	})
+	srv.OIDC, srv.Sessions, srv.SecureCookies = provider, sessions, secureCookies
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		cancelRun()
