@@ -95,6 +95,7 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "POST", pattern: "/v1/las/:la/commands/:command", path: "/v1/las/" + homeLA + "/commands/record_school_closure", roles: []auth.Role{auth.Admin},
 			body: `{"data":{"school":"S1","first_day":"2024-07-22","reopens":"2024-09-02"}}`},
 		{method: "GET", pattern: "/v1/las/:la/access-log", path: "/v1/las/" + homeLA + "/access-log", roles: []auth.Role{auth.Auditor}},
+		{method: "POST", pattern: "/v1/sessions/revoke", path: "/v1/sessions/revoke", roles: []auth.Role{auth.Admin}, anyLA: true, body: `{"subject":"amy"}`},
 		{method: "GET", pattern: "/v1/las/:la/rulebook-changes", path: "/v1/las/" + homeLA + "/rulebook-changes", roles: []auth.Role{auth.Inspector, auth.Manager, auth.Auditor}},
 		{method: "GET", pattern: "/v1/las/:la/rulebook-changes", path: "/v1/las/" + homeLA + "/rulebook-changes?rulebook=reform-2023&version=3&as_of=2024-07-01", roles: []auth.Role{auth.Inspector, auth.Manager, auth.Auditor}},
 		{method: "GET", pattern: "/v1/worklist", path: "/v1/worklist?la=" + homeLA, roles: workers},

@@ -359,3 +359,45 @@ func TestCookiesAreSecureBehindAnHTTPSProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAdminRevokesAPersonsSessionsWithinTheirLAs(t *testing.T) {
+	h := newHarness(t)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/worklist")
+	other := newBrowser(t, h.srv.URL)
+	other.signIn(signedFor(t, "bob", auth.Caseworker, homeLA), "/ui/worklist")
+	revoke := func(admin string, subject string) float64 {
+		t.Helper()
+		r := h.do("POST", "/v1/sessions/revoke", `{"subject":"`+subject+`"}`, "Authorization", admin).want(t, 200)
+		return r.body["revoked"].(float64)
+	}
+	t.Run("an admin of another LA ends none of them", func(t *testing.T) {
+		if n := revoke(sign(t, auth.Admin, otherLA), "t-caseworker"); n != 0 {
+			t.Fatalf("revoked %v", n)
+		}
+		if p := b.do("GET", "/ui/worklist", nil); p.status != 200 {
+			t.Fatalf("the session ended: %d", p.status)
+		}
+	})
+	t.Run("an admin of the person's LA ends them, and no one else's", func(t *testing.T) {
+		if n := revoke(sign(t, auth.Admin, homeLA), "t-caseworker"); n != 1 {
+			t.Fatalf("revoked %v", n)
+		}
+		if p := b.do("GET", "/ui/worklist", nil); p.status != http.StatusSeeOther {
+			t.Fatalf("the revoked session still opens pages: %d", p.status)
+		}
+		if p := other.do("GET", "/ui/worklist", nil); p.status != 200 {
+			t.Fatalf("another person's session ended: %d", p.status)
+		}
+	})
+	t.Run("a request naming nobody is refused", func(t *testing.T) {
+		h.do("POST", "/v1/sessions/revoke", `{"subject":""}`, "Authorization", sign(t, auth.Admin, auth.AnyLA)).want(t, 422)
+		h.do("POST", "/v1/sessions/revoke", `{"who":"x"}`, "Authorization", sign(t, auth.Admin, auth.AnyLA)).want(t, 422)
+	})
+}
+
+// signedFor is a bare development token for a named person.
+func signedFor(t *testing.T, subject string, role auth.Role, las ...string) string {
+	t.Helper()
+	return strings.TrimPrefix(signAs(t, subject, role, las...), "Bearer ")
+}

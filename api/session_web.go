@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -214,6 +215,39 @@ func (s *Server) logout(c echo.Context) error {
 	}
 	c.SetCookie(s.cookie(c, sessionCookie, "", "/", -1, http.SameSiteLaxMode))
 	return c.Redirect(http.StatusSeeOther, "/ui/login?signed_out=1")
+}
+
+// revokeSessions ends every page session of a person (someone who has left,
+// or whose device is lost) that lies within the admin's reach: all of the
+// session's LAs must be the admin's. The person's next page asks them to
+// sign in again, which their identity provider may then refuse.
+func (s *Server) revokeSessions(c echo.Context) error {
+	var body struct {
+		Subject string `json:"subject"`
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return domain.FieldErrorf("body", "must be {\"subject\": \"...\"}")
+	}
+	if strings.TrimSpace(body.Subject) == "" || len(body.Subject) > auth.MaxSubjectLen {
+		return domain.FieldErrorf("subject", "name the person whose sessions to end (at most %d characters)", auth.MaxSubjectLen)
+	}
+	admin := principal(c)
+	n := s.Sessions.Revoke(body.Subject, func(p auth.Principal) bool {
+		if admin.AllLAs() {
+			return true
+		}
+		for _, la := range p.LAs {
+			if la == auth.AnyLA || !admin.InLA(la) {
+				return false
+			}
+		}
+		return true
+	})
+	s.Logger.Info("revoked sessions", "subject", body.Subject, "revoked", n, "by", admin.Subject,
+		"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	return c.JSON(http.StatusOK, map[string]any{"subject": body.Subject, "revoked": n})
 }
 
 // crossSite reports a request a browser says another site sent: a
