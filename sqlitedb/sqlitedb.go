@@ -1,6 +1,8 @@
 // Package sqlitedb opens SQLite databases with the settings every part of EHC
-// Ledger relies on: WAL journal, synchronous=FULL, a busy timeout. The driver
-// is mattn/go-sqlite3, chosen by measurement (docs/sqlite-driver.md).
+// Ledger relies on: WAL journal, synchronous=FULL, a busy timeout, and files
+// readable by their owner only from their first creation. It also holds the
+// lock a database's writer takes (LockExclusive). The driver is
+// mattn/go-sqlite3, chosen by measurement (docs/sqlite-driver.md).
 package sqlitedb
 
 import (
@@ -12,7 +14,8 @@ import (
 
 // Open opens the database file at path with at most maxConns connections,
 // synchronous=FULL (an acknowledged commit survives a power cut), and checks
-// that it runs in WAL mode.
+// that it runs in WAL mode. A missing file is made with mode 0600, and so
+// are its WAL and shared-memory files.
 func Open(path string, maxConns int) (*sql.DB, error) { return open(path, maxConns, "FULL") }
 
 // OpenRebuildable opens a database whose contents can always be rebuilt from
@@ -25,6 +28,9 @@ func OpenRebuildable(path string, maxConns int) (*sql.DB, error) {
 }
 
 func open(path string, maxConns int, sync string) (*sql.DB, error) {
+	if err := makePrivate(path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open(driverName, dsn(path, sync))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
