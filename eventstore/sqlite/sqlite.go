@@ -1,7 +1,10 @@
 // Package sqlite is the embedded event store: one SQLite file in WAL mode with
 // synchronous=FULL, so that an acknowledged append survives a power cut. A
 // single writer goroutine group-commits concurrent appends in one transaction,
-// so many writers share one fsync.
+// so many writers share one fsync. A store opened for writing holds the
+// file's lock (sqlitedb.LockExclusive) until it closes: its writer caches the
+// heads of the streams it wrote, which only the file's one writer may do.
+// Commands that only read open it with Options.ReadOnly, beside the writer.
 package sqlite
 
 import (
@@ -56,6 +59,9 @@ const columns = `position, event_id, stream, version, type, schema_version, occu
 type Options struct {
 	// MaxBatch caps the number of appends committed in one transaction.
 	MaxBatch int
+	// ReadOnly opens the store to read only: without the file's lock, so
+	// beside a running server, and without a writer; Append is refused.
+	ReadOnly bool
 }
 
 // Store is the SQLite event store. It is safe for concurrent use.
@@ -69,6 +75,7 @@ type Store struct {
 	closed atomic.Bool
 	wg     sync.WaitGroup
 	head   atomic.Int64
+	lock   *sqlitedb.Lock // nil when read-only
 
 	mu      sync.Mutex
 	changed chan struct{}
@@ -93,26 +100,39 @@ type appendResp struct {
 	err error
 }
 
-// Open opens or creates the store in the file at path.
+// Open opens or creates the store in the file at path. Unless
+// opts.ReadOnly, it first takes the file's lock, so that while another
+// process writes to the file it fails with a *domain.Error (a conflict
+// wrapping sqlitedb.ErrInUse) naming that process, having written nothing.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
 	}
+	if opts.ReadOnly {
+		return openReadOnly(path)
+	}
+	lock, err := sqlitedb.LockExclusive("the event store", path)
+	if err != nil {
+		return nil, err
+	}
 	write, err := sqlitedb.Open(path, 1)
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
 	ctx := context.Background()
 	if _, err := write.ExecContext(ctx, schema); err != nil {
 		write.Close()
+		lock.Release()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
 	read, err := sqlitedb.Open(path, 8)
 	if err != nil {
 		write.Close()
+		lock.Release()
 		return nil, err
 	}
-	s := &Store{path: path, read: read, write: write, reqs: make(chan *appendReq, 4096),
+	s := &Store{path: path, read: read, write: write, reqs: make(chan *appendReq, 4096), lock: lock,
 		done: make(chan struct{}), changed: make(chan struct{}), maxBatch: opts.MaxBatch, heads: map[string]streamHead{}}
 	if s.conn, err = write.Conn(ctx); err != nil {
 		s.closeDBs()
@@ -143,12 +163,31 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// openReadOnly opens the store to read: no lock, no schema, no writer.
+func openReadOnly(path string) (*Store, error) {
+	read, err := sqlitedb.Open(path, 8)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, read: read, done: make(chan struct{}), changed: make(chan struct{})}
+	var head sql.NullInt64
+	if err := read.QueryRowContext(context.Background(), `SELECT MAX(position) FROM events`).Scan(&head); err != nil {
+		read.Close()
+		return nil, fmt.Errorf("%s holds no event store: %w", path, err)
+	}
+	s.head.Store(head.Int64)
+	return s, nil
+}
+
 func (s *Store) closeDBs() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	s.write.Close()
+	if s.write != nil {
+		s.write.Close()
+	}
 	s.read.Close()
+	s.lock.Release()
 }
 
 // Close stops the writer after it has committed every accepted append.
@@ -164,6 +203,8 @@ func (s *Store) Close() error {
 
 var errClosed = &domain.Error{Code: domain.Internal, Message: "the event store is closed"}
 
+var errReadOnly = &domain.Error{Code: domain.Internal, Message: "the event store was opened to read only"}
+
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
 	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
@@ -171,6 +212,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	}
 	if s.closed.Load() {
 		return eventstore.AppendResult{}, errClosed
+	}
+	if s.lock == nil {
+		return eventstore.AppendResult{}, errReadOnly
 	}
 	r := &appendReq{stream: stream, expected: expected, events: events, resp: make(chan appendResp, 1)}
 	select {
@@ -221,7 +265,22 @@ func (s *Store) writer() {
 	}
 }
 
+// commit commits a batch. When a write fails while the writer trusted heads
+// it had cached, the batch is tried once more with the cache emptied: the
+// failure may be another writer's append to one of those streams (one that
+// ignored the file's lock, such as the sqlite3 shell), which the heads read
+// afresh take into account, rather than every later append failing too.
 func (s *Store) commit(batch []*appendReq) {
+	if s.commitOnce(batch, len(s.heads) > 0) {
+		s.heads = map[string]streamHead{}
+		s.commitOnce(batch, false)
+	}
+}
+
+// commitOnce commits a batch and answers every request of it, unless it
+// may retry and a write failed: then it rolls back, answers none and
+// reports that the batch is to be tried again.
+func (s *Store) commitOnce(batch []*appendReq, mayRetry bool) (retry bool) {
 	ctx := context.Background()
 	resps := make([]appendResp, len(batch))
 	fail := func(err error) {
@@ -231,13 +290,13 @@ func (s *Store) commit(batch []*appendReq) {
 	}
 	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(err)
-		return
+		return false
 	}
 	byID, err := s.prefetch(ctx, batch)
 	if err != nil {
 		s.rollback(ctx)
 		fail(err)
-		return
+		return false
 	}
 	b := &batchState{byID: byID, heads: map[string]streamHead{}}
 	// Every check in apply reads before it writes, so a rejected append has
@@ -249,8 +308,11 @@ func (s *Store) commit(batch []*appendReq) {
 		var werr *writeError
 		if errors.As(err, &werr) {
 			s.rollback(ctx)
+			if mayRetry {
+				return true
+			}
 			fail(werr.err)
-			return
+			return false
 		}
 		if err == nil && !res.Duplicate && res.Position > head {
 			head = res.Position
@@ -260,7 +322,7 @@ func (s *Store) commit(batch []*appendReq) {
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		s.rollback(ctx)
 		fail(err)
-		return
+		return false
 	}
 	// Only committed heads enter the cache, so a rolled-back batch leaves no
 	// trace in it. The cache is bounded by starting afresh when full.
@@ -280,6 +342,7 @@ func (s *Store) commit(batch []*appendReq) {
 	for i, r := range batch {
 		r.resp <- resps[i]
 	}
+	return false
 }
 
 func (s *Store) rollback(ctx context.Context) {
@@ -445,8 +508,16 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 // stream, or one batch of the global log), so they finish promptly anyway.
 func uncancellable(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
-// Head implements eventstore.Store.
-func (s *Store) Head(context.Context) (int64, error) { return s.head.Load(), nil }
+// Head implements eventstore.Store. A store opened to read only asks the
+// file, which its writer moves on.
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	if s.lock == nil {
+		var head sql.NullInt64
+		err := s.read.QueryRowContext(ctx, `SELECT MAX(position) FROM events`).Scan(&head)
+		return head.Int64, err
+	}
+	return s.head.Load(), nil
+}
 
 func (s *Store) changes() <-chan struct{} {
 	s.mu.Lock()
