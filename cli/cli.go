@@ -25,6 +25,7 @@ import (
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/scenario"
 	"github.com/ehcledger/ehcledger/simulate"
+	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -33,6 +34,7 @@ const usage = `ehcledger: event-sourced case tracking for EHC needs assessments
 
 Usage:
   ehcledger serve    [--db PATH | --store SPEC] [--views PATH] [--keys PATH] [--addr ADDR] [--metrics-addr ADDR] [--demo]
+                     [--master-key-file F | --master-key-command CMD]
                      [--auth-jwks-url URL | --auth-jwks FILE | --auth-secret S | --auth-secret-file F]
                      [--auth-issuer ISS] [--auth-audience AUD] [--auth-max-token-lifetime 12h]
                      [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file F --oidc-redirect-url URL
@@ -44,11 +46,15 @@ Usage:
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
   ehcledger export   case [--db PATH] [--format json|csv] CASE
-  ehcledger export   sen2 [--db PATH] --year YYYY
-  ehcledger simulate [--db PATH] --las N --cases M --years Y --seed S [--until DATE]
+  ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY
+  ehcledger simulate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD | --demo]
+                     --las N --cases M --years Y --seed S [--until DATE]
+  ehcledger keys     rotate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD]
+                     (--new-master-key-file F | --new-master-key-command CMD)
   ehcledger scenario run FILE [--as-of YYYY-MM-DD]
   ehcledger rebuild  [--db PATH] [--views PATH]
-  ehcledger case     [--db PATH] [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
+  ehcledger case     [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD]
+                     [--as-of YYYY-MM-DD] [--known-at RFC3339] CASE
   ehcledger rulebook changes [--db PATH | --store SPEC] --la LA [--rulebook ID] [--version N]
                      [--as-of DATE] [--from DATE] [--to DATE] [--format json|table]
   ehcledger whatif   [--db PATH | --store SPEC] --la LA --rulebook ID [--as-of DATE] [--from DATE] [--to DATE]
@@ -62,7 +68,10 @@ EHC_ADDR (default listen address), EHC_AUTH_JWKS_URL, EHC_AUTH_JWKS, EHC_AUTH_SE
 EHC_AUTH_SECRET_FILE, EHC_AUTH_ISSUER, EHC_AUTH_AUDIENCE, EHC_AUTH_MAX_TOKEN_LIFETIME (token settings),
 EHC_OIDC_ISSUER, EHC_OIDC_CLIENT_ID, EHC_OIDC_CLIENT_SECRET_FILE, EHC_OIDC_REDIRECT_URL, EHC_OIDC_SCOPES,
 EHC_OIDC_ROLES (signing in to the pages), EHC_SESSION_MAX_AGE, EHC_SESSION_IDLE, EHC_MAX_SESSIONS,
-EHC_KEYS, EHC_KEYS_MASTER_KEY_FILE (the case-key store and its master key).
+EHC_KEYS (the case-key store), EHC_KEYS_MASTER_KEY_FILE, EHC_KEYS_MASTER_KEY_COMMAND
+and EHC_KEYS_MASTER_KEY (its master key: a file, a command printing it, or the key).
+Without --demo, the master key must come from outside the data directory: a
+command that opens the case keys refuses to start without one.
 `
 
 // DemoLA is the code of the demo LA that `serve --demo` simulates.
@@ -108,6 +117,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = rulebookCmd(ctx, args[1:], stdout)
 	case "whatif":
 		err = whatIf(ctx, args[1:], stdout)
+	case "keys":
+		err = keysCmd(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -175,8 +186,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
 	addr := fs.String("addr", envOr("EHC_ADDR", "127.0.0.1:8080"), "listen address (port 0 picks a free port)")
 	metricsAddr := fs.String("metrics-addr", envOr("EHC_METRICS_ADDR", ""), "serve /metrics on this address only, not on --addr (so it need not face the internet)")
-	keysFlag := fs.String("keys", envOr("EHC_KEYS", ""), "case-key store file (default: beside the views, DB.keys); its master key is KEYS.master unless EHC_KEYS_MASTER_KEY_FILE names one")
-	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty and, unless tokens are verified otherwise, sign development tokens with the secret in DB.dev-secret, beside the views (made if missing, mode 0600)")
+	kf := addKeyFlags(fs)
+	seed := fs.Bool("demo", false, "seed a demo LA when the database is empty; unless tokens are verified otherwise, sign development tokens with the secret in DB.dev-secret, "+
+		"beside the views (made if missing, mode 0600); unless a master key is given, keep a development one in KEYS.master")
 	af := addAuthFlags(fs)
 	of := addOIDCFlags(fs)
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
@@ -216,14 +228,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := jsonLogger(stderr)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env, err := openEnv(ctx, ss, viewsPath, *keysFlag, time.Now, logger)
+	keysPath := kf.path(viewsPath)
+	master, devMaster, err := kf.master(ctx, "serve", dataFiles(ss, viewsPath, keysPath), keysPath, *seed)
 	if err != nil {
 		return err
 	}
+	logger := jsonLogger(stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	env, err := openEnv(ctx, ss, viewsPath, keysAt{path: keysPath, master: master}, time.Now, logger)
+	if err != nil {
+		return storeError(storeFlagOf(*store), err)
+	}
 	defer env.Close()
+	if devMaster {
+		logger.Warn("DEVELOPMENT SETTING: the key store's master key is kept beside it, so a backup of this directory opens every case in it, "+
+			"erased ones included; give one from outside with --master-key-file, --master-key-command or "+MasterKeyEnv, "master_key_file", keysPath+".master")
+	}
 	metrics := api.NewMetrics(reg, env.Store, env.Runner)
 	// Commands go through the instrumented store so append latency is seen.
 	env.Ledger.Store = metrics.Instrument(env.Store)
@@ -451,9 +472,10 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env, err := openEnv(ctx, ss, *views, os.Getenv("EHC_KEYS"), time.Now, jsonLogger(io.Discard))
+	// Rebuilding reads no personal data: the case keys stay shut.
+	env, err := openEnv(ctx, ss, *views, keysAt{}, time.Now, jsonLogger(io.Discard))
 	if err != nil {
-		return err
+		return storeError("--db", err)
 	}
 	defer env.Close()
 	revised, err := recordRevisions(ctx, env)
@@ -509,6 +531,8 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
 	asOfFlag := fs.String("as-of", "", "the date to show the case on (default: today, or the known-at date)")
 	knownFlag := fs.String("known-at", "", "show only what had been recorded by this RFC 3339 instant")
+	kf := addKeyFlags(fs)
+	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, use the development one beside the key store")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -535,9 +559,15 @@ func showCase(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		asOf = d
 	}
-	env, err := openEnv(ctx, ss, "", os.Getenv("EHC_KEYS"), time.Now, jsonLogger(io.Discard))
+	views := ss.DefaultViews()
+	keysPath := kf.path(views)
+	master, _, err := kf.master(ctx, "case", dataFiles(ss, views, keysPath), keysPath, *demo)
 	if err != nil {
 		return err
+	}
+	env, err := openEnv(ctx, ss, views, keysAt{path: keysPath, master: master}, time.Now, jsonLogger(io.Discard))
+	if err != nil {
+		return storeError("--db", err)
 	}
 	defer env.Close()
 	// The view shows the child's personal details: the read goes into the
@@ -587,12 +617,48 @@ func existingStore(db, store string) (StoreSpec, error) {
 	return ss, nil
 }
 
-// openExisting opens the store of existingStore.
-func openExisting(db, store string) (eventstore.Store, StoreSpec, error) {
+// openExisting opens the store of existingStore: to write, or with
+// readOnly, for a command that only reads, beside a server writing to it.
+func openExisting(db, store string, readOnly bool) (eventstore.Store, StoreSpec, error) {
 	ss, err := existingStore(db, store)
 	if err != nil {
 		return nil, ss, err
 	}
-	s, err := ss.Open()
-	return s, ss, err
+	open := ss.Open
+	if readOnly {
+		open = ss.OpenReadOnly
+	}
+	s, err := open()
+	if err != nil {
+		return nil, ss, storeError(storeFlagOf(store), err)
+	}
+	return s, ss, nil
+}
+
+// storeError names the flag that gave the store in an error saying that
+// another process writes to it.
+func storeError(flag string, err error) error {
+	if !errors.Is(err, sqlitedb.ErrInUse) {
+		return err
+	}
+	return fmt.Errorf("%s: %s", flag, domain.ErrorMessage(err))
+}
+
+// storeFlagOf is the flag that named the store: --store when given, else
+// --db.
+func storeFlagOf(store string) string {
+	if store != "" {
+		return "--store"
+	}
+	return "--db"
+}
+
+// dataFiles are the files of a store's data, in whose directories its
+// master key may not be kept.
+func dataFiles(ss StoreSpec, views, keysPath string) []dataFile {
+	files := []dataFile{{"the views", views}, {"the key store", keysPath}}
+	if ss.Path != "" {
+		files = append([]dataFile{{"the event store", ss.Path}}, files...)
+	}
+	return files
 }

@@ -17,7 +17,8 @@ import (
 // defaults, so that a developer's own settings do not change the tests.
 func quietEnv(t *testing.T) {
 	t.Helper()
-	for _, name := range []string{"EHC_DB", "EHC_STORE", "EHC_ADDR", "EHC_KEYS", "EHC_KEYS_MASTER_KEY_FILE",
+	for _, name := range []string{"EHC_DB", "EHC_STORE", "EHC_ADDR", "EHC_KEYS", "EHC_KEYS_MASTER_KEY_FILE", "EHC_KEYS_MASTER_KEY_COMMAND",
+		cli.MasterKeyEnv, cli.NewMasterKeyEnv,
 		"EHC_AUTH_JWKS_URL", "EHC_AUTH_JWKS", "EHC_AUTH_SECRET", "EHC_AUTH_SECRET_FILE", "EHC_AUTH_ISSUER", "EHC_AUTH_AUDIENCE",
 		"EHC_RATE_LIMIT", "EHC_RATE_BURST"} {
 		t.Setenv(name, "")
@@ -104,6 +105,7 @@ func TestServeRefusesToStartWithoutAWayToVerifyTokens(t *testing.T) {
 // then verifies it and copies it through each way of naming a store.
 func TestEveryStoreSpecReachesTheSameStore(t *testing.T) {
 	quietEnv(t)
+	withMasterKey(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "e.db")
 	mustRun(t, "simulate", "--db", db, "--las", "1", "--cases", "8", "--years", "1", "--seed", "3", "--until", "2024-07-01")

@@ -6,20 +6,23 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/calendar"
+	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
-// Env is an opened store with its projections, key store and ledger.
+// Env is an opened store with its projections, key store (nil when the
+// command opens no personal data) and ledger.
 type Env struct {
 	Store  eventstore.Store
 	Views  *sql.DB
@@ -33,28 +36,23 @@ type Env struct {
 // beside it, never inside the event store.
 func KeysPath(views string) string { return strings.TrimSuffix(views, ".views") + ".keys" }
 
-// OpenKeys opens the case-key store: the file EHC_KEYS names, else the one
-// beside the views at views. The master key comes from
-// EHC_KEYS_MASTER_KEY_FILE, or from KEYS.master beside the key store, made
-// on first use (development: production gives the file from its secret
-// store).
-func OpenKeys(views string, now func() time.Time) (*keys.Store, error) {
-	return openKeysAt(os.Getenv("EHC_KEYS"), views, now)
+// keysAt is the key store an environment opens and its master key; a nil
+// master opens none, for commands that never seal or open personal data.
+type keysAt struct {
+	path   string
+	master []byte
 }
 
-func openKeysAt(path, views string, now func() time.Time) (*keys.Store, error) {
-	if path == "" {
-		path = KeysPath(views)
+// open opens the key store, or nothing when k has no master key.
+func (k keysAt) open(now func() time.Time) (*keys.Store, error) {
+	if k.master == nil {
+		return nil, nil
 	}
-	masterPath, create := os.Getenv("EHC_KEYS_MASTER_KEY_FILE"), false
-	if masterPath == "" {
-		masterPath, create = path+".master", true
+	ks, err := keys.Open(k.path, k.master, now)
+	if errors.Is(err, sqlitedb.ErrInUse) {
+		return nil, fmt.Errorf("--keys: %s", domain.ErrorMessage(err))
 	}
-	master, err := keys.LoadOrCreateMaster(masterPath, create)
-	if err != nil {
-		return nil, err
-	}
-	return keys.Open(path, master, now)
+	return ks, err
 }
 
 // ViewsPath is where the read models of an event database live by default.
@@ -76,20 +74,32 @@ func OpenStore(spec string) (eventstore.Store, string, error) {
 	return s, ss.DefaultViews(), err
 }
 
-// OpenEnv opens the event store described by storeSpec (see OpenStore) and
-// its views at views (default: beside the store).
+// OpenEnv opens a scratch environment (a scenario's run, a load test, a
+// benchmark, a test): the event store described by storeSpec (see
+// OpenStore), its views at views (default: beside the store) and the key
+// store beside the views, whose master key is made for this process and
+// never written down, so that nothing sealed in it can be opened once the
+// process ends. Commands on real stores open them with a master key given
+// from outside (see serve).
 func OpenEnv(ctx context.Context, storeSpec, views string, now func() time.Time, logger *slog.Logger) (*Env, error) {
 	ss, err := ParseStoreSpec("--store", storeSpec, true)
 	if err != nil {
 		return nil, err
 	}
-	return openEnv(ctx, ss, views, os.Getenv("EHC_KEYS"), now, logger)
+	master, err := scratchMaster()
+	if err != nil {
+		return nil, err
+	}
+	if views == "" {
+		views = ss.DefaultViews()
+	}
+	return openEnv(ctx, ss, views, keysAt{path: KeysPath(views), master: master}, now, logger)
 }
 
-// openEnv opens the store ss, its views at views (default: the store's
-// default) and the case-key store at keysPath ("" for the default beside
-// the views).
-func openEnv(ctx context.Context, ss StoreSpec, views, keysPath string, now func() time.Time, logger *slog.Logger) (*Env, error) {
+// openEnv opens the store ss to write, its views at views (default: the
+// store's default) and the key store k. The store is opened first: while
+// another process writes to it, its lock refuses before anything is made.
+func openEnv(ctx context.Context, ss StoreSpec, views string, k keysAt, now func() time.Time, logger *slog.Logger) (*Env, error) {
 	base, err := ss.Open()
 	if err != nil {
 		return nil, err
@@ -103,7 +113,7 @@ func openEnv(ctx context.Context, ss StoreSpec, views, keysPath string, now func
 		base.Close()
 		return nil, err
 	}
-	ks, err := openKeysAt(keysPath, views, now)
+	ks, err := k.open(now)
 	if err != nil {
 		vdb.Close()
 		base.Close()
@@ -112,13 +122,21 @@ func openEnv(ctx context.Context, ss StoreSpec, views, keysPath string, now func
 	holidays := calendar.NewEnglandWales()
 	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness.gz", holidays)
 	if err != nil {
-		ks.Close()
+		if ks != nil {
+			ks.Close()
+		}
 		vdb.Close()
 		base.Close()
 		return nil, err
 	}
-	return &Env{Store: store, Views: vdb, Runner: runner, Logger: logger, Keys: ks,
-		Ledger: &app.Ledger{Store: store, Holidays: holidays, Now: now, Keys: ks}}, nil
+	env := &Env{Store: store, Views: vdb, Runner: runner, Logger: logger, Keys: ks,
+		Ledger: &app.Ledger{Store: store, Holidays: holidays, Now: now}}
+	if ks != nil {
+		// Only a store that is there: a nil *keys.Store in the interface
+		// would not read as "no key store".
+		env.Ledger.Keys = ks
+	}
+	return env, nil
 }
 
 // Close saves the projection snapshot and closes everything.
@@ -130,8 +148,10 @@ func (e *Env) Close() error {
 	if cerr := e.Views.Close(); err == nil {
 		err = cerr
 	}
-	if cerr := e.Keys.Close(); err == nil {
-		err = cerr
+	if e.Keys != nil {
+		if cerr := e.Keys.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

@@ -39,22 +39,26 @@ func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "json" && *format != "csv" {
 		return usageError("--format: json or csv")
 	}
-	s, _, err := openExisting(*db, *storeFlag)
+	s, _, err := openExisting(*db, *storeFlag, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	l := &app.Ledger{Store: s, Now: time.Now}
-	// The timeline shows personal details only sealed, so an operator's
-	// export of it is not a read of them for the access log.
-	entries, err := l.Timeline(ctx, fs.Arg(0), nil)
+	// The timeline is the case's whole record: the export goes into the
+	// LA's access log like a read of the timeline through the API, by the
+	// operating-system user, before anything is written out.
+	id := fs.Arg(0)
+	entries, err := l.Timeline(ctx, id, func(la, _ string) error {
+		return l.RecordAccess(ctx, la, id, "cli export case", "operator", operator())
+	})
 	if err != nil {
 		return errors.New(domain.ErrorMessage(err))
 	}
 	if *format == "csv" {
-		return app.WriteTimelineCSV(stdout, fs.Arg(0), entries)
+		return app.WriteTimelineCSV(stdout, id, entries)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"case": fs.Arg(0), "timeline": entries})
+	return enc.Encode(map[string]any{"case": id, "timeline": entries})
 }

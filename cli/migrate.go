@@ -36,7 +36,9 @@ func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("--from: %w", err)
 		}
 	}
-	from, err := fromStore.Open()
+	// The source is only read, so it may be copied while a server runs on
+	// it; the target is written, so it may not.
+	from, err := fromStore.OpenReadOnly()
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}

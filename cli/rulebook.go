@@ -141,7 +141,7 @@ func (q *replayQuery) open(ctx context.Context, twelveMonths bool) (*app.Ledger,
 	if !q.period.To.IsZero() && q.period.To < q.period.From {
 		return nil, nil, nil, usageError("--to is before --from")
 	}
-	s, _, err := openExisting(*q.db, *q.store)
+	s, _, err := openExisting(*q.db, *q.store, true)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -16,18 +16,30 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("export sen2")
 	db, storeFlag := storeFlags(fs)
 	year := fs.Int("year", 0, "census year: activity in the calendar year before it, plans in force on 1 January of it")
+	kf := addKeyFlags(fs)
+	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, use the development one beside the key store")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *year < 2015 || *year > time.Now().Year()+1 {
 		return usageError(fmt.Sprintf("--year: give a census year from 2015 to %d", time.Now().Year()+1))
 	}
-	s, ss, err := openExisting(*db, *storeFlag)
+	ss, err := existingStore(*db, *storeFlag)
+	if err != nil {
+		return err
+	}
+	views := ss.DefaultViews()
+	keysPath := kf.path(views)
+	master, _, err := kf.master(ctx, "export sen2", dataFiles(ss, views, keysPath), keysPath, *demo)
+	if err != nil {
+		return err
+	}
+	s, _, err := openExisting(*db, *storeFlag, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ks, err := OpenKeys(ss.DefaultViews(), time.Now)
+	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
 	if err != nil {
 		return err
 	}

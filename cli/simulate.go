@@ -20,6 +20,8 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed: the same seed makes the same histories")
 	until := fs.String("until", "", "the simulated today (default: today)")
 	workers := fs.Int("workers", 16, "cases written at once")
+	kf := addKeyFlags(fs)
+	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, keep a development one beside the key store")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,12 +40,27 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := ss.Open()
+	views := ss.DefaultViews()
+	keysPath := kf.path(views)
+	master, _, err := kf.master(ctx, "simulate", dataFiles(ss, views, keysPath), keysPath, *demo)
 	if err != nil {
 		return err
 	}
+	flag := storeFlagOf(*storeFlag)
+	s, err := ss.Open()
+	if err != nil {
+		return storeError(flag, err)
+	}
 	defer s.Close()
-	ks, err := OpenKeys(ss.DefaultViews(), time.Now)
+	// Simulated histories go into an empty store only: on top of other
+	// cases they would meet cases and LA steps of their own making half way
+	// and stop, leaving half a simulation behind.
+	if head, err := s.Head(ctx); err != nil {
+		return err
+	} else if head > 0 {
+		return fmt.Errorf("%s: %s already holds %d events: simulate fills an empty store only; give a new one", flag, ss, head)
+	}
+	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
 	if err != nil {
 		return err
 	}
@@ -53,7 +70,7 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "  %d cases, %d events, %.0f events/s\n", r.Cases, r.Events, float64(r.Events)/r.Elapsed.Seconds())
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("simulate stopped with part of the simulation written (remove %s and its key store %s to start again): %w", ss, keysPath, err)
 	}
 	fmt.Fprintf(stdout, "simulated %d cases in %d LAs: %d events in %.1fs (%.0f events/s)\n", res.Cases, *las, res.Events,
 		res.Elapsed.Seconds(), float64(res.Events)/res.Elapsed.Seconds())

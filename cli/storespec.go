@@ -121,10 +121,21 @@ func (s StoreSpec) DefaultViews() string {
 	return DefaultESDBViews
 }
 
-// Open opens the store.
+// Open opens the store to write. An SQLite file is held by one writer at a
+// time: while another process writes to it, Open fails naming it, with
+// the flag at fault named by the caller.
 func (s StoreSpec) Open() (eventstore.Store, error) {
 	if s.Connection != "" {
 		return esdb.Open(s.Connection)
 	}
 	return sqlite.Open(s.Path, sqlite.Options{})
+}
+
+// OpenReadOnly opens the store for a command that only reads: an SQLite
+// file is read beside its writer (a running server), without its lock.
+func (s StoreSpec) OpenReadOnly() (eventstore.Store, error) {
+	if s.Connection != "" {
+		return esdb.Open(s.Connection)
+	}
+	return sqlite.Open(s.Path, sqlite.Options{ReadOnly: true})
 }

@@ -17,7 +17,7 @@ func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, _, err := openExisting(*db, *storeFlag)
+	s, _, err := openExisting(*db, *storeFlag, true)
 	if err != nil {
 		return err
 	}

@@ -5,20 +5,30 @@
 // key overwrites it on disk (secure_delete) and checkpoints the WAL so no
 // copy stays behind in this file. Sealing is AES-256-GCM with the case ID as
 // additional data, so a sealed value cannot be moved to another case.
+//
+// The master key is never stored here: the caller gives it (package cli
+// takes it from outside the data directory). The file keeps a value sealed
+// with it, so a store opened with another master key is refused at once
+// rather than failing case by case, and Rotate re-wraps every case key under
+// a new master key in one transaction. One process at a time has the file
+// open: Open takes its lock (sqlitedb.LockExclusive).
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
@@ -28,17 +38,31 @@ var ErrErased = errors.New("the personal data of this case has been erased")
 // ErrNoKey says a case never had personal data sealed.
 var ErrNoKey = errors.New("this case has no personal data key")
 
+// ErrWrongMaster says the master key given is not the one the key store's
+// case keys are wrapped with; errors.Is finds it in the *domain.Error.
+var ErrWrongMaster = errors.New("the master key does not open this key store")
+
 // MasterKeySize is the length of the master key: 32 bytes (AES-256).
 const MasterKeySize = 32
 
 // Store holds the case keys.
 type Store struct {
 	db      *sql.DB
-	master  cipher.AEAD
+	lock    *sqlitedb.Lock
+	path    string
 	now     func() time.Time
-	mu      sync.Mutex // serialises erasures
+	mu      sync.Mutex // serialises erasures and rotation
 	creates chan create
 	done    chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// masterMu guards master: a rotation takes it to write, and a new key
+	// holds it to read from wrapping until it is stored, so no key is
+	// stored wrapped with a master key the file no longer uses.
+	masterMu sync.RWMutex
+	master   cipher.AEAD
 }
 
 // create asks the writer to store a new case key.
@@ -54,33 +78,90 @@ CREATE TABLE IF NOT EXISTS case_keys (
 	wrapped   BLOB,
 	created   TEXT NOT NULL,
 	erased_at TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
 );`
 
+// masterCheck is what the key store seals with its master key, under the
+// additional data masterCheckAD, to recognise the key when it is given.
+var masterCheck, masterCheckAD = []byte("ehcledger key store master key check, version 1"), []byte("master-key-check")
+
 // Open opens (or creates) the key file at path, whose keys are wrapped with
-// master (MasterKeySize bytes).
+// master (MasterKeySize bytes). It takes the file's lock first: while
+// another process has the file open it fails with a *domain.Error wrapping
+// sqlitedb.ErrInUse. A master key other than the one the store's keys are
+// wrapped with is refused with a *domain.Error wrapping ErrWrongMaster.
 func Open(path string, master []byte, now func() time.Time) (*Store, error) {
 	if len(master) != MasterKeySize {
-		return nil, fmt.Errorf("keys: the master key must be %d bytes, not %d", MasterKeySize, len(master))
+		return nil, domain.Errorf(domain.Invalid, "the master key must be %d bytes, not %d", MasterKeySize, len(master))
 	}
 	aead, err := newAEAD(master)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlitedb.Open(path, 4)
+	lock, err := sqlitedb.LockExclusive("the key store", path)
 	if err != nil {
+		return nil, err
+	}
+	db, err := sqlitedb.Open(path, 4)
+	if err == nil {
+		_, err = db.Exec(schema)
+		if err == nil {
+			err = checkMaster(db, aead, path)
+		}
+		if err != nil {
+			db.Close()
+		}
+	}
+	if err != nil {
+		lock.Release()
+		var de *domain.Error
+		if errors.As(err, &de) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	s := &Store{db: db, master: aead, now: now, creates: make(chan create), done: make(chan struct{})}
+	s := &Store{db: db, lock: lock, path: path, master: aead, now: now, creates: make(chan create), done: make(chan struct{})}
 	go s.write()
 	return s, nil
+}
+
+// checkMaster refuses a master key the store's keys are not wrapped with.
+// A store from before the check was kept is judged by one of its live case
+// keys; then, or in a new store, the check is sealed with this key.
+func checkMaster(db *sql.DB, master cipher.AEAD, path string) error {
+	wrong := &domain.Error{Code: domain.Invalid, Err: ErrWrongMaster, Message: fmt.Sprintf(
+		"the master key given does not open the key store %s: its case keys are wrapped with another (if it was rotated, give the new one)", path)}
+	var check []byte
+	err := db.QueryRow(`SELECT value FROM meta WHERE name = 'master_check'`).Scan(&check)
+	if err == nil {
+		if _, err := open(master, check, masterCheckAD); err != nil {
+			return wrong
+		}
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var caseID string
+	var wrapped []byte
+	err = db.QueryRow(`SELECT case_id, wrapped FROM case_keys WHERE wrapped IS NOT NULL LIMIT 1`).Scan(&caseID, &wrapped)
+	switch {
+	case err == nil:
+		if _, err := open(master, wrapped, []byte(caseID)); err != nil {
+			return wrong
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	sealed, err := seal(master, masterCheck, masterCheckAD)
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(`INSERT OR IGNORE INTO meta (name, value) VALUES ('master_check', ?)`, sealed)
+	return err
 }
 
 // write stores new keys, all those asked for meanwhile in one durable
@@ -125,11 +206,18 @@ func (s *Store) insert(batch []create) error {
 	return tx.Commit()
 }
 
-// Close stops the writer and closes the key file.
+// Close stops the writer, closes the key file and gives up its lock.
+// Closing again does nothing.
 func (s *Store) Close() error {
-	close(s.creates)
-	<-s.done
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		close(s.creates)
+		<-s.done
+		s.closeErr = s.db.Close()
+		if err := s.lock.Release(); s.closeErr == nil {
+			s.closeErr = err
+		}
+	})
+	return s.closeErr
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -158,9 +246,14 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 // caseKey returns the case's key, creating it when create is set and the
 // case has none.
 func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
+	// The key is read and unwrapped under one master key: a rotation
+	// cannot come between.
+	s.masterMu.RLock()
 	var wrapped []byte
 	var erased sql.NullString
 	err := s.db.QueryRow(`SELECT wrapped, erased_at FROM case_keys WHERE case_id = ?`, caseID).Scan(&wrapped, &erased)
+	master := s.master
+	s.masterMu.RUnlock()
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && create:
 		if err := s.newKey(caseID); err != nil {
@@ -174,7 +267,7 @@ func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
 	case erased.Valid:
 		return nil, ErrErased
 	}
-	key, err := open(s.master, wrapped, []byte(caseID))
+	key, err := open(master, wrapped, []byte(caseID))
 	if err != nil {
 		return nil, fmt.Errorf("keys: the key of case %s does not open with this master key", caseID)
 	}
@@ -187,6 +280,8 @@ func (s *Store) newKey(caseID string) error {
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
+	s.masterMu.RLock()
+	defer s.masterMu.RUnlock()
 	wrapped, err := seal(s.master, key, []byte(caseID))
 	if err != nil {
 		return err
@@ -263,26 +358,122 @@ func (s *Store) Erased(caseID string) (bool, error) {
 	return erased.Valid, err
 }
 
-// LoadOrCreateMaster reads the master key from path, or, when the file does
-// not exist and create is set, makes one and writes it with mode 0600 (for
-// development; production gives the file from its secret store).
-func LoadOrCreateMaster(path string, create bool) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && create {
-		b = make([]byte, MasterKeySize)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, fmt.Errorf("keys: master key: %w", err)
-		}
-		return b, nil
+// Rotate re-wraps every live case key, and the master key check, with
+// newMaster, in one transaction: either all are under the new key or, on any
+// failure, all stay under the old one. The old wrapped values are overwritten
+// on disk (secure_delete) and the WAL is checkpointed and truncated, so the
+// old master key opens nothing in this file afterwards; it still opens the
+// copies of the file taken before, so backups made before a rotation need
+// it. It returns the number of keys re-wrapped.
+func (s *Store) Rotate(newMaster []byte) (int, error) {
+	if len(newMaster) != MasterKeySize {
+		return 0, domain.Errorf(domain.Invalid, "the new master key must be %d bytes, not %d", MasterKeySize, len(newMaster))
 	}
+	next, err := newAEAD(newMaster)
 	if err != nil {
-		return nil, fmt.Errorf("keys: master key: %w", err)
+		return 0, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.masterMu.Lock()
+	defer s.masterMu.Unlock()
+	ctx := context.Background()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	n, err := s.rewrap(ctx, conn, next)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return n, fmt.Errorf("keys: the keys were re-wrapped but the log was not truncated: %w", err)
+	}
+	s.master = next
+	return n, nil
+}
+
+// rewrap is the transaction of Rotate.
+func (s *Store) rewrap(ctx context.Context, conn *sql.Conn, next cipher.AEAD) (int, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	defer tx.Rollback()
+	type row struct {
+		caseID  string
+		wrapped []byte
+	}
+	var live []row
+	rows, err := tx.QueryContext(ctx, `SELECT case_id, wrapped FROM case_keys WHERE wrapped IS NOT NULL ORDER BY case_id`)
+	if err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.caseID, &r.wrapped); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("keys: %w", err)
+		}
+		live = append(live, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	for _, r := range live {
+		key, err := open(s.master, r.wrapped, []byte(r.caseID))
+		if err != nil {
+			return 0, domain.Errorf(domain.Invalid, "the key of case %s does not open with the current master key: nothing was rotated", r.caseID)
+		}
+		wrapped, err := seal(next, key, []byte(r.caseID))
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE case_keys SET wrapped = ? WHERE case_id = ?`, wrapped, r.caseID); err != nil {
+			return 0, fmt.Errorf("keys: %w", err)
+		}
+	}
+	check, err := seal(next, masterCheck, masterCheckAD)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('master_check', ?)
+		ON CONFLICT(name) DO UPDATE SET value = excluded.value`, check); err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	return len(live), nil
+}
+
+// ParseMasterKey reads a master key as given from outside: 32 raw bytes, or
+// text (a trailing newline allowed) of 64 hexadecimal digits, as `openssl
+// rand -hex 32` prints, or of standard base64, as a KMS prints. A key whose
+// bytes are all the same (a file of zeros) is refused: it protects nothing.
+func ParseMasterKey(b []byte) ([]byte, error) {
+	key := b
 	if len(b) != MasterKeySize {
-		return nil, fmt.Errorf("keys: master key file %s holds %d bytes, not %d", path, len(b), MasterKeySize)
+		text := bytes.TrimRight(b, " \t\r\n")
+		var err error
+		switch {
+		case len(text) == 2*MasterKeySize:
+			key, err = hex.DecodeString(string(text))
+		default:
+			key, err = base64.StdEncoding.DecodeString(string(text))
+		}
+		if err != nil || len(key) != MasterKeySize {
+			return nil, domain.Errorf(domain.Invalid, "a master key is %d bytes, given as 64 hexadecimal digits (openssl rand -hex 32) or in base64; "+
+				"this is neither (%d bytes)", MasterKeySize, len(b))
+		}
 	}
-	return b, nil
+	if bytes.Count(key, key[:1]) == len(key) {
+		return nil, domain.Errorf(domain.Invalid, "the master key has the same byte %d times: make one with openssl rand -hex 32", len(key))
+	}
+	return key, nil
 }
