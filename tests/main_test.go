@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "ehcledger")
+	// Every command the tests run takes the key store's master key from
+	// the environment, as a server given it by a secret store would; the
+	// tests of the demo and of the key's other sources set their own.
+	os.Setenv("EHC_KEYS_MASTER_KEY", testMasterKey)
 	build := exec.Command("go", "build", "-o", binary, "../cmd/ehcledger")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

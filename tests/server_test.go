@@ -80,11 +80,19 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 // startServerAsIs starts the server with exactly the flags given.
 func startServerAsIs(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, nil, db, extra...)
+}
+
+// startServerEnv starts the server with exactly the flags given, in the
+// environment env (nil: the tests' own).
+func startServerEnv(t *testing.T, env []string, db string, extra ...string) *server {
+	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0"}
 	if db != "" {
 		args = append(args, "--db", db)
 	}
 	cmd := exec.Command(binary, append(args, extra...)...)
+	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
