@@ -44,4 +44,4 @@ bench-go:
 
 clean:
 	rm -rf bin $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness.gz \
-		$(DB).keys $(DB).keys-wal $(DB).keys-shm $(DB).keys.master $(DB).dev-secret
+		$(DB).keys $(DB).keys-wal $(DB).keys-shm $(DB).keys.master $(DB).dev-secret $(DB).lock $(DB).keys.lock

@@ -45,7 +45,7 @@ Usage:
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
-  ehcledger export   case [--db PATH] [--format json|csv] CASE
+  ehcledger export   case [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] [--format json|csv] CASE
   ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY
   ehcledger simulate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD | --demo]
                      --las N --cases M --years Y --seed S [--until DATE]

@@ -30,6 +30,8 @@ func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("export case")
 	db, storeFlag := storeFlags(fs)
 	format := fs.String("format", "json", "json or csv")
+	kf := addKeyFlags(fs)
+	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, use the development one beside the key store")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -39,12 +41,30 @@ func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "json" && *format != "csv" {
 		return usageError("--format: json or csv")
 	}
+	ss, err := existingStore(*db, *storeFlag)
+	if err != nil {
+		return err
+	}
+	// The timeline's reasons are sealed with the case's key, as the API
+	// shows them opened, so the export opens the keys like any reader of
+	// personal data.
+	views := ss.DefaultViews()
+	keysPath := kf.path(views)
+	master, _, err := kf.master(ctx, "export case", dataFiles(ss, views, keysPath), keysPath, *demo)
+	if err != nil {
+		return err
+	}
 	s, _, err := openExisting(*db, *storeFlag, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	l := &app.Ledger{Store: s, Now: time.Now}
+	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	l := &app.Ledger{Store: s, Now: time.Now, Keys: ks}
 	// The timeline is the case's whole record: the export goes into the
 	// LA's access log like a read of the timeline through the API, by the
 	// operating-system user, before anything is written out.

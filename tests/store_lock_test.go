@@ -85,5 +85,10 @@ func TestAWriterBesideARunningServerIsRefusedAndTheServerStaysRight(t *testing.T
 		if err != nil || !strings.Contains(string(out), `"id": "lock-1"`) {
 			t.Fatalf("case after the server stopped: %v\n%s", err, out)
 		}
+		// The export opens the sealed reasons, as the API's timeline does.
+		out, err = exec.Command(binary, "export", "case", "--db", db, "--format", "csv", "lock-1").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), ",from the paper file,") {
+			t.Fatalf("export case after the server stopped: %v\n%s", err, out)
+		}
 	})
 }
