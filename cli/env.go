@@ -43,6 +43,18 @@ type keysAt struct {
 	master []byte
 }
 
+// OpenKeys opens the key store beside the views at views with this
+// process's scratch master key, as OpenEnv does: for tests and tools that
+// fill a scratch store (simulate.Run) before they open it with OpenEnv.
+// Nothing sealed in it can be opened once the process ends.
+func OpenKeys(views string, now func() time.Time) (*keys.Store, error) {
+	master, err := scratchMaster()
+	if err != nil {
+		return nil, err
+	}
+	return keysAt{path: KeysPath(views), master: master}.open(now)
+}
+
 // open opens the key store, or nothing when k has no master key.
 func (k keysAt) open(now func() time.Time) (*keys.Store, error) {
 	if k.master == nil {

@@ -197,6 +197,12 @@ func TestACommandOpeningTheCaseKeysNeedsAMasterKeyFromOutside(t *testing.T) {
 		code, errs := sim(db)
 		refused(t, db, code, errs, cli.MasterKeyEnv+": ", "64 hexadecimal digits")
 	})
+	t.Run("a password of 32 characters in the environment is refused", func(t *testing.T) {
+		db := filepath.Join(dir, "password.db")
+		t.Setenv(cli.MasterKeyEnv, "correct-horse-battery-staple-123")
+		code, errs := sim(db)
+		refused(t, db, code, errs, cli.MasterKeyEnv+": ", "64 hexadecimal digits")
+	})
 	t.Run("a private key file elsewhere opens the store, and the same key from the environment reopens it", func(t *testing.T) {
 		db := filepath.Join(dir, "good.db")
 		if code, errs := sim(db, "--master-key-file", masterKeyFile(t, key)); code != 0 {

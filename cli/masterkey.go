@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -102,6 +103,11 @@ func (f keyFlags) master(ctx context.Context, cmd string, data []dataFile, keysP
 	case *f.command != "":
 		key, err = masterFromCommand(ctx, f.commandFlag, *f.command)
 	case env != "":
+		// Text only: 32 characters would otherwise be taken as the raw
+		// key, and a 32-character password is no key.
+		if len(env) == keys.MasterKeySize {
+			return nil, false, usageError(f.env + ": give the key as 64 hexadecimal digits (openssl rand -hex 32) or base64, not 32 characters")
+		}
 		key, err = keys.ParseMasterKey([]byte(env))
 		if err != nil {
 			err = usageError(f.env + ": " + domain.ErrorMessage(err))
@@ -297,10 +303,25 @@ func errorText(err error) string {
 	return err.Error()
 }
 
+// scratch is the master key of this process's scratch stores, made once.
+var scratch struct {
+	once sync.Once
+	key  []byte
+	err  error
+}
+
 // scratchMaster is a master key made for this process and never written
-// down: what is sealed with it cannot be opened once the process ends.
+// down: what is sealed with it cannot be opened once the process ends. It
+// is the same for every scratch store of the process, so that one may be
+// closed and opened again.
 func scratchMaster() ([]byte, error) {
-	key := make([]byte, keys.MasterKeySize)
-	_, err := rand.Read(key)
-	return key, err
+	scratch.once.Do(func() {
+		key := make([]byte, keys.MasterKeySize)
+		if _, err := rand.Read(key); err != nil {
+			scratch.err = err
+			return
+		}
+		scratch.key = key
+	})
+	return scratch.key, scratch.err
 }

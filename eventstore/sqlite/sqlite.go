@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,8 +164,12 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// openReadOnly opens the store to read: no lock, no schema, no writer.
+// openReadOnly opens the store to read: no lock, no schema, no writer. A
+// file that is not there is an error, not a new empty store.
 func openReadOnly(path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
 	read, err := sqlitedb.Open(path, 8)
 	if err != nil {
 		return nil, err

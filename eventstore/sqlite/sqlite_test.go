@@ -160,6 +160,16 @@ func TestOneWriterAtATimeAndReadersBesideIt(t *testing.T) {
 			t.Fatal("a read-only store appended")
 		}
 	})
+	t.Run("a reader of a file that is not there makes none", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "missing.db")
+		if r, err := Open(missing, Options{ReadOnly: true}); err == nil {
+			r.Close()
+			t.Fatal("opened a store that is not there")
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatal("the reader made the file")
+		}
+	})
 	t.Run("once the writer closes another may write", func(t *testing.T) {
 		s.Close()
 		again, err := Open(path, Options{})
