@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -349,4 +350,31 @@ func TestSimulatingIntoAStoreThatHoldsEventsIsRefused(t *testing.T) {
 	if after := count(); after != before {
 		t.Fatalf("the refused simulation wrote %d events", after-before)
 	}
+}
+
+func TestAStoreHasOneWriterAtATime(t *testing.T) {
+	quietEnv(t)
+	withMasterKey(t)
+	db := simulated(t, t.TempDir())
+	id, _ := firstCase(t, db)
+	held, _, err := cli.OpenStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inUse := fmt.Sprintf("--db: the event store %s is in use by pid %d", db, os.Getpid())
+	for _, args := range [][]string{{"case", "--db", db, id}, {"rebuild", "--db", db}, {"export", "case", "--db", db, id}} {
+		t.Run(args[0]+" is refused while another writer holds the store", func(t *testing.T) {
+			code, out, errs := run(t, args...)
+			if code != 1 || out != "" || !strings.Contains(errs, inUse) {
+				t.Fatalf("exit %d: %s%s", code, out, errs)
+			}
+		})
+	}
+	t.Run("verify reads beside the writer", func(t *testing.T) {
+		mustRun(t, "verify", "--db", db)
+	})
+	held.Close()
+	t.Run("once the writer has closed the store another may write", func(t *testing.T) {
+		mustRun(t, "case", "--db", db, id)
+	})
 }
