@@ -206,7 +206,7 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 // in its file, and notes the position among the checkpoints.
 func (r *Runner) SaveSnapshot(ctx context.Context) error {
 	tmp := r.SnapshotPath + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // the snapshot holds case data: private whatever the umask
 	if err != nil {
 		return fmt.Errorf("save timeliness snapshot: %w", err)
 	}
