@@ -70,7 +70,7 @@ func hasText(t reflect.Type) bool {
 // correction's data is read as its command's data so that the text in it is
 // sealed too.
 func sealTexts(k Keys, caseID string, e domain.Event) error {
-	err := walkTexts(reflect.ValueOf(e), func(t *domain.Text) error {
+	seal := func(t *domain.Text) error {
 		if t.Plain == "" {
 			return nil
 		}
@@ -80,8 +80,8 @@ func sealTexts(k Keys, caseID string, e domain.Event) error {
 		}
 		t.Plain, t.Sealed = "", sealed
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walkTexts(reflect.ValueOf(e), seal); err != nil {
 		return err
 	}
 	fix, ok := e.(*domain.StepCorrected)
@@ -96,14 +96,7 @@ func sealTexts(k Keys, caseID string, e domain.Event) error {
 	if err := json.Unmarshal(fix.Data, d.Interface()); err != nil {
 		return &domain.Error{Code: domain.Internal, Message: "could not read a correction's data to seal it", Err: err}
 	}
-	if err := walkTexts(d, func(t *domain.Text) error {
-		if t.Plain == "" {
-			return nil
-		}
-		sealed, err := sealBytes(k, caseID, []byte(t.Plain))
-		t.Plain, t.Sealed = "", sealed
-		return err
-	}); err != nil {
+	if err := walkTexts(d, seal); err != nil {
 		return err
 	}
 	b, err := json.Marshal(d.Interface())
