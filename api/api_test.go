@@ -561,3 +561,35 @@ func TestAnIdempotencyKeyReusedForAnotherDayIsRefused(t *testing.T) {
 		t.Fatalf("a reuse for another day: %d %v", r.status, r.body)
 	}
 }
+
+func TestAnIdempotencyKeyReusedWithOtherDetailsIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`).want(t, 201)
+	const body = `{"reason":"from the paper file","on":"2024-04-08","data":{"advice":"health"}}`
+	first := h.do("POST", "/v1/cases/c1/commands/request_advice", body, "Idempotency-Key", "k-7").want(t, 201)
+	t.Run("the same request laid out differently is a retry", func(t *testing.T) {
+		again := h.do("POST", "/v1/cases/c1/commands/request_advice",
+			"{\n  \"on\": \"2024-04-08\",\n  \"reason\": \"from the paper file\",\n  \"data\": { \"advice\": \"health\" }\n}",
+			"Idempotency-Key", "k-7").want(t, 200)
+		if again.body["version"] != first.body["version"] {
+			t.Fatalf("retry %v, first %v", again.body, first.body)
+		}
+	})
+	for name, other := range map[string]string{
+		"other data is refused":     `{"reason":"from the paper file","on":"2024-04-08","data":{"advice":"social_care"}}`,
+		"another reason is refused": `{"reason":"typed up late","on":"2024-04-08","data":{"advice":"health"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := h.do("POST", "/v1/cases/c1/commands/request_advice", other, "Idempotency-Key", "k-7")
+			if r.status != 422 || r.body["field"] != "Idempotency-Key" {
+				t.Fatalf("got %d %v", r.status, r.body)
+			}
+		})
+	}
+	t.Run("a retry of an erasure is answered after the key has gone", func(t *testing.T) {
+		erase := `{"reason":"from the paper file","on":"2024-04-09","data":{"reason":"the family asked"}}`
+		h.do("POST", "/v1/cases/c1/commands/erase_personal_data", erase, "Idempotency-Key", "k-8").want(t, 201)
+		h.do("POST", "/v1/cases/c1/commands/erase_personal_data", erase, "Idempotency-Key", "k-8").want(t, 200)
+	})
+}

@@ -4,7 +4,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/google/uuid"
 )
@@ -214,8 +217,10 @@ func (l *Ledger) Execute(ctx context.Context, req CommandRequest) (CommandResult
 	for attempt := 0; ; attempt++ {
 		res, err := l.execute(ctx, req)
 		// Two retries of one idempotent command may race; the loser finds the
-		// winner's events on its second look.
-		if err != nil && req.IdempotencyKey != "" && attempt == 0 && errors.Is(err, eventstore.ErrWrongVersion) {
+		// winner's events on its second look (the winner took the stream's
+		// next version, or the event ID both derived from the request).
+		if err != nil && req.IdempotencyKey != "" && attempt == 0 &&
+			(errors.Is(err, eventstore.ErrWrongVersion) || errors.Is(err, eventstore.ErrIDConflict)) {
 			continue
 		}
 		return res, err
@@ -245,7 +250,7 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		}
 	}
 	if req.IdempotencyKey != "" {
-		if res, found, err := replayed(lc, req); found || err != nil {
+		if res, found, err := replayed(l.Keys, lc, req); found || err != nil {
 			return res, err
 		}
 	}
@@ -309,6 +314,13 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if err := Seal(l.Keys, req.Case, events); err != nil {
 		return CommandResult{}, err
 	}
+	var firstID uuid.UUID
+	if req.IdempotencyKey != "" && l.Keys != nil {
+		// Before an erasure takes the key the fingerprint is made with.
+		if firstID, err = requestID(l.Keys, req); err != nil {
+			return CommandResult{}, &domain.Error{Code: domain.Internal, Message: "could not fingerprint the request", Err: err}
+		}
+	}
 	if erases(events) {
 		// The key goes first: erasure is the duty, and a failed append is
 		// retried (the key store forgets a key once, harmlessly again).
@@ -323,8 +335,9 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	if err != nil {
 		return CommandResult{}, err
 	}
-	data, err := Envelope(events, Meta{On: req.On, RecordedAt: recordedAt, Actor: req.Actor, LA: la,
-		Correlation: correlation, Causation: commandID, Reason: reason})
+	meta := Meta{On: req.On, RecordedAt: recordedAt, Actor: req.Actor, LA: la,
+		Correlation: correlation, Causation: commandID, Reason: reason, FirstID: firstID}
+	data, err := Envelope(events, meta)
 	if err != nil {
 		return CommandResult{}, err
 	}
@@ -344,26 +357,85 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 }
 
 // replayed finds a command already recorded under the same idempotency key.
-func replayed(lc *loadedCase, req CommandRequest) (CommandResult, bool, error) {
+// A retry repeats its request: the same key with another command, another
+// day or other data is another request, refused rather than answered with
+// the first one's result.
+func replayed(k Keys, lc *loadedCase, req CommandRequest) (CommandResult, bool, error) {
 	res := CommandResult{Case: req.Case, Command: req.Command, Duplicate: true}
 	for _, e := range lc.events {
 		if e.CausationID != req.IdempotencyKey {
 			continue
 		}
-		if len(res.Events) == 0 && e.Type != domain.CommandEventType(req.Command) {
-			return CommandResult{}, true, &domain.Error{Code: domain.Conflict, Field: "Idempotency-Key",
-				Message: "this key was already used for a different command (" + e.Type + ")"}
-		}
-		if len(res.Events) == 0 && e.OccurredOn != req.On.String() {
-			// A retry repeats its request; a step on another day is another
-			// request, not the first one's result.
-			return CommandResult{}, true, domain.FieldErrorf("Idempotency-Key",
-				"this key was already used for %s on %s, not on %s", req.Command, e.OccurredOn, req.On)
+		if len(res.Events) == 0 {
+			if err := sameRequest(k, e, req); err != nil {
+				return CommandResult{}, true, err
+			}
 		}
 		res.Events = append(res.Events, e.Type)
 		res.Version, res.Position = e.Version, e.Position
 	}
 	return res, len(res.Events) > 0, nil
+}
+
+// sameRequest reports, as an error, how a request differs from the one whose
+// first event is first.
+func sameRequest(k Keys, first eventstore.RecordedEvent, req CommandRequest) error {
+	if first.Type != domain.CommandEventType(req.Command) {
+		return &domain.Error{Code: domain.Conflict, Field: "Idempotency-Key",
+			Message: "this key was already used for a different command (" + first.Type + ")"}
+	}
+	if first.OccurredOn != req.On.String() {
+		return domain.FieldErrorf("Idempotency-Key",
+			"this key was already used for %s on %s, not on %s", req.Command, first.OccurredOn, req.On)
+	}
+	if first.ID.Version() != requestIDVersion || k == nil {
+		return nil // recorded before requests were fingerprinted
+	}
+	id, err := requestID(k, req)
+	switch {
+	case errors.Is(err, keys.ErrErased):
+		// The fingerprint's key went with the case's personal details:
+		// the command and its day are all that can be compared.
+		return nil
+	case err != nil:
+		return &domain.Error{Code: domain.Internal, Message: "could not fingerprint the request", Err: err}
+	case id != first.ID:
+		return domain.FieldErrorf("Idempotency-Key",
+			"this key was already used for %s on %s with other details: a new request needs a new key", req.Command, req.On)
+	}
+	return nil
+}
+
+// requestIDVersion marks an event ID derived from its request (RFC 9562's
+// version 8, for IDs of an application's own making).
+const requestIDVersion = 8
+
+// requestID derives the ID of the first event a command sent with an
+// idempotency key records, from a keyed fingerprint of the request (key,
+// command, day, LA, data and reason) under the case's key. A retry derives
+// the same ID, and other data under the same key another one, so the store
+// holds proof of what was asked without holding the request in the clear.
+func requestID(k Keys, req CommandRequest) (uuid.UUID, error) {
+	data := req.Data
+	var compact bytes.Buffer
+	if json.Compact(&compact, data) == nil {
+		data = compact.Bytes() // a retry may lay its JSON out differently
+	}
+	var msg []byte
+	for _, f := range [][]byte{[]byte(req.IdempotencyKey), []byte(req.Command), []byte(req.On.String()),
+		[]byte(req.LA), data, []byte(req.Reason)} {
+		msg = binary.BigEndian.AppendUint64(msg, uint64(len(f)))
+		msg = append(msg, f...)
+	}
+	mac, err := k.MAC(req.Case, msg)
+	if err != nil {
+		return uuid.UUID{}, err
+	}
+	var id uuid.UUID
+	copy(id[:], mac)
+	id[6] = id[6]&0x0f | requestIDVersion<<4
+	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+	return id, nil
 }
 
 // rulebook returns the rules in force for a command: those the case's LA
@@ -487,12 +559,15 @@ type Meta struct {
 	Actor, LA              string
 	Correlation, Causation string
 	Reason                 string
+	// FirstID, when set, is the first event's ID (see requestID); the
+	// others get new ones.
+	FirstID uuid.UUID
 }
 
 // Envelope wraps domain events for the store, each with a new UUID v7.
 func Envelope(events []domain.Event, m Meta) ([]eventstore.EventData, error) {
 	out := make([]eventstore.EventData, 0, len(events))
-	for _, e := range events {
+	for i, e := range events {
 		if o, ok := e.(domain.Opener); ok && o.Opened().Details != nil {
 			// The details would be dropped, not stored: Seal first.
 			return nil, &domain.Error{Code: domain.Internal, Message: "personal details must be sealed before a case's opening is stored"}
@@ -507,6 +582,9 @@ func Envelope(events []domain.Event, m Meta) ([]eventstore.EventData, error) {
 		id, err := uuid.NewV7()
 		if err != nil {
 			return nil, &domain.Error{Code: domain.Internal, Message: "could not make an ID", Err: err}
+		}
+		if i == 0 && m.FirstID != (uuid.UUID{}) {
+			id = m.FirstID
 		}
 		out = append(out, eventstore.EventData{ID: id, Type: e.EventType(), SchemaVersion: e.SchemaVersion(),
 			OccurredOn: m.On.String(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor, LA: m.LA,

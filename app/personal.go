@@ -14,6 +14,9 @@ type Keys interface {
 	Seal(caseID string, plain []byte) ([]byte, error)
 	Open(caseID string, sealed []byte) ([]byte, error)
 	Erase(caseID string) error
+	// MAC is a deterministic keyed fingerprint under the case's key; it
+	// ties a retried command to the request it first answered.
+	MAC(caseID string, msg []byte) ([]byte, error)
 }
 
 // Seal replaces the clear personal details and free text of a case's new

@@ -19,7 +19,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -243,9 +245,19 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 	return aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], ad)
 }
 
-// caseKey returns the case's key, creating it when create is set and the
-// case has none.
+// caseKey returns the case's sealing key, creating it when create is set
+// and the case has none.
 func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
+	key, err := s.rawKey(caseID, create)
+	if err != nil {
+		return nil, err
+	}
+	return newAEAD(key)
+}
+
+// rawKey returns the bytes of the case's key, creating it when create is set
+// and the case has none.
+func (s *Store) rawKey(caseID string, create bool) ([]byte, error) {
 	// The key is read and unwrapped under one master key: a rotation
 	// cannot come between.
 	s.masterMu.RLock()
@@ -259,7 +271,7 @@ func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
 		if err := s.newKey(caseID); err != nil {
 			return nil, err
 		}
-		return s.caseKey(caseID, false)
+		return s.rawKey(caseID, false)
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNoKey
 	case err != nil:
@@ -271,7 +283,7 @@ func (s *Store) caseKey(caseID string, create bool) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: the key of case %s does not open with this master key", caseID)
 	}
-	return newAEAD(key)
+	return key, nil
 }
 
 // newKey makes a key for the case and has the writer store it durably.
@@ -302,6 +314,27 @@ func (s *Store) Seal(caseID string, plain []byte) ([]byte, error) {
 		return nil, err
 	}
 	return seal(aead, plain, []byte(caseID))
+}
+
+// macLabel separates the MAC key from the sealing key derived from one case
+// key, so that neither use can stand in for the other.
+const macLabel = "ehcledger/keys: request fingerprint v1"
+
+// MAC returns a keyed fingerprint of msg under the case's key (HMAC-SHA256
+// with a key derived from it), creating the key on first use. It is
+// deterministic, so two equal messages have one fingerprint, and useless to
+// anyone without the key: a fingerprint of low-entropy data (a date, a name)
+// cannot be tested by guessing. Once the key is erased it answers ErrErased.
+func (s *Store) MAC(caseID string, msg []byte) ([]byte, error) {
+	key, err := s.rawKey(caseID, true)
+	if err != nil {
+		return nil, err
+	}
+	derive := hmac.New(sha256.New, key)
+	derive.Write([]byte(macLabel))
+	mac := hmac.New(sha256.New, derive.Sum(nil))
+	mac.Write(msg)
+	return mac.Sum(nil), nil
 }
 
 // Open decrypts what Seal sealed for the case; ErrErased once its key is

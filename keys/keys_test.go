@@ -323,3 +323,31 @@ func TestConcurrentSealsShareOneKeyPerCase(t *testing.T) {
 		}
 	}
 }
+
+func TestAMACIsTheCasesOwnAndGoesWithItsKey(t *testing.T) {
+	s := open(t, t.TempDir(), bytes.Repeat([]byte{7}, keys.MasterKeySize))
+	mac := func(caseID, msg string) []byte {
+		t.Helper()
+		m, err := s.MAC(caseID, []byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first := mac("c1", "2024-04-05")
+	if !bytes.Equal(first, mac("c1", "2024-04-05")) {
+		t.Error("one message gave two fingerprints")
+	}
+	if bytes.Equal(first, mac("c1", "2024-04-06")) {
+		t.Error("two messages gave one fingerprint")
+	}
+	if bytes.Equal(first, mac("c2", "2024-04-05")) {
+		t.Error("two cases gave one fingerprint")
+	}
+	if err := s.Erase("c1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MAC("c1", []byte("2024-04-05")); !errors.Is(err, keys.ErrErased) {
+		t.Fatalf("a MAC after erasure: %v", err)
+	}
+}
