@@ -130,6 +130,8 @@ func roleFor(method, path string) auth.Role {
 	case strings.Contains(path, "/rulebook-changes"), strings.Contains(path, "/commands/assign_case"),
 		strings.Contains(path, "/commands/erase_personal_data"):
 		return auth.Manager
+	case strings.Contains(path, "whatif="):
+		return auth.Manager
 	case strings.HasPrefix(path, "/v1/stats"), strings.HasPrefix(path, "/ui/stats"):
 		return auth.Inspector
 	case method == http.MethodGet && (strings.Contains(path, "as_of=") || strings.Contains(path, "known_at=")) &&

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/ehcledger/ehcledger/internal/safecsv"
 
@@ -85,26 +84,17 @@ func (s *Server) stats(c echo.Context) error {
 		return domain.FieldErrorf("format", "must be json or csv")
 	}
 	s.fresh(c)
-	var rows []projections.Stats
-	var body any
-	if la != "" {
-		st := s.Views.Timeliness.LAStats(la, p, asOf)
-		rows, body = []projections.Stats{st}, st
-	} else if pr := principal(c); pr.AllLAs() {
-		national, per := s.Views.Timeliness.National(p, asOf)
-		national.LA = "ENGLAND"
-		rows = append([]projections.Stats{national}, per...)
-		body = map[string]any{"national": national, "las": per}
-	} else {
-		// Those granted some LAs see those LAs together, never England's.
-		total, per := s.Views.Timeliness.RollUp(pr.LAs, p, asOf)
-		total.LA = "GRANTED"
-		rows = append([]projections.Stats{total}, per...)
-		body = map[string]any{"total": total, "las": per}
+	pr := principal(c)
+	rows := s.figureRows(pr, la, p, asOf)
+	var body any = rows[0]
+	if la == "" {
+		key := "total"
+		if rows[0].LA == "ENGLAND" {
+			key = "national"
+		}
+		body = map[string]any{key: rows[0], "las": rows[1:]}
 	}
-	// Inspectors read the figures with small numbers suppressed; an LA's
-	// own managers read them exact.
-	suppress := principal(c).Role != auth.Manager
+	suppress := suppressedFor(pr)
 	if format != "csv" {
 		if suppress {
 			if body, err = publishBody(la, rows); err != nil {
@@ -117,7 +107,7 @@ func (s *Server) stats(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="ehc-timeliness-`+p.From.String()+`-`+p.To.String()+`.csv"`)
 		c.Response().WriteHeader(http.StatusOK)
-		return writePublishedCSV(c.Response(), rows)
+		return writePublishedCSV(c.Response(), rows, la == "")
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="ehc-timeliness-`+p.From.String()+`-`+p.To.String()+`.csv"`)
@@ -165,37 +155,69 @@ func writeStatsCSV(w http.ResponseWriter, rows []projections.Stats) error {
 	return cw.Error()
 }
 
+// figureRows is the table of figures a principal reads for one LA, or
+// without one their total (England's for those granted every LA, otherwise
+// the LAs granted together, never England's) first and each LA's.
+func (s *Server) figureRows(pr auth.Principal, la string, p projections.Period, asOf domain.Date) []projections.Stats {
+	if la != "" {
+		return []projections.Stats{s.Views.Timeliness.LAStats(la, p, asOf)}
+	}
+	if pr.AllLAs() {
+		national, per := s.Views.Timeliness.National(p, asOf)
+		national.LA = "ENGLAND"
+		return append([]projections.Stats{national}, per...)
+	}
+	total, per := s.Views.Timeliness.RollUp(pr.LAs, p, asOf)
+	total.LA = "GRANTED"
+	return append([]projections.Stats{total}, per...)
+}
+
+// suppressedFor reports whether a principal reads figures with small
+// numbers suppressed: inspectors do; an LA's own managers read them exact.
+func suppressedFor(pr auth.Principal) bool { return pr.Role != auth.Manager }
+
+// publishedTable is figureRows as the principal may read them (see
+// publishTable), as JSON values.
+func (s *Server) publishedTable(pr auth.Principal, la string, p projections.Period, asOf domain.Date) ([]map[string]any, error) {
+	rows := s.figureRows(pr, la, p, asOf)
+	if suppressedFor(pr) {
+		return publishTable(rows, la == "")
+	}
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		m, err := exactRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
 // publishBody is the JSON body of the figures with small numbers
 // suppressed: one LA's row, or the total (national or granted) and the LAs'.
 func publishBody(la string, rows []projections.Stats) (any, error) {
-	if la != "" {
-		return publish(rows[0])
-	}
-	// A total over several LAs is shown as it is, as DfE publishes England's;
-	// each LA's row is suppressed.
-	las, err := publishAll(rows[1:])
+	pub, err := publishTable(rows, la == "")
 	if err != nil {
 		return nil, err
+	}
+	if la != "" {
+		return pub[0], nil
 	}
 	key := "total"
 	if rows[0].LA == "ENGLAND" {
 		key = "national"
 	}
-	return map[string]any{key: rows[0], "las": las}, nil
+	return map[string]any{key: pub[0], "las": pub[1:]}, nil
 }
 
-// writePublishedCSV writes the figures with small numbers suppressed in each
-// LA's row (a total over several LAs, first, as it is): the published JSON
+// writePublishedCSV writes the figures with small numbers suppressed (a
+// total over several LAs first, when total is set): the published JSON
 // values under the JSON names, in a fixed order.
-func writePublishedCSV(w http.ResponseWriter, rows []projections.Stats) error {
-	pub, err := publishAll(rows)
+func writePublishedCSV(w http.ResponseWriter, rows []projections.Stats, total bool) error {
+	pub, err := publishTable(rows, total)
 	if err != nil {
 		return err
-	}
-	if len(rows) > 1 {
-		if pub[0], err = exactRow(rows[0]); err != nil {
-			return err
-		}
 	}
 	cols := map[string]bool{}
 	for _, r := range pub {
@@ -232,14 +254,4 @@ func writePublishedCSV(w http.ResponseWriter, rows []projections.Stats) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// exactRow is a row's JSON values without suppression.
-func exactRow(st projections.Stats) (map[string]any, error) {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ehcledger/ehcledger/app"
@@ -131,15 +132,27 @@ func (s *Server) pageCase(c echo.Context) error {
 	}{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl})
 }
 
+// monthRow is one month of the statistics page, as the reader may see it.
 type monthRow struct {
-	Label      string
-	Plans      int
-	Excl, Incl float64
+	Label                string
+	Plans, Excl, Incl    string
+	ExclShare, InclShare float64
+	// Drawn is set when the month has shares to draw: plans issued, and
+	// not hidden.
+	Drawn bool
 }
 
+// stageRow is one stage's breaches, as the reader may see them; Count and
+// Excused draw the bars (0 when hidden).
 type stageRow struct {
-	Name           string
-	Count, Excused int
+	Name, Breaches, OfWhichExcused string
+	Count, Excused                 int
+}
+
+// shownFigures are the page's headline figures as the reader may see them.
+type shownFigures struct {
+	Requests, Plans, WithinExcl, WithinIncl, Median, P90, ReviewsOnTime string
+	Contacts, Held, Appeals, AppealRate, Appealable, Conceded           string
 }
 
 func (s *Server) pageStats(c echo.Context) error {
@@ -148,63 +161,139 @@ func (s *Server) pageStats(c echo.Context) error {
 		return err
 	}
 	s.fresh(c)
-	t := s.Views.Timeliness
-	granted := principal(c)
-	get := func(p projections.Period) projections.Stats {
-		switch {
-		case la != "":
-			return t.LAStats(la, p, asOf)
-		case granted.AllLAs():
-			n, _ := t.National(p, asOf)
-			return n
+	pr := principal(c)
+	// The page shows the first row of the table /v1/stats serves for the
+	// same query, suppressed the same way, so that no figure here is
+	// more exact than there.
+	get := func(p projections.Period) (map[string]any, error) {
+		pub, err := s.publishedTable(pr, la, p, asOf)
+		if err != nil {
+			return nil, err
 		}
-		n, _ := t.RollUp(granted.LAs, p, asOf)
-		return n
+		return pub[0], nil
 	}
-	st := get(p)
+	st, err := get(p)
+	if err != nil {
+		return err
+	}
 	var months []monthRow
 	var periods []projections.Period
 	for m := p.From.AddDays(1 - dayOf(p.From)); m <= p.To; m = m.AddMonths(1) {
 		mp := projections.Period{From: m, To: m.AddMonths(1).AddDays(-1)}
-		ms := get(mp)
+		ms, err := get(mp)
+		if err != nil {
+			return err
+		}
 		periods = append(periods, mp)
-		months = append(months, monthRow{Label: monthLabel(m), Plans: ms.PlansIssued,
-			Excl: ms.ShareWithin20WeeksExcl, Incl: ms.ShareWithin20Weeks})
+		row := monthRow{Label: monthLabel(m), Plans: shownCount(ms["plans_issued"]),
+			Excl: shownRate(ms, "share_within_20_weeks_excluding_exceptions", "plans_excluding_exceptions", "no plans"),
+			Incl: shownRate(ms, "share_within_20_weeks", "plans_issued", "no plans")}
+		excl, okE := ms["share_within_20_weeks_excluding_exceptions"].(float64)
+		incl, okI := ms["share_within_20_weeks"].(float64)
+		plans, okP := ms["plans_issued"].(float64)
+		row.ExclShare, row.InclShare, row.Drawn = excl, incl, okE && okI && okP && plans > 0
+		months = append(months, row)
 	}
 	var whatIf *whatIfView
 	if id := c.QueryParam("whatif"); id != "" {
+		if pr.Role != auth.Manager {
+			// A what-if counts the LA's cases again, exactly: its figures
+			// are for the LA's own managers.
+			return domain.Errorf(domain.Forbidden, "a what-if shows an LA's exact figures: it is for the LA's managers")
+		}
 		if whatIf, err = s.whatIf(c, la, id, p, periods, asOf); err != nil {
 			return err
 		}
 	}
-	var stages []stageRow
-	for name, n := range st.BreachesByStage {
-		stages = append(stages, stageRow{Name: name, Count: n, Excused: st.ExcusedByStage[name]})
-	}
-	sort.Slice(stages, func(i, j int) bool {
-		if stages[i].Count != stages[j].Count {
-			return stages[i].Count > stages[j].Count
-		}
-		return stages[i].Name < stages[j].Name
-	})
+	stages := shownStages(st)
 	title := "Timeliness: England"
 	switch {
 	case la != "":
 		title = "Timeliness: " + la
-	case !granted.AllLAs():
-		title = "Timeliness: " + strings.Join(granted.LAs, ", ")
+	case !pr.AllLAs():
+		title = "Timeliness: " + strings.Join(pr.LAs, ", ")
 	}
+	period, _ := st["period"].(map[string]any)
 	return render(c, "stats.html", struct {
 		frame
 		LA                     string
-		S                      projections.Stats
+		From, To               any
+		F                      shownFigures
+		Suppressed             bool
 		Months                 []monthRow
 		Stages                 []stageRow
 		MonthChart, StageChart template.HTML
 		Rulebooks              []string
 		WhatIf                 *whatIfView
-	}{frame: s.frame(c, title), LA: la, S: st, Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages),
-		Rulebooks: domain.RulebookIDs(), WhatIf: whatIf})
+		CanWhatIf              bool
+	}{frame: s.frame(c, title), LA: la, From: period["from"], To: period["to"], F: shownHeadline(st), Suppressed: st["small_numbers_suppressed"] == true,
+		Months: months, Stages: stages, MonthChart: monthChart(months), StageChart: stageChart(stages),
+		Rulebooks: domain.RulebookIDs(), WhatIf: whatIf, CanWhatIf: pr.Role == auth.Manager})
+}
+
+// shownHeadline formats a published row's headline figures for the page.
+func shownHeadline(st map[string]any) shownFigures {
+	weeks := func(k string) string {
+		if v, ok := st[k].(float64); ok && st["plans_issued"] != 0.0 {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		if st["plans_issued"] == 0.0 {
+			return "no plans"
+		}
+		return "not shown"
+	}
+	return shownFigures{
+		Requests: shownCount(st["requests"]), Plans: shownCount(st["plans_issued"]),
+		WithinExcl:    shownRate(st, "share_within_20_weeks_excluding_exceptions", "plans_excluding_exceptions", "no plans"),
+		WithinIncl:    shownRate(st, "share_within_20_weeks", "plans_issued", "no plans"),
+		Median:        weeks("median_weeks_to_plan"),
+		P90:           weeks("p90_weeks_to_plan"),
+		ReviewsOnTime: shownRate(st, "share_annual_reviews_on_time", "annual_reviews_due", "none due"),
+		Contacts:      shownCount(st["mediation_adviser_contacts"]), Held: shownCount(st["mediations_held"]),
+		Appeals: shownCount(st["appeals_lodged"]), Appealable: shownCount(st["appealable_decisions"]),
+		AppealRate: shownRate(st, "appeals_per_appealable_decision", "appealable_decisions", "no decisions to appeal"),
+		Conceded:   shownCount(st["appeals_conceded"]),
+	}
+}
+
+// shownRate formats a published rate as a percentage, none when the count
+// it is over is zero, or "not shown" when it is left out.
+func shownRate(st map[string]any, rate, over, none string) string {
+	if st[over] == 0.0 {
+		return none
+	}
+	if v, ok := st[rate].(float64); ok {
+		return fmt.Sprintf("%.1f%%", 100*v)
+	}
+	return "not shown"
+}
+
+// shownStages lists a published row's breaches by stage, most first (a
+// hidden count counting as none, so the order tells nothing it hides).
+func shownStages(st map[string]any) []stageRow {
+	breaches, _ := st["breaches_by_stage"].(map[string]any)
+	excused, _ := st["excused_by_stage"].(map[string]any)
+	var out []stageRow
+	for name, v := range breaches {
+		r := stageRow{Name: name, Breaches: shownCount(v), OfWhichExcused: shownCount(excused[name])}
+		if excused[name] == nil {
+			r.OfWhichExcused = "0"
+		}
+		if n, ok := v.(float64); ok {
+			r.Count = int(n)
+		}
+		if n, ok := excused[name].(float64); ok {
+			r.Excused = int(n)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
 }
 
 func monthLabel(m domain.Date) string {
@@ -290,7 +379,10 @@ func monthChart(months []monthRow) template.HTML {
 	}
 	for i, m := range months {
 		x := float64(pad) + float64(i)*bw
-		for j, v := range []float64{m.Excl, m.Incl} {
+		for j, v := range []float64{m.ExclShare, m.InclShare} {
+			if !m.Drawn {
+				break
+			}
 			bh := v * float64(h-pad)
 			color := []string{"#1d3557", "#8fb3d9"}[j]
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %.1f%%</title></rect>`,
@@ -308,7 +400,10 @@ func stageChart(stages []stageRow) template.HTML {
 		return template.HTML("<p>No breaches in the period.</p>")
 	}
 	const w, rowH, label = 720, 22, 190
-	top := stages[0].Count
+	top := 0
+	for _, st := range stages {
+		top = max(top, st.Count)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="sc-t" viewBox="0 0 %d %d" width="100%%" class="chart">`, w, rowH*len(stages)+10)
 	b.WriteString(`<title id="sc-t">Breaches by stage; the table below gives the figures.</title>`)
@@ -317,9 +412,9 @@ func stageChart(stages []stageRow) template.HTML {
 		bw := float64(w-label-60) * float64(st.Count) / float64(max(top, 1))
 		ew := float64(w-label-60) * float64(st.Excused) / float64(max(top, 1))
 		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="12">%s</text>`, y+14, template.HTMLEscapeString(st.Name))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#a4000b"><title>%s: %d breaches</title></rect>`, label, y, bw, template.HTMLEscapeString(st.Name), st.Count)
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#f4a3a8"><title>%d excused</title></rect>`, label, y, ew, st.Excused)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%d</text>`, float64(label)+bw+4, y+14, st.Count)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#a4000b"><title>%s: %s breaches</title></rect>`, label, y, bw, template.HTMLEscapeString(st.Name), template.HTMLEscapeString(st.Breaches))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#f4a3a8"><title>%s excused</title></rect>`, label, y, ew, template.HTMLEscapeString(st.OfWhichExcused))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%s</text>`, float64(label)+bw+4, y+14, template.HTMLEscapeString(st.Breaches))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
