@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -361,6 +362,85 @@ func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
 		h.do("POST", "/v1/cases/c1/commands/hold_review_meeting", `{"on":"2024-07-09","reason":"r"}`, home...).want(t, 404) // no longer its case at all
 		h.do("POST", "/v1/cases/c1/commands/hold_review_meeting", `{"on":"2024-07-09","reason":"r"}`, away...).want(t, 201)
 	})
+}
+
+// TestEveryCaseRouteAgainstEveryRoleWhileItsPlanMoves is the role x route x
+// LA table for a case in transfer: both LAs read it; the LA the plan leaves
+// records every step but the acceptance, which is the receiving LA's alone;
+// a third LA is told nothing of it. A command let through is sent for a day
+// to come, so that it is refused after the authorisation and changes
+// nothing for the rows after it.
+func TestEveryCaseRouteAgainstEveryRoleWhileItsPlanMoves(t *testing.T) {
+	h := verifiedHarness(t)
+	home := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
+	h.do("POST", "/v1/cases", openBody, home...).want(t, 201)
+	for _, step := range []struct{ command, body string }{
+		{"decide_to_assess", `{"on":"2024-04-01","reason":"r"}`},
+		{"send_draft_plan", `{"on":"2024-06-03","reason":"r"}`},
+		{"issue_final_plan", `{"on":"2024-06-24","reason":"r","data":{"school":"S1"}}`},
+		{"transfer_out", `{"on":"2024-07-01","reason":"r","data":{"to_la":"` + otherLA + `","move_date":"2024-07-22"}}`},
+	} {
+		h.do("POST", "/v1/cases/c1/commands/"+step.command, step.body, home...).want(t, 201)
+	}
+	const thirdLA = "E09000003"
+	workers := []auth.Role{auth.Caseworker, auth.Manager}
+	readers := []auth.Role{auth.Caseworker, auth.Manager, auth.Auditor}
+	later := `{"on":"2099-01-01","reason":"r","data":{"reason":"asked","caseworker":"cw-9"}}`
+	table := []struct {
+		method, path string
+		roles        []auth.Role
+		owner        string // the one LA that may send it; "" for both
+	}{
+		{"GET", "/ui/cases/c1", readers, ""},
+		{"GET", "/v1/cases/c1", readers, ""},
+		{"GET", "/v1/cases/c1?as_of=2024-07-10", []auth.Role{auth.Auditor, auth.Manager}, ""},
+		{"GET", "/v1/cases/c1/clocks", readers, ""},
+		{"GET", "/v1/cases/c1/history", readers, ""},
+		{"GET", "/v1/cases/c1/timeline", readers, ""},
+		{"POST", "/v1/cases/c1/commands/hold_review_meeting", workers, homeLA},
+		{"POST", "/v1/cases/c1/commands/transfer_out", workers, homeLA},
+		{"POST", "/v1/cases/c1/commands/assign_case", []auth.Role{auth.Manager}, homeLA},
+		{"POST", "/v1/cases/c1/commands/erase_personal_data", []auth.Role{auth.Manager}, homeLA},
+		{"POST", "/v1/cases/c1/commands/transfer_in", workers, otherLA},
+	}
+	for _, r := range table {
+		for _, role := range auth.Roles {
+			if role == auth.Admin {
+				continue // admins act on LAs, not on cases
+			}
+			for _, la := range []string{homeLA, otherLA, thirdLA} {
+				may := slices.Contains(r.roles, role)
+				want := 0 // let through
+				switch {
+				case !may:
+					want = 403
+				case la == thirdLA:
+					want = 404 // nothing of the case, not even that it exists
+				case r.owner != "" && la != r.owner:
+					want = 403 // the case is in its scope, the step is not its to take
+				}
+				verdict := "is let through"
+				if want != 0 {
+					verdict = "is refused with " + strconv.Itoa(want)
+				}
+				t.Run(r.method+" "+r.path+" as "+string(role)+" of "+la+" "+verdict, func(t *testing.T) {
+					body := ""
+					if r.method == "POST" {
+						body = later
+					}
+					got := h.do(r.method, r.path, body, "Authorization", sign(t, role, la)).status
+					switch {
+					case want == 0 && (got == 401 || got == 403 || got == 404):
+						t.Fatalf("answered %d", got)
+					case want == 0 && got < 300 && r.method == "POST":
+						t.Fatalf("a step for 2099 was recorded (%d): the table's later rows test another case", got)
+					case want != 0 && got != want:
+						t.Fatalf("answered %d, want %d", got, want)
+					}
+				})
+			}
+		}
+	}
 }
 
 func TestAWorklistReadIsInItsLAsAccessLog(t *testing.T) {
