@@ -304,6 +304,19 @@ func TestAnInspectorOfSomeLAsSeesThoseTogetherNotEngland(t *testing.T) {
 		t.Fatalf("an inspector of two LAs got %v", some.body)
 	}
 	h.do("GET", q, "", "Authorization", forgeEveryLA(t, auth.Inspector)).want(t, 401)
+	t.Run("an inspector granted the national figures reads England's and every LA's", func(t *testing.T) {
+		national := sign(t, auth.Inspector, auth.England)
+		all := h.do("GET", q, "", "Authorization", national).want(t, 200)
+		england, _ := all.body["national"].(map[string]any)
+		if england["la"] != "ENGLAND" || england["requests"] != "<5" || len(all.body["las"].([]any)) != 3 {
+			t.Fatalf("the national figures: %v", all.body)
+		}
+		h.do("GET", q+"&la=E09000003", "", "Authorization", national).want(t, 200)
+		if page := h.do("GET", "/ui/stats?from=2024-01-01&to=2024-12-31", "", "Authorization", national).want(t, 200).raw; !strings.Contains(page, "Timeliness: England") {
+			t.Fatal("the page of the national figures is not England's")
+		}
+		h.do("GET", "/v1/cases/c-E09000003", "", "Authorization", national).want(t, 403)
+	})
 }
 
 // forgeEveryLA signs, with the test secret, a token granting role every LA,

@@ -156,13 +156,14 @@ func writeStatsCSV(w http.ResponseWriter, rows []projections.Stats) error {
 }
 
 // figureRows is the table of figures a principal reads for one LA, or
-// without one their total (England's for those granted every LA, otherwise
-// the LAs granted together, never England's) first and each LA's.
+// without one their total (England's for an inspector granted the national
+// figures, otherwise the LAs granted together, never England's) first and
+// each LA's.
 func (s *Server) figureRows(pr auth.Principal, la string, p projections.Period, asOf domain.Date) []projections.Stats {
 	if la != "" {
 		return []projections.Stats{s.Views.Timeliness.LAStats(la, p, asOf)}
 	}
-	if pr.AllLAs() {
+	if pr.National() {
 		national, per := s.Views.Timeliness.National(p, asOf)
 		national.LA = "ENGLAND"
 		return append([]projections.Stats{national}, per...)

@@ -210,7 +210,7 @@ func (s *Server) pageStats(c echo.Context) error {
 	switch {
 	case la != "":
 		title = "Timeliness: " + la
-	case !pr.AllLAs():
+	case !pr.National():
 		title = "Timeliness: " + strings.Join(pr.LAs, ", ")
 	}
 	period, _ := st["period"].(map[string]any)

@@ -43,6 +43,12 @@ var Roles = []Role{Caseworker, Manager, Auditor, Inspector, Admin}
 // AnyLA, among a token's LAs, grants every LA.
 const AnyLA = "*"
 
+// England, among an inspector's LAs, grants the national figures: England's
+// total and every LA's row, with small numbers suppressed, as DfE and the
+// inspectorates read them. It is an inspector's grant only: it opens
+// figures, never a case.
+const England = "england"
+
 // Principal is the verified holder of a token.
 type Principal struct {
 	Subject string
@@ -58,11 +64,15 @@ type Principal struct {
 
 // InLA reports whether the principal works for la.
 func (p Principal) InLA(la string) bool {
-	return slices.Contains(p.LAs, AnyLA) || slices.Contains(p.LAs, la)
+	return slices.Contains(p.LAs, AnyLA) || slices.Contains(p.LAs, la) || p.National()
 }
 
 // AllLAs reports whether the principal is granted every LA.
 func (p Principal) AllLAs() bool { return slices.Contains(p.LAs, AnyLA) }
+
+// National reports whether the principal is an inspector granted the
+// national figures (England).
+func (p Principal) National() bool { return p.Role == Inspector && slices.Contains(p.LAs, England) }
 
 // Claims are the JWT claims EHC Ledger reads: the registered ones (sub, exp
 // and, when configured, iss and aud) and its own role and las.
@@ -261,6 +271,11 @@ func principalOf(c Claims) (Principal, error) {
 	// names the LAs it is for.
 	if p.AllLAs() && p.Role != Admin {
 		return p, fmt.Errorf("only an admin may be granted every LA (las: %q); a %s's token names its LAs", AnyLA, p.Role)
+	}
+	if slices.Contains(p.LAs, England) && p.Role != Inspector {
+		// England's grant opens every LA's figures; on another role it
+		// would read as an LA code and open nothing, or worse.
+		return p, fmt.Errorf("only an inspector may be granted the national figures (las: %q)", England)
 	}
 	for _, la := range p.LAs {
 		if la != AnyLA && domain.ValidateID("las", la) != nil {

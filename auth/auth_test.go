@@ -207,6 +207,8 @@ func TestTokenRules(t *testing.T) {
 		"of an inspector of every LA":               with(func(c jwt.MapClaims) { c["role"] = "inspector"; c["las"] = []string{"*"} }),
 		"of a manager of every LA and one":          with(func(c jwt.MapClaims) { c["role"] = "manager"; c["las"] = []string{"E09000001", "*"} }),
 		"of a caseworker of every LA":               with(func(c jwt.MapClaims) { c["las"] = []string{"*"} }),
+		"of a manager of the national figures":      with(func(c jwt.MapClaims) { c["role"] = "manager"; c["las"] = []string{auth.England} }),
+		"of an admin of the national figures":       with(func(c jwt.MapClaims) { c["role"] = "admin"; c["las"] = []string{auth.England} }),
 	}
 	for name, tok := range refused {
 		t.Run("a token "+name+" is refused", func(t *testing.T) {
@@ -223,6 +225,7 @@ func TestTokenRules(t *testing.T) {
 		"with the audience among others":     with(func(c jwt.MapClaims) { c["aud"] = []string{"other", "ehcledger"} }),
 		"of an admin of every LA":            with(func(c jwt.MapClaims) { c["role"] = "admin"; c["las"] = []string{"*"} }),
 		"of an inspector of two LAs by name": with(func(c jwt.MapClaims) { c["role"] = "inspector"; c["las"] = []string{"E09000001", "E09000002"} }),
+		"of an inspector of England":         with(func(c jwt.MapClaims) { c["role"] = "inspector"; c["las"] = []string{auth.England} }),
 		"issued an hour ago for seven more":  with(func(c jwt.MapClaims) { c["iat"] = now.Add(-time.Hour).Unix(); c["exp"] = now.Add(7 * time.Hour).Unix() }),
 	}
 	for name, tok := range accepted {

@@ -181,7 +181,7 @@ func printDevTokens(w io.Writer, secret []byte, secretFile, la string, ttl time.
 func token(args []string, stdout io.Writer) error {
 	fs := newFlags("token")
 	role := fs.String("role", "", "caseworker, manager, auditor, inspector or admin")
-	las := fs.String("las", "", "comma-separated LA codes, or * for every LA")
+	las := fs.String("las", "", "comma-separated LA codes, * for every LA (admins only), or england for the national figures (inspectors only)")
 	subject := fs.String("subject", "", "who holds the token (default: dev-ROLE)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid (at most --auth-max-token-lifetime, 12h unless set)")
 	af := addAuthFlags(fs)
