@@ -204,17 +204,24 @@ func (s *Server) logout(c echo.Context) error {
 	if s.Auth == nil {
 		return errNoVerifier // a server that cannot verify tokens serves nobody
 	}
+	ended := false
 	if ck, err := c.Cookie(sessionCookie); err == nil {
 		if p, csrf, live := s.Sessions.Lookup(ck.Value); live {
 			if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
 				return domain.Errorf(domain.Forbidden, "the sign-out form was not sent from this site's pages: sign out from a page of this site")
 			}
 			s.Sessions.End(ck.Value)
+			ended = true
 			s.Logger.Info("signed out", "subject", p.Subject, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		}
 	}
 	c.SetCookie(s.cookie(c, sessionCookie, "", "/", -1, http.SameSiteLaxMode))
-	return c.Redirect(http.StatusSeeOther, "/ui/login?signed_out=1")
+	if ended && s.OIDC != nil && s.OIDC.LogoutURL() != "" {
+		// The identity provider ends its own session too, then sends the
+		// browser back to the sign-in page.
+		return c.Redirect(http.StatusSeeOther, s.OIDC.LogoutURL())
+	}
+	return c.Redirect(http.StatusSeeOther, auth.PostLogoutPath)
 }
 
 // revokeSessions ends every page session of a person (someone who has left,

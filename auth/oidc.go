@@ -57,6 +57,9 @@ type OIDC struct {
 	verifier *oidc.IDTokenVerifier
 	roles    RoleMap
 	client   *http.Client
+	// logout is the provider's end-session URL with this client's
+	// parameters, or "" when the provider publishes none.
+	logout string
 }
 
 // NewOIDC reads the provider's discovery document and returns a client of
@@ -80,6 +83,10 @@ func NewOIDC(ctx context.Context, c OIDCConfig) (*OIDC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc: reading the provider's discovery document at %s: %w", c.Issuer, err)
 	}
+	logout, err := logoutURL(provider, c.ClientID, u)
+	if err != nil {
+		return nil, err
+	}
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range c.Scopes {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(scopes, s) {
@@ -92,8 +99,47 @@ func NewOIDC(ctx context.Context, c OIDCConfig) (*OIDC, error) {
 		verifier: provider.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: c.ClientID, Now: c.Now}),
 		roles:    c.Roles,
 		client:   client,
+		logout:   logout,
 	}, nil
 }
+
+// PostLogoutPath is where the provider sends the browser back after signing
+// the person out there: the sign-in page, saying they have signed out. Its
+// URL on this server (the redirect URL's origin and this path) must be
+// registered at the provider as a post-logout redirect URI.
+const PostLogoutPath = "/ui/login?signed_out=1"
+
+// logoutURL builds the URL that ends the person's session at the provider
+// too (OpenID Connect RP-Initiated Logout 1.0): its end_session_endpoint
+// with this client's ID and where to come back to. A provider that
+// publishes no such endpoint gives "".
+func logoutURL(provider *oidc.Provider, clientID string, redirect *url.URL) (string, error) {
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := provider.Claims(&meta); err != nil {
+		return "", fmt.Errorf("oidc: reading the provider's discovery document: %w", err)
+	}
+	if meta.EndSession == "" {
+		return "", nil
+	}
+	end, err := url.Parse(meta.EndSession)
+	if err != nil || (end.Scheme != "https" && end.Scheme != "http") || end.Host == "" {
+		return "", fmt.Errorf("oidc: the provider's end_session_endpoint %q is not a URL", meta.EndSession)
+	}
+	q := end.Query()
+	q.Set("client_id", clientID)
+	q.Set("post_logout_redirect_uri", redirect.Scheme+"://"+redirect.Host+PostLogoutPath)
+	end.RawQuery = q.Encode()
+	return end.String(), nil
+}
+
+// LogoutURL is where to send the browser once its session here has ended,
+// so that the provider ends the person's session there too and sends them
+// back to PostLogoutPath; "" when the provider offers no such endpoint.
+// Without it, the next sign-in may pass at the provider without a password
+// for as long as the provider's own session lasts.
+func (o *OIDC) LogoutURL() string { return o.logout }
 
 // Login is what a sign-in under way keeps between sending the browser to
 // the provider and its coming back: the state it must return, the nonce its

@@ -228,3 +228,9 @@ func TestRoleMapMistakesAreReported(t *testing.T) {
 		}
 	})
 }
+
+func TestAProviderWithoutAnEndSessionEndpointGivesNoLogoutURL(t *testing.T) {
+	if to := newOIDC(t, startProvider(t)).LogoutURL(); to != "" {
+		t.Fatalf("mockoidc publishes no end_session_endpoint, yet the logout URL is %q", to)
+	}
+}

@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,7 +25,14 @@ type identityProvider struct {
 	*mockoidc.MockOIDC
 	mu         sync.Mutex
 	authorizes []url.Values
+	logouts    []url.Values
 }
+
+// endSessionPath is the provider's end-session endpoint (OpenID Connect
+// RP-Initiated Logout 1.0), which mockoidc lacks: the middleware publishes
+// it in the discovery document, and a server beside mockoidc answers it as
+// a provider does, by sending the browser to the post-logout redirect URI.
+const endSessionPath = "/oidc/logout"
 
 func startIdentityProvider(t *testing.T) *identityProvider {
 	t.Helper()
@@ -32,12 +41,37 @@ func startIdentityProvider(t *testing.T) *identityProvider {
 		t.Fatal(err)
 	}
 	idp := &identityProvider{MockOIDC: m}
+	// mockoidc serves only its own endpoints: the end-session one is beside.
+	endSession := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != endSessionPath {
+			http.NotFound(w, r)
+			return
+		}
+		idp.mu.Lock()
+		idp.logouts = append(idp.logouts, r.URL.Query())
+		idp.mu.Unlock()
+		http.Redirect(w, r, r.URL.Query().Get("post_logout_redirect_uri"), http.StatusFound)
+	}))
+	t.Cleanup(endSession.Close)
 	m.AddMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, mockoidc.AuthorizationEndpoint) {
+			switch {
+			case strings.HasSuffix(r.URL.Path, mockoidc.AuthorizationEndpoint):
 				idp.mu.Lock()
 				idp.authorizes = append(idp.authorizes, r.URL.Query())
 				idp.mu.Unlock()
+			case strings.HasSuffix(r.URL.Path, mockoidc.DiscoveryEndpoint):
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				var doc map[string]any
+				if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				doc["end_session_endpoint"] = endSession.URL + endSessionPath
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(doc)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -51,6 +85,16 @@ func startIdentityProvider(t *testing.T) *identityProvider {
 	}
 	t.Cleanup(func() { m.Shutdown() })
 	return idp
+}
+
+// lastLogout is the query of the last end-session request, nil when none.
+func (idp *identityProvider) lastLogout() url.Values {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	if len(idp.logouts) == 0 {
+		return nil
+	}
+	return idp.logouts[len(idp.logouts)-1]
 }
 
 func (idp *identityProvider) lastAuthorize() url.Values {
@@ -161,7 +205,7 @@ func TestSigningInWithTheLAsIdentityProvider(t *testing.T) {
 	t.Run("the API still takes bearer tokens", func(t *testing.T) {
 		s.must(200, "GET", "/v1/worklist?la=E09999999&limit=1", "")
 	})
-	t.Run("signing out ends the session, and does not sign in again at once", func(t *testing.T) {
+	t.Run("signing out ends the session here and at the provider, and does not sign in again at once", func(t *testing.T) {
 		m := csrfField.FindStringSubmatch(in.body)
 		if m == nil {
 			t.Fatal("no sign-out form")
@@ -170,6 +214,9 @@ func TestSigningInWithTheLAsIdentityProvider(t *testing.T) {
 		out := follow(t, browser, "POST", s.base+"/ui/logout", url.Values{"csrf": {m[1]}})
 		if out.status != 200 || out.final.Path != "/ui/login" || !strings.Contains(out.body, "You have signed out") || idp.lastAuthorize().Get("state") != before.Get("state") {
 			t.Fatalf("signing out ended at %s with %d:\n%.400s", out.final, out.status, out.body)
+		}
+		if l := idp.lastLogout(); l.Get("client_id") != idp.Config().ClientID || l.Get("post_logout_redirect_uri") != s.base+auth.PostLogoutPath {
+			t.Fatalf("the provider's session was not ended: end-session request %v", l)
 		}
 		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		req, _ := http.NewRequest("GET", s.base+"/ui/worklist", nil)
