@@ -346,14 +346,10 @@ func TestOpeningACaseIDTakenByAnotherLASaysNothingOfIt(t *testing.T) {
 	}
 }
 
-// TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep: after transfer_out
-// the LA the plan leaves keeps every step but the acceptance, which only the
-// LA it moves to may record; after acceptance only the new LA acts.
-func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
-	h := verifiedHarness(t)
-	home := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
-	away := []string{"Authorization", sign(t, auth.Caseworker, otherLA)}
-	awayManager := []string{"Authorization", sign(t, auth.Manager, otherLA)}
+// planMoving records case c1 in homeLA, as the caseworker whose
+// Authorization header home is, up to its plan's transfer to otherLA.
+func planMoving(t *testing.T, h *harness, home []string) {
+	t.Helper()
 	h.do("POST", "/v1/cases", openBody, home...).want(t, 201)
 	for _, step := range []struct{ command, body string }{
 		{"decide_to_assess", `{"on":"2024-04-01","reason":"r"}`},
@@ -363,6 +359,17 @@ func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
 	} {
 		h.do("POST", "/v1/cases/c1/commands/"+step.command, step.body, home...).want(t, 201)
 	}
+}
+
+// TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep: after transfer_out
+// the LA the plan leaves keeps every step but the acceptance, which only the
+// LA it moves to may record; after acceptance only the new LA acts.
+func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
+	h := verifiedHarness(t)
+	home := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
+	away := []string{"Authorization", sign(t, auth.Caseworker, otherLA)}
+	awayManager := []string{"Authorization", sign(t, auth.Manager, otherLA)}
+	planMoving(t, h, home)
 	t.Run("the LA the plan leaves may not accept it", func(t *testing.T) {
 		h.do("POST", "/v1/cases/c1/commands/transfer_in", `{"on":"2024-07-05","reason":"r"}`, home...).want(t, 403)
 	})
@@ -386,15 +393,7 @@ func TestACaseInTransferIsActedOnByTheLAThatOwnsEachStep(t *testing.T) {
 func TestEveryCaseRouteAgainstEveryRoleWhileItsPlanMoves(t *testing.T) {
 	h := verifiedHarness(t)
 	home := []string{"Authorization", sign(t, auth.Caseworker, homeLA)}
-	h.do("POST", "/v1/cases", openBody, home...).want(t, 201)
-	for _, step := range []struct{ command, body string }{
-		{"decide_to_assess", `{"on":"2024-04-01","reason":"r"}`},
-		{"send_draft_plan", `{"on":"2024-06-03","reason":"r"}`},
-		{"issue_final_plan", `{"on":"2024-06-24","reason":"r","data":{"school":"S1"}}`},
-		{"transfer_out", `{"on":"2024-07-01","reason":"r","data":{"to_la":"` + otherLA + `","move_date":"2024-07-22"}}`},
-	} {
-		h.do("POST", "/v1/cases/c1/commands/"+step.command, step.body, home...).want(t, 201)
-	}
+	planMoving(t, h, home)
 	const thirdLA = "E09000003"
 	workers := []auth.Role{auth.Caseworker, auth.Manager}
 	readers := []auth.Role{auth.Caseworker, auth.Manager, auth.Auditor}

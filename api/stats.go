@@ -184,15 +184,7 @@ func (s *Server) publishedTable(pr auth.Principal, la string, p projections.Peri
 	if suppressedFor(pr) {
 		return publishTable(rows, la == "")
 	}
-	out := make([]map[string]any, len(rows))
-	for i, r := range rows {
-		m, err := exactRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = m
-	}
-	return out, nil
+	return exactRows(rows)
 }
 
 // publishBody is the JSON body of the figures with small numbers

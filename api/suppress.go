@@ -84,13 +84,9 @@ func (c cell) set(row map[string]any, v any) {
 // publishTable returns a table's rows as an inspector reads them. With total
 // set, rows[0] is the total of the others.
 func publishTable(rows []projections.Stats, total bool) ([]map[string]any, error) {
-	out := make([]map[string]any, len(rows))
-	for i, r := range rows {
-		m, err := exactRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = m
+	out, err := exactRows(rows)
+	if err != nil {
+		return nil, err
 	}
 	rates := rateParts()
 	cells := countCells(out, rates)
@@ -192,6 +188,19 @@ func better(a, b float64) bool {
 		return b == 0
 	}
 	return a < b
+}
+
+// exactRows is the rows' JSON values without suppression.
+func exactRows(rows []projections.Stats) ([]map[string]any, error) {
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		m, err := exactRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
 }
 
 // exactRow is a row's JSON values without suppression.
