@@ -78,6 +78,9 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "POST", pattern: "/ui/logout", path: "/ui/logout", public: true},                             // no session to end: back to sign-in
 		{method: "GET", pattern: "/ui/worklist", path: "/ui/worklist?la=" + homeLA, page: true, roles: workers},
 		{method: "GET", pattern: "/ui/cases/:id", path: "/ui/cases/c1", page: true, roles: readers},
+		{method: "GET", pattern: "/ui/cases/:id/steps", path: "/ui/cases/c1/steps?command=request_advice", page: true, roles: workers},
+		{method: "GET", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
+		{method: "POST", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
 		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA, page: true, roles: []auth.Role{auth.Inspector, auth.Manager}},
 		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA + "&whatif=green-paper-2022", page: true, roles: []auth.Role{auth.Manager}},
 		{method: "POST", pattern: "/v1/cases", path: "/v1/cases", roles: workers,

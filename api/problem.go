@@ -76,8 +76,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if p.Status >= 500 {
 		s.Logger.Error("request failed", "path", c.Request().URL.Path, "error", err)
 	}
-	if p.Status == http.StatusUnauthorized && strings.HasPrefix(c.Request().URL.Path, "/ui/") && c.Request().Method == http.MethodGet {
-		// A person at a browser signs in, then comes back.
+	if p.Status == http.StatusUnauthorized && strings.HasPrefix(c.Request().URL.Path, "/ui/") &&
+		(c.Request().Method == http.MethodGet || c.Request().Method == http.MethodPost) {
+		// A person at a browser signs in, then comes back: to the page, or
+		// to the form a post came from (shown afresh: a session that ended
+		// keeps nothing of what was typed).
 		_ = c.Redirect(http.StatusSeeOther, "/ui/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 		return
 	}

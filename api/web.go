@@ -43,6 +43,9 @@ func (s *Server) registerPages(e *echo.Echo) {
 	ui := e.Group("/ui", s.whenReady, s.authenticate, s.rateLimit)
 	ui.GET("/worklist", s.pageWorklist, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id", s.pageCase, s.allow(auth.Caseworker, auth.Manager, auth.Auditor))
+	ui.GET("/cases/:id/steps", s.pageSteps, s.allow(auth.Caseworker, auth.Manager))
+	ui.GET("/cases/:id/steps/:command", s.pageStep, s.allow(auth.Caseworker, auth.Manager))
+	ui.POST("/cases/:id/steps/:command", s.postStep, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))
 }
 
@@ -125,11 +128,57 @@ func (s *Server) pageCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, "case.html", struct {
-		frame
-		View     app.CaseView
-		Timeline []app.TimelineEntry
-	}{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl})
+	if asOf != s.today() || !knownAt.IsZero() {
+		// A case as it stood, or as it was known, is for reading only.
+		return render(c, "case.html", casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl})
+	}
+	return s.renderCase(c, view, tl, nil)
+}
+
+// casePage is the case page: the case, its timeline, what a caseworker may
+// record next and, after a step, what it did.
+type casePage struct {
+	frame
+	View     app.CaseView
+	Timeline []app.TimelineEntry
+	// Next are the steps that stop the case's open clocks; Other every
+	// other step the reader may record from a form.
+	Next     []nextStep
+	Other    []nextStep
+	Recorded *recorded
+}
+
+// nextStep is a step the case page offers, with what it is for.
+type nextStep struct {
+	Command, Title, Summary string
+	domain.NextStep
+}
+
+// renderCase shows the case as it stands today, with the steps its reader
+// may record (none for an auditor).
+func (s *Server) renderCase(c echo.Context, view app.CaseView, tl []app.TimelineEntry, done *recorded) error {
+	page := casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Recorded: done}
+	role := string(principal(c).Role)
+	offered := map[string]bool{}
+	if rb, err := domain.LookupRulebook(view.Rulebook); err == nil {
+		for _, n := range domain.NextSteps(rb, view.Clocks) {
+			spec := domain.LookupCommand(n.Command)
+			if _, ok := stepFields(spec); !ok || !spec.MaySend(role) || offered[n.Command] {
+				continue
+			}
+			offered[n.Command] = true
+			page.Next = append(page.Next, nextStep{Command: n.Command, Title: stepTitle(n.Command), Summary: spec.Summary, NextStep: n})
+		}
+	}
+	for _, spec := range domain.Commands() {
+		if spec.Scope != domain.ScopeCase || spec.Opens || offered[spec.Name] || !spec.MaySend(role) {
+			continue
+		}
+		if _, ok := stepFields(&spec); ok {
+			page.Other = append(page.Other, nextStep{Command: spec.Name, Title: stepTitle(spec.Name), Summary: spec.Summary})
+		}
+	}
+	return render(c, "case.html", page)
 }
 
 // monthRow is one month of the statistics page, as the reader may see it.

@@ -1,0 +1,243 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+// A caseworker records a step from the case page: a form generated from the
+// command's data (forms.go), posted without JavaScript, and sent through the
+// same command path as the API (Ledger.Execute: the same validation, the
+// case version the form was opened at as If-Match, and an idempotency key
+// made when the form was shown, so sending it twice records it once). A
+// form sent from a session carries the session's anti-forgery token.
+
+// stepPage is a step's form, and what went wrong with the last try.
+type stepPage struct {
+	frame
+	Case, Command, Summary string
+	// Version is the case version the form was opened at (If-Match), and
+	// Key the form's idempotency key.
+	Version int64
+	Key     string
+	On      string
+	Reason  string
+	Fields  []formField
+	// Errors are the problems of the last post: each links to its field
+	// (an empty ID when the problem is the step's, not a field's).
+	Errors []stepError
+	// OnError and ReasonError are the problems of the envelope's fields.
+	OnError, ReasonError string
+}
+
+// stepError is one line of the error summary.
+type stepError struct{ ID, Message string }
+
+// stepSpec finds the command a page step names, refusing what the principal
+// may not send and what a form cannot take.
+func stepSpec(c echo.Context) (*domain.CommandSpec, []formField, error) {
+	name := c.Param("command")
+	spec := domain.LookupCommand(name)
+	if spec == nil || spec.Scope != domain.ScopeCase || spec.Opens {
+		return nil, nil, domain.Errorf(domain.NotFound, "there is no step %q to record on a case", name)
+	}
+	if !spec.MaySend(string(principal(c).Role)) {
+		return nil, nil, domain.Errorf(domain.Forbidden, "a %s may not %s", principal(c).Role, strings.ReplaceAll(name, "_", " "))
+	}
+	fields, ok := stepFields(spec)
+	if !ok {
+		return nil, nil, domain.Errorf(domain.NotFound, "%s is recorded through the API (POST /v1/cases/{id}/commands/%s): its data has no form", name, name)
+	}
+	return spec, fields, nil
+}
+
+// pageStep shows a step's form for the case as it stands.
+func (s *Server) pageStep(c echo.Context) error {
+	spec, fields, err := stepSpec(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	view, err := s.Ledger.Case(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
+	if err != nil {
+		return err
+	}
+	key, err := uuid.NewRandom()
+	if err != nil {
+		return err
+	}
+	return render(c, "step.html", stepPage{frame: s.frame(c, stepTitle(spec.Name)+": case "+id), Case: id, Command: spec.Name,
+		Summary: spec.Summary, Version: view.Version, Key: "form-" + key.String(), On: s.today().String(), Fields: fields})
+}
+
+// stepTitle is a command's name in words.
+func stepTitle(command string) string { return label(command) }
+
+// postStep records a step sent from its form, and shows the case with the
+// clocks the step started and stopped; a refused step shows the form again
+// with the problem beside its field.
+func (s *Server) postStep(c echo.Context) error {
+	spec, fields, err := stepSpec(c)
+	if err != nil {
+		return err
+	}
+	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
+		// A session's form must come from this site's own page.
+		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
+			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the case and record the step again")
+		}
+	}
+	id := c.Param("id")
+	form, err := c.FormParams()
+	if err != nil {
+		return domain.FieldErrorf("body", "must be a form")
+	}
+	fillFields(fields, form)
+	page := stepPage{frame: s.frame(c, stepTitle(spec.Name)+": case "+id), Case: id, Command: spec.Name, Summary: spec.Summary,
+		Key: form.Get("key"), On: form.Get("on"), Reason: form.Get("reason"), Fields: fields}
+	// The case first: another LA's case is answered as one that does not
+	// exist, whatever the form holds.
+	before, err := s.Ledger.Case(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
+	if err != nil {
+		return err
+	}
+	page.Version, err = strconv.ParseInt(form.Get("version"), 10, 64)
+	if err != nil || page.Version < 0 {
+		return domain.FieldErrorf("version", "the form lost the case version it was opened at: open the case and record the step again")
+	}
+	res, err := s.recordStep(c, spec.Name, &page)
+	if err != nil {
+		return s.stepRefused(c, &page, before, err)
+	}
+	after, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
+	if err != nil {
+		return err
+	}
+	done := &recorded{Step: stepTitle(spec.Name), Duplicate: res.Duplicate}
+	done.Started, done.Stopped = clockChanges(before.Clocks, after.Clocks)
+	return s.renderCase(c, after, tl, done)
+}
+
+// recordStep sends the form's step through the ledger.
+func (s *Server) recordStep(c echo.Context, command string, page *stepPage) (app.CommandResult, error) {
+	on, err := domain.ParseDate(strings.TrimSpace(page.On))
+	if err != nil {
+		return app.CommandResult{}, domain.FieldErrorf("on", "must be a date, such as 2026-10-03")
+	}
+	if len(page.Reason) > maxReason {
+		return app.CommandResult{}, domain.FieldErrorf("reason", "is longer than %d characters", maxReason)
+	}
+	if err := domain.ValidateID("key", page.Key); err != nil {
+		return app.CommandResult{}, domain.FieldErrorf("key", "the form lost its key: open the case and record the step again")
+	}
+	data, err := formData(page.Fields)
+	if err != nil {
+		return app.CommandResult{}, err
+	}
+	req := app.CommandRequest{Case: page.Case, Command: command, On: on, Data: data, Actor: actor(c),
+		Expected: eventstore.Exact(page.Version), IdempotencyKey: page.Key, Reason: strings.TrimSpace(page.Reason)}
+	req.Authorize = func(la, movingTo string) error { return mayWorkOn(c, req.Case, la, movingTo) }
+	return s.Ledger.Execute(c.Request().Context(), req)
+}
+
+// stepRefused shows the form again with the problem beside its field, in
+// the status the API would answer. A problem that is not the caller's to
+// fix (no such case, another LA's, a fault) is answered as the API would.
+func (s *Server) stepRefused(c echo.Context, page *stepPage, current app.CaseView, err error) error {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.NotFound || de.Code == domain.Forbidden || de.Code == domain.Unauthorized {
+		return err
+	}
+	msg := domain.ErrorMessage(err)
+	if de.Field != "" {
+		msg = strings.TrimPrefix(msg, de.Field+": ")
+	}
+	field := strings.TrimPrefix(de.Field, "data.")
+	switch {
+	case de.Field == "If-Match":
+		// The case moved on since the form was opened: the form is shown
+		// again at the case's version now, to be checked and sent again.
+		page.Version = current.Version
+		page.Errors = append(page.Errors, stepError{Message: "The case has changed since you opened this form (someone recorded another step): check the case and send the form again."})
+	case de.Field == "on":
+		page.OnError = msg
+		page.Errors = append(page.Errors, stepError{ID: "f-on", Message: "Date: " + msg})
+	case de.Field == "reason":
+		page.ReasonError = msg
+		page.Errors = append(page.Errors, stepError{ID: "f-reason", Message: "Why it is recorded late: " + msg})
+	default:
+		placed := false
+		for i := range page.Fields {
+			if page.Fields[i].Name == field || strings.HasPrefix(field, page.Fields[i].Name+"[") {
+				page.Fields[i].Error = msg
+				page.Errors = append(page.Errors, stepError{ID: page.Fields[i].ID(), Message: page.Fields[i].Label + ": " + msg})
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			page.Errors = append(page.Errors, stepError{Message: msg})
+		}
+	}
+	page.Title = "Error: " + page.Title
+	return renderStatus(c, statusTable()[de.Code], "step.html", page)
+}
+
+// recorded is what the case page says of a step just recorded from it.
+type recorded struct {
+	Step      string
+	Duplicate bool
+	// Started and Stopped are the clocks the step started and stopped.
+	Started, Stopped []domain.ClockRow
+}
+
+// clockChanges compares a case's clocks before and after a step: those that
+// are new, and those that were open and are no longer.
+func clockChanges(before, after []domain.ClockRow) (started, stopped []domain.ClockRow) {
+	type key struct{ clock, key string }
+	was := map[key]domain.ClockRow{}
+	for _, r := range before {
+		was[key{r.Clock, r.Key}] = r
+	}
+	for _, r := range after {
+		old, ok := was[key{r.Clock, r.Key}]
+		switch {
+		case !ok:
+			started = append(started, r)
+		case open(old.Status) && !open(r.Status):
+			stopped = append(stopped, r)
+		}
+	}
+	return started, stopped
+}
+
+// open reports whether a clock status is still running.
+func open(status string) bool {
+	return status == domain.StatusRunning || status == domain.StatusOverdue
+}
+
+// pageSteps sends the "another step" choice of the case page to that
+// step's form.
+func (s *Server) pageSteps(c echo.Context) error {
+	id := c.Param("id")
+	if la, err := s.caseInScope(c, id); err != nil {
+		return err
+	} else if la == "" {
+		return domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	command := c.QueryParam("command")
+	if err := domain.ValidateID("command", command); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/ui/cases/"+url.PathEscape(id)+"/steps/"+url.PathEscape(command))
+}

@@ -1,0 +1,119 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ehcledger/ehcledger/auth"
+)
+
+var formHidden = regexp.MustCompile(`name="(csrf|version|key)" value="([^"]*)"`)
+
+// stepForm opens a step's form in the browser and returns its hidden
+// fields, ready to be posted with the step's own.
+func stepForm(t *testing.T, b *browser, path string) url.Values {
+	t.Helper()
+	p := b.do("GET", path, nil)
+	if p.status != 200 {
+		t.Fatalf("the form %s answered %d:\n%s", path, p.status, p.body)
+	}
+	v := url.Values{}
+	for _, m := range formHidden.FindAllStringSubmatch(p.body, -1) {
+		v.Set(m[1], m[2])
+	}
+	if v.Get("csrf") == "" || v.Get("version") == "" || v.Get("key") == "" {
+		t.Fatalf("the form lacks its hidden fields:\n%s", p.body)
+	}
+	return v
+}
+
+func TestACaseworkerRecordsStepsFromTheCasePage(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	casePage := b.do("GET", "/ui/cases/c1", nil)
+	if !strings.Contains(casePage.body, `href="/ui/cases/c1/steps/decide_to_assess"`) || !strings.Contains(casePage.body, "Record a step") {
+		t.Fatalf("the case page offers no next step:\n%s", casePage.body)
+	}
+	form := stepForm(t, b, "/ui/cases/c1/steps/decide_to_assess")
+	form.Set("on", "2024-04-05")
+	t.Run("a step recorded late without a reason is shown again with the problem beside the reason", func(t *testing.T) {
+		p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", form)
+		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-reason">`) || !strings.Contains(p.body, `id="f-reason-error"`) || !strings.Contains(p.body, `value="2024-04-05"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("a form without the session's anti-forgery token records nothing", func(t *testing.T) {
+		forged := url.Values{"version": form["version"], "key": form["key"], "on": {"2024-04-05"}, "reason": {"r"}}
+		if p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", forged); p.status != 403 {
+			t.Fatalf("answered %d", p.status)
+		}
+		if v := h.do("GET", "/v1/cases/c1", "").want(t, 200); v.body["version"] != 1.0 {
+			t.Fatalf("something was recorded: version %v", v.body["version"])
+		}
+	})
+	form.Set("reason", "from the paper file")
+	t.Run("the step is recorded and the page shows the clock it stopped", func(t *testing.T) {
+		p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", form)
+		if p.status != 200 || !strings.Contains(p.body, "Recorded: Decide to assess") || !strings.Contains(p.body, "<li>decide_to_assess: met") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		if v := h.do("GET", "/v1/cases/c1", "").want(t, 200); v.body["version"] != 2.0 {
+			t.Fatalf("version %v after the step", v.body["version"])
+		}
+	})
+	t.Run("the same form sent again records nothing more", func(t *testing.T) {
+		p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", form)
+		if p.status != 200 || !strings.Contains(p.body, "Already recorded: Decide to assess") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		if v := h.do("GET", "/v1/cases/c1", "").want(t, 200); v.body["version"] != 2.0 {
+			t.Fatalf("version %v after sending twice", v.body["version"])
+		}
+	})
+	t.Run("a field the step needs is named beside it, and the step recorded shows the clock it started", func(t *testing.T) {
+		advice := stepForm(t, b, "/ui/cases/c1/steps/request_advice")
+		advice.Set("on", "2024-07-15")
+		p := b.do("POST", "/ui/cases/c1/steps/request_advice", advice)
+		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-advice">Advice:`) || !strings.Contains(p.body, `id="f-advice-error"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		advice.Set("data.advice", "educational_psychology")
+		if p := b.do("POST", "/ui/cases/c1/steps/request_advice", advice); p.status != 200 || !strings.Contains(p.body, "Recorded: Request advice") ||
+			!strings.Contains(p.body, "Clocks started:</p><ul><li>advice (educational_psychology)") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("a form opened before another step is refused and shown again at the case's version", func(t *testing.T) {
+		stale := stepForm(t, b, "/ui/cases/c1/steps/request_advice")
+		h.do("POST", "/v1/cases/c1/commands/request_advice", `{"on":"2024-07-15","data":{"advice":"health"}}`).want(t, 201)
+		stale.Set("on", "2024-07-15")
+		stale.Set("data.advice", "social_care")
+		p := b.do("POST", "/ui/cases/c1/steps/request_advice", stale)
+		if p.status != http.StatusPreconditionFailed && p.status != http.StatusConflict || !strings.Contains(p.body, "The case has changed") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("an auditor is offered no step and may not open a form", func(t *testing.T) {
+		a := newBrowser(t, h.srv.URL)
+		a.signIn(bareToken(t, auth.Auditor, homeLA), "/ui/cases/c1")
+		if p := a.do("GET", "/ui/cases/c1", nil); p.status != 200 || strings.Contains(p.body, "Record a step") {
+			t.Fatalf("an auditor's case page offers steps (%d)", p.status)
+		}
+		if p := a.do("GET", "/ui/cases/c1/steps/request_advice", nil); p.status != 403 {
+			t.Fatalf("an auditor's form answered %d", p.status)
+		}
+	})
+	t.Run("a caseworker is not offered a manager's step", func(t *testing.T) {
+		if p := b.do("GET", "/ui/cases/c1/steps/assign_case", nil); p.status != 403 {
+			t.Fatalf("a caseworker's assignment form answered %d", p.status)
+		}
+		if p := b.do("GET", "/ui/cases/c1", nil); strings.Contains(p.body, `value="assign_case"`) {
+			t.Fatal("a caseworker is offered assign_case")
+		}
+	})
+}
