@@ -117,3 +117,27 @@ func TestACaseworkerRecordsStepsFromTheCasePage(t *testing.T) {
 		}
 	})
 }
+
+func TestTheTimelineReadsAsWordsWithTextOpenedAndNeverSealedBytes(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/record_exception",
+		`{"on":"2024-07-01","reason":"r","data":{"kind":"absence","from":"2024-07-01","to":"2024-08-31","evidence":"family abroad until September"}}`).want(t, 201)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Manager, homeLA), "/ui/cases/c1")
+	page := b.do("GET", "/ui/cases/c1", nil).body
+	for _, want := range []string{"<strong>evidence</strong>: family abroad until September", "<strong>kind</strong>: absence",
+		"<strong>requester</strong>: parent", "(exception_recorded)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the timeline lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "sealed") || strings.Contains(page, "personal&#34;") || strings.Contains(page, `"personal"`) {
+		t.Errorf("the timeline shows sealed bytes:\n%s", page)
+	}
+	h.do("POST", "/v1/cases/c1/commands/erase_personal_data", `{"on":"2024-07-15","data":{"reason":"the family asked"}}`).want(t, 201)
+	page = b.do("GET", "/ui/cases/c1", nil).body
+	if strings.Contains(page, "family abroad") || !strings.Contains(page, "<strong>evidence</strong>: (erased)") {
+		t.Errorf("after erasure the timeline shows:\n%s", page)
+	}
+}

@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
-	"github.com/ehcledger/ehcledger/internal/safecsv"
-
 	"encoding/json"
+	"fmt"
 	"io"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/internal/safecsv"
+	"github.com/ehcledger/ehcledger/projections"
 )
 
 // TimelineEntry is one event of a case as an auditor reads it: what happened,
@@ -28,6 +32,12 @@ type TimelineEntry struct {
 	CorrelationID string          `json:"correlation_id"`
 	CausationID   string          `json:"causation_id"`
 	Data          json.RawMessage `json:"data"`
+	// Summary says in words what the step records (its command's summary;
+	// "" for what the application records itself), and Details lists the
+	// event's fields in words, free text opened or shown erased, never
+	// sealed bytes.
+	Summary string   `json:"summary,omitempty"`
+	Details []Detail `json:"details"`
 	// Corrects is the version this event corrects (for step_corrected).
 	Corrects int64 `json:"corrects,omitempty"`
 	// CorrectedBy lists the versions of the corrections of this event; the
@@ -55,12 +65,101 @@ func (l *Ledger) timeline(lc *loadedCase) []TimelineEntry {
 		out[i] = TimelineEntry{Version: e.Version, Position: e.Position, Event: e.Type, OccurredOn: e.OccurredOn,
 			RecordedAt: e.RecordedAt, RecordedLate: occurred < domain.DateOf(e.RecordedAt), Actor: e.Actor, LA: e.LA,
 			Reason: l.OpenReason(lc.c.ID, e.Reason), CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: e.Payload, Hash: e.Hash}
+		if spec := domain.LookupCommand(domain.CommandForEvent(e.Type)); spec != nil {
+			out[i].Summary = spec.Summary
+		}
+		out[i].Details = l.details(lc.c.ID, e)
 		if fix, ok := lc.history[i].Event.(*domain.StepCorrected); ok && fix.Corrects >= 1 && int(fix.Corrects) <= len(out) {
 			out[i].Corrects = fix.Corrects
 			out[fix.Corrects-1].CorrectedBy = append(out[fix.Corrects-1].CorrectedBy, e.Version)
 		}
 	}
 	return out
+}
+
+// Detail is one field of an event, in words.
+type Detail struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// details lists an event's fields in words: its own copy decoded from the
+// store, free text opened with the case's key ("(erased)" once erased), and
+// sealed personal details left to the case's person panel.
+func (l *Ledger) details(caseID string, e eventstore.RecordedEvent) []Detail {
+	ev, _, err := projections.Decode(e)
+	if err != nil {
+		return []Detail{{Name: "data", Value: "(could not be read)"}}
+	}
+	if err := openTexts(l.Keys, caseID, ev); err != nil {
+		return []Detail{{Name: "data", Value: "(sealed)"}}
+	}
+	var out []Detail
+	describeFields(reflect.ValueOf(ev), "", &out)
+	return out
+}
+
+// describeFields adds a struct's set fields to out, by JSON name in words.
+func describeFields(v reflect.Value, prefix string, out *[]Detail) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		fv := v.Field(i)
+		if f.Anonymous && name == "" && fv.Kind() == reflect.Struct {
+			describeFields(fv, prefix, out)
+			continue
+		}
+		if !f.IsExported() || name == "-" || fv.IsZero() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		label := prefix + strings.ReplaceAll(name, "_", " ")
+		switch x := fv.Interface().(type) {
+		case domain.Text:
+			val := x.Plain
+			if x.Erased {
+				val = "(erased)"
+			}
+			*out = append(*out, Detail{Name: label, Value: val})
+			continue
+		case domain.Date:
+			*out = append(*out, Detail{Name: label, Value: x.String()})
+			continue
+		case []byte:
+			continue // sealed personal details: the case's person panel shows them
+		}
+		switch fv.Kind() {
+		case reflect.Bool:
+			*out = append(*out, Detail{Name: label, Value: "yes"})
+		case reflect.Struct:
+			describeFields(fv, label+": ", out)
+		case reflect.Slice:
+			if fv.Type().Elem().Kind() == reflect.Struct {
+				for j := 0; j < fv.Len(); j++ {
+					describeFields(fv.Index(j), label+" "+strconv.Itoa(j+1)+": ", out)
+				}
+				continue
+			}
+			parts := make([]string, fv.Len())
+			for j := range parts {
+				parts[j] = fmt.Sprint(fv.Index(j).Interface())
+			}
+			*out = append(*out, Detail{Name: label, Value: strings.Join(parts, ", ")})
+		case reflect.Map:
+			continue // derived data (a rulebook's attributes), not what was recorded
+		default:
+			*out = append(*out, Detail{Name: label, Value: fmt.Sprint(fv.Interface())})
+		}
+	}
 }
 
 // WriteTimelineCSV writes a timeline as CSV with a header row.
