@@ -67,25 +67,7 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 	ok = true
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" {
-				continue
-			}
-			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-				walk(f.Type, prefix)
-				continue
-			}
-			if !f.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
+		jsonFields(t, func(name string, f reflect.StructField) {
 			ft := f.Type
 			field := formField{Name: prefix + name, Label: label(name), Options: domain.Enum(f)}
 			if l := rowLabel(field.Name); l != "" {
@@ -98,7 +80,7 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 				field.Kind = kindTextarea
 			case ft == rawType:
 				ok = false
-				continue
+				return
 			case ft.Kind() == reflect.String && field.Options != nil:
 				field.Kind = kindSelect
 			case ft.Kind() == reflect.String:
@@ -117,16 +99,16 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 				for row := 0; row < listRows; row++ {
 					walk(ft.Elem(), prefix+name+"."+strconv.Itoa(row)+".")
 				}
-				continue
+				return
 			case ft.Kind() == reflect.Struct:
 				walk(ft, prefix+name+".")
-				continue
+				return
 			default:
 				ok = false
-				continue
+				return
 			}
 			fields = append(fields, field)
-		}
+		})
 	}
 	walk(reflect.TypeOf(spec.Data), "")
 	return fields, ok
@@ -137,8 +119,7 @@ var (
 	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
-// label turns a JSON name into words: "birth_date" is "Birth date", a row
-// "settings.0.id" is "Settings 1: id".
+// label turns a JSON name into words: "birth_date" is "Birth date".
 func label(name string) string {
 	words := strings.ReplaceAll(name, "_", " ")
 	if words == "" {
@@ -147,7 +128,8 @@ func label(name string) string {
 	return strings.ToUpper(words[:1]) + words[1:]
 }
 
-// rowLabel names an input of a list's row for people.
+// rowLabel names an input of a list's row for people: "settings.0.id" is
+// "Settings 1: id"; "" for an input outside a list.
 func rowLabel(name string) string {
 	parts := strings.Split(name, ".")
 	for i := 1; i+1 < len(parts); i++ {

@@ -117,8 +117,13 @@ func typeSchema(t reflect.Type) map[string]any {
 	return map[string]any{}
 }
 
-// addFields adds a struct's JSON fields to props, embedded structs' flat.
-func addFields(t reflect.Type, props map[string]any) {
+// jsonFields calls visit with each field of struct type t that JSON
+// encodes, by its JSON name, embedded structs' fields flat, in order: what
+// the schema and the forms are generated from.
+func jsonFields(t reflect.Type, visit func(name string, f reflect.StructField)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -126,7 +131,7 @@ func addFields(t reflect.Type, props map[string]any) {
 			continue
 		}
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			addFields(f.Type, props)
+			jsonFields(f.Type, visit)
 			continue
 		}
 		if !f.IsExported() {
@@ -135,6 +140,13 @@ func addFields(t reflect.Type, props map[string]any) {
 		if name == "" {
 			name = f.Name
 		}
+		visit(name, f)
+	}
+}
+
+// addFields adds a struct's JSON fields to props, embedded structs' flat.
+func addFields(t reflect.Type, props map[string]any) {
+	jsonFields(t, func(name string, f reflect.StructField) {
 		s := typeSchema(f.Type)
 		if enum := domain.Enum(f); enum != nil {
 			if s["type"] == "array" {
@@ -144,5 +156,5 @@ func addFields(t reflect.Type, props map[string]any) {
 			}
 		}
 		props[name] = s
-	}
+	})
 }
