@@ -36,6 +36,10 @@ type Command struct {
 	// correction).
 	History []Step
 	RulesAt func(Date) *Rulebook
+	// SecretHash is the hex SHA-256 of a secret the application made for
+	// a step that issues one (CommandSpec.IssuesSecret: an invitation's
+	// link); the step stores it, and never sees the secret.
+	SecretHash string
 	// replay marks a stored step being decided again after a correction:
 	// its data is a stored payload, whose derived fields are ignored.
 	replay bool
@@ -121,6 +125,7 @@ type Case struct {
 	caseworker, team    string
 	erased              bool // the personal details were erased
 	re                  reassessing
+	invitations         map[string]*Invitation // the portal's invitations, by ID
 }
 
 // Exists reports whether the case has been opened by a request.
@@ -271,6 +276,8 @@ func (c *Case) Apply(e Event, on Date) {
 		c.caseworker, c.team = v.Caseworker, v.Team
 	case *PersonalDataErased:
 		c.erased = true
+	case *ParticipantInvited, *InvitationAccepted, *InvitationRevoked:
+		c.applyParticipant(v)
 	case *AppealConceded:
 		c.conceded = append(c.conceded, concession{*v, on})
 	case *ConcessionComplied:

@@ -29,6 +29,11 @@ const (
 	SenderCaseworker = "caseworker"
 	SenderManager    = "manager"
 	SenderAdmin      = "admin"
+	// SenderFamily and SenderProfessional are the people invited to a
+	// case through the portal (participants.go): a parent or young
+	// person, and a professional asked for advice.
+	SenderFamily       = "family"
+	SenderProfessional = "professional"
 )
 
 // The names of the commands that other packages must name themselves: the
@@ -67,6 +72,10 @@ type CommandSpec struct {
 	Example string
 	// Summary says in a sentence what the step records.
 	Summary string
+	// IssuesSecret marks a step for which the application makes a secret
+	// (an invitation's link), hands the decision its SHA-256
+	// (Command.SecretHash) and returns the secret to be sent.
+	IssuesSecret bool
 
 	decide   func(c *Case, cmd Command, rb *Rulebook) ([]Event, error)
 	decideLA func(la string, cmd Command) (stream string, events []Event, err error)
@@ -138,7 +147,7 @@ func commandTable() []CommandSpec {
 		{Name: "request_advice", Scope: ScopeCase, Emits: []string{TypeAdviceRequested}, Senders: workers,
 			Data: requestAdviceData{}, Example: `{"advice":"educational_psychology"}`,
 			Summary: "The LA asks for advice for the assessment (reg 6).", decide: requestAdvice},
-		{Name: "receive_advice", Scope: ScopeCase, Emits: []string{TypeAdviceReceived}, Senders: workers,
+		{Name: "receive_advice", Scope: ScopeCase, Emits: []string{TypeAdviceReceived}, Senders: []string{SenderCaseworker, SenderManager, SenderProfessional},
 			Data: receiveAdviceData{}, Example: `{"advice":"educational_psychology"}`,
 			Summary: "Advice asked for arrives (reg 8).", decide: receiveAdvice},
 		{Name: "record_exception", Scope: ScopeCase, Emits: []string{TypeExceptionRecorded}, Senders: workers,
@@ -148,7 +157,7 @@ func commandTable() []CommandSpec {
 			Data: panel, Summary: "The LA decides not to issue a plan (reg 10).", decide: decideNotToIssue},
 		{Name: "send_draft_plan", Scope: ScopeCase, Emits: []string{TypeDraftPlanSent}, Senders: workers,
 			Data: panel, Summary: "The draft plan is sent to the family (reg 13).", decide: sendDraftPlan},
-		{Name: "receive_representations", Scope: ScopeCase, Emits: []string{TypeRepresentationsReceived}, Senders: workers,
+		{Name: "receive_representations", Scope: ScopeCase, Emits: []string{TypeRepresentationsReceived}, Senders: []string{SenderCaseworker, SenderManager, SenderFamily},
 			Summary: "The family's representations on a draft arrive.", decide: receiveRepresentations},
 		{Name: "consult_school", Scope: ScopeCase, Emits: []string{TypeSchoolConsulted}, Senders: workers,
 			Data: consultSchoolData{}, Example: `{"school":"S1"}`,
@@ -176,7 +185,7 @@ func commandTable() []CommandSpec {
 		{Name: "name_transfer_setting", Scope: ScopeCase, Emits: []string{TypeTransferSettingNamed}, Senders: workers,
 			Data: nameTransferSettingData{}, Example: `{"school":"SEC1"}`,
 			Summary: "The plan is amended to name the setting after the transfer.", decide: nameTransferSetting},
-		{Name: "contact_mediation_adviser", Scope: ScopeCase, Emits: []string{TypeMediationAdviserContacted}, Senders: workers,
+		{Name: "contact_mediation_adviser", Scope: ScopeCase, Emits: []string{TypeMediationAdviserContacted}, Senders: []string{SenderCaseworker, SenderManager, SenderFamily},
 			Data: contactMediationAdviserData{}, Example: `{"wants_mediation":false}`,
 			Summary: "The family contacts a mediation adviser (reg 33).", decide: contactMediationAdviser},
 		{Name: "hold_mediation", Scope: ScopeCase, Emits: []string{TypeMediationHeld}, Senders: workers,
@@ -251,6 +260,13 @@ func commandTable() []CommandSpec {
 		{Name: "assign_case", Scope: ScopeCase, Emits: []string{TypeCaseAssigned}, Senders: []string{SenderManager},
 			Data: CaseAssigned{}, Example: `{"caseworker":"cw-1","team":"north"}`,
 			Summary: "A manager assigns the case to a caseworker and team.", decide: assignCase},
+		{Name: "invite_participant", Scope: ScopeCase, Emits: []string{TypeParticipantInvited}, Senders: workers,
+			Data: inviteParticipantData{}, IssuesSecret: true,
+			Example: `{"participant":"parent","name":"Sam Example","contact":"sam@example.org"}`,
+			Summary: "The LA invites a parent, young person or professional to take part through the portal, sending them a single-use link.", decide: inviteParticipant},
+		{Name: "revoke_invitation", Scope: ScopeCase, Emits: []string{TypeInvitationRevoked}, Senders: workers,
+			Data: revokeInvitationData{}, Example: `{"invitation":"i5"}`,
+			Summary: "The LA withdraws an invitation: its link opens nothing and its holder is signed out.", decide: revokeInvitation},
 		{Name: "erase_personal_data", Scope: ScopeCase, Emits: []string{TypePersonalDataErased}, Senders: []string{SenderManager},
 			Data: PersonalDataErased{}, Example: `{"reason":"the young person asked"}`,
 			Summary: "A manager erases the child's personal details by destroying the case's key.", decide: erasePersonalData},
@@ -327,6 +343,10 @@ func eventTable() []EventSpec {
 		{Type: TypeSchoolClosureRecorded, NoClock: true, New: func() Event { return &SchoolClosureRecorded{} }},
 		{Type: TypeAPReviewIntervalSet, NoClock: true, New: func() Event { return &APReviewIntervalSet{} }},
 		{Type: TypeCaseAccessed, System: true, New: func() Event { return &CaseAccessed{} }},
+		{Type: TypeParticipantInvited, NoClock: true, New: func() Event { return &ParticipantInvited{} }},
+		{Type: TypeInvitationRevoked, NoClock: true, New: func() Event { return &InvitationRevoked{} }},
+		{Type: TypeInvitationAccepted, System: true, New: func() Event { return &InvitationAccepted{} }},
+		{Type: TypeDocumentUploaded, System: true, New: func() Event { return &DocumentUploaded{} }},
 		{Type: TypeRulebookRevised, System: true, New: func() Event { return &RulebookRevised{} }},
 	}
 }

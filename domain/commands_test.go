@@ -33,7 +33,7 @@ func TestCatalogHoldsTogether(t *testing.T) {
 				emitted[e] = true
 			}
 			for _, r := range s.Senders {
-				if r != SenderCaseworker && r != SenderManager && r != SenderAdmin {
+				if r != SenderCaseworker && r != SenderManager && r != SenderAdmin && r != SenderFamily && r != SenderProfessional {
 					t.Errorf("unknown sender %q", r)
 				}
 			}

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -41,6 +42,9 @@ func FuzzCommandSequences(f *testing.F) {
 		for _, s := range randhist.Sequence(r, 40) {
 			on = on.AddDays(s.After)
 			cmd := domain.Command{Name: s.Command, On: on, Data: s.Data, History: history, RulesAt: rules}
+			if spec := domain.LookupCommand(s.Command); spec != nil && spec.IssuesSecret {
+				cmd.SecretHash = fmt.Sprintf("%016x%016x%016x%016x", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64())
+			}
 			var evs []domain.Event
 			if evs, err = c.Decide(cmd, rb); err != nil {
 				if domain.ErrorCode(err) == domain.Internal {
