@@ -28,6 +28,9 @@ type Ledger struct {
 	Now func() time.Time
 	// Keys seals and opens personal details, and erases them.
 	Keys Keys
+	// InvitationTTL is how long an invitation's link opens after it is
+	// recorded; DefaultInvitationTTL when zero.
+	InvitationTTL time.Duration
 }
 
 // CommandRequest is one command with its envelope.
@@ -67,6 +70,11 @@ type CommandResult struct {
 	Position  int64    `json:"position"`
 	Events    []string `json:"events"`
 	Duplicate bool     `json:"duplicate"`
+	// Secret is the secret the application made for a step that issues
+	// one (an invitation's link), to be sent and then forgotten: the store
+	// keeps only its SHA-256. A retry answered with the first result has
+	// none.
+	Secret string `json:"-"`
 }
 
 // loadedCase is a case folded from its stream.
@@ -275,6 +283,12 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		return CommandResult{}, err
 	}
 	cmd := domain.Command{Name: req.Command, On: req.On, Data: req.Data, Holidays: l.Holidays}
+	var secret string
+	if spec.IssuesSecret {
+		if secret, cmd.SecretHash, err = newSecret(); err != nil {
+			return CommandResult{}, err
+		}
+	}
 	if spec.NeedsHistory {
 		// The domain checks such a step against the details in the clear
 		// (the person's age on a corrected request date).
@@ -350,6 +364,9 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 		return CommandResult{}, err
 	}
 	res := CommandResult{Case: req.Case, Command: req.Command, Version: ar.Version, Position: ar.Position, Duplicate: ar.Duplicate}
+	if !ar.Duplicate {
+		res.Secret = secret
+	}
 	for _, e := range events {
 		res.Events = append(res.Events, e.EventType())
 	}

@@ -128,6 +128,9 @@ type Case struct {
 	invitations         map[string]*Invitation // the portal's invitations, by ID
 }
 
+// Erased reports whether the case's personal details have been erased.
+func (c *Case) Erased() bool { return c.erased }
+
 // Exists reports whether the case has been opened by a request.
 func (c *Case) Exists() bool { return c.Version > 0 }
 
