@@ -20,6 +20,7 @@ func statusTable() map[domain.Code]int {
 		domain.Unauthorized: http.StatusUnauthorized,
 		domain.Internal:     http.StatusInternalServerError,
 		domain.TooMany:      http.StatusTooManyRequests,
+		domain.Unavailable:  http.StatusServiceUnavailable,
 	}
 }
 
@@ -74,7 +75,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		}
 	}
 	if p.Status >= 500 {
-		s.Logger.Error("request failed", "path", c.Request().URL.Path, "error", err)
+		// The route, not the path: a path may hold an invitation's secret.
+		s.Logger.Error("request failed", "route", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
 	}
 	if p.Status == http.StatusUnauthorized && strings.HasPrefix(c.Request().URL.Path, "/ui/") &&
 		(c.Request().Method == http.MethodGet || c.Request().Method == http.MethodPost) {

@@ -16,6 +16,7 @@ import (
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/keys"
+	"github.com/ehcledger/ehcledger/notify"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/google/uuid"
 )
@@ -31,6 +32,11 @@ type Ledger struct {
 	// InvitationTTL is how long an invitation's link opens after it is
 	// recorded; DefaultInvitationTTL when zero.
 	InvitationTTL time.Duration
+	// Notifier sends invitations' links; without one, no invitation is
+	// recorded. PortalURL is the portal's address as people reach it (such
+	// as https://ehc.example.gov.uk), which links start with.
+	Notifier  notify.Notifier
+	PortalURL string
 }
 
 // CommandRequest is one command with its envelope.
@@ -324,6 +330,14 @@ func (l *Ledger) execute(ctx context.Context, req CommandRequest) (CommandResult
 	correlation := req.CorrelationID
 	if correlation == "" {
 		correlation = commandID
+	}
+	if secret != "" {
+		// Sent before it is recorded: a link that could not be sent is
+		// never recorded, and a recording that then fails leaves a link
+		// that opens nothing.
+		if err := l.deliver(ctx, req.Case, events, secret); err != nil {
+			return CommandResult{}, err
+		}
 	}
 	if err := Seal(l.Keys, req.Case, events); err != nil {
 		return CommandResult{}, err

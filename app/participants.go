@@ -7,10 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/notify"
 )
 
 // DefaultInvitationTTL is how long an invitation's link opens: a week, long
@@ -126,4 +130,42 @@ func (l *Ledger) invitedName(caseID string, e domain.Event) string {
 		return ""
 	}
 	return copied.Name.Plain
+}
+
+// JoinPath is where an invitation's link leads: JoinPath + case + "/" +
+// secret, under the portal's address.
+const JoinPath = "/portal/join/"
+
+// deliver sends the link of the invitation among a step's events, its
+// texts still in the clear, to the person it is for.
+func (l *Ledger) deliver(ctx context.Context, caseID string, events []domain.Event, secret string) error {
+	var inv domain.Inviter
+	for _, e := range events {
+		if i, ok := e.(domain.Inviter); ok {
+			inv = i
+		}
+	}
+	if inv == nil {
+		return &domain.Error{Code: domain.Internal, Message: "a step made a secret but invites nobody"}
+	}
+	if l.Notifier == nil || l.PortalURL == "" {
+		return &domain.Error{Code: domain.Unavailable, Message: "this server sends no invitations (it has no email service or portal address configured): nothing was recorded"}
+	}
+	to, name, participant := inv.Recipient()
+	link := strings.TrimRight(l.PortalURL, "/") + JoinPath + url.PathEscape(caseID) + "/" + secret
+	days := int(l.invitationTTL().Hours()/24 + 0.5)
+	as := ""
+	if !domain.Family(participant) {
+		as = " as the " + strings.ReplaceAll(participant, "_", " ") + " professional"
+	}
+	body := "Hello " + name + ",\n\n" +
+		"You are invited to take part" + as + " in an education, health and care (EHC) needs assessment, through EHC Ledger.\n\n" +
+		"Open this link to see where the case stands, what is due and what you are asked for:\n\n" + link + "\n\n" +
+		"The link works once, for " + strconv.Itoa(days) + " days. If it has expired or been used, ask the caseworker for a new one. " +
+		"Please do not forward this email: the link is for you alone.\n"
+	if err := l.Notifier.Send(ctx, notify.Message{To: to, Subject: "Your invitation to an EHC needs assessment", Body: body}); err != nil {
+		return &domain.Error{Code: domain.Unavailable, Err: err,
+			Message: "the invitation could not be sent (the email service did not take it): nothing was recorded; try again later"}
+	}
+	return nil
 }

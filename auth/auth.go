@@ -37,8 +37,19 @@ const (
 	Admin Role = "admin"
 )
 
-// Roles lists every role.
+// Roles lists every role a token or an identity provider may give: the
+// staff's.
 var Roles = []Role{Caseworker, Manager, Auditor, Inspector, Admin}
+
+// The people invited to one case through the portal. No token gives these
+// roles: a person has one only in a session opened with their invitation's
+// link, for that case (Principal.Case).
+const (
+	// Family is a parent or young person invited to their case.
+	Family Role = "family"
+	// Professional is a professional invited to give advice on a case.
+	Professional Role = "professional"
+)
 
 // AnyLA, among a token's LAs, grants every LA.
 const AnyLA = "*"
@@ -60,10 +71,22 @@ type Principal struct {
 	// Expires is when the token ends (zero when unknown): a session opened
 	// with a token ends no later.
 	Expires time.Time
+	// Case is, for a participant (Family, Professional), the one case they
+	// may see; empty for staff.
+	Case string
+}
+
+// Participant reports whether the principal is a person invited to one
+// case, not staff.
+func (p Principal) Participant() bool {
+	return (p.Role == Family || p.Role == Professional) && p.Case != ""
 }
 
 // InLA reports whether the principal works for la.
 func (p Principal) InLA(la string) bool {
+	if p.Participant() {
+		return false // a participant's scope is their case, never an LA
+	}
 	return slices.Contains(p.LAs, AnyLA) || slices.Contains(p.LAs, la) || p.National()
 }
 

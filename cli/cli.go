@@ -23,6 +23,7 @@ import (
 	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/notify"
 	"github.com/ehcledger/ehcledger/scenario"
 	"github.com/ehcledger/ehcledger/simulate"
 	"github.com/ehcledger/ehcledger/sqlitedb"
@@ -431,6 +432,8 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer env.Close()
+	// A scenario replays invitations already sent: nobody is written to.
+	env.Ledger.Notifier, env.Ledger.PortalURL = notify.Discard{}, "https://scenario.invalid"
 	out, err := (&scenario.Runner{Ledger: env.Ledger, Views: env.Runner}).Run(ctx, f, asOf)
 	if err != nil {
 		var se *scenario.StepError

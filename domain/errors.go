@@ -19,6 +19,10 @@ const (
 	Internal     Code = "internal"
 	// TooMany says a caller sent more requests than it may in a while.
 	TooMany Code = "too_many_requests"
+	// Unavailable says a service the step needs (the email service that
+	// sends an invitation) did not do its part: nothing was recorded, and
+	// the same request may succeed later.
+	Unavailable Code = "unavailable"
 )
 
 // Error is the one error type of the project. Message is safe to show to a

@@ -74,6 +74,19 @@ func (e ParticipantInvited) Attr(n string) string {
 	return ""
 }
 
+// Inviter is an event that invites a person, whose link the application
+// sends before the event is recorded.
+type Inviter interface {
+	// Recipient is the address, name and kind of the person invited, from
+	// the event's texts while they are still in the clear.
+	Recipient() (to, name, participant string)
+}
+
+// Recipient implements Inviter.
+func (e *ParticipantInvited) Recipient() (to, name, participant string) {
+	return strings.TrimSpace(e.Contact.Plain), strings.TrimSpace(e.Name.Plain), e.Participant
+}
+
 // InvitationAccepted records an invitation's link being used: the person
 // signed in, and the link opens nothing again.
 type InvitationAccepted struct {

@@ -241,3 +241,10 @@ func (n GOVUKNotify) Send(ctx context.Context, m Message) error {
 	}
 	return nil
 }
+
+// Discard sends nothing: for replaying a recorded history (a scenario),
+// where the people it invited are not to be written to again.
+type Discard struct{}
+
+// Send implements Notifier.
+func (Discard) Send(context.Context, Message) error { return nil }
