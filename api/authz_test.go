@@ -53,8 +53,12 @@ type route struct {
 	method, pattern, path, body string
 	public                      bool // anyone, with or without a token
 	page                        bool // a browser page: no token sends you to sign in
-	roles                       []auth.Role
-	anyLA                       bool // about no LA: the law is the same for all
+	// portal marks the portal's routes, which no token opens: want is what
+	// they answer without the invitation's session, with or without one.
+	portal bool
+	want   int
+	roles  []auth.Role
+	anyLA  bool // about no LA: the law is the same for all
 }
 
 func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
@@ -81,6 +85,14 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "GET", pattern: "/ui/cases/:id/steps", path: "/ui/cases/c1/steps?command=request_advice", page: true, roles: workers},
 		{method: "GET", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
 		{method: "POST", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
+		{method: "POST", pattern: "/ui/cases/:id/documents", path: "/ui/cases/c1/documents", page: true, roles: workers},
+		{method: "GET", pattern: "/ui/cases/:id/documents/:sha256", path: "/ui/cases/c1/documents/" + strings.Repeat("ab", 32), page: true, roles: readers},
+		{method: "GET", pattern: "/portal/join/:case/:secret", path: "/portal/join/c1/not-a-secret-we-sent", portal: true, want: 200},
+		{method: "POST", pattern: "/portal/join/:case/:secret", path: "/portal/join/c1/not-a-secret-we-sent", portal: true, want: 403},
+		{method: "GET", pattern: "/portal/signed-out", path: "/portal/signed-out", portal: true, want: 200},
+		{method: "GET", pattern: "/portal/cases/:id", path: "/portal/cases/c1", portal: true, want: http.StatusSeeOther},
+		{method: "POST", pattern: "/portal/cases/:id/steps/:command", path: "/portal/cases/c1/steps/receive_representations", portal: true, want: http.StatusSeeOther},
+		{method: "POST", pattern: "/portal/cases/:id/documents", path: "/portal/cases/c1/documents", portal: true, want: http.StatusSeeOther},
 		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA, page: true, roles: []auth.Role{auth.Inspector, auth.Manager}},
 		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA + "&whatif=green-paper-2022", page: true, roles: []auth.Role{auth.Manager}},
 		{method: "POST", pattern: "/v1/cases", path: "/v1/cases", roles: workers,
@@ -141,6 +153,17 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 	}
 	for _, r := range table {
 		name := r.method + " " + r.path
+		if r.portal {
+			// No staff token opens the portal, whatever its role and LA.
+			for _, authz := range []string{"", sign(t, auth.Manager, homeLA), sign(t, auth.Admin, auth.AnyLA)} {
+				t.Run(name+" without the invitation's session answers "+strconv.Itoa(r.want), func(t *testing.T) {
+					if got := send(r, authz); got != r.want {
+						t.Fatalf("answered %d", got)
+					}
+				})
+			}
+			continue
+		}
 		t.Run(name+" without a token", func(t *testing.T) {
 			got := send(r, "")
 			switch {

@@ -99,7 +99,12 @@ func (s *Server) Handler() *echo.Echo {
 	e.Use(middleware.Recover())
 	e.Use(s.requestLog)
 	e.Use(s.securityHeaders)
-	e.Use(middleware.BodyLimit("1M"))
+	// Requests are small, but for the routes that take a document, which
+	// set their own limit.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M",
+		Skipper: func(c echo.Context) bool {
+			return strings.HasSuffix(c.Path(), "/documents") && c.Request().Method == http.MethodPost
+		}}))
 	e.Use(s.metricsMiddleware())
 
 	e.GET("/healthz", s.healthz)
@@ -116,6 +121,7 @@ func (s *Server) Handler() *echo.Echo {
 	})
 
 	s.registerPages(e)
+	s.registerPortal(e)
 
 	reader := s.allow(auth.Caseworker, auth.Manager, auth.Auditor)
 	worker := s.allow(auth.Caseworker, auth.Manager)

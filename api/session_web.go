@@ -204,9 +204,10 @@ func (s *Server) logout(c echo.Context) error {
 	if s.Auth == nil {
 		return errNoVerifier // a server that cannot verify tokens serves nobody
 	}
-	ended := false
+	ended, participant := false, false
 	if ck, err := c.Cookie(sessionCookie); err == nil {
 		if p, csrf, live := s.Sessions.Lookup(ck.Value); live {
+			participant = p.Participant()
 			if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
 				return domain.Errorf(domain.Forbidden, "the sign-out form was not sent from this site's pages: sign out from a page of this site")
 			}
@@ -216,6 +217,9 @@ func (s *Server) logout(c echo.Context) error {
 		}
 	}
 	c.SetCookie(s.cookie(c, sessionCookie, "", "/", -1, http.SameSiteLaxMode))
+	if participant {
+		return c.Redirect(http.StatusSeeOther, "/portal/signed-out")
+	}
 	if ended && s.OIDC != nil && s.OIDC.LogoutURL() != "" {
 		// The identity provider ends its own session too, then sends the
 		// browser back to the sign-in page.

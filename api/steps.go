@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -240,4 +241,45 @@ func (s *Server) pageSteps(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/ui/cases/"+url.PathEscape(id)+"/steps/"+url.PathEscape(command))
+}
+
+// postDocument takes a document a caseworker sends for a case, and shows
+// the case again.
+func (s *Server) postDocument(c echo.Context) error {
+	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
+		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
+			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the case and send the document again")
+		}
+	}
+	id := c.Param("id")
+	if la, err := s.caseInScope(c, id); err != nil {
+		return err
+	} else if la == "" {
+		return domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	if _, err := s.receiveUpload(c, app.Upload{Case: id, Actor: actor(c), Kind: c.FormValue("kind")}); err != nil {
+		return err
+	}
+	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
+	if err != nil {
+		return err
+	}
+	return s.renderCase(c, view, tl, nil)
+}
+
+// getDocument serves a document of a case, as an attachment: never shown
+// in the browser's own viewer as if it were one of this site's pages.
+func (s *Server) getDocument(c echo.Context) error {
+	id := c.Param("id")
+	b, doc, err := s.Ledger.Document(c.Request().Context(), id, c.Param("sha256"), s.caseGate(c, id))
+	if err != nil {
+		return err
+	}
+	name := doc.Name.Plain
+	if doc.Name.Erased || name == "" {
+		name = "document"
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	c.Response().Header().Set("Content-Security-Policy", "sandbox")
+	return c.Blob(http.StatusOK, doc.MediaType, b)
 }

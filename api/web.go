@@ -14,6 +14,7 @@ import (
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/projections"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 )
 
 //go:embed templates/*.html
@@ -46,6 +47,8 @@ func (s *Server) registerPages(e *echo.Echo) {
 	ui.GET("/cases/:id/steps", s.pageSteps, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id/steps/:command", s.pageStep, s.allow(auth.Caseworker, auth.Manager))
 	ui.POST("/cases/:id/steps/:command", s.postStep, s.allow(auth.Caseworker, auth.Manager))
+	ui.POST("/cases/:id/documents", s.postDocument, s.allow(auth.Caseworker, auth.Manager), middleware.BodyLimit(uploadLimit))
+	ui.GET("/cases/:id/documents/:sha256", s.getDocument, s.allow(auth.Caseworker, auth.Manager, auth.Auditor))
 	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))
 }
 
@@ -61,6 +64,10 @@ type frame struct {
 	Role  auth.Role
 	CSRF  string
 }
+
+// Participant reports whether the page is a participant's (the portal's),
+// which shows none of the staff's navigation.
+func (f frame) Participant() bool { return f.Role == auth.Family || f.Role == auth.Professional }
 
 // frame is the layout's part of a page for the request's principal.
 func (s *Server) frame(c echo.Context, title string) frame {
@@ -130,7 +137,7 @@ func (s *Server) pageCase(c echo.Context) error {
 	}
 	if asOf != s.today() || !knownAt.IsZero() {
 		// A case as it stood, or as it was known, is for reading only.
-		return render(c, "case.html", casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl})
+		return render(c, "case.html", casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Documents: documentsOf(tl)})
 	}
 	return s.renderCase(c, view, tl, nil)
 }
@@ -146,6 +153,39 @@ type casePage struct {
 	Next     []nextStep
 	Other    []nextStep
 	Recorded *recorded
+	// Documents are those sent for the case; CanUpload says whether the
+	// reader may send one.
+	Documents []caseDocument
+	CanUpload bool
+}
+
+// caseDocument is a document sent for the case, as its page lists it.
+type caseDocument struct {
+	Name, Kind, SHA256, By string
+	On                     string
+}
+
+// documentsOf lists the documents a timeline records.
+func documentsOf(tl []app.TimelineEntry) []caseDocument {
+	var out []caseDocument
+	for _, e := range tl {
+		if e.Event != domain.TypeDocumentUploaded {
+			continue
+		}
+		d := caseDocument{By: e.Actor, On: e.OccurredOn}
+		for _, f := range e.Details {
+			switch f.Name {
+			case "name":
+				d.Name = f.Value
+			case "kind":
+				d.Kind = f.Value
+			case "sha256":
+				d.SHA256 = f.Value
+			}
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // nextStep is a step the case page offers, with what it is for.
@@ -157,8 +197,9 @@ type nextStep struct {
 // renderCase shows the case as it stands today, with the steps its reader
 // may record (none for an auditor).
 func (s *Server) renderCase(c echo.Context, view app.CaseView, tl []app.TimelineEntry, done *recorded) error {
-	page := casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Recorded: done}
+	page := casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Recorded: done, Documents: documentsOf(tl)}
 	role := string(principal(c).Role)
+	page.CanUpload = role == string(auth.Caseworker) || role == string(auth.Manager)
 	offered := map[string]bool{}
 	if rb, err := domain.LookupRulebook(view.Rulebook); err == nil {
 		for _, n := range domain.NextSteps(rb, view.Clocks) {

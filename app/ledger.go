@@ -37,6 +37,9 @@ type Ledger struct {
 	// as https://ehc.example.gov.uk), which links start with.
 	Notifier  notify.Notifier
 	PortalURL string
+	// Documents keeps the documents sent for cases; without it none are
+	// taken.
+	Documents Documents
 }
 
 // CommandRequest is one command with its envelope.

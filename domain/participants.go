@@ -299,3 +299,55 @@ func (c *Case) applyParticipant(e Event) {
 		}
 	}
 }
+
+// ParticipantStep checks a step a person invited to the case sends through
+// the portal against their invitation, and returns the data to decide: the
+// family sends only the steps the catalog lets the family send, a
+// professional only those it lets professionals send, and only about the
+// advice their invitation names (the data's advice is the invitation's,
+// whatever was sent).
+func ParticipantStep(inv Invitation, command string, data json.RawMessage) (json.RawMessage, error) {
+	spec := LookupCommand(command)
+	sender := SenderProfessional
+	if Family(inv.Participant) {
+		sender = SenderFamily
+	}
+	if spec == nil || spec.Scope != ScopeCase || !spec.MaySend(sender) {
+		return nil, Errorf(Forbidden, "this is not a step you can take through the portal: ask your caseworker")
+	}
+	if sender == SenderFamily {
+		if CommandEventType(command) == TypeMediationAdviserContacted {
+			// Through the portal the family says they want mediation:
+			// contacting the adviser only for a certificate is done
+			// with the adviser, not here.
+			return json.RawMessage(`{"wants_mediation":true}`), nil
+		}
+		return data, nil
+	}
+	if inv.Advice == "" {
+		return nil, Errorf(Forbidden, "your invitation asks for no advice: ask your caseworker")
+	}
+	m := map[string]any{}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, FieldErrorf("data", "must be a JSON object")
+		}
+	}
+	m["advice"] = inv.Advice
+	return json.Marshal(m)
+}
+
+// CheckDocumentKind checks what a document sent for a case is said to be.
+func CheckDocumentKind(kind string) error {
+	return checkEnums(&DocumentUploaded{Kind: kind})
+}
+
+// DocumentKinds lists what a participant may send a document as: the
+// family their views, representations on a draft and evidence; a
+// professional their advice and evidence. Staff send any kind.
+func DocumentKinds(participant string) []string {
+	if Family(participant) {
+		return []string{"views", "representations", "evidence", "other"}
+	}
+	return []string{"advice", "evidence", "other"}
+}

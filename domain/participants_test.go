@@ -67,3 +67,30 @@ func TestAnInvitationOpensOnceAndNotAfterItIsWithdrawn(t *testing.T) {
 		}
 	})
 }
+
+func TestAParticipantTakesOnlyTheirOwnSteps(t *testing.T) {
+	parent := Invitation{ID: "i2", Participant: ParticipantParent}
+	ep := Invitation{ID: "i3", Participant: "educational_psychology", Advice: "educational_psychology"}
+	t.Run("a professional's advice is the advice they were asked for", func(t *testing.T) {
+		data, err := ParticipantStep(ep, "receive_advice", []byte(`{"advice":"health"}`))
+		if err != nil || string(data) != `{"advice":"educational_psychology"}` {
+			t.Fatalf("%s %v", data, err)
+		}
+	})
+	for _, c := range []struct {
+		inv     Invitation
+		command string
+	}{
+		{parent, "receive_advice"}, {parent, "decide_to_assess"}, {ep, "receive_representations"},
+		{ep, "contact_mediation_adviser"}, {Invitation{Participant: "health"}, "receive_advice"}, {parent, "no_such_step"},
+	} {
+		t.Run(c.inv.Participant+" may not "+c.command, func(t *testing.T) {
+			if _, err := ParticipantStep(c.inv, c.command, nil); ErrorCode(err) != Forbidden {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	if _, err := ParticipantStep(parent, "receive_representations", nil); err != nil {
+		t.Fatalf("a parent's representations: %v", err)
+	}
+}
