@@ -21,6 +21,7 @@ import (
 
 	"github.com/ehcledger/ehcledger/api"
 	"github.com/ehcledger/ehcledger/auth"
+	"github.com/ehcledger/ehcledger/documents"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/notify"
@@ -192,6 +193,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"beside the views (made if missing, mode 0600); unless a master key is given, keep a development one in KEYS.master")
 	af := addAuthFlags(fs)
 	of := addOIDCFlags(fs)
+	pf := addPortalFlags(fs)
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
 	defBurst, errBurst := envNumber("EHC_RATE_BURST", 100)
 	rateLimit := fs.Float64("rate-limit", defRate, "requests a second each token may send on average (0: no limit; env EHC_RATE_LIMIT)")
@@ -245,6 +247,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if devMaster {
 		logger.Warn("DEVELOPMENT SETTING: the key store's master key is kept beside it, so a backup of this directory opens every case in it, "+
 			"erased ones included; give one from outside with --master-key-file, --master-key-command or "+MasterKeyEnv, "master_key_file", keysPath+".master")
+	}
+	if env.Ledger.Notifier, err = pf.notifier(logger, *seed); err != nil {
+		return err
+	}
+	var sealer documents.Sealer
+	if env.Keys != nil {
+		sealer = env.Keys
+	}
+	docs, err := pf.documents(sealer, viewsPath+".documents", *seed, logger)
+	if err != nil {
+		return err
+	}
+	if docs != nil {
+		env.Ledger.Documents = docs
 	}
 	metrics := api.NewMetrics(reg, env.Store, env.Runner)
 	// Commands go through the instrumented store so append latency is seen.
@@ -311,6 +327,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		cancelRun()
 		return fmt.Errorf("--addr: %w", err)
+	}
+	env.Ledger.PortalURL = *pf.portalURL
+	if env.Ledger.PortalURL == "" && *seed {
+		env.Ledger.PortalURL = "http://" + ln.Addr().String()
 	}
 	if *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)

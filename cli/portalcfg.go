@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/ehcledger/ehcledger/documents"
+	docs3 "github.com/ehcledger/ehcledger/documents/s3"
+	"github.com/ehcledger/ehcledger/notify"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// portalFlags are serve's settings for the portal: where its links lead,
+// how invitations are sent, and where documents are kept and how checked.
+type portalFlags struct {
+	portalURL, notifyBy                               *string
+	smtpAddr, smtpFrom, smtpUser, smtpPasswordFile    *string
+	smtpAllowPlain                                    *bool
+	notifyKeyFile, notifyTemplate                     *string
+	documentsAt, s3Endpoint, s3AccessKey, s3SecretKey *string
+	s3Insecure                                        *bool
+	scanCommand                                       *string
+	noScan                                            *bool
+}
+
+func addPortalFlags(fs *flag.FlagSet) portalFlags {
+	return portalFlags{
+		portalURL: fs.String("portal-url", envOr("EHC_PORTAL_URL", ""), "this server's address as families and professionals reach it (https://ehc.example.gov.uk), which invitation links start with (with --demo: the listen address)"),
+		notifyBy:  fs.String("notify", envOr("EHC_NOTIFY", ""), "how invitations are sent: smtp, govuk-notify or log (development: links written to the log); none when empty (with --demo: log)"),
+		smtpAddr:  fs.String("smtp-addr", envOr("EHC_SMTP_ADDR", ""), "mail relay host:port for --notify smtp"),
+		smtpFrom:  fs.String("smtp-from", envOr("EHC_SMTP_FROM", ""), "sender address for --notify smtp"),
+		smtpUser:  fs.String("smtp-username", envOr("EHC_SMTP_USERNAME", ""), "user name at the mail relay (with --smtp-password-file)"),
+		smtpPasswordFile: fs.String("smtp-password-file", envOr("EHC_SMTP_PASSWORD_FILE", ""),
+			"file holding the mail relay's password (mode 0600, this user's)"),
+		smtpAllowPlain: fs.Bool("smtp-allow-plain", false, "allow a mail relay that does not offer STARTTLS (a relay on this host)"),
+		notifyKeyFile: fs.String("notify-api-key-file", envOr("EHC_NOTIFY_API_KEY_FILE", ""),
+			"file holding the GOV.UK Notify API key (mode 0600, this user's) for --notify govuk-notify"),
+		notifyTemplate: fs.String("notify-template-id", envOr("EHC_NOTIFY_TEMPLATE_ID", ""), "GOV.UK Notify email template whose subject is ((subject)) and body ((body))"),
+		documentsAt: fs.String("documents", envOr("EHC_DOCUMENTS", ""),
+			"where documents sent for cases are kept, encrypted with each case's key: a directory, or s3://BUCKET/PREFIX (default: DB.documents beside the views)"),
+		s3Endpoint:  fs.String("s3-endpoint", envOr("EHC_S3_ENDPOINT", ""), "S3-compatible endpoint host:port for --documents s3://..."),
+		s3AccessKey: fs.String("s3-access-key", envOr("EHC_S3_ACCESS_KEY", ""), "S3 access key ID"),
+		s3SecretKey: fs.String("s3-secret-key-file", envOr("EHC_S3_SECRET_KEY_FILE", ""), "file holding the S3 secret key (mode 0600, this user's)"),
+		s3Insecure:  fs.Bool("s3-insecure", false, "reach the S3 endpoint over plain HTTP (a test server on this host only)"),
+		scanCommand: fs.String("virus-scan-command", envOr("EHC_VIRUS_SCAN_COMMAND", ""),
+			"command that scans a document given on standard input: exit 0 clean, 1 infected (such as \"clamdscan --no-summary -\")"),
+		noScan: fs.Bool("no-virus-scan", false, "take documents without a virus scan (development; --demo implies it when no command is given)"),
+	}
+}
+
+// readSecretFile reads a secret from a file only its owner may read.
+func readSecretFile(flagName, path string) (string, error) {
+	b, err := readPrivateFile(path)
+	if err != nil {
+		return "", usageError(fmt.Sprintf("%s %s: %v", flagName, path, err))
+	}
+	if s := strings.TrimSpace(string(b)); s != "" {
+		return s, nil
+	}
+	return "", usageError(fmt.Sprintf("%s %s is empty", flagName, path))
+}
+
+// notifier builds the way invitations are sent; nil when none is set.
+func (f portalFlags) notifier(logger *slog.Logger, demo bool) (notify.Notifier, error) {
+	by := *f.notifyBy
+	if by == "" && demo {
+		by = "log"
+	}
+	switch by {
+	case "":
+		return nil, nil
+	case "log":
+		logger.Warn("DEVELOPMENT SETTING: invitation links are written to this log, not sent; whoever reads the log can use them (--notify smtp or govuk-notify sends them)")
+		return notify.Log{Logger: logger}, nil
+	case "smtp":
+		if *f.smtpAddr == "" || *f.smtpFrom == "" {
+			return nil, usageError("--notify smtp needs --smtp-addr and --smtp-from")
+		}
+		s := notify.SMTP{Addr: *f.smtpAddr, From: *f.smtpFrom, Username: *f.smtpUser, AllowPlain: *f.smtpAllowPlain}
+		if *f.smtpPasswordFile != "" {
+			pw, err := readSecretFile("--smtp-password-file", *f.smtpPasswordFile)
+			if err != nil {
+				return nil, err
+			}
+			s.Password = pw
+		}
+		return s, nil
+	case "govuk-notify":
+		if *f.notifyKeyFile == "" || *f.notifyTemplate == "" {
+			return nil, usageError("--notify govuk-notify needs --notify-api-key-file and --notify-template-id")
+		}
+		key, err := readSecretFile("--notify-api-key-file", *f.notifyKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		return notify.GOVUKNotify{APIKey: key, TemplateID: *f.notifyTemplate}, nil
+	}
+	return nil, usageError(fmt.Sprintf("--notify: %q is not smtp, govuk-notify or log", by))
+}
+
+// documents builds the document store, sealing with sealer; nil when no
+// way to check documents for viruses is given (none are then taken).
+func (f portalFlags) documents(sealer documents.Sealer, defaultDir string, demo bool, logger *slog.Logger) (*documents.Store, error) {
+	var scanner documents.Scanner
+	switch {
+	case *f.scanCommand != "":
+		scanner = documents.CommandScanner{Command: strings.Fields(*f.scanCommand)}
+	case *f.noScan || demo:
+		logger.Warn("DEVELOPMENT SETTING: documents are taken without a virus scan (--virus-scan-command scans them)")
+		scanner = documents.NoScan{}
+	default:
+		// Fail closed: no document is taken unchecked unless asked for.
+		logger.Warn("documents are not taken: give --virus-scan-command (such as \"clamdscan --no-summary -\") to check them, or --no-virus-scan to take them unchecked")
+		return nil, nil
+	}
+	at := *f.documentsAt
+	if at == "" {
+		at = defaultDir
+	}
+	var blobs documents.Blobs
+	if u, err := url.Parse(at); err == nil && u.Scheme == "s3" {
+		if *f.s3Endpoint == "" || *f.s3AccessKey == "" || *f.s3SecretKey == "" {
+			return nil, usageError("--documents s3://... needs --s3-endpoint, --s3-access-key and --s3-secret-key-file")
+		}
+		secret, err := readSecretFile("--s3-secret-key-file", *f.s3SecretKey)
+		if err != nil {
+			return nil, err
+		}
+		client, err := minio.New(*f.s3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(*f.s3AccessKey, secret, ""), Secure: !*f.s3Insecure})
+		if err != nil {
+			return nil, usageError(fmt.Sprintf("--s3-endpoint: %v", err))
+		}
+		if blobs, err = docs3.New(client, u.Host, strings.Trim(u.Path, "/")); err != nil {
+			return nil, fmt.Errorf("--documents: %w", err)
+		}
+	} else {
+		dir, err := documents.NewDir(at)
+		if err != nil {
+			return nil, fmt.Errorf("--documents: %w", err)
+		}
+		blobs = dir
+	}
+	if sealer == nil {
+		return nil, errors.New("serve: documents need the key store, to seal them")
+	}
+	return documents.New(documents.Config{Blobs: blobs, Sealer: sealer, Scanner: scanner})
+}
