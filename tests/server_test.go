@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,12 +23,31 @@ type server struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	logs *bytes.Buffer
+	logs *logBuffer
 	out  *bufio.Reader // what the server prints after its address
 	// la is the LA of the tokens sent by requests that bring none: the demo
 	// LA for a demo server, E09000001 otherwise. Only admins may hold every
 	// LA, so the other roles' tokens name it.
 	la string
+}
+
+// logBuffer keeps what a server writes to its log, safe to read while it
+// runs.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // testSecret signs the tokens of the servers the tests start.
@@ -97,7 +117,7 @@ func startServerEnv(t *testing.T, env []string, db string, extra ...string) *ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
+	logs := &logBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
