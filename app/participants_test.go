@@ -123,3 +123,38 @@ func TestAnInvitationIsSentThenOpensOnceWithinItsTime(t *testing.T) {
 		}
 	})
 }
+
+func TestTheTimelineNamesThePersonInvited(t *testing.T) {
+	ctx := context.Background()
+	l := startWithKeys(t)
+	box := &outbox{}
+	l.Notifier, l.PortalURL = box, "https://ehc.test"
+	on := domain.DateOf(now())
+	do := func(command, data, actor string) {
+		t.Helper()
+		if _, err := l.Execute(ctx, app.CommandRequest{Case: "c1", LA: "E09000001", Command: command, On: on, Data: []byte(data), Actor: actor, Expected: eventstore.Any}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do("receive_request", `{"requester":"parent","birth_date":"2015-05-01"}`, "cw")
+	do("decide_to_assess", ``, "cw")
+	do("send_draft_plan", ``, "cw")
+	do("invite_participant", `{"participant":"parent","name":"Sam Byrne","contact":"sam@example.org"}`, "cw")
+	_, secret := box.lastLink(t)
+	p, err := l.AcceptInvitation(ctx, "c1", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("receive_representations", ``, p.Actor())
+	tl, err := l.Timeline(ctx, "c1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := tl[len(tl)-1]
+	if last.By != "Sam Byrne (parent, invited)" || !strings.HasSuffix(last.Sentence, ", 3 December 2026, recorded by Sam Byrne (parent, invited)") {
+		t.Fatalf("by %q, sentence %q", last.By, last.Sentence)
+	}
+	if tl[0].By != "cw" {
+		t.Fatalf("a caseworker's step is by %q", tl[0].By)
+	}
+}

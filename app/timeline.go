@@ -38,6 +38,12 @@ type TimelineEntry struct {
 	// sealed bytes.
 	Summary string   `json:"summary,omitempty"`
 	Details []Detail `json:"details"`
+	// By names who recorded it for people: the actor, or for a person
+	// invited to the case their name and kind; Sentence says the whole in
+	// one line ("Advice asked for arrives (reg 8), 3 October 2026,
+	// recorded by Dr R Lee (educational psychology, invited)").
+	By       string `json:"by"`
+	Sentence string `json:"sentence"`
 	// Corrects is the version this event corrects (for step_corrected).
 	Corrects int64 `json:"corrects,omitempty"`
 	// CorrectedBy lists the versions of the corrections of this event; the
@@ -69,12 +75,48 @@ func (l *Ledger) timeline(lc *loadedCase) []TimelineEntry {
 			out[i].Summary = spec.Summary
 		}
 		out[i].Details = l.details(lc.c.ID, e)
+		out[i].By = l.actorName(lc, e.Actor)
+		out[i].Sentence = sentence(out[i])
 		if fix, ok := lc.history[i].Event.(*domain.StepCorrected); ok && fix.Corrects >= 1 && int(fix.Corrects) <= len(out) {
 			out[i].Corrects = fix.Corrects
 			out[fix.Corrects-1].CorrectedBy = append(out[fix.Corrects-1].CorrectedBy, e.Version)
 		}
 	}
 	return out
+}
+
+// actorName names an actor for people: a person invited to the case by
+// the name and kind their invitation gave (the name opened with the case's
+// key, "a person invited" once erased); anyone else as recorded.
+func (l *Ledger) actorName(lc *loadedCase, actor string) string {
+	rest, ok := strings.CutPrefix(actor, "participant:"+lc.c.ID+"/")
+	if !ok {
+		return actor
+	}
+	inv, found := lc.c.Invitation(rest)
+	if !found || inv.Version < 1 || int(inv.Version) > len(lc.history) {
+		return actor
+	}
+	kind := strings.ReplaceAll(inv.Participant, "_", " ")
+	if name := l.invitedName(lc.c.ID, lc.history[inv.Version-1].Event); name != "" {
+		return name + " (" + kind + ", invited)"
+	}
+	return "a person invited (" + kind + ")"
+}
+
+// sentence says a timeline entry in one line.
+func sentence(e TimelineEntry) string {
+	what := strings.TrimSuffix(e.Summary, ".")
+	if what == "" {
+		what = strings.ReplaceAll(e.Event, "_", " ")
+		what = strings.ToUpper(what[:1]) + what[1:]
+	}
+	day := e.OccurredOn
+	if d, err := domain.ParseDate(e.OccurredOn); err == nil {
+		y, m, dd := d.YMD()
+		day = time.Date(y, m, dd, 0, 0, 0, 0, time.UTC).Format("2 January 2006")
+	}
+	return what + ", " + day + ", recorded by " + e.By
 }
 
 // Detail is one field of an event, in words.
