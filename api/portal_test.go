@@ -248,3 +248,28 @@ func TestAFamilySendsRepresentationsAndNoOtherFamilysLinkOpensTheirCase(t *testi
 		}
 	})
 }
+
+func TestAnErasedCasesDocumentsCannotBeRead(t *testing.T) {
+	h, _ := portalHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	cw := newBrowser(t, h.srv.URL)
+	cw.signIn(bareToken(t, "manager", homeLA), "/ui/cases/c1")
+	page := cw.do("GET", "/ui/cases/c1", nil)
+	if p := upload(t, cw, "/ui/cases/c1/documents", formToken(t, page.body), "evidence", "letter.pdf", pdf); p.status != 200 {
+		t.Fatalf("the upload answered %d:\n%s", p.status, p.body)
+	}
+	m := regexp.MustCompile(`href="(/ui/cases/c1/documents/[0-9a-f]{64})"`).FindStringSubmatch(cw.do("GET", "/ui/cases/c1", nil).body)
+	if m == nil {
+		t.Fatal("the document is not listed")
+	}
+	if got := cw.do("GET", m[1], nil); got.status != 200 || got.body != string(pdf) {
+		t.Fatalf("before erasure: %d", got.status)
+	}
+	h.do("POST", "/v1/cases/c1/commands/erase_personal_data", `{"on":"2024-07-15","data":{"reason":"the family asked"}}`).want(t, 201)
+	if got := cw.do("GET", m[1], nil); got.status != http.StatusConflict || strings.Contains(got.body, "%PDF") {
+		t.Fatalf("after erasure the document answered %d", got.status)
+	}
+	if p := upload(t, cw, "/ui/cases/c1/documents", formToken(t, cw.do("GET", "/ui/cases/c1", nil).body), "evidence", "more.pdf", pdf); p.status != http.StatusConflict {
+		t.Fatalf("an erased case took a document: %d", p.status)
+	}
+}
