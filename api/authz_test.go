@@ -86,6 +86,8 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "GET", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
 		{method: "POST", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
 		{method: "POST", pattern: "/ui/cases/:id/documents", path: "/ui/cases/c1/documents", page: true, roles: workers},
+		{method: "GET", pattern: "/ui/cases/:id/corrections/:version", path: "/ui/cases/c1/corrections/2", page: true, roles: workers},
+		{method: "POST", pattern: "/ui/cases/:id/corrections/:version", path: "/ui/cases/c1/corrections/2", page: true, roles: workers},
 		{method: "GET", pattern: "/ui/cases/:id/documents/:sha256", path: "/ui/cases/c1/documents/" + strings.Repeat("ab", 32), page: true, roles: readers},
 		{method: "GET", pattern: "/portal/join/:case/:secret", path: "/portal/join/c1/not-a-secret-we-sent", portal: true, want: 200},
 		{method: "POST", pattern: "/portal/join/:case/:secret", path: "/portal/join/c1/not-a-secret-we-sent", portal: true, want: 403},

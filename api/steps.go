@@ -159,15 +159,21 @@ func (s *Server) stepRefused(c echo.Context, page *stepPage, current app.CaseVie
 	if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.NotFound || de.Code == domain.Forbidden || de.Code == domain.Unauthorized {
 		return err
 	}
-	msg := domain.ErrorMessage(err)
+	placeError(page, current, de)
+	return renderStatus(c, statusTable()[de.Code], "step.html", page)
+}
+
+// placeError puts a refusal beside the field it names (data.X, on or
+// reason), or in the summary alone; a form opened before another step is
+// moved to the case's version, to be checked and sent again.
+func placeError(page *stepPage, current app.CaseView, de *domain.Error) {
+	msg := domain.ErrorMessage(de)
 	if de.Field != "" {
 		msg = strings.TrimPrefix(msg, de.Field+": ")
 	}
 	field := strings.TrimPrefix(de.Field, "data.")
 	switch {
 	case de.Field == "If-Match":
-		// The case moved on since the form was opened: the form is shown
-		// again at the case's version now, to be checked and sent again.
 		page.Version = current.Version
 		page.Errors = append(page.Errors, stepError{Message: "The case has changed since you opened this form (someone recorded another step): check the case and send the form again."})
 	case de.Field == "on":
@@ -190,8 +196,9 @@ func (s *Server) stepRefused(c echo.Context, page *stepPage, current app.CaseVie
 			page.Errors = append(page.Errors, stepError{Message: msg})
 		}
 	}
-	page.Title = "Error: " + page.Title
-	return renderStatus(c, statusTable()[de.Code], "step.html", page)
+	if !strings.HasPrefix(page.Title, "Error: ") {
+		page.Title = "Error: " + page.Title
+	}
 }
 
 // recorded is what the case page says of a step just recorded from it.

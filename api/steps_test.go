@@ -141,3 +141,53 @@ func TestTheTimelineReadsAsWordsWithTextOpenedAndNeverSealedBytes(t *testing.T) 
 		t.Errorf("after erasure the timeline shows:\n%s", page)
 	}
 }
+
+func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/request_advice", `{"reason":"from the paper file","on":"2024-04-08","data":{"advice":"health"}}`).want(t, 201)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	form := stepForm(t, b, "/ui/cases/c1/corrections/2")
+	if p := b.do("GET", "/ui/cases/c1/corrections/2", nil); !strings.Contains(p.body, `name="on" type="date" value="2024-04-05"`) {
+		t.Fatalf("the form does not show the day recorded:\n%s", p.body)
+	}
+	t.Run("a correction that changes nothing is refused", func(t *testing.T) {
+		f := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "on": {"2024-04-05"}, "reason": {"checking"}}
+		if p := b.do("POST", "/ui/cases/c1/corrections/2", f); p.status != 422 || !strings.Contains(p.body, "nothing is corrected") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("a correction without a reason is shown again with the problem beside the reason", func(t *testing.T) {
+		f := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "on": {"2024-04-03"}}
+		if p := b.do("POST", "/ui/cases/c1/corrections/2", f); p.status != 422 || !strings.Contains(p.body, `id="f-reason-error"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("a new date is recorded as a correction and the timeline shows it beside the step", func(t *testing.T) {
+		f := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "on": {"2024-04-03"}, "reason": {"date misread from the letter"}}
+		p := b.do("POST", "/ui/cases/c1/corrections/2", f)
+		if p.status != 200 || !strings.Contains(p.body, "Recorded: Correction of Decide to assess (#2)") || !strings.Contains(p.body, `corrected by <a href="#v4">#4</a>`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		tl := h.do("GET", "/v1/cases/c1/timeline", "").want(t, 200).raw
+		if !strings.Contains(tl, `"corrects":2`) || !strings.Contains(tl, "date misread from the letter") {
+			t.Fatalf("timeline:\n%s", tl)
+		}
+	})
+	t.Run("a step's data is corrected from its own fields", func(t *testing.T) {
+		f := stepForm(t, b, "/ui/cases/c1/corrections/3")
+		f.Set("on", "2024-04-08")
+		f.Set("data.advice", "social_care")
+		f.Set("reason", "the letter asked social care, not health")
+		if p := b.do("POST", "/ui/cases/c1/corrections/3", f); p.status != 200 || !strings.Contains(p.body, "advice (social_care)") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("the request itself is corrected through the API", func(t *testing.T) {
+		if p := b.do("GET", "/ui/cases/c1/corrections/1", nil); p.status != 404 {
+			t.Fatalf("the request's correction form answered %d", p.status)
+		}
+	})
+}

@@ -47,6 +47,8 @@ func (s *Server) registerPages(e *echo.Echo) {
 	ui.GET("/cases/:id/steps", s.pageSteps, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id/steps/:command", s.pageStep, s.allow(auth.Caseworker, auth.Manager))
 	ui.POST("/cases/:id/steps/:command", s.postStep, s.allow(auth.Caseworker, auth.Manager))
+	ui.GET("/cases/:id/corrections/:version", s.pageCorrection, s.allow(auth.Caseworker, auth.Manager))
+	ui.POST("/cases/:id/corrections/:version", s.postCorrection, s.allow(auth.Caseworker, auth.Manager))
 	ui.POST("/cases/:id/documents", s.postDocument, s.allow(auth.Caseworker, auth.Manager), middleware.BodyLimit(uploadLimit))
 	ui.GET("/cases/:id/documents/:sha256", s.getDocument, s.allow(auth.Caseworker, auth.Manager, auth.Auditor))
 	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))
