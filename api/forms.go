@@ -13,7 +13,9 @@ import (
 
 // A step's form is generated from its command's data type in the catalog,
 // as the OpenAPI schema is: a command added to the table gets its form
-// without touching this package. Each field of the data becomes an input
+// without touching this package. Two optional tags of a data field shape
+// it: hint (what the field takes, in words) and form:"line" (a one-line
+// text, such as a name, rather than a paragraph). Each field of the data becomes an input
 // named by its JSON path (dots between levels, a row number for a list of
 // records), and the posted form is turned back into the JSON the API would
 // take, so the page and the API share one command path.
@@ -76,6 +78,8 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 			switch {
 			case ft == dateType:
 				field.Kind, field.Hint = kindDate, "a date"
+			case ft == textType && f.Tag.Get("form") == "line":
+				field.Kind = kindText
 			case ft == textType:
 				field.Kind = kindTextarea
 			case ft == rawType:
@@ -106,6 +110,9 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 			default:
 				ok = false
 				return
+			}
+			if hint := f.Tag.Get("hint"); hint != "" {
+				field.Hint = hint
 			}
 			fields = append(fields, field)
 		})

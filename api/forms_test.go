@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ehcledger/ehcledger/domain"
@@ -62,5 +63,19 @@ func TestAFieldOfTheWrongShapeIsNamed(t *testing.T) {
 	_, err := formData(fields)
 	if de, ok := err.(*domain.Error); !ok || de.Field != "data.weeks" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAFieldsTagsShapeItsInput(t *testing.T) {
+	fields, _ := stepFields(domain.LookupCommand("invite_participant"))
+	kinds := map[string]formField{}
+	for _, f := range fields {
+		kinds[f.Name] = f
+	}
+	if kinds["name"].Kind != kindText || kinds["contact"].Kind != kindText || kinds["participant"].Kind != kindSelect {
+		t.Fatalf("fields %+v", fields)
+	}
+	if !strings.Contains(kinds["contact"].Hint, "email address") {
+		t.Fatalf("contact's hint %q", kinds["contact"].Hint)
 	}
 }

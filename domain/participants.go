@@ -156,10 +156,10 @@ type Invitation struct {
 
 // inviteParticipantData is invite_participant's data.
 type inviteParticipantData struct {
-	Participant string `json:"participant" enum:"parent,young_person,educational_psychology,health,social_care,school"`
-	Name        Text   `json:"name"`
-	Contact     Text   `json:"contact"`
-	Advice      string `json:"advice,omitempty"`
+	Participant string `json:"participant" enum:"parent,young_person,educational_psychology,health,social_care,school" hint:"a parent or young person takes part as the family; the others as professionals giving advice"`
+	Name        Text   `json:"name" form:"line" hint:"the name the invitation is addressed to"`
+	Contact     Text   `json:"contact" form:"line" hint:"their email address: the single-use link is sent there"`
+	Advice      string `json:"advice,omitempty" hint:"for a professional: the advice requested of them, such as educational_psychology"`
 }
 
 // inviteParticipant decides invite_participant: on an open case whose
