@@ -86,6 +86,8 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "GET", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
 		{method: "POST", pattern: "/ui/cases/:id/steps/:command", path: "/ui/cases/c1/steps/request_advice", page: true, roles: workers},
 		{method: "POST", pattern: "/ui/cases/:id/documents", path: "/ui/cases/c1/documents", page: true, roles: workers},
+		{method: "GET", pattern: "/ui/new-case", path: "/ui/new-case", page: true, roles: workers, anyLA: true},
+		{method: "POST", pattern: "/ui/new-case", path: "/ui/new-case", page: true, roles: workers, anyLA: true},
 		{method: "GET", pattern: "/ui/cases/:id/corrections/:version", path: "/ui/cases/c1/corrections/2", page: true, roles: workers},
 		{method: "POST", pattern: "/ui/cases/:id/corrections/:version", path: "/ui/cases/c1/corrections/2", page: true, roles: workers},
 		{method: "GET", pattern: "/ui/cases/:id/documents/:sha256", path: "/ui/cases/c1/documents/" + strings.Repeat("ab", 32), page: true, roles: readers},

@@ -290,3 +290,144 @@ func (s *Server) getDocument(c echo.Context) error {
 	c.Response().Header().Set("Content-Security-Policy", "sandbox")
 	return c.Blob(http.StatusOK, doc.MediaType, b)
 }
+
+// newCasePage is the form opening a case: the step that opens it, the LA
+// (of those the reader works for) and the step's own fields.
+type newCasePage struct {
+	stepPage
+	Openings []nextStep
+	LA       string
+	LAs      []string
+	LAError  string
+}
+
+// openingSpec is the opening step a new-case form is for (a request
+// unless ?opening= names another), refused when the reader may not send it.
+func openingSpec(c echo.Context, name string) (*domain.CommandSpec, []formField, error) {
+	if name == "" {
+		name = domain.CommandReceiveRequest
+	}
+	spec := domain.LookupCommand(name)
+	if spec == nil || !spec.Opens {
+		return nil, nil, domain.FieldErrorf("opening", "%q does not open a case", name)
+	}
+	if !spec.MaySend(string(principal(c).Role)) {
+		return nil, nil, domain.Errorf(domain.Forbidden, "a %s may not %s", principal(c).Role, strings.ReplaceAll(name, "_", " "))
+	}
+	fields, ok := stepFields(spec)
+	if !ok {
+		return nil, nil, domain.Errorf(domain.NotFound, "%s is recorded through the API", name)
+	}
+	return spec, fields, nil
+}
+
+// newCase builds the new-case page for an opening step.
+func (s *Server) newCase(c echo.Context, spec *domain.CommandSpec, fields []formField) (newCasePage, error) {
+	key, err := uuid.NewRandom()
+	if err != nil {
+		return newCasePage{}, err
+	}
+	p := newCasePage{stepPage: stepPage{frame: s.frame(c, "Open a case: "+stepTitle(spec.Name)), Command: spec.Name, Summary: spec.Summary,
+		Key: "form-" + key.String(), On: s.today().String(), Fields: fields}, LAs: principal(c).LAs}
+	if len(p.LAs) == 1 {
+		p.LA = p.LAs[0]
+	}
+	for _, o := range domain.Commands() {
+		if o.Opens && o.MaySend(string(principal(c).Role)) {
+			p.Openings = append(p.Openings, nextStep{Command: o.Name, Title: stepTitle(o.Name), Summary: o.Summary})
+		}
+	}
+	return p, nil
+}
+
+// pageNewCase shows the form opening a case.
+func (s *Server) pageNewCase(c echo.Context) error {
+	spec, fields, err := openingSpec(c, c.QueryParam("opening"))
+	if err != nil {
+		return err
+	}
+	p, err := s.newCase(c, spec, fields)
+	if err != nil {
+		return err
+	}
+	return render(c, "newcase.html", p)
+}
+
+// postNewCase opens a case from its form, with a new ID, and shows it.
+func (s *Server) postNewCase(c echo.Context) error {
+	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
+		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
+			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the form and send it again")
+		}
+	}
+	spec, fields, err := openingSpec(c, c.FormValue("opening"))
+	if err != nil {
+		return err
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return domain.FieldErrorf("body", "must be a form")
+	}
+	fillFields(fields, form)
+	p, err := s.newCase(c, spec, fields)
+	if err != nil {
+		return err
+	}
+	p.Key, p.On, p.Reason, p.LA = form.Get("key"), form.Get("on"), form.Get("reason"), form.Get("la")
+	// The case's ID is made from the form's key, so a form sent twice opens
+	// one case.
+	id, res, err := s.openFromForm(c, spec.Name, &p)
+	if err != nil {
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.Forbidden || de.Code == domain.Unauthorized {
+			return err
+		}
+		if de.Field == "la" {
+			p.LAError = strings.TrimPrefix(domain.ErrorMessage(de), "la: ")
+			p.Errors = append(p.Errors, stepError{ID: "f-la", Message: "LA: " + p.LAError})
+			p.Title = "Error: " + p.Title
+		} else {
+			placeError(&p.stepPage, app.CaseView{}, de)
+		}
+		return renderStatus(c, statusTable()[de.Code], "newcase.html", p)
+	}
+	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
+	if err != nil {
+		return err
+	}
+	done := &recorded{Step: stepTitle(spec.Name) + ": case " + id + " opened", Duplicate: res.Duplicate}
+	done.Started, _ = clockChanges(nil, view.Clocks)
+	return s.renderCase(c, view, tl, done)
+}
+
+// openFromForm sends the opening step of a new-case form.
+func (s *Server) openFromForm(c echo.Context, command string, p *newCasePage) (string, app.CommandResult, error) {
+	if err := domain.ValidateID("key", p.Key); err != nil {
+		return "", app.CommandResult{}, domain.FieldErrorf("key", "the form lost its key: open the form again")
+	}
+	if err := domain.ValidateID("la", p.LA); err != nil {
+		return "", app.CommandResult{}, domain.FieldErrorf("la", "choose the LA the case is for")
+	}
+	if err := inLA(c, p.LA); err != nil {
+		return "", app.CommandResult{}, domain.FieldErrorf("la", "you do not work for LA %s", p.LA)
+	}
+	on, err := domain.ParseDate(strings.TrimSpace(p.On))
+	if err != nil {
+		return "", app.CommandResult{}, domain.FieldErrorf("on", "must be a date, such as 2026-10-03")
+	}
+	data, err := formData(p.Fields)
+	if err != nil {
+		return "", app.CommandResult{}, err
+	}
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("ehcledger:new-case:"+principal(c).Subject+":"+p.Key)).String()
+	req := app.CommandRequest{Case: id, LA: p.LA, Command: command, On: on, Data: data, Actor: actor(c),
+		Expected: eventstore.NoStream, IdempotencyKey: p.Key, Reason: strings.TrimSpace(p.Reason)}
+	req.Authorize = func(la, movingTo string) error {
+		if mayWorkOn(c, req.Case, la, movingTo) != nil {
+			return domain.Errorf(domain.Conflict, "this form opened a case already: open the form again")
+		}
+		return nil
+	}
+	res, err := s.Ledger.Execute(c.Request().Context(), req)
+	return id, res, err
+}

@@ -16,6 +16,17 @@ var formHidden = regexp.MustCompile(`name="(csrf|version|key)" value="([^"]*)"`)
 // fields, ready to be posted with the step's own.
 func stepForm(t *testing.T, b *browser, path string) url.Values {
 	t.Helper()
+	v := hiddenFields(t, b, path)
+	if v.Get("version") == "" {
+		t.Fatalf("the form %s does not say the case version it was opened at", path)
+	}
+	return v
+}
+
+// hiddenFields opens a form in the browser and returns its anti-forgery
+// token, key and (for a case's form) case version.
+func hiddenFields(t *testing.T, b *browser, path string) url.Values {
+	t.Helper()
 	p := b.do("GET", path, nil)
 	if p.status != 200 {
 		t.Fatalf("the form %s answered %d:\n%s", path, p.status, p.body)
@@ -24,7 +35,7 @@ func stepForm(t *testing.T, b *browser, path string) url.Values {
 	for _, m := range formHidden.FindAllStringSubmatch(p.body, -1) {
 		v.Set(m[1], m[2])
 	}
-	if v.Get("csrf") == "" || v.Get("version") == "" || v.Get("key") == "" {
+	if v.Get("csrf") == "" || v.Get("key") == "" {
 		t.Fatalf("the form lacks its hidden fields:\n%s", p.body)
 	}
 	return v
@@ -188,6 +199,52 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 	t.Run("the request itself is corrected through the API", func(t *testing.T) {
 		if p := b.do("GET", "/ui/cases/c1/corrections/1", nil); p.status != 404 {
 			t.Fatalf("the request's correction form answered %d", p.status)
+		}
+	})
+}
+
+func TestACaseworkerOpensACaseFromThePage(t *testing.T) {
+	h := newHarness(t)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/new-case")
+	form := hiddenFields(t, b, "/ui/new-case")
+	form.Set("opening", "receive_request")
+	form.Set("la", homeLA)
+	form.Set("on", "2024-07-15")
+	form.Set("data.requester", "parent")
+	form.Set("data.birth_date", "2015-05-01")
+	p := b.do("POST", "/ui/new-case", form)
+	m := regexp.MustCompile(`Recorded: Receive request: case ([0-9a-f-]{36}) opened`).FindStringSubmatch(p.body)
+	if p.status != 200 || m == nil || !strings.Contains(p.body, "Clocks started:") || !strings.Contains(p.body, "decide_to_assess") {
+		t.Fatalf("answered %d:\n%s", p.status, p.body)
+	}
+	if v := h.do("GET", "/v1/cases/"+m[1], "").want(t, 200); v.body["la"] != homeLA {
+		t.Fatalf("the case: %v", v.body)
+	}
+	t.Run("the same form sent again opens no second case", func(t *testing.T) {
+		again := b.do("POST", "/ui/new-case", form)
+		if again.status != 200 || !strings.Contains(again.body, "Already recorded: Receive request: case "+m[1]) {
+			t.Fatalf("answered %d:\n%s", again.status, again.body)
+		}
+	})
+	t.Run("an LA the caseworker does not work for is refused beside the field", func(t *testing.T) {
+		other := hiddenFields(t, b, "/ui/new-case")
+		other.Set("opening", "receive_request")
+		other.Set("la", otherLA)
+		other.Set("data.requester", "parent")
+		other.Set("data.birth_date", "2015-05-01")
+		if p := b.do("POST", "/ui/new-case", other); p.status != 422 || !strings.Contains(p.body, `id="f-la-error"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("a missing birth date is named beside its field", func(t *testing.T) {
+		f := hiddenFields(t, b, "/ui/new-case")
+		f.Set("opening", "receive_request")
+		f.Set("la", homeLA)
+		f.Set("on", "2024-07-15")
+		f.Set("data.requester", "parent")
+		if p := b.do("POST", "/ui/new-case", f); p.status != 422 || !strings.Contains(p.body, `id="f-birth-date-error"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 	})
 }

@@ -47,6 +47,8 @@ func (s *Server) registerPages(e *echo.Echo) {
 	ui.GET("/cases/:id/steps", s.pageSteps, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id/steps/:command", s.pageStep, s.allow(auth.Caseworker, auth.Manager))
 	ui.POST("/cases/:id/steps/:command", s.postStep, s.allow(auth.Caseworker, auth.Manager))
+	ui.GET("/new-case", s.pageNewCase, s.allow(auth.Caseworker, auth.Manager))
+	ui.POST("/new-case", s.postNewCase, s.allow(auth.Caseworker, auth.Manager))
 	ui.GET("/cases/:id/corrections/:version", s.pageCorrection, s.allow(auth.Caseworker, auth.Manager))
 	ui.POST("/cases/:id/corrections/:version", s.postCorrection, s.allow(auth.Caseworker, auth.Manager))
 	ui.POST("/cases/:id/documents", s.postDocument, s.allow(auth.Caseworker, auth.Manager), middleware.BodyLimit(uploadLimit))
