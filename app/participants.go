@@ -153,7 +153,7 @@ func (l *Ledger) deliver(ctx context.Context, caseID string, events []domain.Eve
 	}
 	to, name, participant := inv.Recipient()
 	link := strings.TrimRight(l.PortalURL, "/") + JoinPath + url.PathEscape(caseID) + "/" + secret
-	days := int(l.invitationTTL().Hours()/24 + 0.5)
+	lasts := lifetime(l.invitationTTL())
 	as := ""
 	if !domain.Family(participant) {
 		as = " as the " + strings.ReplaceAll(participant, "_", " ") + " professional"
@@ -161,11 +161,28 @@ func (l *Ledger) deliver(ctx context.Context, caseID string, events []domain.Eve
 	body := "Hello " + name + ",\n\n" +
 		"You are invited to take part" + as + " in an education, health and care (EHC) needs assessment, through EHC Ledger.\n\n" +
 		"Open this link to see where the case stands, what is due and what you are asked for:\n\n" + link + "\n\n" +
-		"The link works once, for " + strconv.Itoa(days) + " days. If it has expired or been used, ask the caseworker for a new one. " +
+		"The link works once, for " + lasts + ". If it has expired or been used, ask the caseworker for a new one. " +
 		"Please do not forward this email: the link is for you alone.\n"
 	if err := l.Notifier.Send(ctx, notify.Message{To: to, Subject: "Your invitation to an EHC needs assessment", Body: body}); err != nil {
 		return &domain.Error{Code: domain.Unavailable, Err: err,
 			Message: "the invitation could not be sent (the email service did not take it): nothing was recorded; try again later"}
 	}
 	return nil
+}
+
+// lifetime says a link's lifetime in words: days, or hours, or minutes.
+func lifetime(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.Itoa(n) + " " + unit + "s"
+	}
+	switch {
+	case d >= 24*time.Hour:
+		return plural(int(d.Hours()/24+0.5), "day")
+	case d >= time.Hour:
+		return plural(int(d.Hours()+0.5), "hour")
+	}
+	return plural(max(1, int(d.Minutes()+0.5)), "minute")
 }

@@ -251,6 +251,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if env.Ledger.Notifier, err = pf.notifier(logger, *seed); err != nil {
 		return err
 	}
+	if env.Ledger.InvitationTTL, err = pf.ttl(); err != nil {
+		return err
+	}
 	var sealer documents.Sealer
 	if env.Keys != nil {
 		sealer = env.Keys

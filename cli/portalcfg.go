@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/documents"
 	docs3 "github.com/ehcledger/ehcledger/documents/s3"
 	"github.com/ehcledger/ehcledger/notify"
@@ -26,6 +28,7 @@ type portalFlags struct {
 	s3Insecure                                        *bool
 	scanCommand                                       *string
 	noScan                                            *bool
+	invitationTTL                                     *time.Duration
 }
 
 func addPortalFlags(fs *flag.FlagSet) portalFlags {
@@ -49,8 +52,17 @@ func addPortalFlags(fs *flag.FlagSet) portalFlags {
 		s3Insecure:  fs.Bool("s3-insecure", false, "reach the S3 endpoint over plain HTTP (a test server on this host only)"),
 		scanCommand: fs.String("virus-scan-command", envOr("EHC_VIRUS_SCAN_COMMAND", ""),
 			"command that scans a document given on standard input: exit 0 clean, 1 infected (such as \"clamdscan --no-summary -\")"),
-		noScan: fs.Bool("no-virus-scan", false, "take documents without a virus scan (development; --demo implies it when no command is given)"),
+		noScan:        fs.Bool("no-virus-scan", false, "take documents without a virus scan (development; --demo implies it when no command is given)"),
+		invitationTTL: fs.Duration("invitation-ttl", app.DefaultInvitationTTL, "how long an invitation's link opens after it is sent (at most 30 days)"),
 	}
+}
+
+// ttl is the invitation links' lifetime, checked.
+func (f portalFlags) ttl() (time.Duration, error) {
+	if d := *f.invitationTTL; d <= 0 || d > 30*24*time.Hour {
+		return 0, usageError(fmt.Sprintf("--invitation-ttl: %s is not between a moment and 30 days", d))
+	}
+	return *f.invitationTTL, nil
 }
 
 // readSecretFile reads a secret from a file only its owner may read.
