@@ -273,3 +273,17 @@ func TestAnErasedCasesDocumentsCannotBeRead(t *testing.T) {
 		t.Fatalf("an erased case took a document: %d", p.status)
 	}
 }
+
+func TestABrowserIsShownARefusalAsAPageInWords(t *testing.T) {
+	h, _ := portalHarness(t)
+	b := newBrowser(t, h.srv.URL)
+	landing := b.do("GET", "/portal/join/c9/not-a-link-we-sent-but-long-enough-to-try-it", nil)
+	p := b.do("POST", "/portal/join/c9/not-a-link-we-sent-but-long-enough-to-try-it", url.Values{"csrf": {formToken(t, landing.body)}}, "Accept", "text/html")
+	if p.status != http.StatusUnauthorized || !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(p.body, "this link does not open a case") || strings.Contains(p.body, "/ui/worklist") {
+		t.Fatalf("answered %d %s:\n%s", p.status, p.header.Get("Content-Type"), p.body)
+	}
+	if api := h.do("GET", "/v1/cases/c9", ""); !strings.HasPrefix(api.header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("the API answers %s", api.header.Get("Content-Type"))
+	}
+}

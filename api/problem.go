@@ -87,6 +87,13 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	p.Title = http.StatusText(p.Status)
+	if page := c.Request().URL.Path; (strings.HasPrefix(page, "/ui/") || strings.HasPrefix(page, "/portal/")) &&
+		strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html") {
+		// A person at a browser reads a page, in words, not a JSON body.
+		_ = renderStatus(c, p.Status, "error.html", errorPage{frame: s.frame(c, errorTitle(p.Status)), Detail: p.Detail,
+			Portal: strings.HasPrefix(page, "/portal/")})
+		return
+	}
 	p.Type = "https://ehcledger.example/problems/" + p.Code
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	_ = c.JSON(p.Status, p)
@@ -105,4 +112,31 @@ func codeForStatus(status int) string {
 		return string(domain.Internal)
 	}
 	return string(domain.Invalid)
+}
+
+// errorPage is the page a browser is shown for a refused request.
+type errorPage struct {
+	frame
+	Detail string
+	// Portal marks a page of the portal, which has no staff links.
+	Portal bool
+}
+
+// errorTitle says a refusal's kind in words.
+func errorTitle(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusUnauthorized:
+		return "This link or session does not open the page"
+	case http.StatusForbidden:
+		return "You cannot do this"
+	case http.StatusConflict, http.StatusUnprocessableEntity, http.StatusPreconditionFailed:
+		return "This could not be recorded"
+	case http.StatusTooManyRequests:
+		return "Too many requests: wait a moment"
+	case http.StatusServiceUnavailable:
+		return "A service we need is not answering"
+	}
+	return "Sorry, there is a problem with the service"
 }

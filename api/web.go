@@ -67,17 +67,22 @@ type frame struct {
 	Who   string
 	Role  auth.Role
 	CSRF  string
+	// portal marks a page under /portal/, shown to people outside the LA
+	// whether or not they are signed in.
+	portal bool
 }
 
 // Participant reports whether the page is a participant's (the portal's),
 // which shows none of the staff's navigation.
-func (f frame) Participant() bool { return f.Role == auth.Family || f.Role == auth.Professional }
+func (f frame) Participant() bool {
+	return f.Role == auth.Family || f.Role == auth.Professional || f.portal
+}
 
 // frame is the layout's part of a page for the request's principal.
 func (s *Server) frame(c echo.Context, title string) frame {
 	p := principal(c)
 	csrf, _ := c.Get(csrfKey).(string)
-	return frame{Title: title, Who: p.Subject, Role: p.Role, CSRF: csrf}
+	return frame{Title: title, Who: p.Subject, Role: p.Role, CSRF: csrf, portal: strings.HasPrefix(c.Request().URL.Path, "/portal/")}
 }
 
 func render(c echo.Context, name string, data any) error {
