@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -79,45 +78,41 @@ func (s *Server) correctionOf(c echo.Context, view app.CaseView, tl []app.Timeli
 		Corrects: v, Event: e.Event, Corrected: len(e.CorrectedBy) > 0, Original: e.OccurredOn}, nil
 }
 
-// pageCorrection shows the form correcting a step.
-func (s *Server) pageCorrection(c echo.Context) error {
+// correctionForm reads the case and the step a correction form is about,
+// for a reader who may correct steps.
+func (s *Server) correctionForm(c echo.Context) (*correctionPage, app.CaseView, error) {
 	if !domain.LookupCommand(domain.CommandForEvent(domain.TypeStepCorrected)).MaySend(string(principal(c).Role)) {
-		return domain.Errorf(domain.Forbidden, "a %s may not correct a step", principal(c).Role)
+		return nil, app.CaseView{}, domain.Errorf(domain.Forbidden, "a %s may not correct a step", principal(c).Role)
 	}
 	id := c.Param("id")
 	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
 	if err != nil {
-		return err
+		return nil, app.CaseView{}, err
 	}
 	page, err := s.correctionOf(c, view, tl)
+	return page, view, err
+}
+
+// pageCorrection shows the form correcting a step.
+func (s *Server) pageCorrection(c echo.Context) error {
+	page, _, err := s.correctionForm(c)
 	if err != nil {
 		return err
 	}
-	page.Reason = ""
 	return render(c, "correction.html", page)
 }
 
 // postCorrection records a correction sent from its form: only what changed
 // is corrected.
 func (s *Server) postCorrection(c echo.Context) error {
-	corr := domain.LookupCommand(domain.CommandForEvent(domain.TypeStepCorrected))
-	if !corr.MaySend(string(principal(c).Role)) {
-		return domain.Errorf(domain.Forbidden, "a %s may not correct a step", principal(c).Role)
+	if err := formFromSite(c); err != nil {
+		return err
 	}
-	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
-		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
-			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the case and correct the step again")
-		}
-	}
-	id := c.Param("id")
-	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
+	page, view, err := s.correctionForm(c)
 	if err != nil {
 		return err
 	}
-	page, err := s.correctionOf(c, view, tl)
-	if err != nil {
-		return err
-	}
+	id := view.ID
 	asRecorded, err := formData(page.Fields)
 	if err != nil {
 		return err
@@ -190,8 +185,8 @@ func (s *Server) recordCorrection(c echo.Context, page *correctionPage, asRecord
 // its date as data.on and its reason as data.reason: the form's fields are
 // the step's own, its date and the reason.
 func (s *Server) correctionRefused(c echo.Context, page *correctionPage, current app.CaseView, err error) error {
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.NotFound || de.Code == domain.Forbidden || de.Code == domain.Unauthorized {
+	de, ok := pageRefusal(err)
+	if !ok {
 		return err
 	}
 	placed := *de

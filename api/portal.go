@@ -48,11 +48,7 @@ const uploadLimit = "21M"
 // portalUpload takes a document the person sends, as one of the kinds
 // their invitation allows.
 func (s *Server) portalUpload(c echo.Context) error {
-	csrf, _ := c.Get(csrfKey).(string)
-	if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
-		return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open your case and try again")
-	}
-	inv, err := s.invitationOf(c)
+	inv, err := s.participantForm(c)
 	if err != nil {
 		return err
 	}
@@ -165,6 +161,16 @@ func (s *Server) participantOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// participantForm checks a form the person sent from their case's page
+// (the portal's sessions always carry an anti-forgery token) and returns
+// their invitation as it stands.
+func (s *Server) participantForm(c echo.Context) (domain.Invitation, error) {
+	if err := formFromSite(c); err != nil {
+		return domain.Invitation{}, err
+	}
+	return s.invitationOf(c)
+}
+
 // invitationOf is the signed-in participant's invitation as the case holds
 // it now; a withdrawn one ends the session.
 func (s *Server) invitationOf(c echo.Context) (domain.Invitation, error) {
@@ -272,11 +278,7 @@ func (s *Server) renderPortal(c echo.Context, done, problem string, status int) 
 
 // portalStep records a step the person takes, with them as its actor.
 func (s *Server) portalStep(c echo.Context) error {
-	csrf, _ := c.Get(csrfKey).(string)
-	if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
-		return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open your case and try again")
-	}
-	inv, err := s.invitationOf(c)
+	inv, err := s.participantForm(c)
 	if err != nil {
 		return err
 	}

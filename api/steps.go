@@ -41,6 +41,29 @@ type stepPage struct {
 	OnError, ReasonError string
 }
 
+// formFromSite refuses a form a session sent from anywhere but this site's
+// own pages: its anti-forgery token must be the session's. A request with a
+// bearer token has no session, and nothing a browser adds by itself.
+func formFromSite(c echo.Context) error {
+	csrf, _ := c.Get(csrfKey).(string)
+	if csrf != "" && (!sameToken(c.FormValue("csrf"), csrf) || crossSite(c)) {
+		return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the page and send it again")
+	}
+	return nil
+}
+
+// pageRefusal reports whether a refusal is the sender's to fix on the form
+// (an invalid field, a conflict with the case), to be shown beside it, or is
+// answered as the API would (no such case, another LA's, a fault).
+func pageRefusal(err error) (*domain.Error, bool) {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.NotFound || de.Code == domain.Forbidden ||
+		de.Code == domain.Unauthorized || de.Code == domain.Unavailable {
+		return nil, false
+	}
+	return de, true
+}
+
 // stepError is one line of the error summary.
 type stepError struct{ ID, Message string }
 
@@ -92,11 +115,8 @@ func (s *Server) postStep(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
-		// A session's form must come from this site's own page.
-		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
-			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the case and record the step again")
-		}
+	if err := formFromSite(c); err != nil {
+		return err
 	}
 	id := c.Param("id")
 	form, err := c.FormParams()
@@ -155,8 +175,8 @@ func (s *Server) recordStep(c echo.Context, command string, page *stepPage) (app
 // the status the API would answer. A problem that is not the caller's to
 // fix (no such case, another LA's, a fault) is answered as the API would.
 func (s *Server) stepRefused(c echo.Context, page *stepPage, current app.CaseView, err error) error {
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.NotFound || de.Code == domain.Forbidden || de.Code == domain.Unauthorized {
+	de, ok := pageRefusal(err)
+	if !ok {
 		return err
 	}
 	placeError(page, current, de)
@@ -253,10 +273,8 @@ func (s *Server) pageSteps(c echo.Context) error {
 // postDocument takes a document a caseworker sends for a case, and shows
 // the case again.
 func (s *Server) postDocument(c echo.Context) error {
-	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
-		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
-			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the case and send the document again")
-		}
+	if err := formFromSite(c); err != nil {
+		return err
 	}
 	id := c.Param("id")
 	if la, err := s.caseInScope(c, id); err != nil {
@@ -355,10 +373,8 @@ func (s *Server) pageNewCase(c echo.Context) error {
 
 // postNewCase opens a case from its form, with a new ID, and shows it.
 func (s *Server) postNewCase(c echo.Context) error {
-	if csrf, _ := c.Get(csrfKey).(string); csrf != "" {
-		if !sameToken(c.FormValue("csrf"), csrf) || crossSite(c) {
-			return domain.Errorf(domain.Forbidden, "this form was not sent from this site's pages: open the form and send it again")
-		}
+	if err := formFromSite(c); err != nil {
+		return err
 	}
 	spec, fields, err := openingSpec(c, c.FormValue("opening"))
 	if err != nil {
@@ -378,8 +394,8 @@ func (s *Server) postNewCase(c echo.Context) error {
 	// one case.
 	id, res, err := s.openFromForm(c, spec.Name, &p)
 	if err != nil {
-		var de *domain.Error
-		if !errors.As(err, &de) || de.Code == domain.Internal || de.Code == domain.Forbidden || de.Code == domain.Unauthorized {
+		de, ok := pageRefusal(err)
+		if !ok {
 			return err
 		}
 		if de.Field == "la" {
