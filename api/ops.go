@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -97,15 +98,36 @@ func (ls *limiters) allow(key string, now time.Time, limit RateLimit) (bool, tim
 // Retry-After. It runs after authentication, so it counts verified tokens
 // only; without a limit configured it lets everything through.
 func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if s.RateLimit.Rate <= 0 {
+	return s.limitBy(func(c echo.Context) string { return principal(c).TokenID }, "with this token")(next)
+}
+
+// rateLimitByAddress limits requests that carry no identity yet (an
+// invitation's landing page) by the address they come from, so that no
+// one client's requests use up everyone's share.
+func (s *Server) rateLimitByAddress(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.limitBy(func(c echo.Context) string {
+		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+		if err != nil {
+			host = c.Request().RemoteAddr
+		}
+		return "address:" + host
+	}, "from this address")(next)
+}
+
+// limitBy refuses requests beyond the rate for their key with 429 and a
+// Retry-After; without a limit configured it lets everything through.
+func (s *Server) limitBy(key func(echo.Context) string, whose string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if s.RateLimit.Rate <= 0 {
+				return next(c)
+			}
+			if allowed, wait := s.limiters.allow(key(c), time.Now(), s.RateLimit); !allowed {
+				c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				return domain.Errorf(domain.TooMany, "too many requests %s; try again in %s", whose, wait.Round(time.Second))
+			}
 			return next(c)
 		}
-		if allowed, wait := s.limiters.allow(principal(c).TokenID, time.Now(), s.RateLimit); !allowed {
-			c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-			return domain.Errorf(domain.TooMany, "too many requests with this token; try again in %s", wait.Round(time.Second))
-		}
-		return next(c)
 	}
 }
 

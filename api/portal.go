@@ -31,11 +31,12 @@ const (
 )
 
 func (s *Server) registerPortal(e *echo.Echo) {
-	p := e.Group("/portal", s.failClosed, s.whenReady, s.rateLimit)
-	p.GET("/join/:case/:secret", s.joinPage)
-	p.POST("/join/:case/:secret", s.join)
-	p.GET("/signed-out", s.portalSignedOut)
-	in := p.Group("/cases/:id", s.participantOnly)
+	p := e.Group("/portal", s.failClosed, s.whenReady)
+	p.GET("/join/:case/:secret", s.joinPage, s.rateLimitByAddress)
+	p.POST("/join/:case/:secret", s.join, s.rateLimitByAddress)
+	p.GET("/signed-out", s.portalSignedOut, s.rateLimitByAddress)
+	// Each person's requests count against their own share.
+	in := p.Group("/cases/:id", s.participantOnly, s.rateLimit)
 	in.GET("", s.portalCase)
 	in.POST("/steps/:command", s.portalStep)
 	in.POST("/documents", s.portalUpload, middleware.BodyLimit(uploadLimit))

@@ -287,3 +287,25 @@ func TestABrowserIsShownARefusalAsAPageInWords(t *testing.T) {
 		t.Fatalf("the API answers %s", api.header.Get("Content-Type"))
 	}
 }
+
+func TestTheLinksPageIsRateLimitedByAddressAndASignedInPersonByThemselves(t *testing.T) {
+	box := &mailbox{}
+	h := newHarnessWith(t, nil, func(s *api.Server) {
+		s.Ledger.Notifier, s.Ledger.PortalURL = box, "https://ehc.test"
+		s.RateLimit = api.RateLimit{Rate: 0.001, Burst: 4}
+	})
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/invite_participant", `{"on":"2024-07-15","data":{"participant":"parent","name":"Sam","contact":"sam@example.org"}}`).want(t, 201)
+	b := newBrowser(t, h.srv.URL)
+	join(t, b, box.linkTo(t, "sam@example.org")) // two requests from this address
+	anyone := newBrowser(t, h.srv.URL)
+	for i := 0; i < 2; i++ {
+		anyone.do("GET", "/portal/join/c1/guess", nil)
+	}
+	if p := anyone.do("GET", "/portal/join/c1/guess", nil); p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
+		t.Fatalf("the address's fifth request answered %d", p.status)
+	}
+	if p := b.do("GET", "/portal/cases/c1", nil); p.status != 200 {
+		t.Fatalf("the signed-in person was limited by others' requests: %d", p.status)
+	}
+}
