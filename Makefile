@@ -5,15 +5,50 @@ BIN      := bin/ehcledger
 DB       ?= ehcledger.db
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: run build test vet unit scenarios e2e bench bench-go clean
+.PHONY: run build test vet unit scenarios e2e bench bench-go clean frontend
 
-build:
+build: frontend
 	$(GO) build -o $(BIN) ./cmd/ehcledger
 
 run: build
 	./$(BIN) serve --db $(DB) --addr $(ADDR) --demo
 
-test: vet unit e2e
+test: frontend vet unit e2e
+
+# The pages' GOV.UK Frontend styles and the accessibility test's axe-core
+# come from npm at the exact versions of frontend/package-lock.json, into
+# .build/npm (git-ignored). The styles are compiled from GOV.UK Frontend's
+# Sass (frontend/govuk.scss says why not its precompiled CSS) into
+# api/static/govuk/ (git-ignored), which the binary embeds: nothing is
+# fetched at run time, and a build without them (no npm) serves the pages
+# with ehcledger.css alone.
+NPM_DIR   := .build/npm
+GOVUK_DIR := api/static/govuk
+GOVUK_CSS := $(GOVUK_DIR)/govuk-frontend.min.css
+AXE_JS    := $(NPM_DIR)/node_modules/axe-core/axe.min.js
+
+frontend:
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null 2>&1; } || true
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(GOVUK_CSS) $(AXE_JS); else \
+		echo "npm is not installed: the pages are built with ehcledger.css alone and the accessibility test will be skipped"; fi
+
+$(NPM_DIR)/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	mkdir -p $(NPM_DIR)
+	cp frontend/package.json frontend/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund --ignore-scripts --omit=optional --loglevel=error
+	touch $@
+
+$(AXE_JS): $(NPM_DIR)/node_modules/.installed
+
+$(GOVUK_CSS): $(NPM_DIR)/node_modules/.installed frontend/govuk.scss
+	$(NPM_DIR)/node_modules/.bin/sass --load-path=$(NPM_DIR)/node_modules --style=compressed --no-charset --no-source-map \
+		frontend/govuk.scss $(NPM_DIR)/sass.css
+	v=$$(node -p "require('./$(NPM_DIR)/node_modules/govuk-frontend/package.json').version") && \
+		{ echo "/*! GOV.UK Frontend $$v (https://github.com/alphagov/govuk-frontend), MIT licence, compiled from frontend/govuk.scss */"; \
+		cat $(NPM_DIR)/sass.css; } > $(NPM_DIR)/govuk-frontend.min.css
+	mkdir -p $(GOVUK_DIR)
+	cp $(NPM_DIR)/govuk-frontend.min.css $@
 
 vet:
 	$(GO) vet ./...
@@ -30,7 +65,7 @@ scenarios:
 
 # The browser test needs Debian's chromium; install it when we can (as root
 # with apt-get), otherwise the test says it is skipped.
-e2e:
+e2e: frontend
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
 		echo "chromium is not installed: the headless browser test will be skipped"
@@ -43,5 +78,5 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./eventstore/sqlite/ ./projections/
 
 clean:
-	rm -rf bin $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness.gz \
+	rm -rf bin .build $(GOVUK_DIR) $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness.gz \
 		$(DB).keys $(DB).keys-wal $(DB).keys-shm $(DB).keys.master $(DB).dev-secret $(DB).lock $(DB).keys.lock

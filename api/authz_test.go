@@ -77,7 +77,7 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "GET", pattern: "/", path: "/", public: true},
 		{method: "GET", pattern: "/ui/login", path: "/ui/login", public: true},
 		{method: "POST", pattern: "/ui/login", path: "/ui/login", public: true}, // a form without its anti-forgery token: 403
-		{method: "GET", pattern: "/ui/static/ehcledger.css", path: "/ui/static/ehcledger.css", public: true},
+		{method: "GET", pattern: "/ui/static/*", path: "/ui/static/ehcledger.css", public: true},
 		{method: "GET", pattern: "/ui/auth/callback", path: "/ui/auth/callback?code=c&state=s", public: true}, // no provider here: 404
 		{method: "POST", pattern: "/ui/logout", path: "/ui/logout", public: true},                             // no session to end: back to sign-in
 		{method: "GET", pattern: "/ui/worklist", path: "/ui/worklist?la=" + homeLA, page: true, roles: workers},

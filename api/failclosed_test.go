@@ -19,8 +19,8 @@ import (
 func TestAServerWithoutAVerifierGrantsNoRole(t *testing.T) {
 	h := newHarnessWith(t, nil, func(s *api.Server) { s.Auth = nil })
 	public := map[string]bool{"GET /healthz": true, "GET /metrics": true,
-		"GET /openapi.json": true, "GET /": true, "GET /ui/login": true, "GET /ui/static/ehcledger.css": true}
-	params := strings.NewReplacer(":id", "c1", ":la", homeLA, ":command", "decide_to_assess")
+		"GET /openapi.json": true, "GET /": true, "GET /ui/login": true, "GET /ui/static/*": true}
+	params := strings.NewReplacer(":id", "c1", ":la", homeLA, ":command", "decide_to_assess", "*", "ehcledger.css")
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	routes := (&api.Server{}).Handler().Routes()
 	for _, r := range routes {

@@ -4,7 +4,9 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,23 +22,38 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// stylesheet is the pages' only style: a file, not inline, so that the
+// staticFiles are the files served under /ui/static/: the pages' own
+// stylesheet, ehcledger.css, and GOV.UK Frontend's, govuk/, when `make
+// frontend` compiled it into api/static/govuk/ before the build (it is not
+// in the repository). Style is a file, never inline, so that the
 // Content-Security-Policy can refuse every inline style and script.
 //
-//go:embed static/ehcledger.css
-var stylesheet []byte
+//go:embed static
+var staticFiles embed.FS
+
+// staticRoot is api/static, as served at /ui/static/.
+var staticRoot, _ = fs.Sub(staticFiles, "static")
+
+// govukStylesheet is GOV.UK Frontend's stylesheet within staticRoot.
+const govukStylesheet = "govuk/govuk-frontend.min.css"
+
+// govukStyles says whether the binary holds GOV.UK Frontend's stylesheet:
+// the pages link it only then, and are styled by ehcledger.css alone
+// otherwise.
+var govukStyles = func() bool {
+	_, err := fs.Stat(staticRoot, govukStylesheet)
+	return err == nil
+}()
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"pct":   func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"govuk": func() bool { return govukStyles },
 }).ParseFS(templateFiles, "templates/*.html"))
 
 func (s *Server) registerPages(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/worklist") })
-	e.GET(stylesheetPath, func(c echo.Context) error {
-		// The one thing served that holds nothing personal may be cached.
-		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=300")
-		return c.Blob(http.StatusOK, "text/css; charset=utf-8", stylesheet)
-	})
+	// What is served here holds nothing personal, so it may be cached.
+	e.GET(staticPath+"*", serveStatic)
 	e.GET("/ui/login", s.loginPage)
 	e.POST("/ui/login", s.login)
 	e.GET(auth.CallbackPath, s.signInCallback)
@@ -56,8 +73,26 @@ func (s *Server) registerPages(e *echo.Echo) {
 	ui.GET("/stats", s.pageStats, s.allow(auth.Inspector, auth.Manager))
 }
 
-// stylesheetPath is where the pages' stylesheet is served.
-const stylesheetPath = "/ui/static/ehcledger.css"
+// staticPath is where staticRoot is served.
+const staticPath = "/ui/static/"
+
+// staticTypes are the media types of the files staticRoot may hold.
+var staticTypes = map[string]string{
+	".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon",
+	".woff2": "font/woff2", ".woff": "font/woff", ".txt": "text/plain; charset=utf-8",
+}
+
+// serveStatic serves a file of staticRoot; anything else is not found.
+func serveStatic(c echo.Context) error {
+	name := c.Param("*")
+	b, err := fs.ReadFile(staticRoot, name)
+	ctype, known := staticTypes[filepath.Ext(name)]
+	if !fs.ValidPath(name) || err != nil || !known {
+		return domain.Errorf(domain.NotFound, "there is no file %s", staticPath+name)
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "max-age=300")
+	return c.Blob(http.StatusOK, ctype, b)
+}
 
 // frame is what every page's layout shows: its title and, for a browser
 // signed in with a session, who is signed in and the sign-out form's
