@@ -55,6 +55,19 @@ type formField struct {
 // ID is the input's HTML id, which the error summary links to.
 func (f formField) ID() string { return "f-" + strings.NewReplacer(".", "-", "_", "-").Replace(f.Name) }
 
+// FocusID is the id the error summary links to: the input's own, or for a
+// group of radios or checkboxes the first of them, as the GOV.UK error
+// summary does, so that following the link puts the cursor in the group.
+func (f formField) FocusID() string {
+	switch {
+	case f.Kind == kindYesNo:
+		return f.ID() + "-yes"
+	case f.Kind == kindCheckboxes && len(f.Options) > 0:
+		return f.ID() + "-0"
+	}
+	return f.ID()
+}
+
 // path is a field's JSON path: its names, and for a list of records the
 // list's name and the row's place.
 type path []string

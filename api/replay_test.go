@@ -11,9 +11,9 @@ func TestWhatIfAndRevisionChangesOverHTTP(t *testing.T) {
 	t.Run("the statistics page shows the what-if figures beside the actual ones", func(t *testing.T) {
 		r := h.do("GET", "/ui/stats?la=E09000001&from=2024-01-01&to=2024-12-31&as_of=2024-07-15&whatif=green-paper-2022", "").want(t, 200)
 		for _, want := range []string{
-			`<h2 id="whatif">What if green-paper-2022 had been in force</h2>`,
-			`<th scope="col">Actual</th><th scope="col">What if green-paper-2022</th>`,
-			`<tr><th scope="row">requests</th><td>1</td><td>1</td></tr>`,
+			`<h2 class="govuk-heading-m" id="whatif">What if green-paper-2022 had been in force</h2>`,
+			`<th scope="col" class="govuk-table__header">Actual</th><th scope="col" class="govuk-table__header">What if green-paper-2022</th>`,
+			`<tr class="govuk-table__row"><th scope="row" class="govuk-table__header">requests</th><td class="govuk-table__cell">1</td><td class="govuk-table__cell">1</td></tr>`,
 			`(cases counted: 1)`, `0 clocks would have another due date or status`,
 			`<option value="green-paper-2022" selected>`,
 		} {

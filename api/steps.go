@@ -207,7 +207,7 @@ func placeError(page *stepPage, current app.CaseView, de *domain.Error) {
 		for i := range page.Fields {
 			if page.Fields[i].Name == field || strings.HasPrefix(field, page.Fields[i].Name+"[") {
 				page.Fields[i].Error = msg
-				page.Errors = append(page.Errors, stepError{ID: page.Fields[i].ID(), Message: page.Fields[i].Label + ": " + msg})
+				page.Errors = append(page.Errors, stepError{ID: page.Fields[i].FocusID(), Message: page.Fields[i].Label + ": " + msg})
 				placed = true
 				break
 			}

@@ -95,7 +95,7 @@ func TestACaseworkerRecordsStepsFromTheCasePage(t *testing.T) {
 		}
 		advice.Set("data.advice", "educational_psychology")
 		if p := b.do("POST", "/ui/cases/c1/steps/request_advice", advice); p.status != 200 || !strings.Contains(p.body, "Recorded: Request advice") ||
-			!strings.Contains(p.body, "Clocks started:</p><ul><li>advice (educational_psychology)") {
+			!strings.Contains(p.body, `Clocks started:</p><ul class="govuk-list govuk-list--bullet"><li>advice (educational_psychology)`) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 	})
@@ -179,7 +179,7 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 	t.Run("a new date is recorded as a correction and the timeline shows it beside the step", func(t *testing.T) {
 		f := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "on": {"2024-04-03"}, "reason": {"date misread from the letter"}}
 		p := b.do("POST", "/ui/cases/c1/corrections/2", f)
-		if p.status != 200 || !strings.Contains(p.body, "Recorded: Correction of Decide to assess (#2)") || !strings.Contains(p.body, `corrected by <a href="#v4">#4</a>`) {
+		if p.status != 200 || !strings.Contains(p.body, "Recorded: Correction of Decide to assess (#2)") || !strings.Contains(p.body, `corrected by <a class="govuk-link" href="#v4">#4</a>`) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 		tl := h.do("GET", "/v1/cases/c1/timeline", "").want(t, 200).raw

@@ -45,9 +45,20 @@ var govukStyles = func() bool {
 	return err == nil
 }()
 
+// tagColours are the GOV.UK tag colours of clock statuses (and of the
+// portal's due and late).
+var tagColours = map[string]string{
+	domain.StatusRunning: "govuk-tag--blue", domain.StatusOverdue: "govuk-tag--red", domain.StatusMet: "govuk-tag--green",
+	domain.StatusLate: "govuk-tag--orange", domain.StatusEnded: "govuk-tag--grey", "due": "govuk-tag--blue",
+}
+
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"pct":   func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 	"govuk": func() bool { return govukStyles },
+	// heading is a page's title as its h1 shows it: "Error: " goes before
+	// the title in the browser's tab alone.
+	"heading": func(title string) string { return strings.TrimPrefix(title, "Error: ") },
+	"tag":     func(status string) string { return tagColours[status] },
 }).ParseFS(templateFiles, "templates/*.html"))
 
 func (s *Server) registerPages(e *echo.Echo) {
@@ -112,6 +123,12 @@ type frame struct {
 func (f frame) Participant() bool {
 	return f.Role == auth.Family || f.Role == auth.Professional || f.portal
 }
+
+// Worker and Counter say which of the staff's pages the navigation offers:
+// the worklist to those who work on cases, the statistics to those who
+// count them.
+func (f frame) Worker() bool  { return f.Role == auth.Caseworker || f.Role == auth.Manager }
+func (f frame) Counter() bool { return f.Role == auth.Inspector || f.Role == auth.Manager }
 
 // frame is the layout's part of a page for the request's principal.
 func (s *Server) frame(c echo.Context, title string) frame {
@@ -518,7 +535,7 @@ func monthChart(months []monthRow) template.HTML {
 				break
 			}
 			bh := v * float64(h-pad)
-			color := []string{"#1d3557", "#8fb3d9"}[j]
+			color := []string{"#1d3557", "#5694ca"}[j]
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %.1f%%</title></rect>`,
 				x+2+float64(j)*(bw-4)/2, float64(h)-bh, (bw-4)/2, bh, color, m.Label, 100*v)
 		}
@@ -539,15 +556,16 @@ func stageChart(stages []stageRow) template.HTML {
 		top = max(top, st.Count)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="sc-t" viewBox="0 0 %d %d" width="100%%" class="chart">`, w, rowH*len(stages)+10)
-	b.WriteString(`<title id="sc-t">Breaches by stage; the table below gives the figures.</title>`)
+	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="sc-t sc-d" viewBox="0 0 %d %d" width="100%%" class="chart">`, w, rowH*len(stages)+10)
+	b.WriteString(`<title id="sc-t">Breaches by stage</title>`)
+	b.WriteString(`<desc id="sc-d">Each bar is a stage's breaches, the dark part of it those excused; the table below gives the figures.</desc>`)
 	for i, st := range stages {
 		y := i*rowH + 4
 		bw := float64(w-label-60) * float64(st.Count) / float64(max(top, 1))
 		ew := float64(w-label-60) * float64(st.Excused) / float64(max(top, 1))
 		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="12">%s</text>`, y+14, template.HTMLEscapeString(st.Name))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#a4000b"><title>%s: %s breaches</title></rect>`, label, y, bw, template.HTMLEscapeString(st.Name), template.HTMLEscapeString(st.Breaches))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#f4a3a8"><title>%s excused</title></rect>`, label, y, ew, template.HTMLEscapeString(st.OfWhichExcused))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#d4351c"><title>%s: %s breaches</title></rect>`, label, y, bw, template.HTMLEscapeString(st.Name), template.HTMLEscapeString(st.Breaches))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#0b0c0c"><title>%s excused</title></rect>`, label, y, ew, template.HTMLEscapeString(st.OfWhichExcused))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%s</text>`, float64(label)+bw+4, y+14, template.HTMLEscapeString(st.Breaches))
 	}
 	b.WriteString(`</svg>`)

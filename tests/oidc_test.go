@@ -156,7 +156,7 @@ func TestSigningInWithTheLAsIdentityProvider(t *testing.T) {
 	in := follow(t, browser, "GET", s.base+"/ui/worklist?view=overdue", nil)
 	t.Run("a caseworker opening a page is signed in at the provider and comes back to it", func(t *testing.T) {
 		if in.status != 200 || in.final.Path != "/ui/worklist" || in.final.RawQuery != "view=overdue" ||
-			!strings.Contains(in.body, "<h1>Worklist</h1>") || !strings.Contains(in.body, "Signed in as amy@demo-la.example (caseworker)") {
+			!strings.Contains(in.body, `<h1 class="govuk-heading-l">Worklist</h1>`) || !strings.Contains(in.body, "Signed in as amy@demo-la.example (caseworker)") {
 			t.Fatalf("ended at %s with %d:\n%.600s", in.final, in.status, in.body)
 		}
 		q := idp.lastAuthorize()

@@ -80,8 +80,8 @@ func TestDashboardPages(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "demo.db"), "--demo")
 	anyCase := firstCase(t, s, "status=running,overdue,met,late")
 	pages := map[string][]string{
-		"/ui/worklist":              {"<h1>Worklist</h1>", "<caption>", "overdue</div>", `href="/ui/cases/`},
-		"/ui/worklist?view=overdue": {`<span class="tag overdue">overdue</span>`},
+		"/ui/worklist":              {`<h1 class="govuk-heading-l">Worklist</h1>`, `<caption class="govuk-table__caption`, "overdue</div>", `href="/ui/cases/`},
+		"/ui/worklist?view=overdue": {`<strong class="govuk-tag govuk-tag--red">overdue</strong>`},
 		"/ui/cases/" + anyCase:      {"Case " + anyCase, "Statutory clocks", "Timeline: what happened", "request_received"},
 		"/ui/stats":                 {"Timeliness: E09999999", `<svg role="img"`, "Breaches by stage", "within 20 weeks, excluding exceptions"},
 		"/ui/stats?la=E09999999":    {"Timeliness: E09999999", "<title id=\"mc-t\">"},
@@ -93,7 +93,8 @@ func TestDashboardPages(t *testing.T) {
 				t.Errorf("%s lacks %q", path, w)
 			}
 		}
-		if !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, `<main id="main">`) {
+		if !strings.Contains(body, `<html lang="en"`) || !strings.Contains(body, `<main class="govuk-main-wrapper" id="main">`) ||
+			!strings.Contains(body, `<a href="#main" class="govuk-skip-link">`) {
 			t.Errorf("%s lacks the accessible page frame", path)
 		}
 	}
@@ -121,7 +122,7 @@ func TestDashboardPages(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Request.URL.Path != "/ui/worklist" || !strings.Contains(string(body), "<h1>Worklist</h1>") {
+		if resp.StatusCode != 200 || resp.Request.URL.Path != "/ui/worklist" || !strings.Contains(string(body), `<h1 class="govuk-heading-l">Worklist</h1>`) {
 			t.Fatalf("after signing in: %d %s", resp.StatusCode, resp.Request.URL)
 		}
 		resp, err = client.PostForm(s.base+"/ui/login", url.Values{"token": {"not-a-token"}, "csrf": {formToken()}})
@@ -166,7 +167,7 @@ func TestDashboardPages(t *testing.T) {
 		defer front.Close()
 		for name, path := range map[string]string{"worklist": "/ui/worklist", "case": "/ui/cases/" + anyCase, "stats": "/ui/stats"} {
 			dom := browse(t, bin, front.URL+path, filepath.Join(dir, name+".png"))
-			if !strings.Contains(dom, "<table>") || !strings.Contains(dom, "EHC Ledger") {
+			if !strings.Contains(dom, `<table class="govuk-table"`) || !strings.Contains(dom, "EHC Ledger") {
 				t.Errorf("%s did not render: %.300s", path, dom)
 			}
 			if name == "stats" && strings.Count(dom, "<rect") < 2 {
