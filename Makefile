@@ -5,7 +5,7 @@ BIN      := bin/ehcledger
 DB       ?= ehcledger.db
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: run build test vet unit scenarios e2e bench bench-go clean frontend
+.PHONY: run build test vet unit scenarios e2e bench bench-go clean frontend screenshots
 
 build: frontend
 	$(GO) build -o $(BIN) ./cmd/ehcledger
@@ -76,6 +76,11 @@ bench: build
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./eventstore/sqlite/ ./projections/
+
+# Screenshots of each kind of page for docs/pages.md, taken by the
+# accessibility test at 1280 pixels wide.
+screenshots: frontend
+	EHC_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestEveryPageIsAccessible' ./tests/
 
 clean:
 	rm -rf bin .build $(GOVUK_DIR) $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness.gz \
