@@ -160,6 +160,9 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 	h.do("POST", "/v1/cases/c1/commands/request_advice", `{"reason":"from the paper file","on":"2024-04-08","data":{"advice":"health"}}`).want(t, 201)
 	b := newBrowser(t, h.srv.URL)
 	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	if page := b.do("GET", "/ui/cases/c1", nil).body; !strings.Contains(page, `href="/ui/cases/c1/corrections/2"`) {
+		t.Fatal("the timeline offers no correction beside the step")
+	}
 	form := stepForm(t, b, "/ui/cases/c1/corrections/2")
 	if p := b.do("GET", "/ui/cases/c1/corrections/2", nil); !strings.Contains(p.body, `name="on" type="date" value="2024-04-05"`) {
 		t.Fatalf("the form does not show the day recorded:\n%s", p.body)
