@@ -44,8 +44,10 @@ func (s *Server) correctionOf(c echo.Context, view app.CaseView, tl []app.Timeli
 	e := tl[v-1]
 	command := domain.CommandForEvent(e.Event)
 	spec := domain.LookupCommand(command)
-	if spec == nil || spec.Scope != domain.ScopeCase || spec.Opens || e.Event == domain.TypeStepCorrected {
-		return nil, domain.Errorf(domain.NotFound, "%s #%d is not a step that can be corrected here: corrections of a request's details and of corrections are made through the API", e.Event, v)
+	// The step that opened the case (always #1) is corrected like any
+	// other, its personal details with it; a correction is not.
+	if spec == nil || spec.Scope != domain.ScopeCase || (spec.Opens && v != 1) || e.Event == domain.TypeStepCorrected {
+		return nil, domain.Errorf(domain.NotFound, "%s #%d is not a step that can be corrected: a correction is corrected by another correction of the step", e.Event, v)
 	}
 	fields, ok := stepFields(spec)
 	if !ok {
@@ -54,6 +56,13 @@ func (s *Server) correctionOf(c echo.Context, view app.CaseView, tl []app.Timeli
 	values := map[string]string{}
 	for _, d := range e.Details {
 		values[d.Name] = d.Value
+	}
+	if spec.Opens {
+		// The personal details are sealed in the event, not among its
+		// details: the form shows them as the case holds them now.
+		for name, value := range personalValues(view.Person) {
+			values[name] = value
+		}
 	}
 	for i := range fields {
 		val := values[strings.ReplaceAll(fields[i].Name, "_", " ")]
@@ -122,7 +131,7 @@ func (s *Server) postCorrection(c echo.Context) error {
 		return domain.FieldErrorf("body", "must be a form")
 	}
 	fillFields(page.Fields, form)
-	page.On, page.Reason, page.Key, page.Void = strings.TrimSpace(form.Get("on")), form.Get("reason"), form.Get("key"), form.Get("void") != ""
+	page.On, page.Reason, page.Key, page.Void = formDate(form, "on"), form.Get("reason"), form.Get("key"), form.Get("void") != ""
 	if page.Version, err = strconv.ParseInt(form.Get("version"), 10, 64); err != nil || page.Version < 0 {
 		return domain.FieldErrorf("version", "the form lost the case version it was opened at: open the case and correct the step again")
 	}
@@ -155,7 +164,7 @@ func (s *Server) recordCorrection(c echo.Context, page *correctionPage, asRecord
 		if page.On != page.Original {
 			on, err := domain.ParseDate(page.On)
 			if err != nil {
-				return app.CommandResult{}, domain.FieldErrorf("on", "must be a date, such as 2026-10-03")
+				return app.CommandResult{}, domain.FieldErrorf("on", realDate)
 			}
 			body["on"] = on
 		}
@@ -200,4 +209,19 @@ func (s *Server) correctionRefused(c echo.Context, page *correctionPage, current
 	}
 	placeError(&page.stepPage, current, &placed)
 	return renderStatus(c, statusTable()[de.Code], "correction.html", page)
+}
+
+// personalValues are a case's personal details by their fields' names in
+// words, as a correction form of its opening step shows them; none once
+// erased.
+func personalValues(p app.Person) map[string]string {
+	d := p.PersonalDetails
+	if d == nil || p.Erased {
+		return nil
+	}
+	out := map[string]string{"forename": d.Forename, "surname": d.Surname, "address": d.Address, "postcode": d.Postcode}
+	if !d.BirthDate.IsZero() {
+		out["birth date"] = d.BirthDate.String()
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"reflect"
 	"sort"
@@ -60,6 +61,8 @@ func (f formField) ID() string { return "f-" + strings.NewReplacer(".", "-", "_"
 // summary does, so that following the link puts the cursor in the group.
 func (f formField) FocusID() string {
 	switch {
+	case f.Kind == kindDate:
+		return f.ID() + "-day"
 	case f.Kind == kindYesNo:
 		return f.ID() + "-yes"
 	case f.Kind == kindCheckboxes && len(f.Options) > 0:
@@ -90,7 +93,7 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 			}
 			switch {
 			case ft == dateType:
-				field.Kind, field.Hint = kindDate, "a date"
+				field.Kind = kindDate
 			case ft == textType && f.Tag.Get("form") == "line":
 				field.Kind = kindText
 			case ft == textType:
@@ -171,9 +174,60 @@ func fillFields(fields []formField, form url.Values) {
 			}
 			continue
 		}
+		if f.Kind == kindDate {
+			f.Value = formDate(form, "data."+f.Name)
+			continue
+		}
 		f.Value = form.Get("data." + f.Name)
 	}
 }
+
+// A date is asked for as the GOV.UK date input pattern does: day, month
+// and year in three boxes of digits (NAME-day, NAME-month, NAME-year),
+// which every browser and screen reader handles alike, rather than the
+// browser's own date picker. What was typed goes back into the boxes when
+// the form is shown again.
+
+// dateInput is one date's three boxes, as the "date" template shows them.
+type dateInput struct {
+	// ID is the group's HTML id (its boxes' are ID-day, ID-month and
+	// ID-year); Name the date's form name.
+	ID, Name, Label, Hint, Error string
+	Day, Month, Year             string
+}
+
+// newDateInput shows value, a date as formDate made it, in its boxes.
+func newDateInput(id, name, label, hint, errMsg, value string) dateInput {
+	in := dateInput{ID: id, Name: name, Label: label, Hint: hint, Error: errMsg}
+	if d, err := domain.ParseDate(value); err == nil {
+		y, m, day := d.YMD()
+		in.Day, in.Month, in.Year = strconv.Itoa(day), strconv.Itoa(int(m)), strconv.Itoa(y)
+	} else if parts := strings.SplitN(value, "-", 3); len(parts) == 3 {
+		in.Year, in.Month, in.Day = parts[0], parts[1], parts[2]
+	}
+	return in
+}
+
+// formDate is the date a form's three boxes for name hold, as YYYY-MM-DD
+// (or, when they hold no real date, what was typed in that shape, which
+// the date's check then refuses); "" when all three are empty. A form sent
+// by a program may give the date whole, as name.
+func formDate(form url.Values, name string) string {
+	day, month, year := strings.TrimSpace(form.Get(name+"-day")), strings.TrimSpace(form.Get(name+"-month")), strings.TrimSpace(form.Get(name+"-year"))
+	if day == "" && month == "" && year == "" {
+		return strings.TrimSpace(form.Get(name))
+	}
+	d, errD := strconv.Atoi(day)
+	m, errM := strconv.Atoi(month)
+	y, errY := strconv.Atoi(year)
+	if errD == nil && errM == nil && errY == nil && len(year) == 4 && d >= 0 && m >= 0 {
+		return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
+	}
+	return year + "-" + month + "-" + day
+}
+
+// realDate is the message for boxes that hold no real date.
+const realDate = "must be a real date: day, month and year, such as 3 10 2026"
 
 // formData turns the fields' values into the command's data as JSON: an
 // empty input is left out, so the command says what is missing as the API
@@ -198,6 +252,14 @@ func formData(fields []formField) (json.RawMessage, error) {
 			default:
 				continue
 			}
+		case kindDate:
+			if f.Value == "" {
+				continue
+			}
+			if _, err := domain.ParseDate(f.Value); err != nil {
+				return nil, domain.FieldErrorf("data."+f.Name, realDate)
+			}
+			v = f.Value
 		case kindNumber:
 			if strings.TrimSpace(f.Value) == "" {
 				continue

@@ -40,6 +40,40 @@ func (s *Server) registerPortal(e *echo.Echo) {
 	in.GET("", s.portalCase)
 	in.POST("/steps/:command", s.portalStep)
 	in.POST("/documents", s.portalUpload, middleware.BodyLimit(uploadLimit))
+	in.GET("/documents/:sha256", s.portalDocument)
+}
+
+// seesDocument says whether a person in the portal may have a document: one
+// they sent, or, for the family, one the LA shared with them. Nobody sees
+// another participant's document, so a professional's advice reaches the
+// family only if the LA shares it.
+func seesDocument(p auth.Principal, actor string, shared bool) bool {
+	return actor == p.Subject || (p.Role == auth.Family && shared && !strings.HasPrefix(actor, "participant:"))
+}
+
+// portalDocument serves a document the person may have, as an attachment;
+// any other is not found, as if it had never been sent.
+func (s *Server) portalDocument(c echo.Context) error {
+	if _, err := s.invitationOf(c); err != nil {
+		return err
+	}
+	p := principal(c)
+	gate := s.participantGate(c)
+	may := func(actor string, d *domain.DocumentUploaded) bool { return seesDocument(p, actor, d.SharedWithFamily) }
+	b, doc, err := s.Ledger.Document(c.Request().Context(), p.Case, c.Param("sha256"), gate, may)
+	if err != nil {
+		return err
+	}
+	return sendDocument(c, b, doc)
+}
+
+// participantGate records each reading of the case by the person in the
+// access log, as the staff's reads are.
+func (s *Server) participantGate(c echo.Context) app.Gate {
+	p := principal(c)
+	return func(la, _ string) error {
+		return s.Ledger.RecordAccess(c.Request().Context(), la, p.Case, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject)
+	}
 }
 
 // uploadLimit bounds a request that sends a document: the document store's
@@ -199,13 +233,17 @@ type portalView struct {
 	// Done says what the person just did.
 	Done  string
 	Error string
-	// Kinds are what the person may send a document as; Documents the
-	// names of those they have sent; FormKey the idempotency key of the
+	// Kinds are what the person may send a document as; Documents those
+	// they may read (seesDocument); FormKey the idempotency key of the
 	// page's step forms.
 	Kinds     []string
-	Documents []string
+	Documents []portalDocumentRow
 	FormKey   string
 }
+
+// portalDocumentRow is a document as the portal lists it: who sent it
+// ("you" or "the local authority") and when.
+type portalDocumentRow struct{ Name, SHA256, From, On string }
 
 // dueItem is one open time limit in words.
 type dueItem struct{ What, When, Status string }
@@ -225,24 +263,25 @@ func (s *Server) renderPortal(c echo.Context, done, problem string, status int) 
 		return err
 	}
 	p := principal(c)
-	gate := func(la, _ string) error {
-		return s.Ledger.RecordAccess(c.Request().Context(), la, p.Case, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject)
-	}
-	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), p.Case, s.today(), time.Time{}, gate)
+	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), p.Case, s.today(), time.Time{}, s.participantGate(c))
 	if err != nil {
 		return err
 	}
 	v := portalView{frame: s.frame(c, "Your EHC needs assessment"), Case: p.Case, Family: p.Role == auth.Family, Done: done, Error: problem,
 		Kinds: domain.DocumentKinds(inv.Participant), FormKey: auth.RandomToken()[:32]}
-	for _, e := range tl {
-		if e.Event != domain.TypeDocumentUploaded || e.Actor != p.Subject {
+	for _, d := range documentsOf(tl) {
+		if !seesDocument(p, d.Actor, d.Shared) {
 			continue
 		}
-		for _, d := range e.Details {
-			if d.Name == "name" {
-				v.Documents = append(v.Documents, d.Value+" (sent "+longDate(domain.DateOf(e.RecordedAt))+")")
-			}
+		from := "you"
+		if d.Actor != p.Subject {
+			from = "the local authority"
 		}
+		on := d.On
+		if day, err := domain.ParseDate(d.On); err == nil {
+			on = longDate(day)
+		}
+		v.Documents = append(v.Documents, portalDocumentRow{Name: d.Name, SHA256: d.SHA256, From: from, On: on})
 	}
 	if d := view.Person.PersonalDetails; d != nil {
 		v.Child = strings.TrimSpace(d.Forename + " " + d.Surname)

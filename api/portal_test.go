@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -81,10 +83,19 @@ func join(t *testing.T, b *browser, link string) page {
 // upload sends a file through a form of the browser's page.
 func upload(t *testing.T, b *browser, path, csrf, kind, name string, content []byte) page {
 	t.Helper()
+	return uploadWith(t, b, path, url.Values{"csrf": {csrf}, "kind": {kind}}, name, content)
+}
+
+// uploadWith sends a file with the form's other fields.
+func uploadWith(t *testing.T, b *browser, path string, fields url.Values, name string, content []byte) page {
+	t.Helper()
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
-	w.WriteField("csrf", csrf)
-	w.WriteField("kind", kind)
+	for k, vs := range fields {
+		for _, v := range vs {
+			w.WriteField(k, v)
+		}
+	}
 	f, _ := w.CreateFormFile("document", name)
 	f.Write(content)
 	w.Close()
@@ -140,7 +151,7 @@ func TestAProfessionalGivesAdviceThroughTheirInvitation(t *testing.T) {
 		cw.signIn(bareToken(t, "caseworker", homeLA), "/ui/cases/c1")
 		casePage := cw.do("GET", "/ui/cases/c1", nil).body
 		m := regexp.MustCompile(`href="(/ui/cases/c1/documents/[0-9a-f]{64})">EP advice.pdf</a>`).FindStringSubmatch(casePage)
-		if m == nil || !strings.Contains(casePage, "participant:c1/i4") {
+		if m == nil || !strings.Contains(casePage, "<td class=\"govuk-table__cell\">Dr R Lee (educational psychology, invited)</td>") {
 			t.Fatalf("the case page does not list the document:\n%s", casePage)
 		}
 		got := cw.do("GET", m[1], nil)
@@ -245,6 +256,79 @@ func TestAFamilySendsRepresentationsAndNoOtherFamilysLinkOpensTheirCase(t *testi
 		}
 		if p := alex.do("GET", "/portal/cases/c2", nil); p.status != 200 || strings.Contains(p.body, "Sam") {
 			t.Fatalf("their own case answered %d", p.status)
+		}
+	})
+}
+
+func TestTheFamilyReadsWhatTheLASharesAndNobodyReadsAnotherPersonsDocuments(t *testing.T) {
+	h, box := portalHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/decide_to_assess", `{"reason":"from the paper file","on":"2024-04-05"}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/request_advice", `{"on":"2024-07-15","data":{"advice":"educational_psychology"}}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/invite_participant",
+		`{"on":"2024-07-15","data":{"participant":"educational_psychology","name":"Dr R Lee","contact":"r.lee@ep.example","advice":"educational_psychology"}}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/invite_participant", `{"on":"2024-07-15","data":{"participant":"parent","name":"Sam Byrne","contact":"sam@example.org"}}`).want(t, 201)
+	ep, sam := newBrowser(t, h.srv.URL), newBrowser(t, h.srv.URL)
+	join(t, ep, box.linkTo(t, "r.lee@ep.example"))
+	join(t, sam, box.linkTo(t, "sam@example.org"))
+	cw := newBrowser(t, h.srv.URL)
+	cw.signIn(bareToken(t, "caseworker", homeLA), "/ui/cases/c1")
+
+	doc := func(label string) []byte { return append(append([]byte{}, pdf...), "% "+label+"\n"...) }
+	link := func(content []byte) string {
+		sum := sha256.Sum256(content)
+		return "/portal/cases/c1/documents/" + hex.EncodeToString(sum[:])
+	}
+	shared, notes, advice := doc("shared"), doc("notes"), doc("advice")
+	send := func(b *browser, path string, fields url.Values, name string, content []byte) {
+		t.Helper()
+		fields.Set("csrf", formToken(t, b.do("GET", strings.TrimSuffix(path, "/documents"), nil).body))
+		if p := uploadWith(t, b, path, fields, name, content); p.status != 200 {
+			t.Fatalf("sending %s answered %d:\n%s", name, p.status, p.body)
+		}
+	}
+	send(cw, "/ui/cases/c1/documents", url.Values{"kind": {"evidence"}, "shared": {"yes"}}, "Letter to the family.pdf", shared)
+	send(cw, "/ui/cases/c1/documents", url.Values{"kind": {"evidence"}}, "Panel notes.pdf", notes)
+	send(ep, "/portal/cases/c1/documents", url.Values{"kind": {"advice"}}, "EP advice.pdf", advice)
+
+	t.Run("the case page marks the shared document", func(t *testing.T) {
+		if p := cw.do("GET", "/ui/cases/c1", nil); !strings.Contains(p.body, "shared with the family") {
+			t.Fatalf("no mark:\n%s", p.body)
+		}
+	})
+	t.Run("the family sees and downloads the shared document, and nothing else", func(t *testing.T) {
+		home := sam.do("GET", "/portal/cases/c1", nil).body
+		if !strings.Contains(home, "Letter to the family.pdf</a>, sent by the local authority") || strings.Contains(home, "Panel notes") || strings.Contains(home, "EP advice") {
+			t.Fatalf("the family's page lists the wrong documents:\n%s", home)
+		}
+		got := sam.do("GET", link(shared), nil)
+		if got.status != 200 || got.body != string(shared) || !strings.Contains(got.header.Get("Content-Disposition"), "attachment") ||
+			got.header.Get("Content-Security-Policy") != "sandbox" {
+			t.Fatalf("the download answered %d %v", got.status, got.header)
+		}
+		for _, hidden := range [][]byte{notes, advice} {
+			if p := sam.do("GET", link(hidden), nil); p.status != http.StatusNotFound {
+				t.Errorf("an unshared document answered %d", p.status)
+			}
+		}
+	})
+	t.Run("a professional sees what they sent and not what the LA shared with the family", func(t *testing.T) {
+		home := ep.do("GET", "/portal/cases/c1", nil).body
+		if !strings.Contains(home, "EP advice.pdf</a>, sent by you") || strings.Contains(home, "Letter to the family") {
+			t.Fatalf("the professional's page lists the wrong documents:\n%s", home)
+		}
+		if p := ep.do("GET", link(advice), nil); p.status != 200 || p.body != string(advice) {
+			t.Errorf("their own document answered %d", p.status)
+		}
+		for _, hidden := range [][]byte{shared, notes} {
+			if p := ep.do("GET", link(hidden), nil); p.status != http.StatusNotFound {
+				t.Errorf("another's document answered %d", p.status)
+			}
+		}
+	})
+	t.Run("no session downloads nothing", func(t *testing.T) {
+		if p := newBrowser(t, h.srv.URL).do("GET", link(shared), nil); p.status != http.StatusSeeOther {
+			t.Fatalf("answered %d", p.status)
 		}
 	})
 }

@@ -39,6 +39,58 @@ type stepPage struct {
 	Errors []stepError
 	// OnError and ReasonError are the problems of the envelope's fields.
 	OnError, ReasonError string
+	// For is the clock the form was opened from (?for=CLOCK&for_key=KEY
+	// beside the clock on the case page), nil when none.
+	For *clockFor
+}
+
+// clockFor is the clock a step's form was opened for: the clock as it
+// stands and, for an exception, the kinds its rule lets excuse it.
+type clockFor struct {
+	domain.ClockRow
+	Source  string
+	Excuses []string
+	// Query is the form's own query, kept through a post.
+	Query string
+}
+
+// clockForm finds the clock a form's ?for= names among the case's clocks;
+// nil when the form names none or one the case does not have.
+func clockForm(c echo.Context, view app.CaseView) *clockFor {
+	name, key := c.QueryParam("for"), c.QueryParam("for_key")
+	if name == "" {
+		return nil
+	}
+	rb, err := domain.LookupRulebook(view.Rulebook)
+	if err != nil {
+		return nil
+	}
+	for _, row := range view.Clocks {
+		if row.Clock != name || row.Key != key {
+			continue
+		}
+		f := &clockFor{ClockRow: row, Query: "?" + url.Values{"for": {name}, "for_key": {key}}.Encode()}
+		if rule := rb.Clock(name); rule != nil {
+			f.Source = rule.Source
+			f.Excuses = exceptionKinds(rule)
+		}
+		return f
+	}
+	return nil
+}
+
+// exceptionKinds says in words which exceptions a clock's rule lets
+// excuse it: "absence (at least 28 days)".
+func exceptionKinds(rule *domain.ClockRule) []string {
+	var out []string
+	for _, e := range rule.Exceptions {
+		kind := strings.ReplaceAll(e.Kind, "_", " ")
+		if e.MinDays > 0 {
+			kind += " (at least " + strconv.Itoa(e.MinDays) + " days in the period)"
+		}
+		out = append(out, kind)
+	}
+	return out
 }
 
 // formFromSite refuses a form a session sent from anywhere but this site's
@@ -101,7 +153,7 @@ func (s *Server) pageStep(c echo.Context) error {
 		return err
 	}
 	return render(c, "step.html", stepPage{frame: s.frame(c, stepTitle(spec.Name)+": case "+id), Case: id, Command: spec.Name,
-		Summary: spec.Summary, Version: view.Version, Key: "form-" + key.String(), On: s.today().String(), Fields: fields})
+		Summary: spec.Summary, Version: view.Version, Key: "form-" + key.String(), On: s.today().String(), Fields: fields, For: clockForm(c, view)})
 }
 
 // stepTitle is a command's name in words.
@@ -125,13 +177,14 @@ func (s *Server) postStep(c echo.Context) error {
 	}
 	fillFields(fields, form)
 	page := stepPage{frame: s.frame(c, stepTitle(spec.Name)+": case "+id), Case: id, Command: spec.Name, Summary: spec.Summary,
-		Key: form.Get("key"), On: form.Get("on"), Reason: form.Get("reason"), Fields: fields}
+		Key: form.Get("key"), On: formDate(form, "on"), Reason: form.Get("reason"), Fields: fields}
 	// The case first: another LA's case is answered as one that does not
 	// exist, whatever the form holds.
 	before, err := s.Ledger.Case(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
 	if err != nil {
 		return err
 	}
+	page.For = clockForm(c, before)
 	page.Version, err = strconv.ParseInt(form.Get("version"), 10, 64)
 	if err != nil || page.Version < 0 {
 		return domain.FieldErrorf("version", "the form lost the case version it was opened at: open the case and record the step again")
@@ -153,7 +206,7 @@ func (s *Server) postStep(c echo.Context) error {
 func (s *Server) recordStep(c echo.Context, command string, page *stepPage) (app.CommandResult, error) {
 	on, err := domain.ParseDate(strings.TrimSpace(page.On))
 	if err != nil {
-		return app.CommandResult{}, domain.FieldErrorf("on", "must be a date, such as 2026-10-03")
+		return app.CommandResult{}, domain.FieldErrorf("on", realDate)
 	}
 	if len(page.Reason) > maxReason {
 		return app.CommandResult{}, domain.FieldErrorf("reason", "is longer than %d characters", maxReason)
@@ -198,7 +251,7 @@ func placeError(page *stepPage, current app.CaseView, de *domain.Error) {
 		page.Errors = append(page.Errors, stepError{Message: "The case has changed since you opened this form (someone recorded another step): check the case and send the form again."})
 	case de.Field == "on":
 		page.OnError = msg
-		page.Errors = append(page.Errors, stepError{ID: "f-on", Message: "Date: " + msg})
+		page.Errors = append(page.Errors, stepError{ID: "f-on-day", Message: "Date it happened: " + msg})
 	case de.Field == "reason":
 		page.ReasonError = msg
 		page.Errors = append(page.Errors, stepError{ID: "f-reason", Message: "Why it is recorded late: " + msg})
@@ -282,7 +335,8 @@ func (s *Server) postDocument(c echo.Context) error {
 	} else if la == "" {
 		return domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
-	if _, err := s.receiveUpload(c, app.Upload{Case: id, Actor: actor(c), Kind: c.FormValue("kind")}); err != nil {
+	up := app.Upload{Case: id, Actor: actor(c), Kind: c.FormValue("kind"), SharedWithFamily: c.FormValue("shared") == "yes"}
+	if _, err := s.receiveUpload(c, up); err != nil {
 		return err
 	}
 	view, tl, err := s.Ledger.CaseAndTimeline(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
@@ -296,10 +350,16 @@ func (s *Server) postDocument(c echo.Context) error {
 // in the browser's own viewer as if it were one of this site's pages.
 func (s *Server) getDocument(c echo.Context) error {
 	id := c.Param("id")
-	b, doc, err := s.Ledger.Document(c.Request().Context(), id, c.Param("sha256"), s.caseGate(c, id))
+	b, doc, err := s.Ledger.Document(c.Request().Context(), id, c.Param("sha256"), s.caseGate(c, id), nil)
 	if err != nil {
 		return err
 	}
+	return sendDocument(c, b, doc)
+}
+
+// sendDocument answers with a document as a download, sandboxed so that
+// no browser runs what it holds as this site's page.
+func sendDocument(c echo.Context, b []byte, doc domain.DocumentUploaded) error {
 	name := doc.Name.Plain
 	if doc.Name.Erased || name == "" {
 		name = "document"
@@ -389,7 +449,7 @@ func (s *Server) postNewCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p.Key, p.On, p.Reason, p.LA = form.Get("key"), form.Get("on"), form.Get("reason"), form.Get("la")
+	p.Key, p.On, p.Reason, p.LA = form.Get("key"), formDate(form, "on"), form.Get("reason"), form.Get("la")
 	// The case's ID is made from the form's key, so a form sent twice opens
 	// one case.
 	id, res, err := s.openFromForm(c, spec.Name, &p)
@@ -429,7 +489,7 @@ func (s *Server) openFromForm(c echo.Context, command string, p *newCasePage) (s
 	}
 	on, err := domain.ParseDate(strings.TrimSpace(p.On))
 	if err != nil {
-		return "", app.CommandResult{}, domain.FieldErrorf("on", "must be a date, such as 2026-10-03")
+		return "", app.CommandResult{}, domain.FieldErrorf("on", realDate)
 	}
 	data, err := formData(p.Fields)
 	if err != nil {

@@ -51,10 +51,26 @@ func TestACaseworkerRecordsStepsFromTheCasePage(t *testing.T) {
 		t.Fatalf("the case page offers no next step:\n%s", casePage.body)
 	}
 	form := stepForm(t, b, "/ui/cases/c1/steps/decide_to_assess")
-	form.Set("on", "2024-04-05")
+	t.Run("a date that is not a real one is shown again as typed, the summary linking to its day", func(t *testing.T) {
+		bad := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "reason": {"r"},
+			"on-day": {"31"}, "on-month": {"2"}, "on-year": {"2024"}}
+		p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", bad)
+		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-on-day">Date it happened: must be a real date`) ||
+			!strings.Contains(p.body, `name="on-day" type="text" inputmode="numeric" value="31"`) || !strings.Contains(p.body, `name="on-month" type="text" inputmode="numeric" value="02"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		bad.Set("on-month", "February")
+		if p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", bad); p.status != 422 || !strings.Contains(p.body, `value="February"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	form.Set("on-day", "5")
+	form.Set("on-month", "4")
+	form.Set("on-year", "2024")
 	t.Run("a step recorded late without a reason is shown again with the problem beside the reason", func(t *testing.T) {
 		p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", form)
-		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-reason">`) || !strings.Contains(p.body, `id="f-reason-error"`) || !strings.Contains(p.body, `value="2024-04-05"`) {
+		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-reason">`) || !strings.Contains(p.body, `id="f-reason-error"`) ||
+			!strings.Contains(p.body, `name="on-day" type="text" inputmode="numeric" value="5"`) || !strings.Contains(p.body, `autofocus`) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 	})
@@ -138,7 +154,7 @@ func TestTheTimelineReadsAsWordsWithTextOpenedAndNeverSealedBytes(t *testing.T) 
 	b.signIn(bareToken(t, auth.Manager, homeLA), "/ui/cases/c1")
 	page := b.do("GET", "/ui/cases/c1", nil).body
 	for _, want := range []string{"<strong>evidence</strong>: family abroad until September", "<strong>kind</strong>: absence",
-		"<strong>requester</strong>: parent", "(exception_recorded)"} {
+		"<strong>requester</strong>: parent", "(exception_recorded)", "A request for an EHC needs assessment (s36) opens a case, 1 March 2024, recorded by "} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the timeline lacks %q", want)
 		}
@@ -164,7 +180,7 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 		t.Fatal("the timeline offers no correction beside the step")
 	}
 	form := stepForm(t, b, "/ui/cases/c1/corrections/2")
-	if p := b.do("GET", "/ui/cases/c1/corrections/2", nil); !strings.Contains(p.body, `name="on" type="date" value="2024-04-05"`) {
+	if p := b.do("GET", "/ui/cases/c1/corrections/2", nil); !strings.Contains(p.body, `name="on-day" type="text" inputmode="numeric" value="5"`) || !strings.Contains(p.body, `name="on-month" type="text" inputmode="numeric" value="4"`) {
 		t.Fatalf("the form does not show the day recorded:\n%s", p.body)
 	}
 	t.Run("a correction that changes nothing is refused", func(t *testing.T) {
@@ -182,7 +198,7 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 	t.Run("a new date is recorded as a correction and the timeline shows it beside the step", func(t *testing.T) {
 		f := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "on": {"2024-04-03"}, "reason": {"date misread from the letter"}}
 		p := b.do("POST", "/ui/cases/c1/corrections/2", f)
-		if p.status != 200 || !strings.Contains(p.body, "Recorded: Correction of Decide to assess (#2)") || !strings.Contains(p.body, `corrected by <a class="govuk-link" href="#v4">#4</a>`) {
+		if p.status != 200 || !strings.Contains(p.body, "Recorded: Correction of Decide to assess (#2)") || !strings.Contains(p.body, `Corrected by <a class="govuk-link" href="#v4">#4</a>`) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 		tl := h.do("GET", "/v1/cases/c1/timeline", "").want(t, 200).raw
@@ -199,9 +215,32 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 	})
-	t.Run("the request itself is corrected through the API", func(t *testing.T) {
-		if p := b.do("GET", "/ui/cases/c1/corrections/1", nil); p.status != 404 {
-			t.Fatalf("the request's correction form answered %d", p.status)
+	t.Run("the request's personal details are corrected from the case page, sealed like the request's", func(t *testing.T) {
+		if page := b.do("GET", "/ui/cases/c1", nil).body; !strings.Contains(page, `href="/ui/cases/c1/corrections/1"`) || !strings.Contains(page, "2015-05-01") {
+			t.Fatalf("the case page shows no personal details to correct:\n%s", page)
+		}
+		f := stepForm(t, b, "/ui/cases/c1/corrections/1")
+		if p := b.do("GET", "/ui/cases/c1/corrections/1", nil); !strings.Contains(p.body, `name="data.birth_date-year" type="text" inputmode="numeric" value="2015"`) {
+			t.Fatalf("the form does not show the date of birth held:\n%s", p.body)
+		}
+		f.Set("on", "2024-03-01")
+		f.Set("data.requester", "parent")
+		f.Set("data.birth_date", "2015-05-01")
+		f.Set("data.surname", "Quirke")
+		f.Set("reason", "surname left off the request form")
+		if p := b.do("POST", "/ui/cases/c1/corrections/1", f); p.status != 200 || !strings.Contains(p.body, "Recorded: Correction of Receive request (#1)") || !strings.Contains(p.body, "Quirke") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		if v := h.do("GET", "/v1/cases/c1", "").want(t, 200); v.body["person"].(map[string]any)["surname"] != "Quirke" {
+			t.Fatalf("the case's person is %v", v.body["person"])
+		}
+		if tl := h.do("GET", "/v1/cases/c1/timeline", "").want(t, 200).raw; strings.Contains(tl, "Quirke") {
+			t.Fatal("the timeline's stored data holds the surname in the clear")
+		}
+	})
+	t.Run("a correction is not corrected from a form of its own", func(t *testing.T) {
+		if p := b.do("GET", "/ui/cases/c1/corrections/4", nil); p.status != 404 {
+			t.Fatalf("a correction's correction form answered %d", p.status)
 		}
 	})
 }
@@ -247,6 +286,46 @@ func TestACaseworkerOpensACaseFromThePage(t *testing.T) {
 		f.Set("on", "2024-07-15")
 		f.Set("data.requester", "parent")
 		if p := b.do("POST", "/ui/new-case", f); p.status != 422 || !strings.Contains(p.body, `id="f-birth-date-error"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+}
+
+func TestAnExceptionIsRecordedFromBesideTheClockItMayExcuse(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	const link = `/ui/cases/c1/steps/record_exception?for=decide_to_assess&amp;for_key=`
+	if page := b.do("GET", "/ui/cases/c1", nil).body; !strings.Contains(page, `href="`+link+`"`) {
+		t.Fatalf("the case page offers no exception beside the clock:\n%s", page)
+	}
+	path := strings.ReplaceAll(link, "&amp;", "&")
+	form := stepForm(t, b, path)
+	if p := b.do("GET", path, nil); !strings.Contains(p.body, "For the clock decide_to_assess") || !strings.Contains(p.body, "school closure") ||
+		!strings.Contains(p.body, `action="/ui/cases/c1/steps/record_exception?for=decide_to_assess&amp;for_key="`) {
+		t.Fatalf("the form does not say which clock it is for, and what may excuse it:\n%s", p.body)
+	}
+	form.Set("on", "2024-03-20")
+	form.Set("reason", "from the paper file")
+	form.Set("data.kind", "school_closure")
+	form.Set("data.from-day", "20")
+	form.Set("data.from-month", "3")
+	form.Set("data.from-year", "2024")
+	t.Run("a refused exception keeps the clock it is for", func(t *testing.T) {
+		if p := b.do("POST", path, form); p.status != 422 || !strings.Contains(p.body, "For the clock decide_to_assess") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("the exception is recorded", func(t *testing.T) {
+		form.Set("data.to", "2024-03-27")
+		form.Set("data.evidence", "the school was closed for a flood")
+		if p := b.do("POST", path, form); p.status != 200 || !strings.Contains(p.body, "Recorded: Record exception") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("a clock the case does not have is not shown", func(t *testing.T) {
+		if p := b.do("GET", "/ui/cases/c1/steps/record_exception?for=no_such_clock", nil); p.status != 200 || strings.Contains(p.body, "For the clock") {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 	})

@@ -59,6 +59,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// the title in the browser's tab alone.
 	"heading": func(title string) string { return strings.TrimPrefix(title, "Error: ") },
 	"tag":     func(status string) string { return tagColours[status] },
+	// dateInput and reasonInput are the one template each of a date's
+	// three boxes and of a step's reason (forms.go), whichever form holds them.
+	"dateInput":   newDateInput,
+	"reasonInput": func(label, hint, value, errMsg string) reasonInput { return reasonInput{label, hint, value, errMsg} },
 }).ParseFS(templateFiles, "templates/*.html"))
 
 func (s *Server) registerPages(e *echo.Echo) {
@@ -105,6 +109,10 @@ func serveStatic(c echo.Context) error {
 	return c.Blob(http.StatusOK, ctype, b)
 }
 
+// reasonInput is the reason a step is recorded late, or corrected, as the
+// "reason" template shows it.
+type reasonInput struct{ Label, Hint, Value, Error string }
+
 // frame is what every page's layout shows: its title and, for a browser
 // signed in with a session, who is signed in and the sign-out form's
 // anti-forgery token.
@@ -113,6 +121,9 @@ type frame struct {
 	Who   string
 	Role  auth.Role
 	CSRF  string
+	// Path is the page's own path, which the navigation marks as the
+	// current page (aria-current) when it links to it.
+	Path string
 	// portal marks a page under /portal/, shown to people outside the LA
 	// whether or not they are signed in.
 	portal bool
@@ -130,11 +141,14 @@ func (f frame) Participant() bool {
 func (f frame) Worker() bool  { return f.Role == auth.Caseworker || f.Role == auth.Manager }
 func (f frame) Counter() bool { return f.Role == auth.Inspector || f.Role == auth.Manager }
 
+// Current reports whether href is the page's own path.
+func (f frame) Current(href string) bool { return f.Path == href }
+
 // frame is the layout's part of a page for the request's principal.
 func (s *Server) frame(c echo.Context, title string) frame {
 	p := principal(c)
 	csrf, _ := c.Get(csrfKey).(string)
-	return frame{Title: title, Who: p.Subject, Role: p.Role, CSRF: csrf, portal: strings.HasPrefix(c.Request().URL.Path, "/portal/")}
+	return frame{Title: title, Who: p.Subject, Role: p.Role, CSRF: csrf, Path: c.Request().URL.Path, portal: strings.HasPrefix(c.Request().URL.Path, "/portal/")}
 }
 
 func render(c echo.Context, name string, data any) error {
@@ -218,12 +232,21 @@ type casePage struct {
 	// reader may send one.
 	Documents []caseDocument
 	CanUpload bool
+	// Exception is the command recording an exception, when the reader may
+	// send it, and Excusable the clocks whose rule lets an exception
+	// excuse them: the page offers one beside each such clock not yet met.
+	Exception string
+	Excusable map[string]bool
 }
 
 // caseDocument is a document sent for the case, as its page lists it.
 type caseDocument struct {
-	Name, Kind, SHA256, By string
-	On                     string
+	Name, Kind, SHA256 string
+	// Actor is who sent it; By names them for people.
+	Actor, By string
+	On        string
+	// Shared says the LA shared the document with the family.
+	Shared bool
 }
 
 // documentsOf lists the documents a timeline records.
@@ -233,7 +256,7 @@ func documentsOf(tl []app.TimelineEntry) []caseDocument {
 		if e.Event != domain.TypeDocumentUploaded {
 			continue
 		}
-		d := caseDocument{By: e.Actor, On: e.OccurredOn}
+		d := caseDocument{Actor: e.Actor, By: e.By, On: e.OccurredOn}
 		for _, f := range e.Details {
 			switch f.Name {
 			case "name":
@@ -242,6 +265,8 @@ func documentsOf(tl []app.TimelineEntry) []caseDocument {
 				d.Kind = f.Value
 			case "sha256":
 				d.SHA256 = f.Value
+			case "shared with family":
+				d.Shared = true
 			}
 		}
 		out = append(out, d)
@@ -263,6 +288,14 @@ func (s *Server) renderCase(c echo.Context, view app.CaseView, tl []app.Timeline
 	page.CanUpload = role == string(auth.Caseworker) || role == string(auth.Manager)
 	offered := map[string]bool{}
 	if rb, err := domain.LookupRulebook(view.Rulebook); err == nil {
+		if cmd := domain.CommandForEvent(domain.TypeExceptionRecorded); domain.LookupCommand(cmd).MaySend(role) {
+			page.Exception, page.Excusable = cmd, map[string]bool{}
+			for _, row := range view.Clocks {
+				if rule := rb.Clock(row.Clock); rule != nil && len(rule.Exceptions) > 0 {
+					page.Excusable[row.Clock] = true
+				}
+			}
+		}
 		for _, n := range domain.NextSteps(rb, view.Clocks) {
 			spec := domain.LookupCommand(n.Command)
 			if _, ok := stepFields(spec); !ok || !spec.MaySend(role) || offered[n.Command] {

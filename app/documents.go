@@ -28,6 +28,8 @@ type Upload struct {
 	Kind, Advice string
 	Name         string
 	Content      io.Reader
+	// SharedWithFamily shares an LA's document with the family.
+	SharedWithFamily bool
 }
 
 // UploadDocument keeps a document for an open case whose personal details
@@ -48,7 +50,7 @@ func (l *Ledger) UploadDocument(ctx context.Context, u Upload) (domain.DocumentU
 	case lc.c.Erased():
 		return domain.DocumentUploaded{}, domain.Errorf(domain.Conflict, "the personal details of this case have been erased: it takes no documents")
 	}
-	ev := domain.DocumentUploaded{Kind: u.Kind, Advice: u.Advice}
+	ev := domain.DocumentUploaded{Kind: u.Kind, Advice: u.Advice, SharedWithFamily: u.SharedWithFamily}
 	if err := domain.CheckDocumentKind(ev.Kind); err != nil {
 		return domain.DocumentUploaded{}, err
 	}
@@ -76,7 +78,10 @@ func (l *Ledger) UploadDocument(ctx context.Context, u Upload) (domain.DocumentU
 // Document returns a document of a case, by its SHA-256, opened with the
 // case's key; a document the case never recorded is not found, whatever the
 // store holds.
-func (l *Ledger) Document(ctx context.Context, caseID, sha256 string, gate Gate) ([]byte, domain.DocumentUploaded, error) {
+//
+// may, when set, says whether the reader may have a document recorded by
+// the actor given: one they may not is not found, as if never sent.
+func (l *Ledger) Document(ctx context.Context, caseID, sha256 string, gate Gate, may func(actor string, d *domain.DocumentUploaded) bool) ([]byte, domain.DocumentUploaded, error) {
 	if l.Documents == nil {
 		return nil, domain.DocumentUploaded{}, domain.Errorf(domain.NotFound, "there is no such document")
 	}
@@ -84,9 +89,9 @@ func (l *Ledger) Document(ctx context.Context, caseID, sha256 string, gate Gate)
 	if err != nil {
 		return nil, domain.DocumentUploaded{}, err
 	}
-	for _, step := range lc.history {
+	for i, step := range lc.history {
 		d, ok := step.Event.(*domain.DocumentUploaded)
-		if !ok || d.SHA256 != sha256 {
+		if !ok || d.SHA256 != sha256 || (may != nil && !may(lc.events[i].Actor, d)) {
 			continue
 		}
 		shown := *d

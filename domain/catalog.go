@@ -346,7 +346,7 @@ func eventTable() []EventSpec {
 		{Type: TypeParticipantInvited, NoClock: true, New: func() Event { return &ParticipantInvited{} }},
 		{Type: TypeInvitationRevoked, NoClock: true, New: func() Event { return &InvitationRevoked{} }},
 		{Type: TypeInvitationAccepted, System: true, New: func() Event { return &InvitationAccepted{} }},
-		{Type: TypeDocumentUploaded, System: true, New: func() Event { return &DocumentUploaded{} }},
+		{Type: TypeDocumentUploaded, System: true, Older: []int{1}, New: func() Event { return &DocumentUploaded{} }},
 		{Type: TypeRulebookRevised, System: true, New: func() Event { return &RulebookRevised{} }},
 	}
 }

@@ -119,7 +119,8 @@ func (InvitationRevoked) Attr(string) string { return "" }
 
 // DocumentUploaded records a document sent for the case: its kind, its
 // file name (sealed), its type and size, and the SHA-256 of its content,
-// by which the document store finds it and proves it unaltered.
+// by which the document store finds it and proves it unaltered. Schema 2
+// added SharedWithFamily; a schema 1 document is shared with no one.
 type DocumentUploaded struct {
 	Kind      string `json:"kind" enum:"advice,views,representations,evidence,other"`
 	Name      Text   `json:"name"`
@@ -129,13 +130,17 @@ type DocumentUploaded struct {
 	// Advice is the advice a professional's document gives, when it is
 	// advice.
 	Advice string `json:"advice,omitempty"`
+	// SharedWithFamily says the LA sent the document to the family, who
+	// then see it in the portal beside their own; a professional sees
+	// only what they sent.
+	SharedWithFamily bool `json:"shared_with_family,omitempty"`
 }
 
 // EventType implements Event.
 func (DocumentUploaded) EventType() string { return TypeDocumentUploaded }
 
 // SchemaVersion implements Event.
-func (DocumentUploaded) SchemaVersion() int { return 1 }
+func (DocumentUploaded) SchemaVersion() int { return 2 }
 
 // Attr implements Event: kind.
 func (e DocumentUploaded) Attr(n string) string {

@@ -74,12 +74,32 @@ const focusables = `(() => {
 // overflowing names what sticks out past the viewport's right edge.
 const overflowing = `(() => {
   const out = [];
+  const edge = document.documentElement.clientWidth + 0.5;
+  // A table's scroll region clips what is inside it, except what is
+  // positioned against something outside it.
+  const inScroll = (n) => {
+    const region = n.parentElement && n.parentElement.closest(".ehc-table-scroll");
+    if (!region || n.nodeType !== Node.ELEMENT_NODE) return !!region;
+    const pos = getComputedStyle(n).position;
+    return (pos !== "absolute" && pos !== "fixed") || (n.offsetParent !== null && region.contains(n.offsetParent));
+  };
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && el.className.baseVal === undefined ? "." + el.className.trim().split(/\s+/).join(".") : "");
   for (const el of document.querySelectorAll("body *")) {
     const r = el.getBoundingClientRect();
-    if (r.right > document.documentElement.clientWidth + 0.5 && !el.closest(".ehc-table-scroll")) {
-      out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && el.className.baseVal === undefined ? "." + el.className.trim().split(/\s+/).join(".") : "") + " right " + Math.round(r.right));
+    if (r.right > edge && !inScroll(el)) {
+      out.push(name(el) + " right " + Math.round(r.right));
     }
-    if (out.length >= 8) break;
+    if (out.length >= 8) return out;
+  }
+  // Text that does not wrap overflows its element without widening it.
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n && out.length < 8; n = walk.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    const r = range.getBoundingClientRect();
+    if (r.right > edge && !inScroll(n) && !n.parentElement.closest(".govuk-visually-hidden")) {
+      out.push("text " + JSON.stringify(n.textContent.trim().slice(0, 40)) + " in " + name(n.parentElement) + " right " + Math.round(r.right));
+    }
   }
   return out;
 })()`
@@ -138,30 +158,14 @@ func (b *a11yBrowser) check(name, shot string) {
 			t.Errorf("%d presses of Tab reached %d of the %d links and controls; not:\n  %s", presses, len(got), len(w.Want), strings.Join(missed, "\n  "))
 		}
 
-		// axe-core, at 1280 pixels wide.
+		// axe-core, at 1280 pixels wide and again at 320 (what a phone, or
+		// a page zoomed to 400 %, shows: WCAG 1.4.10).
 		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](b.axe)); err != nil {
 			t.Fatalf("loading axe-core: %v", err)
 		}
-		type axeResult struct {
-			Violations []violation `json:"violations"`
-			Passed     int         `json:"passed"`
-		}
-		found, err := chromedp.Run(ctx, chromedp.Evaluate[axeResult](`axe.run(document, {runOnly: {type: "tag", values: `+wcagTags+`}, resultTypes: ["violations"]}).then(r => ({
-  passed: r.passes.length,
-  violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({target: n.target.map(String).join(" "), summary: n.failureSummary}))}))}))`,
-			chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("running axe-core: %v", err)
-		}
-		t.Logf("Tab reached %d of %d links and controls in %d presses; axe-core: %d rules passed, %d broken",
-			len(w.Want)-len(missed), len(w.Want), presses, found.Passed, len(found.Violations))
-		for _, v := range found.Violations {
-			var where []string
-			for _, n := range v.Nodes {
-				where = append(where, n.Target+": "+strings.ReplaceAll(n.Summary, "\n", " "))
-			}
-			t.Errorf("axe-core: %s (%s): %s\n  %s", v.ID, v.Impact, v.Help, strings.Join(where, "\n  "))
-		}
+		passed := b.axeCheck(t, "1280 pixels wide")
+		t.Logf("Tab reached %d of %d links and controls in %d presses; axe-core: %d rules passed",
+			len(w.Want)-len(missed), len(w.Want), presses, passed)
 
 		if b.shots != "" && shot != "" {
 			b.screenshot(t, shot)
@@ -176,13 +180,43 @@ func (b *a11yBrowser) check(name, shot string) {
 			t.Fatal(err)
 		}
 		if width > 320 {
-			culprits, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowing))
+			culprits, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowing))
+			if err != nil {
+				culprits = []string{err.Error()}
+			}
 			t.Errorf("at 320 pixels wide the page is %d wide: %s", width, strings.Join(culprits, ", "))
 		}
+		b.axeCheck(t, "320 pixels wide")
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// axeCheck runs axe-core (loaded in the page) over the page as it is
+// shown now, reports each violation as an error, and returns the number of
+// rules passed.
+func (b *a11yBrowser) axeCheck(t *testing.T, shown string) int {
+	t.Helper()
+	type axeResult struct {
+		Violations []violation `json:"violations"`
+		Passed     int         `json:"passed"`
+	}
+	found, err := chromedp.Run(b.ctx, chromedp.Evaluate[axeResult](`axe.run(document, {runOnly: {type: "tag", values: `+wcagTags+`}, resultTypes: ["violations"]}).then(r => ({
+  passed: r.passes.length,
+  violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({target: n.target.map(String).join(" "), summary: n.failureSummary}))}))}))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("running axe-core: %v", err)
+	}
+	for _, v := range found.Violations {
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, n.Target+": "+strings.ReplaceAll(n.Summary, "\n", " "))
+		}
+		t.Errorf("axe-core, %s: %s (%s): %s\n  %s", shown, v.ID, v.Impact, v.Help, strings.Join(where, "\n  "))
+	}
+	return found.Passed
 }
 
 // screenshot saves the viewport, 1280 pixels wide, as a small PNG: its
@@ -276,7 +310,6 @@ func TestEveryPageIsAccessible(t *testing.T) {
 	}
 	today := londonToday(t)
 	now, _ := time.Parse("2006-01-02", today)
-	yesterday := now.AddDate(0, 0, -1).Format("2006-01-02")
 	s.must(201, "POST", "/v1/cases", `{"id":"a11y","la":"`+s.la+`","on":"2026-09-01","reason":"from the paper file","data":{"requester":"parent","birth_date":"2015-05-01","forename":"Ada","surname":"Byrne"}}`)
 	s.must(201, "POST", "/v1/cases/a11y/commands/decide_to_assess", `{"on":"2026-10-05","reason":"from the paper file"}`)
 	s.must(201, "POST", "/v1/cases/a11y/commands/request_advice", `{"on":"2026-10-06","reason":"from the paper file","data":{"advice":"educational_psychology"}}`)
@@ -294,7 +327,7 @@ func TestEveryPageIsAccessible(t *testing.T) {
 	}
 	drive(t, ctx, "sending a step's form empty, late, without a reason",
 		chromedp.Navigate(s.base+"/ui/cases/a11y/steps/request_advice"),
-		chromedp.SetValue(chromedp.CSS(`#f-on`), yesterday),
+		typeDate("on", now.AddDate(0, 0, -1)),
 		chromedp.Click(chromedp.CSS(`form[action="/ui/cases/a11y/steps/request_advice"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.govuk-error-summary`)))
 	b.check("a step's form shown again with its errors", "step-errors")
@@ -307,6 +340,7 @@ func TestEveryPageIsAccessible(t *testing.T) {
 	visit("/ui/cases/a11y/corrections/2", "the form correcting a step", "")
 	visit("/ui/cases/no-such-case", "a page saying what went wrong", "")
 	visit("/ui/stats", "the statistics, as a manager", "stats")
+	visit("/ui/stats?la="+s.la+"&whatif=green-paper-2022", "the statistics with a what-if, as a manager", "stats-whatif")
 	signInChrome(t, ctx, s.base, tokenFor(t, auth.Inspector, s.la), "/ui/stats")
 	b.check("the statistics, as an inspector", "")
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,9 +85,23 @@ func signInChrome(t *testing.T, ctx context.Context, base, token, next string) {
 func fill(values map[string]string) chromedp.Action[chromedp.Void] {
 	var steps []chromedp.Action[chromedp.Void]
 	for name, v := range values {
+		if d, err := time.Parse("2006-01-02", v); err == nil {
+			// A date is typed into its three boxes, as a person does.
+			steps = append(steps, typeDate(name, d))
+			continue
+		}
 		steps = append(steps, chromedp.SetValue(chromedp.CSS(`[name="`+name+`"]`), v))
 	}
 	return chromedp.Steps(steps...)
+}
+
+// typeDate types a date into the day, month and year boxes of the date
+// named name.
+func typeDate(name string, d time.Time) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(chromedp.CSS(`[name="`+name+`-day"]`), strconv.Itoa(d.Day())),
+		chromedp.SetValue(chromedp.CSS(`[name="`+name+`-month"]`), strconv.Itoa(int(d.Month()))),
+		chromedp.SetValue(chromedp.CSS(`[name="`+name+`-year"]`), strconv.Itoa(d.Year())))
 }
 
 // record opens a step's form on the case page, fills it and sends it,
