@@ -302,10 +302,10 @@ func (s *Server) renderPortal(c echo.Context, done, problem string, status int) 
 		}
 		v.Due = append(v.Due, item)
 		switch {
-		case !v.Family && row.Key == inv.Advice && stoppedBy(rule, domain.TypeAdviceReceived):
+		case !v.Family && row.Key == inv.Advice && rule.StoppedBy(domain.TypeAdviceReceived):
 			v.Asked = append(v.Asked, askedItem{What: "Your " + strings.ReplaceAll(inv.Advice, "_", " ") + " advice for the assessment", By: longDate(row.Due),
 				Command: domain.CommandForEvent(domain.TypeAdviceReceived), Button: "I have sent my advice"})
-		case v.Family && stoppedBy(rule, domain.TypeRepresentationsReceived):
+		case v.Family && rule.StoppedBy(domain.TypeRepresentationsReceived):
 			v.Asked = append(v.Asked, askedItem{What: "Your views on the draft plan (you may also ask for a meeting, and name the school you want)", By: longDate(row.Due),
 				Command: domain.CommandForEvent(domain.TypeRepresentationsReceived), Button: "I have sent my views on the draft"})
 		case v.Family && rule.Role == domain.RoleAppealWindow:
@@ -338,16 +338,6 @@ func (s *Server) portalStep(c echo.Context) error {
 		return err
 	}
 	return s.renderPortal(c, "Thank you: this is recorded, and your caseworker can see it.", "", http.StatusOK)
-}
-
-// stoppedBy reports whether events of a type stop a clock of the rule.
-func stoppedBy(rule *domain.ClockRule, eventType string) bool {
-	for _, t := range rule.Stops {
-		if t.Event == eventType {
-			return true
-		}
-	}
-	return false
 }
 
 // portalKeyPattern is what a portal form's idempotency key looks like.

@@ -179,7 +179,10 @@ func (s *Server) postStep(c echo.Context) error {
 	page := stepPage{frame: s.frame(c, stepTitle(spec.Name)+": case "+id), Case: id, Command: spec.Name, Summary: spec.Summary,
 		Key: form.Get("key"), On: formDate(form, "on"), Reason: form.Get("reason"), Fields: fields}
 	// The case first: another LA's case is answered as one that does not
-	// exist, whatever the form holds.
+	// exist, whatever the form holds. The case is read three times (here,
+	// by Execute, and after it for the page): one case's stream is tens of
+	// events, and the view before is also what the clocks after are
+	// compared with, to say which the step started or stopped.
 	before, err := s.Ledger.Case(c.Request().Context(), id, s.today(), time.Time{}, s.caseGate(c, id))
 	if err != nil {
 		return err

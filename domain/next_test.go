@@ -41,3 +41,20 @@ func TestTheNextStepsAreThoseThatStopTheOpenClocks(t *testing.T) {
 		}
 	}
 }
+
+func TestAClockRuleIsStoppedByWhatItWaitsForOnly(t *testing.T) {
+	rb, err := domain.LookupRulebook(domain.DefaultRulebook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advice := rb.Clock("advice")
+	if advice == nil {
+		t.Fatal("the default rulebook has no advice clock")
+	}
+	if !advice.StoppedBy(domain.TypeAdviceReceived) {
+		t.Error("advice received does not stop the advice clock")
+	}
+	if advice.StoppedBy(domain.TypeAdviceRequested) {
+		t.Error("advice requested, which starts the clock, stops it")
+	}
+}

@@ -610,13 +610,22 @@ func (rb *Rulebook) rulesFor(eventType string) *eventRules {
 	return &eventRules{}
 }
 
-// closes reports whether events of type typ may stop, end or extend clocks
-// of this rule.
-func (r *ClockRule) closes(typ string) bool {
+// StoppedBy reports whether events of type typ stop (meet) clocks of this
+// rule: the step that does what the clock waits for.
+func (r *ClockRule) StoppedBy(typ string) bool {
 	for _, t := range r.Stops {
 		if t.Event == typ {
 			return true
 		}
+	}
+	return false
+}
+
+// closes reports whether events of type typ may stop, end or extend clocks
+// of this rule.
+func (r *ClockRule) closes(typ string) bool {
+	if r.StoppedBy(typ) {
+		return true
 	}
 	for _, t := range r.Ends {
 		if t.Event == typ {
