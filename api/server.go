@@ -344,16 +344,34 @@ func (s *Server) sendLACommand(c echo.Context) error {
 	return c.JSON(http.StatusCreated, map[string]string{"la": la, "command": c.Param("command")})
 }
 
-func (s *Server) asOf(c echo.Context) (domain.Date, error) {
-	q := c.QueryParam("as_of")
+// queryDate is the date a query gives as name: whole (2026-10-03), or in
+// a page's three boxes (name-day, name-month, name-year).
+func queryDate(c echo.Context, name string) string { return formDate(c.QueryParams(), name) }
+
+// parseQueryDate reads the date a query gives as name; given says whether
+// it gives one. A date that is not one is refused in the words of the
+// form it came in.
+func parseQueryDate(c echo.Context, name string) (d domain.Date, given bool, err error) {
+	q := queryDate(c, name)
 	if q == "" {
-		return s.today(), nil
+		return 0, false, nil
 	}
-	d, err := domain.ParseDate(q)
-	if err != nil {
-		return 0, domain.FieldErrorf("as_of", "%s", err.Error())
+	if d, err = domain.ParseDate(q); err != nil {
+		if c.QueryParam(name) == "" {
+			return 0, true, domain.FieldErrorf(name, realDate)
+		}
+		return 0, true, domain.FieldErrorf(name, "%s", err.Error())
 	}
-	return d, nil
+	return d, true, nil
+}
+
+// asOf is the day ?as_of asks for, today by default.
+func (s *Server) asOf(c echo.Context) (domain.Date, error) {
+	d, given, err := parseQueryDate(c, "as_of")
+	if !given {
+		return s.today(), err
+	}
+	return d, err
 }
 
 // caseView folds the case named in the path as it stood on ?as_of (as far
@@ -370,7 +388,7 @@ func (s *Server) caseView(c echo.Context) (app.CaseView, error) {
 // viewTime reads ?as_of and ?known_at, which only auditors and managers may
 // give.
 func (s *Server) viewTime(c echo.Context) (domain.Date, time.Time, error) {
-	if c.QueryParam("as_of") != "" || c.QueryParam("known_at") != "" {
+	if queryDate(c, "as_of") != "" || c.QueryParam("known_at") != "" {
 		if r := principal(c).Role; r != auth.Auditor && r != auth.Manager {
 			return 0, time.Time{}, domain.Errorf(domain.Forbidden, "a %s sees cases as they stand today; views of the past are for auditors and managers", r)
 		}
@@ -384,7 +402,7 @@ func (s *Server) viewTime(c echo.Context) (domain.Date, time.Time, error) {
 		if knownAt, err = time.Parse(time.RFC3339Nano, q); err != nil {
 			return 0, time.Time{}, domain.FieldErrorf("known_at", "must be an RFC 3339 instant such as 2024-05-01T12:00:00Z")
 		}
-		if c.QueryParam("as_of") == "" {
+		if queryDate(c, "as_of") == "" {
 			asOf = domain.DateOf(knownAt)
 		}
 	}

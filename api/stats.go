@@ -27,11 +27,11 @@ func readPeriod(c echo.Context, def projections.Period) (projections.Period, err
 		name string
 		dst  *domain.Date
 	}{{"from", &p.From}, {"to", &p.To}} {
-		if v := c.QueryParam(q.name); v != "" {
-			d, err := domain.ParseDate(v)
-			if err != nil {
-				return p, domain.FieldErrorf(q.name, "%s", err.Error())
-			}
+		d, given, err := parseQueryDate(c, q.name)
+		if err != nil {
+			return p, err
+		}
+		if given {
 			*q.dst = d
 		}
 	}

@@ -330,3 +330,39 @@ func TestAnExceptionIsRecordedFromBesideTheClockItMayExcuse(t *testing.T) {
 		}
 	})
 }
+
+func TestTheDateFiltersTakeTheDayMonthAndYearBoxes(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	manager := newBrowser(t, h.srv.URL)
+	manager.signIn(bareToken(t, auth.Manager, homeLA), "/ui/cases/c1")
+	t.Run("a manager sees the case as it stood on the day the boxes give", func(t *testing.T) {
+		p := manager.do("GET", "/ui/cases/c1?as_of-day=2&as_of-month=3&as_of-year=2024", nil)
+		if p.status != 200 || !strings.Contains(p.body, `<dd class="govuk-summary-list__value">2024-03-02</dd>`) ||
+			!strings.Contains(p.body, `name="as_of-day" type="text" inputmode="numeric" value="2"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("boxes that hold no real date are refused, naming the filter", func(t *testing.T) {
+		if p := manager.do("GET", "/ui/worklist?as_of-day=31&as_of-month=2&as_of-year=2024", nil); p.status != 422 || !strings.Contains(p.body, "as_of: must be a real date") {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("the statistics' period is read from its boxes", func(t *testing.T) {
+		p := manager.do("GET", "/ui/stats?la="+homeLA+"&from-day=1&from-month=1&from-year=2024&to-day=31&to-month=12&to-year=2024", nil)
+		if p.status != 200 || !strings.Contains(p.body, `name="from-year" type="text" inputmode="numeric" value="2024"`) ||
+			!strings.Contains(p.body, `name="to-day" type="text" inputmode="numeric" value="31"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+	})
+	caseworker := newBrowser(t, h.srv.URL)
+	caseworker.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	t.Run("a caseworker, who sees cases as they stand, is offered no earlier date and may not ask for one", func(t *testing.T) {
+		if p := caseworker.do("GET", "/ui/cases/c1", nil); p.status != 200 || strings.Contains(p.body, `name="as_of-day"`) {
+			t.Fatalf("answered %d:\n%s", p.status, p.body)
+		}
+		if p := caseworker.do("GET", "/ui/cases/c1?as_of-day=2&as_of-month=3&as_of-year=2024", nil); p.status != http.StatusForbidden {
+			t.Fatalf("answered %d", p.status)
+		}
+	})
+}

@@ -141,6 +141,10 @@ func (f frame) Participant() bool {
 func (f frame) Worker() bool  { return f.Role == auth.Caseworker || f.Role == auth.Manager }
 func (f frame) Counter() bool { return f.Role == auth.Inspector || f.Role == auth.Manager }
 
+// LooksBack says whether the reader may see a case as it stood on an
+// earlier date (viewTime's rule), so the case page offers the choice.
+func (f frame) LooksBack() bool { return f.Role == auth.Auditor || f.Role == auth.Manager }
+
 // Current reports whether href is the page's own path.
 func (f frame) Current(href string) bool { return f.Path == href }
 

@@ -337,8 +337,19 @@ func TestEveryPageIsAccessible(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/ui/cases/a11y/steps/request_advice"] button[type="submit"]`)),
 		showing("Recorded: Request advice"))
 	b.check("the case page saying what a step did", "case-recorded")
-	visit("/ui/cases/a11y/corrections/2", "the form correcting a step", "")
-	visit("/ui/cases/no-such-case", "a page saying what went wrong", "")
+	letter := filepath.Join(t.TempDir(), "Letter to the family.pdf")
+	if err := os.WriteFile(letter, []byte("%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	drive(t, ctx, "sharing a document with the family, ticking its box with the keyboard",
+		chromedp.SetUploadFiles(chromedp.CSS(`#doc-file`), []string{letter}),
+		chromedp.Focus(chromedp.CSS(`#doc-shared`)),
+		chromedp.KeyEvent(" "),
+		chromedp.Click(chromedp.CSS(`form[action="/ui/cases/a11y/documents"] button[type="submit"]`)),
+		showing("shared with the family"))
+	visit("/ui/cases/a11y/corrections/2", "the form correcting a step", "correction")
+	visit("/ui/cases/a11y/steps/record_exception?for=advice&for_key=educational_psychology", "the form of an exception beside its clock", "exception")
+	visit("/ui/cases/no-such-case", "a page saying what went wrong", "error")
 	visit("/ui/stats", "the statistics, as a manager", "stats")
 	visit("/ui/stats?la="+s.la+"&whatif=green-paper-2022", "the statistics with a what-if, as a manager", "stats-whatif")
 	signInChrome(t, ctx, s.base, tokenFor(t, auth.Inspector, s.la), "/ui/stats")
@@ -350,7 +361,7 @@ func TestEveryPageIsAccessible(t *testing.T) {
 		`{"on":"`+today+`","data":{"participant":"educational_psychology","name":"Dr R Lee","contact":"r.lee@ep.example","advice":"educational_psychology"}}`)
 	family := linkInLog(t, s, "sam@example.org")
 	visit(family, "the portal's invitation page", "portal-join")
-	drive(t, ctx, "joining as the family", chromedp.Click(chromedp.CSS(`form[action="`+family+`"] button[type="submit"]`)), showing("What you are asked for"))
+	drive(t, ctx, "joining as the family", chromedp.Click(chromedp.CSS(`form[action="`+family+`"] button[type="submit"]`)), showing("Letter to the family.pdf"))
 	b.check("the portal's case page, for the family", "portal-family")
 	professional := linkInLog(t, s, "r.lee@ep.example")
 	drive(t, ctx, "joining as the professional", chromedp.Navigate(s.base+professional),
