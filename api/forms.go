@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,14 +218,23 @@ func formDate(form url.Values, name string) string {
 	if day == "" && month == "" && year == "" {
 		return strings.TrimSpace(form.Get(name))
 	}
-	d, errD := strconv.Atoi(day)
-	m, errM := strconv.Atoi(month)
-	y, errY := strconv.Atoi(year)
-	if errD == nil && errM == nil && errY == nil && len(year) == 4 && d >= 0 && m >= 0 {
-		return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
+	if dayOrMonth.MatchString(day) && dayOrMonth.MatchString(month) && fourDigits.MatchString(year) {
+		d, _ := strconv.Atoi(day)
+		m, _ := strconv.Atoi(month)
+		return fmt.Sprintf("%s-%02d-%02d", year, m, d)
 	}
-	return year + "-" + month + "-" + day
+	// Not a date: kept as typed, less any dash, which would move a box's
+	// value into another when the form is shown again.
+	strip := func(s string) string { return strings.ReplaceAll(s, "-", "") }
+	return strip(year) + "-" + strip(month) + "-" + strip(day)
 }
+
+// dayOrMonth and fourDigits are what a date's boxes hold: digits only, so
+// that a sign or a space never passes for a number.
+var (
+	dayOrMonth = regexp.MustCompile(`^[0-9]{1,2}$`)
+	fourDigits = regexp.MustCompile(`^[0-9]{4}$`)
+)
 
 // realDate is the message for boxes that hold no real date.
 const realDate = "must be a real date: day, month and year, such as 3 10 2026"

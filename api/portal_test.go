@@ -331,6 +331,33 @@ func TestTheFamilyReadsWhatTheLASharesAndNobodyReadsAnotherPersonsDocuments(t *t
 			t.Fatalf("answered %d", p.status)
 		}
 	})
+	t.Run("a withdrawn invitation downloads nothing, not even its holder's own", func(t *testing.T) {
+		h.do("POST", "/v1/cases/c1/commands/revoke_invitation", `{"on":"2024-07-15","data":{"invitation":"i4"}}`).want(t, 201)
+		if p := ep.do("GET", link(advice), nil); p.status != http.StatusUnauthorized || p.body == string(advice) {
+			t.Fatalf("answered %d", p.status)
+		}
+	})
+}
+
+func TestAFamilyAsksForMediationAfterARefusal(t *testing.T) {
+	h, box := portalHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/refuse_assessment", `{"on":"2024-07-01","reason":"from the paper file"}`).want(t, 201)
+	h.do("POST", "/v1/cases/c1/commands/invite_participant", `{"on":"2024-07-15","data":{"participant":"parent","name":"Sam Byrne","contact":"sam@example.org"}}`).want(t, 201)
+	sam := newBrowser(t, h.srv.URL)
+	join(t, sam, box.linkTo(t, "sam@example.org"))
+	home := sam.do("GET", "/portal/cases/c1", nil)
+	if home.status != 200 || !strings.Contains(home.body, "ask for mediation before you appeal") {
+		t.Fatalf("the family's page answered %d:\n%s", home.status, home.body)
+	}
+	p := sam.do("POST", "/portal/cases/c1/steps/contact_mediation_adviser", url.Values{"csrf": {formToken(t, home.body)}, "key": {"k0123456789abcdef"}})
+	if p.status != 200 || !strings.Contains(p.body, "this is recorded") {
+		t.Fatalf("answered %d:\n%s", p.status, p.body)
+	}
+	tl := h.do("GET", "/v1/cases/c1/timeline", "").want(t, 200).raw
+	if !strings.Contains(tl, `"event":"mediation_adviser_contacted"`) || !strings.Contains(tl, `"actor":"participant:c1/i3"`) {
+		t.Fatalf("the request for mediation is not the parent's:\n%s", tl)
+	}
 }
 
 func TestAnErasedCasesDocumentsCannotBeRead(t *testing.T) {

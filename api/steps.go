@@ -257,7 +257,7 @@ func placeError(page *stepPage, current app.CaseView, de *domain.Error) {
 		page.Errors = append(page.Errors, stepError{ID: "f-on-day", Message: "Date it happened: " + msg})
 	case de.Field == "reason":
 		page.ReasonError = msg
-		page.Errors = append(page.Errors, stepError{ID: "f-reason", Message: "Why it is recorded late: " + msg})
+		page.Errors = append(page.Errors, stepError{ID: "f-step-reason", Message: "Why it is recorded late: " + msg})
 	default:
 		placed := false
 		for i := range page.Fields {

@@ -69,7 +69,7 @@ func TestACaseworkerRecordsStepsFromTheCasePage(t *testing.T) {
 	form.Set("on-year", "2024")
 	t.Run("a step recorded late without a reason is shown again with the problem beside the reason", func(t *testing.T) {
 		p := b.do("POST", "/ui/cases/c1/steps/decide_to_assess", form)
-		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-reason">`) || !strings.Contains(p.body, `id="f-reason-error"`) ||
+		if p.status != 422 || !strings.Contains(p.body, `<a href="#f-step-reason">`) || !strings.Contains(p.body, `id="f-step-reason-error"`) ||
 			!strings.Contains(p.body, `name="on-day" type="text" inputmode="numeric" value="5"`) || !strings.Contains(p.body, `autofocus`) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
@@ -191,7 +191,7 @@ func TestAStepIsCorrectedBesideWhatItCorrects(t *testing.T) {
 	})
 	t.Run("a correction without a reason is shown again with the problem beside the reason", func(t *testing.T) {
 		f := url.Values{"csrf": form["csrf"], "version": form["version"], "key": form["key"], "on": {"2024-04-03"}}
-		if p := b.do("POST", "/ui/cases/c1/corrections/2", f); p.status != 422 || !strings.Contains(p.body, `id="f-reason-error"`) {
+		if p := b.do("POST", "/ui/cases/c1/corrections/2", f); p.status != 422 || !strings.Contains(p.body, `id="f-step-reason-error"`) {
 			t.Fatalf("answered %d:\n%s", p.status, p.body)
 		}
 	})

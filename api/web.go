@@ -238,7 +238,9 @@ type casePage struct {
 	CanUpload bool
 	// Exception is the command recording an exception, when the reader may
 	// send it, and Excusable the clocks whose rule lets an exception
-	// excuse them: the page offers one beside each such clock not yet met.
+	// excuse them: the page offers one beside each such clock running,
+	// overdue or stopped late (an exception may excuse lateness found
+	// after the event), not beside one met in time or ended.
 	Exception string
 	Excusable map[string]bool
 }

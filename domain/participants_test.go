@@ -94,3 +94,20 @@ func TestAParticipantTakesOnlyTheirOwnSteps(t *testing.T) {
 		t.Fatalf("a parent's representations: %v", err)
 	}
 }
+
+func TestADocumentRecordedBeforeSharingReadsAsNotShared(t *testing.T) {
+	// A document_uploaded event as schema 1 stored it, before
+	// shared_with_family existed.
+	payload := `{"kind":"evidence","name":{"sealed":"eA=="},"media_type":"application/pdf","size":48,"sha256":"` + strings.Repeat("ab", 32) + `"}`
+	ev, err := DecodeEvent(TypeDocumentUploaded, 1, []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := ev.(*DocumentUploaded)
+	if !ok || d.SharedWithFamily || d.SHA256 != strings.Repeat("ab", 32) || d.Kind != "evidence" {
+		t.Fatalf("decoded %#v", ev)
+	}
+	if _, err := DecodeEvent(TypeDocumentUploaded, 3, []byte(payload)); err == nil {
+		t.Fatal("a schema this build does not know was decoded")
+	}
+}

@@ -148,7 +148,7 @@ func TestACaseworkerRecordsARequestThroughToAFinalPlanInTheBrowser(t *testing.T)
 			chromedp.Navigate(s.base+"/ui/cases/"+id+"/steps/hold_review_meeting"),
 			fill(map[string]string{"on": "2026-10-01"}),
 			chromedp.Click(chromedp.CSS(`form[action="/ui/cases/`+id+`/steps/hold_review_meeting"] button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#f-reason-error`)))
+			chromedp.WaitVisible(chromedp.CSS(`#f-step-reason-error`)))
 	})
 }
 
