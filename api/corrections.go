@@ -219,7 +219,8 @@ func personalValues(p app.Person) map[string]string {
 	if d == nil || p.Erased {
 		return nil
 	}
-	out := map[string]string{"forename": d.Forename, "surname": d.Surname, "address": d.Address, "postcode": d.Postcode}
+	out := map[string]string{"forename": d.Forename, "surname": d.Surname, "address": d.Address, "postcode": d.Postcode,
+		"sex": d.Sex, "ethnicity": d.Ethnicity, "upn": d.UPN, "uln": d.ULN, "upn unknown": d.UPNUnknown}
 	if !d.BirthDate.IsZero() {
 		out["birth date"] = d.BirthDate.String()
 	}

@@ -366,3 +366,35 @@ func TestTheDateFiltersTakeTheDayMonthAndYearBoxes(t *testing.T) {
 		}
 	})
 }
+
+func TestTheReturnsPersonItemsAreRecordedShownAndCorrected(t *testing.T) {
+	h := newHarness(t)
+	bad := strings.Replace(openBody, `"birth_date":"2015-05-01"`, `"birth_date":"2015-05-01","upn":"A801200005001"`, 1)
+	if r := h.do("POST", "/v1/cases", bad).want(t, 422); r.body["field"] != "data.upn" {
+		t.Fatalf("a wrong check letter: %v", r.body)
+	}
+	good := strings.Replace(openBody, `"birth_date":"2015-05-01"`, `"birth_date":"2015-05-01","sex":"F","ethnicity":"WBRI","upn":"B801200005001"`, 1)
+	h.do("POST", "/v1/cases", good).want(t, 201)
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	if p := b.do("GET", "/ui/cases/c1", nil); !strings.Contains(p.body, "UPN B801200005001") || !strings.Contains(p.body, ">WBRI<") {
+		t.Fatalf("the case page does not show the items:\n%s", p.body)
+	}
+	form := stepForm(t, b, "/ui/cases/c1/corrections/1")
+	if p := b.do("GET", "/ui/cases/c1/corrections/1", nil); !strings.Contains(p.body, `value="B801200005001"`) {
+		t.Fatalf("the correction form does not hold the UPN:\n%s", p.body)
+	}
+	form.Set("on", "2024-03-01")
+	form.Set("reason", "the UPN was the sibling's")
+	form.Set("data.upn", "")
+	form.Set("data.upn_unknown", "UN2")
+	for k, v := range map[string]string{"data.requester": "parent", "data.birth_date": "2015-05-01", "data.sex": "F", "data.ethnicity": "WBRI"} {
+		form.Set(k, v)
+	}
+	if p := b.do("POST", "/ui/cases/c1/corrections/1", form); p.status != 200 {
+		t.Fatalf("the correction answered %d:\n%s", p.status, p.body)
+	}
+	if p := b.do("GET", "/ui/cases/c1", nil); !strings.Contains(p.body, "none: reason UN2") || strings.Contains(p.body, "UPN B801200005001") {
+		t.Fatalf("the correction is not shown:\n%s", p.body)
+	}
+}

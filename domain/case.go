@@ -118,6 +118,8 @@ type Case struct {
 	tailored            map[string]Setting
 	preference          []string
 	ap                  map[string]bool // AP settings the pupil is placed at
+	placements          map[string]int  // open placements by key: their rank
+	needs               SENNeedsRecorded
 	lastReviewOn        Date            // the plan's issue or last review decision
 	conceded            []concession    // the LA's concessions (reg 45), with their dates
 	concessionsDone     map[string]bool // concession steps complied with
@@ -145,6 +147,7 @@ func (c *Case) Apply(e Event, on Date) {
 		c.Rulebook, c.Opened = v.Opened().Rulebook, on
 		c.advice, c.consultations, c.orders = map[string]bool{}, map[string]bool{}, map[string]bool{}
 		c.panels, c.ap, c.concessionsDone = map[string]string{}, map[string]bool{}, map[string]bool{}
+		c.placements = map[string]int{}
 	case *AssessmentAgreed:
 		c.decision = "assess"
 	case *AssessmentRefused:
@@ -265,6 +268,12 @@ func (c *Case) Apply(e Event, on Date) {
 		}
 	case *PreferenceExpressed:
 		c.preference = v.Order
+	case *PlacementRecorded:
+		c.placements[v.Key()] = v.Rank
+	case *PlacementEnded:
+		delete(c.placements, v.Key())
+	case *SENNeedsRecorded:
+		c.needs = *v
 	case *APPlacementStarted:
 		c.ap[v.Setting] = true
 	case *APPlacementEnded:
@@ -466,6 +475,7 @@ type personalData struct {
 	BirthDate Date   `json:"birth_date,omitempty"`
 	Address   string `json:"address,omitempty"`
 	Postcode  string `json:"postcode,omitempty"`
+	SEN2Person
 }
 
 // hasPersonal reports whether the data holds any personal detail.
@@ -473,13 +483,8 @@ func (d personalData) hasPersonal() bool { return d != personalData{} }
 
 // details returns the personal details of the data.
 func (d personalData) details() *PersonalDetails {
-	return &PersonalDetails{Forename: d.Forename, Surname: d.Surname, BirthDate: d.BirthDate, Address: d.Address, Postcode: d.Postcode}
-}
-
-// check validates the details for a case opened on: see checkPersonal.
-func (d personalData) check(on Date) error {
-	return checkPersonal(d.BirthDate, on, map[string]string{"forename": d.Forename, "surname": d.Surname,
-		"address": d.Address, "postcode": d.Postcode})
+	return &PersonalDetails{Forename: d.Forename, Surname: d.Surname, BirthDate: d.BirthDate, Address: d.Address, Postcode: d.Postcode,
+		SEN2Person: d.SEN2Person}
 }
 
 // requestData is the data of receive_request.
@@ -537,7 +542,7 @@ func openCase(c *Case, cmd Command, rb *Rulebook, school string, p personalData)
 	// Checks added to the law since a stored step was recorded must not
 	// make its history unreadable.
 	if !cmd.replay {
-		if err := p.check(cmd.On); err != nil {
+		if err := p.details().check(cmd.On); err != nil {
 			return Opening{}, err
 		}
 	}
@@ -551,11 +556,13 @@ func openCase(c *Case, cmd Command, rb *Rulebook, school string, p personalData)
 	return o, nil
 }
 
-// checkPersonal validates a request's personal details: the date of birth
-// is required, not after the request and the person under 25 on it (a young
-// person is under 25, s83(2)); the other details are optional text of
-// sensible length.
-func checkPersonal(born, on Date, text map[string]string) error {
+// check validates a case's personal details for a case opened on: the
+// date of birth is required, not after the request and the person under 25
+// on it (a young person is under 25, s83(2)); the other details are
+// optional, text of sensible length and identifiers well formed
+// (checkSEN2Person).
+func (d *PersonalDetails) check(on Date) error {
+	born := d.BirthDate
 	if born.IsZero() {
 		return FieldErrorf("data.birth_date", "is required")
 	}
@@ -565,12 +572,12 @@ func checkPersonal(born, on Date, text map[string]string) error {
 	if age := Age(born, on); age >= 25 {
 		return FieldErrorf("data.birth_date", "the person is %d on the request date: a young person is under 25 (CFA 2014 s83(2))", age)
 	}
-	for field, v := range text {
+	for field, v := range map[string]string{"forename": d.Forename, "surname": d.Surname, "address": d.Address, "postcode": d.Postcode} {
 		if len(v) > 200 {
 			return FieldErrorf("data."+field, "is longer than 200 characters")
 		}
 	}
-	return nil
+	return checkSEN2Person(d.SEN2Person)
 }
 
 // receiveRequest decides receive_request.
@@ -1047,13 +1054,17 @@ func tribunalOrder(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 
 // ceasePlan decides cease_plan.
 func ceasePlan(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
-	if err := cmd.decode(&struct{}{}); err != nil {
+	var d PlanCeased
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
 	if err := c.mayCease(cmd.On, rb, cmd.holidays()); err != nil {
 		return nil, err
 	}
-	return []Event{&PlanCeased{}}, nil
+	return []Event{&d}, nil
 }
 
 // complyWithOrder decides comply_with_order.

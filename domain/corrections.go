@@ -364,8 +364,7 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 			on = d.On
 		}
 		if details != nil {
-			if err := checkPersonal(details.BirthDate, on, map[string]string{"forename": details.Forename,
-				"surname": details.Surname, "address": details.Address, "postcode": details.Postcode}); err != nil {
+			if err := details.check(on); err != nil {
 				return nil, withFieldPrefix(err, "data.")
 			}
 		} else if born := o.Opened().Born(); !born.IsZero() && !d.On.IsZero() {

@@ -34,6 +34,9 @@ func checkEnumFields(v reflect.Value) error {
 		name := jsonName(f)
 		switch fv := v.Field(i); fv.Kind() {
 		case reflect.String:
+			if fv.String() == "" && optional(f) {
+				continue
+			}
 			if err := oneOf(name, fv.String(), allowed...); err != nil {
 				return err
 			}
@@ -67,6 +70,13 @@ func enumOf[T any](field string) []string {
 		}
 	}
 	return nil
+}
+
+// optional reports whether a field may be left out: one whose JSON tag
+// says omitempty. An enum field without it is required.
+func optional(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return strings.Contains(","+opts+",", ",omitempty,")
 }
 
 // jsonName is a field's name in JSON.

@@ -119,6 +119,23 @@ type PersonalDetails struct {
 	BirthDate Date   `json:"birth_date"`
 	Address   string `json:"address,omitempty"`
 	Postcode  string `json:"postcode,omitempty"`
+	SEN2Person
+}
+
+// SEN2Person are the items of the person module of the SEN2 return that
+// identify and describe the child or young person (sex, ethnicity, and the
+// pupil or learner number, or why neither is known). They are personal
+// data, sealed with the rest; identifiers.go checks them.
+type SEN2Person struct {
+	// Sex is as the school census records it: M or F.
+	Sex string `json:"sex,omitempty" enum:"M,F"`
+	// Ethnicity is a main code of the school census's ethnicity list.
+	Ethnicity string `json:"ethnicity,omitempty" enum:"WBRI,WIRI,WIRT,WOTH,WROM,MWBC,MWBA,MWAS,MOTH,AIND,APKN,ABAN,AOTH,BCRB,BAFR,BOTH,CHNE,OOTH,REFU,NOBT"`
+	// UPN is the unique pupil number, ULN the unique learner number.
+	UPN string `json:"upn,omitempty"`
+	ULN string `json:"uln,omitempty"`
+	// UPNUnknown says why there is neither, as a CBDS code (UN1-UN7).
+	UPNUnknown string `json:"upn_unknown,omitempty" enum:"UN1,UN2,UN3,UN4,UN5,UN6,UN7"`
 }
 
 // Born returns the child's date of birth as far as the event knows it: in
@@ -268,7 +285,11 @@ type MediationNotArranged struct{}
 // decision to cease: it may do so only once the family's time to appeal has
 // passed, or the appeal against the decision has been dismissed (the plan is
 // maintained until then).
-type PlanCeased struct{}
+type PlanCeased struct {
+	// Reason is why the plan ended, as the SEN2 return counts reasons
+	// (schema 2; a schema 1 plan_ceased gives none).
+	Reason string `json:"ceased_because,omitempty" enum:"maximum_age,needs_met_without_plan,higher_education,paid_employment,moved_to_another_la,no_longer_engaging,moved_outside_england,deceased,other"`
+}
 
 // MediationCertificateIssued records the mediation certificate.
 type MediationCertificateIssued struct{}
@@ -366,7 +387,7 @@ func (TransferSettingNamed) SchemaVersion() int       { return 1 }
 func (MediationAdviserContacted) SchemaVersion() int  { return 1 }
 func (MediationHeld) SchemaVersion() int              { return 1 }
 func (MediationNotArranged) SchemaVersion() int       { return 1 }
-func (PlanCeased) SchemaVersion() int                 { return 1 }
+func (PlanCeased) SchemaVersion() int                 { return 2 }
 func (MediationCertificateIssued) SchemaVersion() int { return 1 }
 func (AppealLodged) SchemaVersion() int               { return 1 }
 func (TribunalOrdered) SchemaVersion() int            { return 1 }

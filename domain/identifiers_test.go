@@ -1,0 +1,81 @@
+package domain
+
+import "testing"
+
+func TestAUPNIsCheckedByItsCheckLetter(t *testing.T) {
+	for _, tc := range []struct {
+		upn string
+		ok  bool
+	}{
+		{"B801200005001", true},  // the worked example of python-stdnum's gb.upn
+		{"M80120000500A", true},  // temporary: 80 mod 23 = 11, M
+		{"A801200005001", false}, // wrong check letter
+		{"B801200005002", false}, // a digit mistyped
+		{"B80120000500I", false}, // a temporary UPN never ends in I
+		{"b801200005001", false},
+		{"B80120000500", false},
+		{"B8012000050011", false},
+		{"", false},
+	} {
+		if err := CheckUPN(tc.upn); (err == nil) != tc.ok {
+			t.Errorf("%q: %v", tc.upn, err)
+		}
+	}
+}
+
+func TestIdentifiersHaveTheirLengths(t *testing.T) {
+	checks := []struct {
+		name string
+		fn   func(string) error
+		good []string
+		bad  []string
+	}{
+		{"ULN", CheckULN, []string{"1234567890", "9999999999"}, []string{"0123456789", "123456789", "12345678901", "12345 6789"}},
+		{"URN", func(v string) error { return CheckURN("data.urn", v) }, []string{"100000", "999999"}, []string{"012345", "12345", "1234567", "1e5000"}},
+		{"UKPRN", func(v string) error { return CheckUKPRN("data.ukprn", v) }, []string{"10012345"}, []string{"20012345", "1001234", "100123456"}},
+	}
+	for _, c := range checks {
+		for _, v := range c.good {
+			if err := c.fn(v); err != nil {
+				t.Errorf("%s %q refused: %v", c.name, v, err)
+			}
+		}
+		for _, v := range c.bad {
+			if err := c.fn(v); err == nil {
+				t.Errorf("%s %q taken", c.name, v)
+			}
+		}
+	}
+}
+
+func TestTheReasonThereIsNoUPNIsGivenOnlyWhenThereIsNone(t *testing.T) {
+	if err := checkSEN2Person(SEN2Person{UPNUnknown: "UN1"}); err != nil {
+		t.Errorf("a reason alone: %v", err)
+	}
+	if err := checkSEN2Person(SEN2Person{UPN: "B801200005001", UPNUnknown: "UN1"}); err == nil {
+		t.Error("a reason beside a UPN was taken")
+	}
+	if err := checkSEN2Person(SEN2Person{Sex: "X"}); err == nil {
+		t.Error("a sex outside the list was taken")
+	}
+	if err := checkSEN2Person(SEN2Person{Ethnicity: "WBRI", Sex: "F", ULN: "1234567890"}); err != nil {
+		t.Errorf("good items refused: %v", err)
+	}
+}
+
+func TestARequestRecordsThePersonItemsOfTheReturnSealedWithTheRest(t *testing.T) {
+	newHistory(t, DefaultRulebook).reject("2024-03-01", "receive_request",
+		`{"requester":"parent","birth_date":"2015-05-01","upn":"A801200005001"}`, Invalid, "data.upn")
+	newHistory(t, DefaultRulebook).reject("2024-03-01", "receive_request",
+		`{"requester":"parent","birth_date":"2015-05-01","ethnicity":"WHITE"}`, Invalid, "data.ethnicity")
+	h := newHistory(t, DefaultRulebook)
+	evs, err := h.decide("2024-03-01", "receive_request",
+		`{"requester":"parent","birth_date":"2015-05-01","sex":"F","ethnicity":"WBRI","upn":"B801200005001","uln":"1234567890"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := evs[0].(*RequestReceived).Details
+	if got == nil || got.Sex != "F" || got.Ethnicity != "WBRI" || got.UPN != "B801200005001" || got.ULN != "1234567890" {
+		t.Fatalf("the details to seal: %+v", got)
+	}
+}

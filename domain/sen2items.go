@@ -1,0 +1,251 @@
+package domain
+
+import "slices"
+
+// The items of the SEN2 return that no statutory step records: where the
+// child or young person is placed, their special educational needs, and
+// the personal budget of their plan. Each is a step of its own, recorded
+// when the LA learns it and corrected like any other (correct_step); none
+// starts or stops a clock. docs/sen2.md says which item of the return each
+// fills.
+
+// Event types of the return's items.
+const (
+	TypePlacementRecorded      = "placement_recorded"
+	TypePlacementEnded         = "placement_ended"
+	TypeSENNeedsRecorded       = "sen_needs_recorded"
+	TypePersonalBudgetRecorded = "personal_budget_recorded"
+)
+
+// Placement identifies a setting the child or young person attends or is
+// named in their plan: by its URN (a school or early-years provider in Get
+// Information about Schools), its UKPRN (a college or other provider), or,
+// when it has neither, the kind of arrangement (SEN2's setting codes:
+// arrangements by another LA or by the parents, elective home education, an
+// early-years provider without a URN, not in education, and other).
+type Placement struct {
+	URN     string `json:"urn,omitempty"`
+	UKPRN   string `json:"ukprn,omitempty"`
+	Setting string `json:"setting,omitempty" enum:"other_la_arrangements,parent_arrangements,elective_home_education,early_years_provider,neet,not_in_education_cease_notice,not_in_education_other,other"`
+}
+
+// Key is the placement's identity within a case: one of its three
+// identifiers, with the kind so that a URN never equals a UKPRN.
+func (p Placement) Key() string {
+	switch {
+	case p.URN != "":
+		return "urn:" + p.URN
+	case p.UKPRN != "":
+		return "ukprn:" + p.UKPRN
+	}
+	return "setting:" + p.Setting
+}
+
+// check says a placement names exactly one well-formed identifier.
+func (p Placement) check() error {
+	n := 0
+	for _, v := range []string{p.URN, p.UKPRN, p.Setting} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return FieldErrorf("data.urn", "give one of urn, ukprn or setting (for a setting with neither number)")
+	}
+	if p.URN != "" {
+		return CheckURN("data.urn", p.URN)
+	}
+	if p.UKPRN != "" {
+		return CheckUKPRN("data.ukprn", p.UKPRN)
+	}
+	return checkEnums(&p)
+}
+
+// PlacementRecorded records that the child or young person started at a
+// setting on the step's date (SEN2 placement detail: entry date), or that
+// a setting is named in their plan (plan detail).
+type PlacementRecorded struct {
+	Placement
+	// SettingOther describes an "other" setting or arrangement in words.
+	SettingOther Text `json:"setting_other"`
+	// Rank is 1 for the main placement, 2 for a second one.
+	Rank int `json:"rank"`
+	// NamedInPlan says the setting is named in the plan (SEN2 plan detail)
+	// as well as attended.
+	NamedInPlan bool `json:"named_in_plan,omitempty"`
+	// SENUnit and ResourcedProvision say the place is in a school's SEN
+	// unit or resourced provision.
+	SENUnit            bool `json:"sen_unit,omitempty"`
+	ResourcedProvision bool `json:"resourced_provision,omitempty"`
+	// Residential is the residential band: A (up to 38 weeks a year) or B
+	// (39 to 52 weeks), as the census's codes define them since 2025.
+	Residential string `json:"residential,omitempty" enum:"A,B"`
+	// WorkBased is the work-based learning the placement is, if any.
+	WorkBased string `json:"work_based,omitempty" enum:"apprenticeship,supported_internship,traineeship"`
+}
+
+// EventType implements Event.
+func (PlacementRecorded) EventType() string { return TypePlacementRecorded }
+
+// SchemaVersion implements Event.
+func (PlacementRecorded) SchemaVersion() int { return 1 }
+
+// Attr implements Event: the placement's key.
+func (e PlacementRecorded) Attr(n string) string {
+	if n == "placement" {
+		return e.Key()
+	}
+	return ""
+}
+
+// PlacementEnded records that the child or young person left a setting on
+// the step's date (SEN2 placement detail: leaving date).
+type PlacementEnded struct {
+	Placement
+}
+
+// EventType implements Event.
+func (PlacementEnded) EventType() string { return TypePlacementEnded }
+
+// SchemaVersion implements Event.
+func (PlacementEnded) SchemaVersion() int { return 1 }
+
+// Attr implements Event: the placement's key.
+func (e PlacementEnded) Attr(n string) string {
+	if n == "placement" {
+		return e.Key()
+	}
+	return ""
+}
+
+// SENNeedsRecorded records the child or young person's primary and (if
+// any) secondary type of special educational need, as assessed, in the
+// school census's codes (DS, Down syndrome, since 2025); a later record
+// replaces it.
+type SENNeedsRecorded struct {
+	Primary   string `json:"primary" enum:"SPLD,MLD,SLD,PMLD,SEMH,SLCN,HI,VI,MSI,PD,ASD,DS,OTH"`
+	Secondary string `json:"secondary,omitempty" enum:"SPLD,MLD,SLD,PMLD,SEMH,SLCN,HI,VI,MSI,PD,ASD,DS,OTH"`
+}
+
+// EventType implements Event.
+func (SENNeedsRecorded) EventType() string { return TypeSENNeedsRecorded }
+
+// SchemaVersion implements Event.
+func (SENNeedsRecorded) SchemaVersion() int { return 1 }
+
+// Attr implements Event: the primary need.
+func (e SENNeedsRecorded) Attr(n string) string {
+	if n == "primary" {
+		return e.Primary
+	}
+	return ""
+}
+
+// PersonalBudgetRecorded records the personal budget of the plan (s49;
+// the Personal Budgets Regulations 2014): whether one was taken up, held
+// as organised arrangements, and in which areas as direct payments.
+type PersonalBudgetRecorded struct {
+	TakenUp               bool     `json:"taken_up"`
+	OrganisedArrangements bool     `json:"organised_arrangements,omitempty"`
+	DirectPayments        []string `json:"direct_payments,omitempty" enum:"education,health,social_care"`
+}
+
+// EventType implements Event.
+func (PersonalBudgetRecorded) EventType() string { return TypePersonalBudgetRecorded }
+
+// SchemaVersion implements Event.
+func (PersonalBudgetRecorded) SchemaVersion() int { return 1 }
+
+// Attr implements Event.
+func (PersonalBudgetRecorded) Attr(string) string { return "" }
+
+// recordPlacement decides record_placement.
+func recordPlacement(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d PlacementRecorded
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if err := checkEnums(&d); err != nil {
+		return nil, err
+	}
+	if d.Rank != 1 && d.Rank != 2 {
+		return nil, FieldErrorf("data.rank", "must be 1 (the main placement) or 2 (a second one)")
+	}
+	if d.SettingOther.Plain != "" && d.Setting != "other" && d.Setting != "not_in_education_other" {
+		return nil, FieldErrorf("data.setting_other", "describes a setting of kind other or not_in_education_other only")
+	}
+	if len(d.SettingOther.Plain) > 200 {
+		return nil, FieldErrorf("data.setting_other", "is longer than 200 characters")
+	}
+	if (d.SENUnit || d.ResourcedProvision) && d.URN == "" {
+		return nil, FieldErrorf("data.sen_unit", "an SEN unit or resourced provision is part of a school: give its urn")
+	}
+	if _, open := c.placements[d.Key()]; open {
+		return nil, conflictf("record_placement: %s is already recorded and not ended", d.Key())
+	}
+	for key, rank := range c.placements {
+		if rank == d.Rank {
+			return nil, conflictf("record_placement: %s is already the placement of rank %d: end it first", key, d.Rank)
+		}
+	}
+	return []Event{&d}, nil
+}
+
+// endPlacement decides end_placement.
+func endPlacement(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d PlacementEnded
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if _, open := c.placements[d.Key()]; !open {
+		return nil, conflictf("end_placement: %s is not a placement of this case", d.Key())
+	}
+	return []Event{&d}, nil
+}
+
+// recordSENNeeds decides record_sen_needs.
+func recordSENNeeds(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d SENNeedsRecorded
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := checkEnums(&d); err != nil {
+		return nil, err
+	}
+	if d.Secondary == d.Primary {
+		return nil, FieldErrorf("data.secondary", "is the primary need again: leave it out when there is no other")
+	}
+	if c.needs == d {
+		return nil, conflictf("record_sen_needs: these are already the needs recorded")
+	}
+	return []Event{&d}, nil
+}
+
+// recordPersonalBudget decides record_personal_budget: a plan's budget, so
+// only once a plan has been issued and while it lasts.
+func recordPersonalBudget(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d PersonalBudgetRecorded
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := checkEnums(&d); err != nil {
+		return nil, err
+	}
+	if !d.TakenUp && (d.OrganisedArrangements || len(d.DirectPayments) > 0) {
+		return nil, FieldErrorf("data.taken_up", "must be true when the budget is held as organised arrangements or direct payments")
+	}
+	slices.Sort(d.DirectPayments)
+	if len(slices.Compact(slices.Clone(d.DirectPayments))) != len(d.DirectPayments) {
+		return nil, FieldErrorf("data.direct_payments", "names an area twice")
+	}
+	if err := c.mustHavePlan("record_personal_budget"); err != nil {
+		return nil, err
+	}
+	return []Event{&d}, nil
+}
