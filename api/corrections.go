@@ -221,6 +221,9 @@ func personalValues(p app.Person) map[string]string {
 	}
 	out := map[string]string{"forename": d.Forename, "surname": d.Surname, "address": d.Address, "postcode": d.Postcode,
 		"sex": d.Sex, "ethnicity": d.Ethnicity, "upn": d.UPN, "uln": d.ULN, "upn unknown": d.UPNUnknown}
+	if d.InYouthAccommodation {
+		out["in youth accommodation"] = "yes"
+	}
 	if !d.BirthDate.IsZero() {
 		out["birth date"] = d.BirthDate.String()
 	}

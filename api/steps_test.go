@@ -398,3 +398,33 @@ func TestTheReturnsPersonItemsAreRecordedShownAndCorrected(t *testing.T) {
 		t.Fatalf("the correction is not shown:\n%s", p.body)
 	}
 }
+
+func TestTheCasePageShowsWhatItRecordsForTheReturn(t *testing.T) {
+	h := newHarness(t)
+	h.do("POST", "/v1/cases", openBody).want(t, 201)
+	for _, step := range []struct{ command, body string }{
+		{"decide_to_assess", `{"on":"2024-04-01","reason":"r"}`},
+		{"send_draft_plan", `{"on":"2024-06-03","reason":"r"}`},
+		{"issue_final_plan", `{"on":"2024-07-01","reason":"r","data":{"school":"S1"}}`},
+		{"record_placement", `{"on":"2024-07-08","reason":"from the paper file","data":{"urn":"100000","rank":1,"named_in_plan":true,"sen_unit":true}}`},
+		{"record_placement", `{"on":"2024-07-09","reason":"from the paper file","data":{"setting":"other","setting_other":"hospital education service","rank":2}}`},
+		{"end_placement", `{"on":"2024-07-12","reason":"from the paper file","data":{"setting":"other"}}`},
+		{"record_sen_needs", `{"on":"2024-07-10","reason":"from the paper file","data":{"primary":"ASD","secondary":"SLCN"}}`},
+		{"record_personal_budget", `{"on":"2024-07-11","reason":"from the paper file","data":{"taken_up":true,"direct_payments":["education","social_care"]}}`},
+	} {
+		h.do("POST", "/v1/cases/c1/commands/"+step.command, step.body).want(t, 201)
+	}
+	items := h.do("GET", "/v1/cases/c1", "").want(t, 200).body["return_items"].(map[string]any)
+	if p := items["placements"].([]any); len(p) != 2 || p[1].(map[string]any)["leaving"] != "2024-07-12" {
+		t.Fatalf("the view's placements: %v", items)
+	}
+	b := newBrowser(t, h.srv.URL)
+	b.signIn(bareToken(t, auth.Caseworker, homeLA), "/ui/cases/c1")
+	page := b.do("GET", "/ui/cases/c1", nil).body
+	for _, want := range []string{"primary ASD, secondary SLCN", "taken up, direct payments for education, social_care",
+		"URN 100000", "named in the plan; SEN unit;", "other: hospital education service", "2024-07-12"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the case page lacks %q", want)
+		}
+	}
+}

@@ -59,6 +59,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// the title in the browser's tab alone.
 	"heading": func(title string) string { return strings.TrimPrefix(title, "Error: ") },
 	"tag":     func(status string) string { return tagColours[status] },
+	// words writes a code of the vocabulary (needs_met_without_plan) as
+	// words; join lists values.
+	"words": func(code string) string { return strings.ReplaceAll(code, "_", " ") },
+	"join":  strings.Join,
 	// dateInput and reasonInput are the one template each of a date's
 	// three boxes and of a step's reason (forms.go), whichever form holds them.
 	"dateInput":   newDateInput,

@@ -645,6 +645,9 @@ type CaseView struct {
 	Exceptions []ClockException `json:"exceptions"`
 	// Warnings lists expectations of guidance missed (not breaches).
 	Warnings []domain.Warning `json:"warnings"`
+	// Items are what the case records for the SEN2 return beside its
+	// statutory steps: placements, needs, personal budget.
+	Items domain.ReturnItems `json:"return_items"`
 }
 
 // ClockException is an exception that excuses one clock.
@@ -698,10 +701,12 @@ func (l *Ledger) view(ctx context.Context, lc *loadedCase, id string, asOf domai
 	m := projections.NewModel(l.Holidays)
 	var cc domain.CaseClocks
 	schools := map[string]bool{}
+	upTo := make([]domain.Step, 0, len(steps))
 	for _, st := range steps {
 		if st.On > asOf {
 			continue
 		}
+		upTo = append(upTo, st)
 		if school := domain.SchoolAsked(st.Event); school != "" && !schools[school] {
 			schools[school] = true
 			if err := l.loadSchool(ctx, m, lc.la, school, knownAt); err != nil {
@@ -712,7 +717,7 @@ func (l *Ledger) view(ctx context.Context, lc *loadedCase, id string, asOf domai
 	}
 	cal := m.Calendar(lc.la)
 	view := CaseView{ID: id, LA: lc.la, Rulebook: lc.c.Rulebook, Version: lc.c.Version, AsOf: asOf, Person: person,
-		Clocks: cc.Rows(id, asOf, cal), Exceptions: []ClockException{}, Warnings: cc.Warnings(asOf)}
+		Clocks: cc.Rows(id, asOf, cal), Exceptions: []ClockException{}, Warnings: cc.Warnings(asOf), Items: domain.ItemsOf(upTo)}
 	settings, err := l.laSettings(ctx, lc.la, knownAt)
 	if err != nil {
 		return CaseView{}, err

@@ -489,7 +489,7 @@ func (d personalData) details() *PersonalDetails {
 
 // requestData is the data of receive_request.
 type requestData struct {
-	Requester string `json:"requester" enum:"parent,young_person,school,professional"`
+	Requester string `json:"requester" enum:"parent,young_person,school,health_professional,social_care_professional,professional"`
 	School    string `json:"school,omitempty"`
 	personalData
 }

@@ -136,6 +136,10 @@ type SEN2Person struct {
 	ULN string `json:"uln,omitempty"`
 	// UPNUnknown says why there is neither, as a CBDS code (UN1-UN7).
 	UPNUnknown string `json:"upn_unknown,omitempty" enum:"UN1,UN2,UN3,UN4,UN5,UN6,UN7"`
+	// InYouthAccommodation says the request was made while the child or
+	// young person was detained in relevant youth accommodation (CFA 2014
+	// ss70-75, detained persons): SEN2's RYA item.
+	InYouthAccommodation bool `json:"in_youth_accommodation,omitempty"`
 }
 
 // Born returns the child's date of birth as far as the event knows it: in

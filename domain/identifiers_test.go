@@ -79,3 +79,24 @@ func TestARequestRecordsThePersonItemsOfTheReturnSealedWithTheRest(t *testing.T)
 		t.Fatalf("the details to seal: %+v", got)
 	}
 }
+
+func TestTheReturnsItemsAreFoldedFromTheStepsAsCorrected(t *testing.T) {
+	urn := Placement{URN: "100000"}
+	steps := []Step{
+		{On: d("2025-05-19"), Event: &PlacementRecorded{Placement: urn, Rank: 1}},
+		{On: d("2025-05-20"), Event: &SENNeedsRecorded{Primary: "MLD"}},
+		{On: d("2025-05-21"), Event: &SENNeedsRecorded{Primary: "ASD", Secondary: "SLCN"}},
+		{On: d("2025-06-01"), Event: &PlacementRecorded{Placement: Placement{Setting: "elective_home_education"}, Rank: 2}},
+		{On: d("2025-07-18"), Event: &PlacementEnded{Placement: urn}},
+		{On: d("2025-08-01"), Event: &PersonalBudgetRecorded{TakenUp: true}},
+		{On: d("2026-03-01"), Event: &PlanCeased{Reason: "higher_education"}},
+	}
+	got := ItemsOf(steps)
+	if len(got.Placements) != 2 || got.Placements[0].Entry != d("2025-05-19") || got.Placements[0].Leaving != d("2025-07-18") ||
+		!got.Placements[1].Leaving.IsZero() || got.Placements[1].Setting != "elective_home_education" {
+		t.Errorf("placements %+v", got.Placements)
+	}
+	if got.Needs.Primary != "ASD" || got.Needs.Secondary != "SLCN" || got.Budget == nil || !got.Budget.TakenUp || got.CeasedBecause != "higher_education" {
+		t.Errorf("items %+v", got)
+	}
+}

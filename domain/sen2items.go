@@ -249,3 +249,55 @@ func recordPersonalBudget(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	}
 	return []Event{&d}, nil
 }
+
+// PlacementSpell is a placement with the days it began and (once ended)
+// ended: the steps' dates.
+type PlacementSpell struct {
+	PlacementRecorded
+	Entry   Date `json:"entry"`
+	Leaving Date `json:"leaving,omitzero"`
+}
+
+// ReturnItems are what a case's history records for the SEN2 return beside
+// its statutory steps.
+type ReturnItems struct {
+	Placements []PlacementSpell `json:"placements,omitempty"`
+	// Needs are the needs last recorded; Primary is "" when none were.
+	Needs SENNeedsRecorded `json:"needs"`
+	// Budget is the personal budget last recorded, nil when none was.
+	Budget *PersonalBudgetRecorded `json:"personal_budget,omitempty"`
+	// CeasedBecause is why the plan ended, when it ended and a reason was
+	// given.
+	CeasedBecause string `json:"ceased_because,omitempty"`
+}
+
+// ItemsOf folds the return's items from a case's steps, as corrected
+// (Effective): placements in the order they began.
+func ItemsOf(steps []Step) ReturnItems {
+	var r ReturnItems
+	open := map[string]int{} // placement key: its index in r.Placements
+	for _, st := range steps {
+		switch v := st.Event.(type) {
+		case *PlacementRecorded:
+			open[v.Key()] = len(r.Placements)
+			r.Placements = append(r.Placements, PlacementSpell{PlacementRecorded: *v, Entry: st.On})
+		case *PlacementEnded:
+			if i, ok := open[v.Key()]; ok {
+				r.Placements[i].Leaving = st.On
+				delete(open, v.Key())
+			}
+		case *SENNeedsRecorded:
+			r.Needs = *v
+		case *PersonalBudgetRecorded:
+			b := *v
+			r.Budget = &b
+		case *PlanCeased:
+			r.CeasedBecause = v.Reason
+		case *TribunalOrdered:
+			if v.Order == "maintain" || v.Order == "maintain_unchanged" {
+				r.CeasedBecause = "" // the tribunal reinstated the plan
+			}
+		}
+	}
+	return r
+}
