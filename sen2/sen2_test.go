@@ -137,7 +137,9 @@ func TestValidationNamesEachFailureWithThePersonAndItem(t *testing.T) {
 		{"an outcome without its date", func(m *Message) { m.Persons[0].Requests[0].RequestOutcomeDate = "" }, "person 1, request 1: RequestOutcomeDate"},
 		{"a code of no list", func(m *Message) { m.Persons[0].Ethnicity = "XXXX" }, "person 1: Ethnicity: \"XXXX\" is not a code"},
 		{"a cease date without its reason", func(m *Message) { m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate = "2025-12-31" }, "CeaseReason"},
-		{"dates out of order", func(m *Message) { m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate, m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseReason = "2025-01-01", "3" }, "CeaseDate: 2025-01-01 is before StartDate"},
+		{"dates out of order", func(m *Message) {
+			m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate, m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseReason = "2025-01-01", "3"
+		}, "CeaseDate: 2025-01-01 is before StartDate"},
 		{"two primary needs", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.SENneed[1].SENtypeRank = "1" }, "two needs have rank 1"},
 		{"a setting twice identified", func(m *Message) { m.Persons[0].Requests[0].Assessment.NamedPlan.PlanDetail[0].UKPRN = "10012345" }, "PlanDetail: gives 2 of URN"},
 		{"a 2026 request without its source", func(m *Message) { m.Persons[0].Requests[0].RequestSource = "" }, "RequestSource: is required from 2026"},
