@@ -127,7 +127,7 @@ func roleFor(method, path string) auth.Role {
 		return auth.Admin
 	case strings.Contains(path, "/access-log"):
 		return auth.Auditor
-	case strings.Contains(path, "/rulebook-changes"), strings.Contains(path, "/commands/assign_case"),
+	case strings.Contains(path, "/rulebook-changes"), strings.Contains(path, "/commands/assign_case"), strings.HasSuffix(strings.Split(path, "?")[0], "/sen2"),
 		strings.Contains(path, "/commands/erase_personal_data"):
 		return auth.Manager
 	case strings.Contains(path, "whatif="):

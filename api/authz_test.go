@@ -98,6 +98,7 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "POST", pattern: "/portal/cases/:id/steps/:command", path: "/portal/cases/c1/steps/receive_representations", portal: true, want: http.StatusSeeOther},
 		{method: "POST", pattern: "/portal/cases/:id/documents", path: "/portal/cases/c1/documents", portal: true, want: http.StatusSeeOther},
 		{method: "GET", pattern: "/portal/cases/:id/documents/:sha256", path: "/portal/cases/c1/documents/" + strings.Repeat("a", 64), portal: true, want: http.StatusSeeOther},
+		{method: "GET", pattern: "/v1/las/:la/sen2", path: "/v1/las/" + homeLA + "/sen2?year=2025", roles: []auth.Role{auth.Manager}},
 		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA, page: true, roles: []auth.Role{auth.Inspector, auth.Manager}},
 		{method: "GET", pattern: "/ui/stats", path: "/ui/stats?la=" + homeLA + "&whatif=green-paper-2022", page: true, roles: []auth.Role{auth.Manager}},
 		{method: "POST", pattern: "/v1/cases", path: "/v1/cases", roles: workers,

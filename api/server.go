@@ -139,6 +139,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/las/:la/access-log", s.accessLog, s.allow(auth.Auditor))
 	v1.POST("/sessions/revoke", s.revokeSessions, s.allow(auth.Admin))
 	v1.GET("/las/:la/rulebook-changes", s.rulebookChanges, s.allow(auth.Inspector, auth.Manager, auth.Auditor))
+	v1.GET("/las/:la/sen2", s.getSEN2, s.allow(auth.Manager))
 	v1.GET("/rulebooks", s.listRulebooks, anyone)
 	v1.GET("/rulebooks/:id", s.getRulebook, anyone)
 	// The metrics label requests by these templates only.

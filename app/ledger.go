@@ -497,6 +497,8 @@ func (l *Ledger) Adoptions(ctx context.Context, la string, knownAt time.Time) ([
 type laSettings struct {
 	adoptions  []domain.RulebookAdopted
 	apInterval []domain.APReviewIntervalSet
+	// dfeNumber is the LA's DfE number, "" until recorded.
+	dfeNumber string
 }
 
 // laSettings reads an LA's settings as recorded by knownAt (all when zero).
@@ -519,6 +521,8 @@ func (l *Ledger) laSettings(ctx context.Context, la string, knownAt time.Time) (
 			out.adoptions = append(out.adoptions, *v)
 		case *domain.APReviewIntervalSet:
 			out.apInterval = append(out.apInterval, *v)
+		case *domain.DfENumberSet:
+			out.dfeNumber = v.Number
 		}
 	}
 	return out, nil

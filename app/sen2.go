@@ -2,274 +2,456 @@ package app
 
 import (
 	"context"
-	"github.com/ehcledger/ehcledger/internal/safecsv"
-
-	"io"
-	"math"
-	"slices"
+	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/sen2"
 )
 
-// SEN2Columns are the person-level EHC data return's items that this export
-// writes, in the order of the Department for Education's SEN2 technical
-// specification modules: person, request, assessment, named plan, placement.
-// docs/sen2.md says how each is filled and which cannot be.
-var SEN2Columns = []string{
-	"LA", "CaseID",
-	// Module 1: person details.
-	"Surname", "Forename", "PersonBirthDate", "Sex", "Ethnicity", "PostCode", "UPN", "UniqueLearnerNumber",
-	// Module 2: requests for EHC needs assessment.
-	"ReceivedDate", "RequestSource", "RYA", "RequestOutcomeDate", "RequestOutcome", "RequestMediation", "RequestTribunal",
-	// Module 3: EHC needs assessments.
-	"AssessmentOutcome", "AssessmentOutcomeDate", "AssessmentMediation", "AssessmentTribunal", "Week20",
-	// Module 4: named plan.
-	"StartDate", "CeaseDate", "CeaseReason",
-	// Module 5: placements.
-	"URN", "PlacementRank", "EntryDate",
+// SEN2Options say what return to build: the LA (by the ONS code this
+// system keys LAs by), the collection, and the header's software release,
+// serial number and time of making.
+type SEN2Options struct {
+	LA         string
+	Collection *sen2.Collection
+	Release    string
+	SerialNo   int
+	Made       time.Time
+	// Record is told the cases whose personal details the return holds,
+	// before it is built: each is a read, for the access log.
+	Record func(cases []string) error
 }
 
-// sen2Case gathers what the return needs of one case.
-type sen2Case struct {
-	id, la                                         string
-	birth, received, outcomeDate, planStart, cease domain.Date
-	source, outcome, assessOutcome                 string
-	assessDate                                     domain.Date
-	requestMediation, requestTribunal              bool
-	assessMediation, assessTribunal                bool
-	week20, placement                              string
-	forename, surname, postcode                    string
-	planIssued                                     bool
+// SEN2Result is a return with what could not go in it.
+type SEN2Result struct {
+	Message *sen2.Message
+	// Cases are the cases the return holds, one per request.
+	Cases []string
+	// Left lists the cases left out and why (personal details erased).
+	Left []string
 }
 
-// apply adds one step of the case to what the return says of it.
-func (c *sen2Case) apply(k Keys, ev domain.Event, on domain.Date) error {
-	switch v := ev.(type) {
-	case domain.Opener:
-		p, err := openPersonal(k, c.id, v.Opened())
+// SEN2Return builds an LA's SEN2 return for a collection year from its
+// cases as corrected: the requests it received in the calendar year before
+// the census or still worked on then, and its plans in force on the
+// census date or ended in that year, each as DfE's guide defines the items
+// (docs/sen2.md). A case transferred in the year is in both LAs' returns:
+// the old one's ends the plan on the day of transfer ("transferred to
+// another LA"), the new one's names the old LA (TransferLA).
+func (l *Ledger) SEN2Return(ctx context.Context, o SEN2Options) (SEN2Result, error) {
+	settings, err := l.laSettings(ctx, o.LA, time.Time{})
+	if err != nil {
+		return SEN2Result{}, err
+	}
+	if settings.dfeNumber == "" {
+		return SEN2Result{}, domain.Errorf(domain.Conflict, "%s has no DfE number: record it with set_dfe_la_number before making its return", o.LA)
+	}
+	ids, err := l.casesOf(ctx, o.LA)
+	if err != nil {
+		return SEN2Result{}, err
+	}
+	c := o.Collection
+	b := sen2Builder{l: l, c: c, la: o.LA, census: c.ReferenceDate,
+		from: domain.NewDate(c.Year-1, 1, 1), to: domain.NewDate(c.Year-1, 12, 31), numbers: map[string]string{o.LA: settings.dfeNumber}}
+	var res SEN2Result
+	type entry struct {
+		who sen2Person
+		req sen2.Request
+		id  string
+	}
+	var entries []entry
+	for _, id := range ids {
+		lc, _, err := l.open(ctx, id, time.Time{}, nil)
 		if err != nil {
-			return err
+			return SEN2Result{}, err
 		}
-		if p.PersonalDetails != nil {
-			c.birth, c.forename, c.surname, c.postcode = p.BirthDate, p.Forename, p.Surname, p.Postcode
+		who, req, in, err := b.request(ctx, lc, id)
+		if err != nil {
+			return SEN2Result{}, fmt.Errorf("case %s: %w", id, err)
 		}
-		c.received, c.source = on, "Other (the LA became responsible, s24)"
-		if r, ok := v.(*domain.RequestReceived); ok {
-			c.source = requestSource(r.Requester)
-		}
-	case *domain.AssessmentAgreed:
-		c.outcome, c.outcomeDate = "Assessment", on
-	case *domain.AssessmentRefused:
-		c.outcome, c.outcomeDate = "Refused", on
-	case *domain.DecidedNotToIssue:
-		c.assessOutcome, c.assessDate = "Plan not issued", on
-	case *domain.FinalPlanIssued:
-		c.assessOutcome, c.assessDate, c.planStart, c.planIssued, c.placement = "Plan issued", on, on, true, v.School
-	case *domain.PlanCeased:
-		// The day the plan ended, not the decision to cease: the plan is
-		// maintained until the time to appeal has passed or the appeal has
-		// ended (SEN2 guide, EHCN004A).
-		c.cease = on
-	case *domain.ReviewDecisionNotified:
-		if v.Decision == "cease" && v.NextReview == 0 {
-			c.cease = on // recorded when a decision to cease ended the plan at once
-		}
-	case *domain.TribunalOrdered:
-		if v.Order == "maintain" || v.Order == "maintain_unchanged" {
-			c.cease = 0 // the tribunal reinstated the plan
-		}
-	case *domain.TransferSettingNamed:
-		c.placement = v.School
-	case *domain.MediationAdviserContacted:
-		// Mediation about a refusal to assess belongs to the request;
-		// about the outcome of an assessment, to the assessment.
 		switch {
-		case c.assessOutcome != "":
-			c.assessMediation = true
-		case c.outcome == "Refused":
-			c.requestMediation = true
-		}
-	case *domain.AppealLodged:
-		if v.Kind == "refusal_to_assess" {
-			c.requestTribunal = true
-		} else {
-			c.assessTribunal = true
+		case !in:
+		case who.erased:
+			res.Left = append(res.Left, id+": its personal details are erased")
+		default:
+			entries = append(entries, entry{who, req, id})
 		}
 	}
-	return nil
+	for _, e := range entries {
+		res.Cases = append(res.Cases, e.id)
+	}
+	if o.Record != nil && len(res.Cases) > 0 {
+		if err := o.Record(res.Cases); err != nil {
+			return SEN2Result{}, err
+		}
+	}
+	// One Person per child or young person, their requests in the order
+	// received; people in a stable order.
+	sort.SliceStable(entries, func(i, j int) bool {
+		if a, b := entries[i].who.key(), entries[j].who.key(); a != b {
+			return a < b
+		}
+		return entries[i].req.ReceivedDate < entries[j].req.ReceivedDate
+	})
+	m := &sen2.Message{Header: sen2.Header{Collection: "SEN2", Year: fmt.Sprint(c.Year), ReferenceDate: c.ReferenceDate.String(), SourceLevel: "L",
+		LEA: settings.dfeNumber, SoftwareCode: "EHC Ledger", Release: o.Release, SerialNo: fmt.Sprint(max(o.SerialNo, 1)),
+		DateTime: o.Made.In(domain.London).Format("2006-01-02T15:04:05")}}
+	for i, e := range entries {
+		if i == 0 || e.who.key() != entries[i-1].who.key() {
+			m.Persons = append(m.Persons, e.who.Person)
+		}
+		p := &m.Persons[len(m.Persons)-1]
+		p.Requests = append(p.Requests, e.req)
+	}
+	res.Message = m
+	return res, nil
 }
 
-// requestSource is the return's text for who asked for an assessment.
-func requestSource(requester string) string {
-	switch requester {
-	case "parent":
-		return "Parent"
-	case "young_person":
-		return "Young person"
-	case "school":
-		return "School or setting"
-	case "professional":
-		return "Other professional"
-	}
-	return ""
-}
-
-// WriteSEN2 writes the return for census year year (activity in the calendar
-// year before it, and plans in force on 1 January of it) as CSV.
-// Personal details come from the sealed request, opened with k; an erased
-// case's are left empty.
-// record is told, per LA, the cases whose rows will be written, before any
-// is.
-func WriteSEN2(ctx context.Context, store eventstore.Store, k Keys, h domain.Holidays, year int, w io.Writer,
-	record func(la string, cases []string) error) (int, error) {
-	from, to := domain.NewDate(year-1, 1, 1), domain.NewDate(year-1, 12, 31)
-	census := domain.NewDate(year, 1, 1)
-	model := projections.NewModel(h)
-	load := projections.StoreHistory(ctx, store)
-	model.LoadHistory = func(caseID string, below int64) ([]domain.Step, error) {
-		steps, err := load(caseID, below)
-		// As with the events applied below, only what happened before the
-		// census date counts.
-		return slices.DeleteFunc(steps, func(s domain.Step) bool { return s.On >= census }), err
-	}
-	cases := map[string]*sen2Case{}
-	corrected := map[string]string{} // case: its LA
-	err := projections.ReadBatches(ctx, store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
+// casesOf lists the cases that were ever the LA's, in the order opened.
+func (l *Ledger) casesOf(ctx context.Context, la string) ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	err := projections.ReadBatches(ctx, l.Store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
 		for _, e := range batch {
-			ev, on, err := projections.Decode(e)
-			if err != nil {
-				return err
-			}
-			id, isCase := domain.CaseIDOf(e.Stream)
-			if _, ok := ev.(*domain.StepCorrected); ok && isCase {
-				// Whenever a correction was recorded, the return shows the
-				// case as corrected.
-				corrected[id] = ""
-			}
-			if _, ok := corrected[id]; ok && isCase {
-				corrected[id] = e.LA // the LA the case is with now
-			}
-			if on >= census {
-				continue // the return shows what had happened by the census date
-			}
-			if err := model.ApplyDecoded(e, ev, on); err != nil {
-				return err
-			}
-			if !isCase {
-				continue
-			}
-			c := cases[id]
-			if c == nil {
-				c = &sen2Case{id: id}
-				cases[id] = c
-			}
-			c.la = e.LA
-			if err := c.apply(k, ev, on); err != nil {
-				return err
+			if id, ok := domain.CaseIDOf(e.Stream); ok && e.LA == la && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
 			}
 		}
 		return nil
 	})
+	return ids, err
+}
+
+// sen2Person is a Person of the return with what identifies them across
+// requests.
+type sen2Person struct {
+	sen2.Person
+	erased bool
+}
+
+// key groups a child's requests: their UPN, or else their name and date
+// of birth.
+func (p sen2Person) key() string {
+	if p.UPN != "" {
+		return "upn:" + p.UPN
+	}
+	return strings.Join([]string{"name", strings.ToUpper(p.Surname), strings.ToUpper(p.Forename), p.PersonBirthDate, p.UniqueLearnerNumber}, "\x00")
+}
+
+// sen2Builder turns cases into the return's requests.
+type sen2Builder struct {
+	l                *Ledger
+	c                *sen2.Collection
+	la               string
+	census, from, to domain.Date
+	numbers          map[string]string // LA: its DfE number
+}
+
+// code is DfE's code for a value of a list (the value itself while the
+// list is unconfirmed, which validation then reports).
+func (b *sen2Builder) code(list, value string) string {
+	if value == "" {
+		return ""
+	}
+	code, _ := b.c.Codes[list].Code(value)
+	return code
+}
+
+// number is an LA's DfE number, "" when it has none recorded.
+func (b *sen2Builder) number(ctx context.Context, la string) (string, error) {
+	if n, ok := b.numbers[la]; ok {
+		return n, nil
+	}
+	s, err := b.l.laSettings(ctx, la, time.Time{})
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	// A corrected case is read again as corrected: its request date, its
-	// details and every step as they should have been recorded.
-	for id, la := range corrected {
-		c := &sen2Case{id: id, la: la}
-		steps, err := load(id, math.MaxInt64)
-		if err != nil {
-			return 0, err
+	b.numbers[la] = s.dfeNumber
+	return s.dfeNumber, nil
+}
+
+func flag(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+func dateOrEmpty(d domain.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+// appeal windows are what a mediation or an appeal is about: the refusal
+// to assess, the outcome of the assessment, or anything later.
+const (
+	aboutRequest    = "request"
+	aboutAssessment = "assessment"
+	aboutOther      = "other"
+)
+
+// request builds the case's request, and says whether it belongs in the
+// LA's return.
+func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (sen2Person, sen2.Request, bool, error) {
+	// The view first: it opens the sealed texts the steps hold.
+	view, err := b.l.view(ctx, lc, id, b.census, time.Time{})
+	if err != nil {
+		return sen2Person{}, sen2.Request{}, false, err
+	}
+	steps := lc.history
+	if domain.HasCorrections(steps) {
+		if steps, err = domain.Effective(steps, lc.rules); err != nil {
+			return sen2Person{}, sen2.Request{}, false, errUnreadable(err)
 		}
-		if _, err := openHistory(k, id, steps); err != nil {
-			return 0, err
+	}
+	var who sen2Person
+	who.erased = view.Person.Erased
+	if d := view.Person.PersonalDetails; d != nil && !who.erased {
+		who.Person = sen2.Person{Surname: d.Surname, Forename: d.Forename, PersonBirthDate: dateOrEmpty(d.BirthDate),
+			Sex: b.code("Sex", d.Sex), Ethnicity: b.code("Ethnicity", d.Ethnicity), PostCode: d.Postcode,
+			UPN: d.UPN, UniqueLearnerNumber: d.ULN, UPNunknown: b.code("UPNunknown", d.UPNUnknown)}
+	}
+	var (
+		r                                   sen2.Request
+		a                                   sen2.Assessment
+		received, decided, assessed, issued domain.Date
+		ceased, transferOut                 domain.Date
+		assessing                           bool
+		about                               string
+		laNow                               = lc.events[0].LA
+		pendingLA, prevLA                   string
+		transferIn                          domain.Date
+		meeting, lastReview, reviewDraft    domain.Date
+		reviewOutcome                       string
+		phaseFinal                          domain.Date
+		requestMediation, requestTribunal   bool
+		assessMediation, assessTribunal     bool
+		otherMediation, otherTribunal       bool
+	)
+	upTo := make([]domain.Step, 0, len(steps))
+	for _, st := range steps {
+		if st.On > b.census {
+			break
 		}
-		eff, err := domain.Effective(steps, func(d domain.Date) *domain.Rulebook { return model.RulebookAt(c.la, d) })
-		if err != nil {
-			return 0, errUnreadable(err)
+		if !transferOut.IsZero() {
+			break // the LA passed the plan on: what follows is the new LA's
 		}
-		for _, st := range eff {
-			if st.On < census {
-				if err := c.apply(k, st.Event, st.On); err != nil {
-					return 0, err
-				}
+		upTo = append(upTo, st)
+		switch v := st.Event.(type) {
+		case domain.Opener:
+			received = st.On
+			r.ReceivedDate = st.On.String()
+			source := "la_responsible"
+			if rr, ok := v.(*domain.RequestReceived); ok {
+				source = rr.Requester
+			}
+			r.RequestSource = b.code("RequestSource", source)
+			if d := view.Person.PersonalDetails; d != nil {
+				r.RYA = flag(d.InYouthAccommodation)
+			} else {
+				r.RYA = flag(false)
+			}
+		case *domain.AssessmentAgreed:
+			assessing = true
+			if decided.IsZero() { // DfE wants the first decision, even if reversed later
+				decided, r.RequestOutcome = st.On, b.code("RequestOutcome", "assess")
+			}
+		case *domain.AssessmentRefused:
+			if decided.IsZero() {
+				decided, r.RequestOutcome = st.On, b.code("RequestOutcome", "refuse")
+			}
+			about = aboutRequest
+		case *domain.TribunalOrdered:
+			if v.Order == "assess" {
+				assessing = true
+			}
+			if (v.Order == "maintain" || v.Order == "maintain_unchanged") && !ceased.IsZero() {
+				ceased = 0 // the tribunal reinstated the plan
+			}
+		case *domain.DecidedNotToIssue:
+			if assessed.IsZero() {
+				assessed, a.AssessmentOutcome = st.On, b.code("AssessmentOutcome", "not_issue")
+			}
+			about = aboutAssessment
+		case *domain.FinalPlanIssued:
+			if assessed.IsZero() {
+				assessed, a.AssessmentOutcome = st.On, b.code("AssessmentOutcome", "issue")
+			}
+			if issued.IsZero() {
+				issued = st.On
+			}
+			about = aboutAssessment
+		case *domain.ReviewMeetingHeld:
+			meeting, reviewOutcome, lastReview, reviewDraft = st.On, "", 0, 0
+		case *domain.ReviewDecisionNotified:
+			if !meeting.IsZero() {
+				reviewOutcome, lastReview = v.Decision, st.On
+			}
+			about = aboutOther
+		case *domain.AmendmentsProposed:
+			if !meeting.IsZero() {
+				reviewDraft = st.On
+			}
+		case *domain.TransferSettingNamed:
+			phaseFinal = st.On
+		case *domain.AmendedPlanIssued, *domain.ReassessmentRefused, *domain.ReassessedPlanIssued, *domain.PlanKeptAfterReassessment:
+			about = aboutOther
+		case *domain.MediationHeld:
+			switch about {
+			case aboutRequest:
+				requestMediation = true
+			case aboutAssessment:
+				assessMediation = true
+			case aboutOther:
+				otherMediation = true
+			}
+		case *domain.AppealLodged:
+			switch {
+			case v.Kind == "refusal_to_assess":
+				requestTribunal = true
+			case about == aboutAssessment:
+				assessTribunal = true
+			default:
+				otherTribunal = true
+			}
+		case *domain.PlanCeased:
+			ceased = st.On
+		case *domain.TransferredOut:
+			pendingLA = v.ToLA
+		case *domain.TransferredIn:
+			if laNow == b.la {
+				transferOut = st.On // the plan leaves this LA's care today
+			}
+			prevLA, laNow, transferIn = laNow, pendingLA, st.On
+		}
+	}
+	if received.IsZero() {
+		return who, r, false, nil // opened after the census date
+	}
+	items := domain.ItemsOf(upTo)
+	// Whose return is it? The LA's while the case is with it; an LA that
+	// passed the plan on reports it ended on the day of transfer.
+	passedOn := !transferOut.IsZero()
+	if laNow != b.la && !passedOn {
+		return who, r, false, nil
+	}
+	if passedOn && (transferOut < b.from || transferOut > b.census) {
+		return who, r, false, nil
+	}
+	if !decided.IsZero() {
+		r.RequestOutcomeDate = decided.String()
+	}
+	r.RequestMediation, r.RequestTribunal = flag(requestMediation), flag(requestTribunal)
+	if assessing || !assessed.IsZero() {
+		a.AssessmentOutcomeDate = dateOrEmpty(assessed)
+		a.AssessmentMediation, a.AssessmentTribunal = flag(assessMediation), flag(assessTribunal)
+		a.OtherMediation, a.OtherTribunal = flag(otherMediation), flag(otherTribunal)
+		if !assessed.IsZero() {
+			a.Week20 = flag(b.week20(view))
+		}
+		r.Assessment = &a
+	}
+	if !issued.IsZero() {
+		p := &sen2.NamedPlan{StartDate: issued.String()}
+		end, why := ceased, items.CeasedBecause
+		if passedOn && (end.IsZero() || transferOut < end) {
+			end, why = transferOut, "moved_to_another_la"
+		}
+		if !end.IsZero() {
+			p.CeaseDate, p.CeaseReason = end.String(), b.code("CeaseReason", why)
+			if why == "" {
+				p.CeaseReason = ""
 			}
 		}
-		if c.received.IsZero() {
-			delete(cases, id)
-		} else {
-			cases[id] = c
+		if bud := items.Budget; bud != nil {
+			p.PB, p.OA = flag(bud.TakenUp), flag(bud.OrganisedArrangements)
+			var dps []string
+			for _, area := range bud.DirectPayments {
+				dps = append(dps, b.code("DP", area))
+			}
+			p.DP = strings.Join(dps, " ")
 		}
-	}
-	ids := make([]string, 0, len(cases))
-	for id := range cases {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	// The rows carry personal details: every case in the return is a read,
-	// recorded in its LA's access log before any row is written.
-	var included []string
-	byLA := map[string][]string{}
-	for _, id := range ids {
-		c := cases[id]
-		active := c.planIssued && c.planStart < census && (c.cease.IsZero() || c.cease >= from)
-		worked := c.received <= to && (c.received >= from || c.outcomeDate >= from || c.assessDate >= from || c.outcomeDate.IsZero() || (c.outcome == "Assessment" && c.assessDate.IsZero()))
-		if c.received.IsZero() || c.received > to || !(active || worked) {
-			continue
+		for _, pl := range items.Placements {
+			if !pl.NamedInPlan || (!pl.Leaving.IsZero() && pl.Leaving < b.from) {
+				continue
+			}
+			if pl.Rank == 1 {
+				p.PlanRes, p.PlanWBP = b.code("Residential", pl.Residential), b.code("WBP", pl.WorkBased)
+			}
+			p.PlanDetail = append(p.PlanDetail, sen2.PlanDetail{Setting: b.setting(pl)})
 		}
-		included = append(included, id)
-		byLA[c.la] = append(byLA[c.la], id)
-	}
-	for la, list := range byLA {
-		if err := record(la, list); err != nil {
-			return 0, err
-		}
-	}
-	cw := safecsv.NewWriter(w)
-	if err := cw.Write(SEN2Columns); err != nil {
-		return 0, err
-	}
-	yesNo := func(b bool) string {
-		if b {
-			return "1"
-		}
-		return "0"
-	}
-	date := func(d domain.Date) string { return d.String() }
-	n := 0
-	for _, id := range included {
-		c := cases[id]
-		// Week20 says whether an exception covered the 20-week clock.
-		if cm := model.Cases[id]; cm != nil && c.assessOutcome != "" {
-			c.week20 = "0"
-			cc := model.CaseClocks(cm)
-			for _, k := range cc.Clocks {
-				if k.Rule.Role == domain.RolePlan && len(model.Exceptions(cm, k)) > 0 {
-					c.week20 = "1"
+		a.NamedPlan = p
+		r.Assessment = &a
+		if end.IsZero() || end > b.census {
+			ap := &sen2.ActivePlans{ReviewMeeting: dateOrEmpty(meeting), ReviewOutcome: b.code("ReviewOutcome", reviewOutcome),
+				LastReview: dateOrEmpty(lastReview), ReviewDraft: dateOrEmpty(reviewDraft), PhaseTransferFinalDate: dateOrEmpty(phaseFinal)}
+			if !transferIn.IsZero() && transferIn >= b.from && prevLA != "" {
+				n, err := b.number(ctx, prevLA)
+				if err != nil {
+					return who, r, false, err
+				}
+				ap.TransferLA = n
+			}
+			for _, row := range view.Clocks {
+				if row.Clock == "phase_transfer" && !row.Due.IsZero() {
+					ap.PhaseTransferDueDate = row.Due.String()
 				}
 			}
+			for _, pl := range items.Placements {
+				if pl.Entry > b.census || (!pl.Leaving.IsZero() && pl.Leaving < b.from) {
+					continue
+				}
+				ap.PlacementDetail = append(ap.PlacementDetail, sen2.PlacementDetail{Setting: b.setting(pl),
+					EntryDate: pl.Entry.String(), LeavingDate: dateOrEmpty(pl.Leaving),
+					Res: b.code("Residential", pl.Residential), WBP: b.code("WBP", pl.WorkBased)})
+			}
+			if n := items.Needs; n.Primary != "" {
+				ap.SENneed = append(ap.SENneed, sen2.SENneed{SENtype: b.code("SENtype", n.Primary), SENtypeRank: "1"})
+				if n.Secondary != "" {
+					ap.SENneed = append(ap.SENneed, sen2.SENneed{SENtype: b.code("SENtype", n.Secondary), SENtypeRank: "2"})
+				}
+			}
+			r.ActivePlans = ap
 		}
-		rya := yesNo(c.source == requestSource("young_person"))
-		rank := ""
-		if c.placement != "" {
-			rank = "1"
-		}
-		cease, reason := "", ""
-		if !c.cease.IsZero() && c.cease <= to {
-			cease, reason = date(c.cease), "Review decided to cease"
-		}
-		rec := []string{c.la, c.id, c.surname, c.forename, date(c.birth), "", "", c.postcode, "", "",
-			date(c.received), c.source, rya, date(c.outcomeDate), c.outcome, yesNo(c.requestMediation), yesNo(c.requestTribunal),
-			c.assessOutcome, date(c.assessDate), yesNo(c.assessMediation), yesNo(c.assessTribunal), c.week20,
-			date(c.planStart), cease, reason, c.placement, rank, date(c.planStart)}
-		if err := cw.Write(rec); err != nil {
-			return n, err
-		}
-		n++
 	}
-	cw.Flush()
-	return n, cw.Error()
+	// In the return: a plan in force on the census date or ended in the
+	// year, or a request received by the year's end and worked on in it.
+	planInYear := !issued.IsZero() && (r.ActivePlans != nil || (a.NamedPlan != nil && a.NamedPlan.CeaseDate >= b.from.String()))
+	worked := received <= b.to && (received >= b.from || decided >= b.from || assessed >= b.from || decided.IsZero() || (assessing && assessed.IsZero()))
+	return who, r, planInYear || worked, nil
+}
+
+// setting is a placement as the return gives a setting.
+func (b *sen2Builder) setting(pl domain.PlacementSpell) sen2.Setting {
+	s := sen2.Setting{URN: pl.URN, UKPRN: pl.UKPRN, SENsetting: b.code("SENsetting", pl.Setting), PlacementRank: fmt.Sprint(pl.Rank)}
+	if !pl.SettingOther.Erased {
+		s.SENSettingOther = pl.SettingOther.Plain
+	}
+	if pl.URN != "" {
+		s.SENunitIndicator, s.ResourcedProvisionIndicator = flag(pl.SENUnit), flag(pl.ResourcedProvision)
+	}
+	return s
+}
+
+// week20 says whether an exception excuses the 20-week limit (the clock
+// whose rule is the final plan's).
+func (b *sen2Builder) week20(view CaseView) bool {
+	rb, err := domain.LookupRulebook(view.Rulebook)
+	if err != nil {
+		return false
+	}
+	for _, x := range view.Exceptions {
+		if rule := rb.Clock(x.Clock); rule != nil && rule.Role == domain.RolePlan {
+			return true
+		}
+	}
+	return false
 }

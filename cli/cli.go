@@ -48,7 +48,9 @@ Usage:
   ehcledger migrate  --from sqlite:PATH --to esdb://...
   ehcledger verify   [--db PATH | --store SPEC]
   ehcledger export   case [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] [--format json|csv] CASE
-  ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY
+  ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY --la LA
+                     [--format xml|csv] [--serial N]   (exits 1 after writing while the return has failures)
+  ehcledger sen2     validate FILE
   ehcledger simulate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD | --demo]
                      --las N --cases M --years Y --seed S [--until DATE]
   ehcledger keys     rotate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD]
@@ -105,6 +107,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stdout)
 	case "verify":
 		err = verify(ctx, args[1:], stdout)
+	case "sen2":
+		err = sen2Command(args[1:], stdout)
 	case "export":
 		err = export(ctx, args[1:], stdout)
 	case "simulate":

@@ -2,27 +2,51 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/calendar"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/sen2"
 )
 
-// exportSEN2 writes the SEN2 person-level return for a census year as CSV.
+// errNotReady is the exit of an export or a validation whose return still
+// has failures: the file is written, and the status says it must not be
+// sent yet.
+var errNotReady = errors.New("the return is not ready to send")
+
+// exportSEN2 writes an LA's SEN2 return for a collection year: DfE's XML,
+// or a readable CSV copy. It validates what it writes and fails (after
+// writing) while the return has failures.
 func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("export sen2")
 	db, storeFlag := storeFlags(fs)
-	year := fs.Int("year", 0, "census year: activity in the calendar year before it, plans in force on 1 January of it")
+	year := fs.Int("year", 0, "collection year: the census in January of it, activity in the calendar year before")
+	la := fs.String("la", "", "the LA whose return it is (its ONS code, as the ledger keys LAs)")
+	format := fs.String("format", "xml", "xml (the return) or csv (a readable copy)")
+	serial := fs.Int("serial", 1, "the return's serial number: one more for each file sent for the same year")
 	kf := addKeyFlags(fs)
 	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, use the development one beside the key store")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *year < 2015 || *year > time.Now().Year()+1 {
-		return usageError(fmt.Sprintf("--year: give a census year from 2015 to %d", time.Now().Year()+1))
+	c, err := sen2.Lookup(*year)
+	if err != nil {
+		return usageError("--year: " + domain.ErrorMessage(err))
+	}
+	if err := domain.ValidateID("la", *la); err != nil || *la == "" {
+		return usageError("--la: give the LA's code, such as E09000001")
+	}
+	if *format != "xml" && *format != "csv" {
+		return usageError("--format: xml or csv")
+	}
+	if *serial < 1 || *serial > 999 {
+		return usageError("--serial: a number from 1 to 999")
 	}
 	ss, err := existingStore(*db, *storeFlag)
 	if err != nil {
@@ -44,14 +68,101 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer ks.Close()
-	l := &app.Ledger{Store: s, Now: time.Now}
+	l := &app.Ledger{Store: s, Now: time.Now, Keys: ks, Holidays: calendar.NewEnglandWales()}
 	who := operator()
-	n, err := app.WriteSEN2(ctx, s, ks, calendar.NewEnglandWales(), *year, stdout, func(la string, cases []string) error {
-		return l.RecordAccesses(ctx, la, cases, "cli export sen2", "operator", who)
-	})
+	res, err := l.SEN2Return(ctx, app.SEN2Options{LA: *la, Collection: c, Release: release(), SerialNo: *serial, Made: time.Now(),
+		Record: func(cases []string) error {
+			return l.RecordAccesses(ctx, *la, cases, "cli export sen2", "operator", who)
+		}})
+	if err != nil {
+		return errors.New(domain.ErrorMessage(err))
+	}
+	if *format == "csv" {
+		err = sen2.WriteCSV(stdout, res.Message)
+	} else {
+		err = res.Message.Write(stdout)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %d SEN2 rows for census year %d\n", n, *year)
-	return nil
+	requests := 0
+	for _, p := range res.Message.Persons {
+		requests += len(p.Requests)
+	}
+	fmt.Fprintf(os.Stderr, "wrote the SEN2 return of %s (DfE %s) for %d: %d people, %d requests\n", *la, res.Message.Header.LEA, *year, len(res.Message.Persons), requests)
+	for _, left := range res.Left {
+		fmt.Fprintf(os.Stderr, "left out: %s\n", left)
+	}
+	return reportFailures(os.Stderr, sen2.Validate(res.Message, c), 50)
+}
+
+// reportFailures lists a return's failures (at most shown of them, when
+// shown > 0): none means the return is ready to send.
+func reportFailures(w io.Writer, failures []sen2.Failure, shown int) error {
+	if len(failures) == 0 {
+		fmt.Fprintln(w, "valid: the return is ready to send")
+		return nil
+	}
+	for i, f := range failures {
+		if shown > 0 && i == shown {
+			fmt.Fprintf(w, "... and %d more (ehcledger sen2 validate FILE lists them all)\n", len(failures)-shown)
+			break
+		}
+		fmt.Fprintln(w, f.String())
+	}
+	fmt.Fprintf(w, "%d failures: the return is not ready to send\n", len(failures))
+	return errNotReady
+}
+
+// sen2Command runs `sen2 validate FILE`: the collection's rules applied
+// to a return, each failure with its person and item.
+func sen2Command(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "validate" {
+		return usageError("sen2: validate FILE")
+	}
+	fs := newFlags("sen2 validate")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("sen2 validate: give one file")
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return usageError("sen2 validate: " + err.Error())
+	}
+	defer f.Close()
+	m, err := sen2.Read(f)
+	if err != nil {
+		return errors.New(fs.Arg(0) + ": " + domain.ErrorMessage(err))
+	}
+	var year int
+	if _, err := fmt.Sscan(m.Header.Year, &year); err != nil {
+		return errors.New(fs.Arg(0) + ": the header gives no collection year (Year)")
+	}
+	c, err := sen2.Lookup(year)
+	if err != nil {
+		return errors.New(fs.Arg(0) + ": " + domain.ErrorMessage(err))
+	}
+	requests := 0
+	for _, p := range m.Persons {
+		requests += len(p.Requests)
+	}
+	fmt.Fprintf(stdout, "%s: SEN2 %d, LA %s, %d people, %d requests\n", fs.Arg(0), year, m.Header.LEA, len(m.Persons), requests)
+	return reportFailures(stdout, sen2.Validate(m, c), 0)
+}
+
+// release is this build's version, for the return's header.
+func release() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+	}
+	return "dev"
 }

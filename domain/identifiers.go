@@ -26,21 +26,38 @@ func CheckUPN(upn string) error {
 	if !upnShape.MatchString(upn) {
 		return FieldErrorf("data.upn", "must be 13 characters: a capital letter, 11 digits, and a digit or (for a temporary UPN) a capital letter")
 	}
-	sum := 0
-	for i := 1; i < len(upn); i++ {
-		ch := upn[i]
-		v := int(ch - '0')
-		if ch >= 'A' && ch <= 'Z' {
-			if v = strings.IndexByte(upnLetters, ch); v < 0 {
-				return FieldErrorf("data.upn", "a temporary UPN does not end in I, O or S")
-			}
-		}
-		sum += v * (i + 1)
+	want, ok := UPNCheckLetter(upn[1:])
+	if !ok {
+		return FieldErrorf("data.upn", "a temporary UPN does not end in I, O or S")
 	}
-	if want := upnLetters[sum%23]; upn[0] != want {
+	if upn[0] != want {
 		return FieldErrorf("data.upn", "the check letter is wrong: %s would begin with %c; check the number", upn, want)
 	}
 	return nil
+}
+
+// UPNCheckLetter is the check letter of a UPN's other twelve characters
+// (eleven digits and a digit or letter); ok is false when they cannot be
+// a UPN's.
+func UPNCheckLetter(rest string) (letter byte, ok bool) {
+	if len(rest) != 12 {
+		return 0, false
+	}
+	sum := 0
+	for i := 0; i < len(rest); i++ {
+		ch := rest[i]
+		var v int
+		switch {
+		case ch >= '0' && ch <= '9':
+			v = int(ch - '0')
+		case i == 11 && strings.IndexByte(upnLetters, ch) >= 0:
+			v = strings.IndexByte(upnLetters, ch)
+		default:
+			return 0, false
+		}
+		sum += v * (i + 2)
+	}
+	return upnLetters[sum%23], true
 }
 
 var (

@@ -1,5 +1,7 @@
 package domain
 
+import "regexp"
+
 // LA-level steps: what an LA records about itself rather than about one
 // child's case. Each decides the stream it is recorded in and its event.
 
@@ -79,4 +81,39 @@ func setAPReviewInterval(la string, cmd Command) (string, []Event, error) {
 		d.From = cmd.On
 	}
 	return LAStream(la), []Event{&APReviewIntervalSet{Weeks: *d.Weeks, From: d.From}}, nil
+}
+
+// TypeDfENumberSet is the event of set_dfe_la_number.
+const TypeDfENumberSet = "dfe_la_number_set"
+
+// DfENumberSet records the LA's three-digit number in the Department for
+// Education's lists (201 for the City of London, 873 for Cambridgeshire),
+// which its statutory returns (SEN2's LEA item) carry instead of the ONS
+// code this system keys LAs by.
+type DfENumberSet struct {
+	Number string `json:"number"`
+}
+
+// EventType implements Event.
+func (DfENumberSet) EventType() string { return TypeDfENumberSet }
+
+// SchemaVersion implements Event.
+func (DfENumberSet) SchemaVersion() int { return 1 }
+
+// Attr implements Event.
+func (DfENumberSet) Attr(string) string { return "" }
+
+// dfeNumber is a DfE LA number's form.
+var dfeNumber = regexp.MustCompile(`^[0-9]{3}$`)
+
+// setDfENumber decides set_dfe_la_number.
+func setDfENumber(la string, cmd Command) (string, []Event, error) {
+	var d DfENumberSet
+	if err := DecodeData(cmd.Data, &d); err != nil {
+		return "", nil, err
+	}
+	if !dfeNumber.MatchString(d.Number) {
+		return "", nil, FieldErrorf("data.number", "must be the LA's three-digit DfE number, such as 201")
+	}
+	return LAStream(la), []Event{&d}, nil
 }

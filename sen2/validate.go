@@ -77,11 +77,11 @@ func (k *checker) code(item, list, v string) {
 	for val, c := range l.Codes {
 		if c == v && c != "" {
 			if !l.Confirmed {
-				k.fail(item, "%q is a code this collection has not confirmed against DfE's specification (sen2/collections/%d.json; %s)", v, k.c.Year, l.Source)
+				k.fail(item, "%q: the %s list is not confirmed against DfE's specification (sen2/collections/%d.json says why)", v, list, k.c.Year)
 			}
 			return
 		} else if c == "" && val == v {
-			k.fail(item, "%q has no DfE code in this collection (sen2/collections/%d.json; %s): the return cannot be sent until it has", v, k.c.Year, l.Source)
+			k.fail(item, "%q has no DfE code yet (sen2/collections/%d.json): the return cannot be sent until it has", v, k.c.Year)
 			return
 		}
 	}

@@ -75,6 +75,10 @@ type Result struct {
 // LACode is the code of simulated LA number i.
 func LACode(prefix string, i int) string { return fmt.Sprintf("%s%06d", prefix, i+1) }
 
+// DfENumber is the DfE number of simulated LA number i: 950 to 999, which
+// no LA in England has.
+func DfENumber(i int) string { return fmt.Sprintf("%03d", 950+i%50) }
+
 func (o Options) la(i int) string {
 	if i < len(o.LACodes) {
 		return o.LACodes[i]
@@ -106,6 +110,9 @@ func Run(ctx context.Context, store eventstore.Store, o Options, progress func(R
 		la := o.la(i)
 		from := first.AddMonths(-12)
 		if err := l.ExecuteLA(ctx, la, domain.CommandAdoptRulebook, from, fmt.Appendf(nil, `{"rulebook":%q,"from":%q}`, domain.DefaultRulebook, from), "simulator"); err != nil {
+			return Result{}, err
+		}
+		if err := l.ExecuteLA(ctx, la, "set_dfe_la_number", from, fmt.Appendf(nil, `{"number":%q}`, DfENumber(i)), "simulator"); err != nil {
 			return Result{}, err
 		}
 		y, _, _ := first.YMD()
@@ -222,7 +229,7 @@ func (o Options) story(r *rand.Rand, req domain.Date) []step {
 	rt := o.Rates
 	at := func(days int) domain.Date { return req.AddDays(days) }
 	birth := req.AddDays(-between(r, 2*365, 18*365))
-	steps := []step{{req, "receive_request", map[string]any{"requester": []string{"parent", "parent", "school", "professional", "young_person"}[r.IntN(5)], "birth_date": birth.String()}}}
+	steps := []step{{req, "receive_request", o.person(r, req, birth)}}
 	steps = append(steps, step{req, "assign_case", map[string]any{"caseworker": fmt.Sprintf("cw-%02d", r.IntN(12)), "team": fmt.Sprintf("team-%d", r.IntN(3))}})
 	decision := between(r, 20, 42)
 	if !o.chance(r, rt.DecisionOnTime) {
@@ -281,6 +288,7 @@ func (o Options) story(r *rand.Rand, req domain.Date) []step {
 		step{at(draft + between(r, 5, 16)), "receive_school_response", map[string]any{"school": school}},
 		step{at(plan), "issue_final_plan", map[string]any{"school": school}})
 	steps = append(steps, o.disagreement(r, at(plan), "contents", "contents")...)
+	steps = append(steps, o.planItems(r, at(plan), school)...)
 	// Yearly reviews while the plan is in force.
 	last := at(plan)
 	for review := 1; review <= 10 && last <= o.Until; review++ {
@@ -302,7 +310,7 @@ func (o Options) story(r *rand.Rand, req domain.Date) []step {
 		if decisionKind == "cease" {
 			// Unappealed, the plan ends once the family's time to appeal
 			// (two months, longer over August or with a certificate) has passed.
-			steps = append(steps, step{decided.AddMonths(4), "cease_plan", nil})
+			steps = append(steps, step{decided.AddMonths(4), "cease_plan", map[string]any{"ceased_because": pick(r, ceaseReasons)}})
 			break
 		}
 		if decisionKind == "amend" {
@@ -310,6 +318,105 @@ func (o Options) story(r *rand.Rand, req domain.Date) []step {
 			steps = append(steps, step{proposed, "send_proposed_amendments", nil}, step{proposed.AddDays(between(r, 30, 80)), "issue_amended_plan", nil})
 		}
 		last = decided
+	}
+	return steps
+}
+
+// weighted is a value with its share of a distribution.
+type weighted struct {
+	v string
+	w float64
+}
+
+// pick draws a value from a distribution (weights need not sum to 1).
+func pick(r *rand.Rand, dist []weighted) string {
+	total := 0.0
+	for _, d := range dist {
+		total += d.w
+	}
+	x := r.Float64() * total
+	for _, d := range dist {
+		if x < d.w {
+			return d.v
+		}
+		x -= d.w
+	}
+	return dist[len(dist)-1].v
+}
+
+// The distributions of the SEN2 items among children and young people with
+// EHC plans in England, rounded from DfE's "Education, health and care
+// plans" and "Special educational needs in England" statistics (2024 and
+// 2025): about 72% boys; primary need autism 33%, speech, language and
+// communication 21%, social, emotional and mental health 14%, moderate
+// learning difficulty 9%; ethnicity close to the school population's.
+var (
+	sexes       = []weighted{{"M", 72}, {"F", 28}}
+	ethnicities = []weighted{{"WBRI", 66}, {"WOTH", 5}, {"WIRI", 0.3}, {"WIRT", 0.3}, {"WROM", 0.5}, {"MWBC", 1.5}, {"MWBA", 0.7},
+		{"MWAS", 1}, {"MOTH", 2}, {"AIND", 1}, {"APKN", 3}, {"ABAN", 1}, {"AOTH", 2}, {"BCRB", 1}, {"BAFR", 4}, {"BOTH", 1},
+		{"CHNE", 0.3}, {"OOTH", 1.5}, {"REFU", 1}, {"NOBT", 3}}
+	needs = []weighted{{"ASD", 33}, {"SLCN", 21}, {"SEMH", 14}, {"MLD", 9}, {"SLD", 5}, {"SPLD", 4}, {"PD", 3}, {"PMLD", 1},
+		{"HI", 1}, {"VI", 1}, {"MSI", 0.3}, {"DS", 1}, {"OTH", 2}}
+	requesters = []weighted{{"parent", 55}, {"school", 25}, {"health_professional", 8}, {"social_care_professional", 3},
+		{"professional", 2}, {"young_person", 7}}
+	ceaseReasons = []weighted{{"needs_met_without_plan", 30}, {"maximum_age", 15}, {"moved_to_another_la", 15}, {"paid_employment", 10},
+		{"higher_education", 10}, {"no_longer_engaging", 10}, {"moved_outside_england", 3}, {"deceased", 1}, {"other", 6}}
+	forenames = []string{"Ada", "Ben", "Chloe", "Dev", "Ella", "Finn", "Grace", "Harry", "Isla", "Jack", "Kai", "Leo", "Maya", "Noah", "Olivia", "Priya", "Reuben", "Sofia", "Theo", "Zara"}
+	surnames  = []string{"Ahmed", "Byrne", "Clarke", "Davies", "Evans", "Fofana", "Green", "Hussain", "Iqbal", "Jones", "Khan", "Lewis", "Mensah", "Nowak", "Okafor", "Patel", "Roberts", "Smith", "Taylor", "Wilson"}
+)
+
+// person draws the child's details for the request: name, sex, ethnicity
+// and a UPN with its check letter (for a child too young for one, the
+// reason there is none), and who asked.
+func (o Options) person(r *rand.Rand, req, birth domain.Date) map[string]any {
+	d := map[string]any{"requester": pick(r, requesters), "birth_date": birth.String(),
+		"forename": forenames[r.IntN(len(forenames))], "surname": surnames[r.IntN(len(surnames))],
+		"sex": pick(r, sexes), "ethnicity": pick(r, ethnicities)}
+	age := domain.Age(birth, req)
+	if d["requester"] == "young_person" && age < 16 {
+		d["requester"] = "parent"
+	}
+	if age < 4 {
+		d["upn_unknown"] = "UN1"
+		return d
+	}
+	by, _, _ := birth.YMD()
+	rest := fmt.Sprintf("%03d%04d%02d%03d", 950+r.IntN(50), 2000+r.IntN(8000), (by+5)%100, r.IntN(1000))
+	if letter, ok := domain.UPNCheckLetter(rest); ok {
+		d["upn"] = string(letter) + rest
+	}
+	return d
+}
+
+// planItems draws what the return records of a new plan: the school it
+// names, the needs, and now and then a personal budget.
+func (o Options) planItems(r *rand.Rand, issued domain.Date, school string) []step {
+	var n int
+	fmt.Sscanf(school, "S%d", &n)
+	placement := map[string]any{"urn": fmt.Sprint(100000 + n), "rank": 1, "named_in_plan": true}
+	switch x := r.Float64(); {
+	case x < 0.05:
+		placement["sen_unit"] = true
+	case x < 0.10:
+		placement["resourced_provision"] = true
+	}
+	if o.chance(r, 0.02) {
+		placement["residential"] = []string{"A", "B"}[r.IntN(2)]
+	}
+	primary := pick(r, needs)
+	need := map[string]any{"primary": primary}
+	if o.chance(r, 0.4) {
+		if second := pick(r, needs); second != primary {
+			need["secondary"] = second
+		}
+	}
+	steps := []step{{issued.AddDays(7), "record_placement", placement}, {issued.AddDays(7), "record_sen_needs", need}}
+	if o.chance(r, 0.06) {
+		budget := map[string]any{"taken_up": true}
+		if o.chance(r, 0.5) {
+			budget["direct_payments"] = []string{"education"}
+		}
+		steps = append(steps, step{issued.AddDays(14), "record_personal_budget", budget})
 	}
 	return steps
 }

@@ -26,6 +26,8 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	s.must(201, "POST", "/v1/cases", `{"id":"p1","la":"E09000001","on":"2024-03-01","reason":"from the paper file","data":{"requester":"parent",
 		"birth_date":"2016-02-29","forename":"Ottoline","surname":"Quirke-Ellingham","address":"7 Larkspur Row, Tadcaster","postcode":"LS24 9ZZ"}}`, "Authorization", cw)
 	s.must(201, "POST", "/v1/cases/p1/commands/decide_to_assess", `{"on":"2024-04-05","reason":"from the paper file"}`, "Authorization", cw)
+	s.must(201, "POST", "/v1/las/E09000001/commands/set_dfe_la_number", `{"on":"2024-03-01","data":{"number":"201"}}`,
+		"Authorization", "Bearer "+tokenAs(t, "admin-1", auth.Admin, "*"))
 	// A mis-keyed request is corrected: its date (which starts the clocks)
 	// and the child's details, which the correction seals as the request
 	// sealed them.
@@ -71,11 +73,8 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 		t.Fatal("no file holds the request's data: the scan proves nothing")
 	}
 	// The statutory return shows the request as corrected.
-	out, err := exec.Command(binary, "export", "sen2", "--db", db, "--year", "2025").Output()
-	if err != nil {
-		t.Fatalf("export sen2: %v", err)
-	}
-	if row := string(out); !strings.Contains(row, "E09000001,p1,Quirke-Ellingham,Ottilie,2016-02-29,") || !strings.Contains(row, ",2024-02-28,Parent,") {
+	out, _, _ := runExit(t, "export", "sen2", "--db", db, "--year", "2025", "--la", "E09000001", "--format", "csv")
+	if row := out; !strings.Contains(row, "\n1,Quirke-Ellingham,Ottilie,2016-02-29,") || !strings.Contains(row, ",2024-02-28,1,") {
 		t.Fatalf("the return does not show the corrected request:\n%s", out)
 	}
 

@@ -1,16 +1,38 @@
 package tests
 
 import (
-	"encoding/csv"
+	"bytes"
+	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ehcledger/ehcledger/sen2"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
-func TestSimulateThenExportSEN2(t *testing.T) {
+// runExit runs the binary and returns its standard output, standard error
+// and exit status.
+func runExit(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errOut.String(), 0
+	case errors.As(err, &exit):
+		return out.String(), errOut.String(), exit.ExitCode()
+	}
+	t.Fatalf("%v: %v", args, err)
+	return "", "", 0
+}
+
+func TestSimulateThenExportAndValidateSEN2(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sim.db")
 	out, err := exec.Command(binary, "simulate", "--db", db, "--las", "2", "--cases", "60", "--years", "2", "--seed", "9", "--until", "2025-06-30").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "simulated 240 cases in 2 LAs") {
@@ -19,19 +41,49 @@ func TestSimulateThenExportSEN2(t *testing.T) {
 	if out, err := exec.Command(binary, "verify", "--db", db).CombinedOutput(); err != nil {
 		t.Fatalf("the simulated store does not verify: %s", out)
 	}
-	cmd := exec.Command(binary, "export", "sen2", "--db", db, "--year", "2025")
-	csvOut, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("export sen2: %v", err)
+	xmlOut, stderr, code := runExit(t, "export", "sen2", "--db", db, "--year", "2025", "--la", "E09000001")
+	// DfE's outcome codes are not yet confirmed (sen2/collections): the
+	// return is written, and the export says it is not ready.
+	if code != 1 || !strings.Contains(stderr, "the return is not ready to send") || !strings.Contains(stderr, "(DfE 950)") {
+		t.Fatalf("export sen2 exited %d:\n%s", code, stderr)
 	}
-	rows, err := csv.NewReader(strings.NewReader(string(csvOut))).ReadAll()
+	m, err := sen2.Read(strings.NewReader(xmlOut))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) < 50 {
-		t.Fatalf("only %d rows", len(rows))
+	requests := 0
+	outcomes := map[string]bool{}
+	for _, p := range m.Persons {
+		if p.Surname == "" || p.PersonBirthDate == "" || p.Sex == "" || (p.UPN == "" && p.UPNunknown == "") {
+			t.Fatalf("a person's sealed details were not opened: %+v", p)
+		}
+		for _, r := range p.Requests {
+			requests++
+			if r.ReceivedDate == "" || r.ReceivedDate > "2024-12-31" {
+				t.Fatalf("a request received outside the year: %+v", r)
+			}
+			outcome := r.RequestOutcome + "/"
+			if a := r.Assessment; a != nil {
+				outcome += a.AssessmentOutcome
+				if a.Week20 != "" && a.Week20 != "0" && a.Week20 != "1" {
+					t.Fatalf("Week20 %q", a.Week20)
+				}
+				if p := a.NamedPlan; p != nil && p.StartDate > "2025-01-16" {
+					t.Fatalf("a plan from after the census date: %+v", p)
+				}
+			}
+			outcomes[outcome] = true
+		}
 	}
-	// Every row is a read of a case's personal details, in the access log.
+	if len(m.Persons) < 50 || m.Header.LEA != "950" || m.Header.ReferenceDate != "2025-01-16" {
+		t.Fatalf("%d people, header %+v", len(m.Persons), m.Header)
+	}
+	for _, want := range []string{"refuse/", "assess/issue"} {
+		if !outcomes[want] {
+			t.Errorf("no request with outcome %s (saw %v)", want, outcomes)
+		}
+	}
+	// Every request in the return is a read of a case's personal details.
 	conn, err := sqlitedb.Open(db, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -39,43 +91,41 @@ func TestSimulateThenExportSEN2(t *testing.T) {
 	var reads int
 	err = conn.QueryRow(`SELECT COUNT(*) FROM events WHERE type = 'case_accessed' AND payload LIKE '%cli export sen2%'`).Scan(&reads)
 	conn.Close()
-	if err != nil || reads != len(rows)-1 {
-		t.Fatalf("%d reads recorded for %d rows (%v)", reads, len(rows)-1, err)
+	if err != nil || reads != requests {
+		t.Fatalf("%d reads recorded for %d requests (%v)", reads, requests, err)
 	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[name] = i
-	}
-	for _, name := range []string{"PersonBirthDate", "ReceivedDate", "RequestSource", "RequestOutcome", "AssessmentOutcome", "Week20", "StartDate"} {
-		if _, ok := col[name]; !ok {
-			t.Fatalf("no %s column in %v", name, rows[0])
+	t.Run("validation finds only what waits for DfE's codes", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "return.xml")
+		if err := os.WriteFile(file, []byte(xmlOut), 0o600); err != nil {
+			t.Fatal(err)
 		}
-	}
-	seen := map[string]bool{}
-	for _, r := range rows[1:] {
-		if r[col["ReceivedDate"]] > "2024-12-31" || r[col["ReceivedDate"]] == "" {
-			t.Fatalf("a request received after the collection year: %v", r)
+		report, _, code := runExit(t, "sen2", "validate", file)
+		lines := strings.Split(strings.TrimSpace(report), "\n")
+		if code != 1 || len(lines) < 3 {
+			t.Fatalf("validate exited %d:\n%s", code, report)
 		}
-		if start := r[col["StartDate"]]; start != "" && start >= "2025-01-01" {
-			t.Fatalf("a plan from after the census date: %v", r)
+		for _, l := range lines[1 : len(lines)-1] {
+			if !strings.Contains(l, "has no DfE code yet") && !strings.Contains(l, "is not confirmed against DfE's specification") {
+				t.Errorf("a failure that is not about an unconfirmed code: %s", l)
+			}
 		}
-		if w := r[col["Week20"]]; w != "" && w != "0" && w != "1" {
-			t.Fatalf("Week20 %q", w)
+	})
+	t.Run("the readable copy has a row per request", func(t *testing.T) {
+		csvOut, _, _ := runExit(t, "export", "sen2", "--db", db, "--year", "2025", "--la", "E09000001", "--format", "csv")
+		if rows := strings.Count(csvOut, "\n"); rows != requests+1 || !strings.HasPrefix(csvOut, "Person,Surname,Forename,") {
+			t.Fatalf("%d lines for %d requests:\n%.300s", rows, requests, csvOut)
 		}
-		if r[col["Surname"]] != "" {
-			t.Fatalf("a surname in the return, though the simulator records none: %v", r)
+	})
+	t.Run("a bad year, no LA, or an LA without its DfE number is refused", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--year", "1990", "--la", "E09000001"},
+			{"--year", "2025"},
+			{"--year", "2025", "--la", "E09000009"},
+		} {
+			_, stderr, code := runExit(t, append([]string{"export", "sen2", "--db", db}, args...)...)
+			if code == 0 || !(strings.Contains(stderr, "--year") || strings.Contains(stderr, "--la") || strings.Contains(stderr, "set_dfe_la_number")) {
+				t.Errorf("%v exited %d: %s", args, code, stderr)
+			}
 		}
-		if r[col["PersonBirthDate"]] == "" {
-			t.Fatalf("no date of birth: the sealed details were not opened: %v", r)
-		}
-		seen[r[col["RequestOutcome"]]+"/"+r[col["AssessmentOutcome"]]] = true
-	}
-	for _, want := range []string{"Refused/", "Assessment/Plan issued"} {
-		if !seen[want] {
-			t.Errorf("no row with outcome %s (saw %v)", want, seen)
-		}
-	}
-	if out, err := exec.Command(binary, "export", "sen2", "--db", db, "--year", "1990").CombinedOutput(); err == nil || !strings.Contains(string(out), "--year") {
-		t.Fatalf("a bad year was accepted: %s", out)
-	}
+	})
 }

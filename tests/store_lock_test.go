@@ -49,7 +49,7 @@ func TestAWriterBesideARunningServerIsRefusedAndTheServerStaysRight(t *testing.T
 	}{
 		{"reading a case, which records the read, is refused", []string{"case", "--db", db, "lock-1"}},
 		{"exporting a case, which records the read, is refused", []string{"export", "case", "--db", db, "lock-1"}},
-		{"exporting the return, which records the reads, is refused", []string{"export", "sen2", "--db", db, "--year", "2025"}},
+		{"exporting the return, which records the reads, is refused", []string{"export", "sen2", "--db", db, "--year", "2025", "--la", "E09000001"}},
 		{"simulating into it is refused", []string{"simulate", "--db", db, "--las", "1", "--cases", "2", "--years", "1"}},
 		{"rebuilding its views is refused", []string{"rebuild", "--db", db}},
 		{"copying into it is refused", []string{"migrate", "--from", "sqlite:" + db, "--to", "sqlite:" + db}},
