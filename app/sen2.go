@@ -322,6 +322,13 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 			default:
 				otherTribunal = true
 			}
+		case *domain.RequestWithdrawn:
+			switch {
+			case decided.IsZero():
+				decided, r.RequestOutcome = st.On, b.code("RequestOutcome", "withdrawn")
+			case assessing && assessed.IsZero():
+				assessed, a.AssessmentOutcome = st.On, b.code("AssessmentOutcome", "withdrawn")
+			}
 		case *domain.PlanCeased:
 			ceased = st.On
 		case *domain.TransferredOut:

@@ -106,6 +106,12 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		[3]string{"send_review_report", "2024-04-22", ""},
 		[3]string{"notify_review_decision", "2024-05-07", `{"decision":"cease"}`},
 		[3]string{"cease_plan", "2024-09-02", `{"ceased_because":"higher_education"}`})
+	// Requests withdrawn before the decision and during the assessment.
+	steps(t, l, "early", laA, [3]string{"receive_request", "2024-05-01", person("Early")},
+		[3]string{"withdraw_request", "2024-05-20", `{"by":"parent"}`})
+	steps(t, l, "during", laA, [3]string{"receive_request", "2024-05-01", person("During")},
+		[3]string{"decide_to_assess", "2024-06-03", ""},
+		[3]string{"withdraw_request", "2024-07-01", `{"by":"parent"}`})
 	// The same child asks again: one Person, two requests.
 	steps(t, l, "again", laA, [3]string{"receive_request", "2024-11-04", `{"requester":"parent","birth_date":"2014-02-03","surname":"Ceased","upn":"` + upnFor(100) + `"}`})
 	// A plan transferred from A to B in the year.
@@ -157,6 +163,15 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 			t.Fatalf("header %+v", b.Header)
 		}
 	})
+	t.Run("a withdrawal is the request's outcome before a decision, the assessment's after", func(t *testing.T) {
+		if r := requestOf(t, a, "Early"); r.RequestOutcome != "withdrawn" || r.RequestOutcomeDate != "2024-05-20" || r.Assessment != nil {
+			t.Fatalf("%+v", r)
+		}
+		r := requestOf(t, a, "During")
+		if r.RequestOutcome != "assess" || r.Assessment == nil || r.Assessment.AssessmentOutcome != "withdrawn" || r.Assessment.AssessmentOutcomeDate != "2024-07-01" {
+			t.Fatalf("%+v %+v", r, r.Assessment)
+		}
+	})
 	t.Run("a child's requests are one person's", func(t *testing.T) {
 		for _, p := range a.Persons {
 			if p.Surname == "Ceased" && (len(p.Requests) != 2 || p.Requests[0].ReceivedDate != "2023-01-09" || p.Requests[1].ReceivedDate != "2024-11-04") {
@@ -165,7 +180,7 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		}
 	})
 	t.Run("every case in the return is recorded as read", func(t *testing.T) {
-		if strings.Join(read, ",") != "reversed,ceased,again,moved" {
+		if strings.Join(read, ",") != "reversed,ceased,early,during,again,moved" {
 			t.Fatalf("read %v", read)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -126,6 +127,7 @@ type Case struct {
 	transferDecisionDue bool
 	caseworker, team    string
 	erased              bool // the personal details were erased
+	withdrawn           bool // the request was withdrawn
 	re                  reassessing
 	invitations         map[string]*Invitation // the portal's invitations, by ID
 }
@@ -274,6 +276,8 @@ func (c *Case) Apply(e Event, on Date) {
 		delete(c.placements, v.Key())
 	case *SENNeedsRecorded:
 		c.needs = *v
+	case *RequestWithdrawn:
+		c.withdrawn = true
 	case *APPlacementStarted:
 		c.ap[v.Setting] = true
 	case *APPlacementEnded:
@@ -326,6 +330,9 @@ func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
 		}
 		if cmd.On < c.Opened {
 			return nil, FieldErrorf("on", "%s on %s is before the case was opened on %s", cmd.Name, cmd.On, c.Opened)
+		}
+		if c.withdrawn && !slices.Contains(afterWithdrawal, cmd.Name) {
+			return nil, conflictf("%s: the request was withdrawn: a new request opens a new case", cmd.Name)
 		}
 	}
 	evs, err := spec.decide(c, cmd, rb)

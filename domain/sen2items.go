@@ -301,3 +301,51 @@ func ItemsOf(steps []Step) ReturnItems {
 	}
 	return r
 }
+
+// TypeRequestWithdrawn is the event of withdraw_request.
+const TypeRequestWithdrawn = "request_withdrawn"
+
+// RequestWithdrawn records that the family or young person withdrew the
+// request before a plan was issued or the LA decided not to issue one:
+// the clocks that run from the request end (england-2014 version 7), and
+// the return reports the request, or its assessment, as withdrawn.
+type RequestWithdrawn struct {
+	// By is who withdrew it.
+	By string `json:"by" enum:"parent,young_person"`
+}
+
+// EventType implements Event.
+func (RequestWithdrawn) EventType() string { return TypeRequestWithdrawn }
+
+// SchemaVersion implements Event.
+func (RequestWithdrawn) SchemaVersion() int { return 1 }
+
+// Attr implements Event.
+func (e RequestWithdrawn) Attr(n string) string { return pick(n, "by", e.By) }
+
+// withdrawRequest decides withdraw_request: only while the request is
+// open, before its outcome (a refusal, a decision not to issue, or a plan).
+func withdrawRequest(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
+	var d RequestWithdrawn
+	if err := cmd.decode(&d); err != nil {
+		return nil, err
+	}
+	if err := checkEnums(&d); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.withdrawn:
+		return nil, conflictf("withdraw_request: the request has already been withdrawn")
+	case c.planIssued:
+		return nil, conflictf("withdraw_request: a plan has been issued: it ends with cease_plan")
+	case c.notIssuing:
+		return nil, conflictf("withdraw_request: the LA has decided not to issue a plan")
+	case c.decision == "refused" && !c.assessOrdered:
+		return nil, conflictf("withdraw_request: the LA refused to assess: the request is closed")
+	}
+	return []Event{&d}, nil
+}
+
+// afterWithdrawal are the steps a case still takes once its request is
+// withdrawn: housekeeping, not the statutory process.
+var afterWithdrawal = []string{"correct_step", "erase_personal_data", "assign_case", "revoke_invitation", "end_placement"}
