@@ -322,7 +322,7 @@ func TestEveryPageIsAccessible(t *testing.T) {
 	visit("/ui/new-case", "the form opening a case", "new-case")
 	visit("/ui/cases/a11y/steps/request_advice", "a step's form", "step")
 	// Every other kind of input a step's form has.
-	for _, step := range []string{"record_exception", "schedule_phase_transfer", "notify_review_decision", "panel_decision", "offer_tailored_list", "express_preference"} {
+	for _, step := range []string{"record_exception", "schedule_phase_transfer", "notify_review_decision", "panel_decision", "offer_tailored_list", "express_preference", "record_placement", "record_personal_budget"} {
 		visit("/ui/cases/a11y/steps/"+step, "the form of "+step, "")
 	}
 	drive(t, ctx, "sending a step's form empty, late, without a reason",
