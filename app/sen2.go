@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,8 +33,9 @@ type SEN2Result struct {
 	Message *sen2.Message
 	// Cases are the cases the return holds, one per request.
 	Cases []string
-	// Left lists the cases left out and why (personal details erased).
-	Left []string
+	// Notes say what the return could not hold: cases left out (their
+	// personal details erased) and items missing, each with its case.
+	Notes []string
 }
 
 // SEN2Return builds an LA's SEN2 return for a collection year from its
@@ -77,7 +79,7 @@ func (l *Ledger) SEN2Return(ctx context.Context, o SEN2Options) (SEN2Result, err
 		switch {
 		case !in:
 		case who.erased:
-			res.Left = append(res.Left, id+": its personal details are erased")
+			res.Notes = append(res.Notes, id+": its personal details are erased: it is left out")
 		default:
 			entries = append(entries, entry{who, req, id})
 		}
@@ -90,10 +92,12 @@ func (l *Ledger) SEN2Return(ctx context.Context, o SEN2Options) (SEN2Result, err
 			return SEN2Result{}, err
 		}
 	}
-	// One Person per child or young person, their requests in the order
-	// received; people in a stable order.
+	// One Person per child or young person (personKeys), their requests in
+	// the order received; people in a stable order; each person's details
+	// as their latest request gives them.
+	keys := personKeys(entries, func(e entry) sen2Person { return e.who }, func(e entry) string { return e.id })
 	sort.SliceStable(entries, func(i, j int) bool {
-		if a, b := entries[i].who.key(), entries[j].who.key(); a != b {
+		if a, b := keys[entries[i].id], keys[entries[j].id]; a != b {
 			return a < b
 		}
 		return entries[i].req.ReceivedDate < entries[j].req.ReceivedDate
@@ -102,12 +106,15 @@ func (l *Ledger) SEN2Return(ctx context.Context, o SEN2Options) (SEN2Result, err
 		LEA: settings.dfeNumber, SoftwareCode: "EHC Ledger", Release: o.Release, SerialNo: fmt.Sprint(max(o.SerialNo, 1)),
 		DateTime: o.Made.In(domain.London).Format("2006-01-02T15:04:05")}}
 	for i, e := range entries {
-		if i == 0 || e.who.key() != entries[i-1].who.key() {
+		if i == 0 || keys[e.id] != keys[entries[i-1].id] {
 			m.Persons = append(m.Persons, e.who.Person)
 		}
 		p := &m.Persons[len(m.Persons)-1]
-		p.Requests = append(p.Requests, e.req)
+		requests := p.Requests
+		*p = e.who.Person // the latest request's details
+		p.Requests = append(requests, e.req)
 	}
+	res.Notes = append(res.Notes, b.notes...)
 	res.Message = m
 	return res, nil
 }
@@ -135,13 +142,40 @@ type sen2Person struct {
 	erased bool
 }
 
-// key groups a child's requests: their UPN, or else their name and date
-// of birth.
-func (p sen2Person) key() string {
-	if p.UPN != "" {
-		return "upn:" + p.UPN
+// personKeys groups requests by child: by UPN; a request without a UPN
+// joins the UPN of a request with the same name and date of birth, or
+// else groups by name and date of birth; a request with no name is a
+// person of its own, never merged with another.
+func personKeys[E any](entries []E, who func(E) sen2Person, id func(E) string) map[string]string {
+	name := func(p sen2Person) string {
+		if p.Surname == "" && p.Forename == "" {
+			return ""
+		}
+		return strings.Join([]string{strings.ToUpper(p.Surname), strings.ToUpper(p.Forename), p.PersonBirthDate}, "\x00")
 	}
-	return strings.Join([]string{"name", strings.ToUpper(p.Surname), strings.ToUpper(p.Forename), p.PersonBirthDate, p.UniqueLearnerNumber}, "\x00")
+	upnOf := map[string]string{} // name: a UPN seen with it
+	for _, e := range entries {
+		if p := who(e); p.UPN != "" && name(p) != "" {
+			if _, ok := upnOf[name(p)]; !ok {
+				upnOf[name(p)] = p.UPN
+			}
+		}
+	}
+	keys := map[string]string{}
+	for _, e := range entries {
+		p := who(e)
+		switch n := name(p); {
+		case p.UPN != "":
+			keys[id(e)] = "upn:" + p.UPN
+		case n == "":
+			keys[id(e)] = "case:" + id(e)
+		case upnOf[n] != "":
+			keys[id(e)] = "upn:" + upnOf[n]
+		default:
+			keys[id(e)] = "name:" + n
+		}
+	}
+	return keys
 }
 
 // sen2Builder turns cases into the return's requests.
@@ -151,6 +185,8 @@ type sen2Builder struct {
 	la               string
 	census, from, to domain.Date
 	numbers          map[string]string // LA: its DfE number
+	// notes are what the return could not say, for the operator.
+	notes []string
 }
 
 // code is DfE's code for a value of a list (the value itself while the
@@ -223,12 +259,9 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 		r                                   sen2.Request
 		a                                   sen2.Assessment
 		received, decided, assessed, issued domain.Date
-		ceased, transferOut                 domain.Date
+		ceased                              domain.Date
 		assessing                           bool
 		about                               string
-		laNow                               = lc.events[0].LA
-		pendingLA, prevLA                   string
-		transferIn                          domain.Date
 		meeting, lastReview, reviewDraft    domain.Date
 		reviewOutcome                       string
 		phaseFinal                          domain.Date
@@ -236,13 +269,23 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 		assessMediation, assessTribunal     bool
 		otherMediation, otherTribunal       bool
 	)
+	// The return is of what happened, by date, whatever order the steps
+	// were recorded in.
+	steps = slices.Clone(steps)
+	slices.SortStableFunc(steps, func(x, y domain.Step) int { return int(x.On) - int(y.On) })
+	sp := b.spells(lc.events[0].LA, steps)
+	if sp.holder != b.la && sp.left.IsZero() {
+		return who, r, false, nil // not this LA's on the census date, nor passed on by it
+	}
+	// An LA that passed the plan on reports it up to the day it did.
+	until := b.census
+	if sp.holder != b.la {
+		until = sp.left
+	}
 	upTo := make([]domain.Step, 0, len(steps))
 	for _, st := range steps {
-		if st.On > b.census {
+		if st.On > until {
 			break
-		}
-		if !transferOut.IsZero() {
-			break // the LA passed the plan on: what follows is the new LA's
 		}
 		upTo = append(upTo, st)
 		switch v := st.Event.(type) {
@@ -331,25 +374,16 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 			}
 		case *domain.PlanCeased:
 			ceased = st.On
-		case *domain.TransferredOut:
-			pendingLA = v.ToLA
-		case *domain.TransferredIn:
-			if laNow == b.la {
-				transferOut = st.On // the plan leaves this LA's care today
-			}
-			prevLA, laNow, transferIn = laNow, pendingLA, st.On
 		}
 	}
 	if received.IsZero() {
 		return who, r, false, nil // opened after the census date
 	}
 	items := domain.ItemsOf(upTo)
-	// Whose return is it? The LA's while the case is with it; an LA that
-	// passed the plan on reports it ended on the day of transfer.
-	passedOn := !transferOut.IsZero()
-	if laNow != b.la && !passedOn {
-		return who, r, false, nil
-	}
+	// An LA that passed the plan on reports it ended on the day of
+	// transfer, when that was in the year.
+	passedOn := sp.holder != b.la
+	transferOut := sp.left
 	if passedOn && (transferOut < b.from || transferOut > b.census) {
 		return who, r, false, nil
 	}
@@ -386,8 +420,14 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 			}
 			p.DP = strings.Join(dps, " ")
 		}
+		// The settings the plan names on the census date, or on the day
+		// it ended.
+		at := b.census
+		if !end.IsZero() && end < at {
+			at = end
+		}
 		for _, pl := range items.Placements {
-			if !pl.NamedInPlan || (!pl.Leaving.IsZero() && pl.Leaving < b.from) {
+			if !pl.NamedInPlan || pl.Entry > at || (!pl.Leaving.IsZero() && pl.Leaving < at) {
 				continue
 			}
 			if pl.Rank == 1 {
@@ -400,10 +440,13 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 		if end.IsZero() || end > b.census {
 			ap := &sen2.ActivePlans{ReviewMeeting: dateOrEmpty(meeting), ReviewOutcome: b.code("ReviewOutcome", reviewOutcome),
 				LastReview: dateOrEmpty(lastReview), ReviewDraft: dateOrEmpty(reviewDraft), PhaseTransferFinalDate: dateOrEmpty(phaseFinal)}
-			if !transferIn.IsZero() && transferIn >= b.from && prevLA != "" {
-				n, err := b.number(ctx, prevLA)
+			if !sp.arrived.IsZero() && sp.arrived >= b.from && sp.from != "" {
+				n, err := b.number(ctx, sp.from)
 				if err != nil {
 					return who, r, false, err
+				}
+				if n == "" {
+					b.notes = append(b.notes, fmt.Sprintf("%s: the LA it came from (%s) has no DfE number recorded: TransferLA is left out", id, sp.from))
 				}
 				ap.TransferLA = n
 			}
@@ -434,6 +477,45 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 	planInYear := !issued.IsZero() && (r.ActivePlans != nil || (a.NamedPlan != nil && a.NamedPlan.CeaseDate >= b.from.String()))
 	worked := received <= b.to && (received >= b.from || decided >= b.from || assessed >= b.from || decided.IsZero() || (assessing && assessed.IsZero()))
 	return who, r, planInYear || worked, nil
+}
+
+// spell says where a case was on the census date, and its moves.
+type spell struct {
+	// holder is the LA responsible on the census date.
+	holder string
+	// left is the last day the case left this LA (zero if it never did or
+	// came back); arrived the last day it came to this LA, from the LA
+	// from.
+	left, arrived domain.Date
+	from          string
+}
+
+// spells follows a case's transfers (transfer_out names the new LA,
+// transfer_in is the day it takes over) up to the census date.
+func (b *sen2Builder) spells(first string, steps []domain.Step) spell {
+	sp := spell{holder: first}
+	pending := ""
+	for _, st := range steps {
+		if st.On > b.census {
+			break
+		}
+		switch v := st.Event.(type) {
+		case *domain.TransferredOut:
+			pending = v.ToLA
+		case *domain.TransferredIn:
+			if pending == "" {
+				continue
+			}
+			switch {
+			case sp.holder == b.la:
+				sp.left = st.On
+			case pending == b.la:
+				sp.arrived, sp.from, sp.left = st.On, sp.holder, 0
+			}
+			sp.holder, pending = pending, ""
+		}
+	}
+	return sp
 }
 
 // setting is a placement as the return gives a setting.

@@ -112,6 +112,28 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 	steps(t, l, "during", laA, [3]string{"receive_request", "2024-05-01", person("During")},
 		[3]string{"decide_to_assess", "2024-06-03", ""},
 		[3]string{"withdraw_request", "2024-07-01", `{"by":"parent"}`})
+	// A step recorded after one dated later still counts by its date.
+	steps(t, l, "late-entry", laA,
+		[3]string{"receive_request", "2023-01-09", person("Lateentry")},
+		[3]string{"decide_to_assess", "2023-02-13", ""},
+		[3]string{"send_draft_plan", "2023-04-03", ""},
+		[3]string{"issue_final_plan", "2023-05-22", `{"school":"S1"}`},
+		[3]string{"hold_review_meeting", "2024-04-15", ""},
+		[3]string{"send_review_report", "2024-04-22", ""},
+		[3]string{"notify_review_decision", "2024-05-07", `{"decision":"cease"}`},
+		[3]string{"record_sen_needs", "2025-01-20", `{"primary":"MLD"}`},
+		[3]string{"cease_plan", "2024-09-02", `{"ceased_because":"paid_employment"}`})
+	// A plan that went from A to B in 2023 and came back in the year.
+	steps(t, l, "back", laA,
+		[3]string{"receive_request", "2022-01-10", person("Back")},
+		[3]string{"decide_to_assess", "2022-02-14", ""},
+		[3]string{"send_draft_plan", "2022-04-04", ""},
+		[3]string{"issue_final_plan", "2022-05-23", `{"school":"S1"}`},
+		[3]string{"record_sen_needs", "2022-05-30", `{"primary":"HI"}`},
+		[3]string{"transfer_out", "2023-03-01", `{"to_la":"` + laB + `","move_date":"2023-03-06"}`})
+	steps(t, l, "back", laB, [3]string{"transfer_in", "2023-03-06", ""},
+		[3]string{"transfer_out", "2024-03-01", `{"to_la":"` + laA + `","move_date":"2024-03-04"}`})
+	steps(t, l, "back", laA, [3]string{"transfer_in", "2024-03-04", ""})
 	// The same child asks again: one Person, two requests.
 	steps(t, l, "again", laA, [3]string{"receive_request", "2024-11-04", `{"requester":"parent","birth_date":"2014-02-03","surname":"Ceased","upn":"` + upnFor(100) + `"}`})
 	// A plan transferred from A to B in the year.
@@ -162,6 +184,9 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		if b.Header.LEA != "202" {
 			t.Fatalf("header %+v", b.Header)
 		}
+		if back := requestOf(t, b, "Back"); back.Assessment.NamedPlan.CeaseDate != "2024-03-04" || back.Assessment.NamedPlan.CeaseReason != "5" || back.ActivePlans != nil {
+			t.Fatalf("B's return of the plan it passed back: %+v", back.Assessment.NamedPlan)
+		}
 	})
 	t.Run("a withdrawal is the request's outcome before a decision, the assessment's after", func(t *testing.T) {
 		if r := requestOf(t, a, "Early"); r.RequestOutcome != "withdrawn" || r.RequestOutcomeDate != "2024-05-20" || r.Assessment != nil {
@@ -172,6 +197,18 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 			t.Fatalf("%+v %+v", r, r.Assessment)
 		}
 	})
+	t.Run("a step recorded out of date order counts by its date", func(t *testing.T) {
+		p := requestOf(t, a, "Lateentry").Assessment.NamedPlan
+		if p.CeaseDate != "2024-09-02" || p.CeaseReason != "4" || requestOf(t, a, "Lateentry").ActivePlans != nil {
+			t.Fatalf("%+v", p)
+		}
+	})
+	t.Run("a plan that came back is the LA's again, naming the LA it came from", func(t *testing.T) {
+		r := requestOf(t, a, "Back")
+		if r.ActivePlans == nil || r.ActivePlans.TransferLA != "202" || r.Assessment.NamedPlan.CeaseDate != "" {
+			t.Fatalf("%+v %+v", r.ActivePlans, r.Assessment.NamedPlan)
+		}
+	})
 	t.Run("a child's requests are one person's", func(t *testing.T) {
 		for _, p := range a.Persons {
 			if p.Surname == "Ceased" && (len(p.Requests) != 2 || p.Requests[0].ReceivedDate != "2023-01-09" || p.Requests[1].ReceivedDate != "2024-11-04") {
@@ -180,7 +217,7 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		}
 	})
 	t.Run("every case in the return is recorded as read", func(t *testing.T) {
-		if strings.Join(read, ",") != "reversed,ceased,early,during,again,moved" {
+		if strings.Join(read, ",") != "reversed,ceased,early,during,late-entry,back,again,moved" {
 			t.Fatalf("read %v", read)
 		}
 	})

@@ -90,8 +90,8 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 		requests += len(p.Requests)
 	}
 	fmt.Fprintf(os.Stderr, "wrote the SEN2 return of %s (DfE %s) for %d: %d people, %d requests\n", *la, res.Message.Header.LEA, *year, len(res.Message.Persons), requests)
-	for _, left := range res.Left {
-		fmt.Fprintf(os.Stderr, "left out: %s\n", left)
+	for _, note := range res.Notes {
+		fmt.Fprintf(os.Stderr, "note: %s\n", note)
 	}
 	return reportFailures(os.Stderr, sen2.Validate(res.Message, c), 50)
 }

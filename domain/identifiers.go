@@ -31,7 +31,7 @@ func CheckUPN(upn string) error {
 		return FieldErrorf("data.upn", "a temporary UPN does not end in I, O or S")
 	}
 	if upn[0] != want {
-		return FieldErrorf("data.upn", "the check letter is wrong: %s would begin with %c; check the number", upn, want)
+		return FieldErrorf("data.upn", "the check letter is wrong (it would be %c): check the number", want)
 	}
 	return nil
 }

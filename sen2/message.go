@@ -148,9 +148,9 @@ func (m *Message) Write(w io.Writer) error {
 	return err
 }
 
-// maxMessage bounds a return read: the largest LA's return is a few tens
-// of megabytes.
-const maxMessage = 256 << 20
+// maxMessage bounds a return read: the largest LA's return (some 20,000
+// children) is about 30 MiB, and what is read is held decoded.
+const maxMessage = 64 << 20
 
 // Read reads a return. It takes no DTD and no entities beyond XML's own,
 // so a hostile file cannot make it fetch or expand anything, and it stops

@@ -135,12 +135,19 @@ func TestValidationNamesEachFailureWithThePersonAndItem(t *testing.T) {
 		{"a UPN's check letter", func(m *Message) { m.Persons[0].UPN = "A801200005001" }, "person 1: UPN: the check letter is wrong"},
 		{"no UPN and no reason", func(m *Message) { m.Persons[0].UPN = "" }, "person 1: UPN: there is no UPN"},
 		{"an outcome without its date", func(m *Message) { m.Persons[0].Requests[0].RequestOutcomeDate = "" }, "person 1, request 1: RequestOutcomeDate"},
-		{"a code of no list", func(m *Message) { m.Persons[0].Ethnicity = "XXXX" }, "person 1: Ethnicity: \"XXXX\" is not a code"},
+		{"a code of no list", func(m *Message) { m.Persons[0].Ethnicity = "XXXX" }, "person 1: Ethnicity: is not a code of the Ethnicity list"},
 		{"a cease date without its reason", func(m *Message) { m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate = "2025-12-31" }, "CeaseReason"},
 		{"dates out of order", func(m *Message) {
 			m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate, m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseReason = "2025-01-01", "3"
 		}, "CeaseDate: 2025-01-01 is before StartDate"},
 		{"two primary needs", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.SENneed[1].SENtypeRank = "1" }, "two needs have rank 1"},
+		{"an active plan without its need", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.SENneed = nil }, "SENneed: an active plan needs its primary need"},
+		{"a review decided after the census", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.LastReview = "2026-02-01" }, "LastReview: 2026-02-01 is after the census date"},
+		{"two settings of one rank in the plan", func(m *Message) {
+			p := m.Persons[0].Requests[0].Assessment.NamedPlan
+			p.PlanDetail = append(p.PlanDetail, PlanDetail{Setting{URN: "100001", PlacementRank: "1", SENunitIndicator: "0", ResourcedProvisionIndicator: "0"}})
+		}, "the plan names two settings of rank 1"},
+		{"a birth date that is not a date, not quoted", func(m *Message) { m.Persons[0].PersonBirthDate = "2014-13-45" }, "person 1: PersonBirthDate: is not a date (YYYY-MM-DD)"},
 		{"a setting twice identified", func(m *Message) { m.Persons[0].Requests[0].Assessment.NamedPlan.PlanDetail[0].UKPRN = "10012345" }, "PlanDetail: gives 2 of URN"},
 		{"a 2026 request without its source", func(m *Message) { m.Persons[0].Requests[0].RequestSource = "" }, "RequestSource: is required from 2026"},
 	}

@@ -2,6 +2,7 @@ package sen2
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,7 +51,9 @@ func (k *checker) date(item, v string) domain.Date {
 	}
 	d, err := domain.ParseDate(v)
 	if err != nil {
-		k.fail(item, "%q is not a date (YYYY-MM-DD)", v)
+		// The value is left out: a date of birth is personal data, and
+		// failures go to logs.
+		k.fail(item, "is not a date (YYYY-MM-DD)")
 		return 0
 	}
 	return d
@@ -74,18 +77,23 @@ func (k *checker) code(item, list, v string) {
 		k.fail(item, "the collection has no code list %s", list)
 		return
 	}
-	for val, c := range l.Codes {
-		if c == v && c != "" {
+	// A DfE code first, then one of this system's values still waiting for
+	// its code, each looked up in a fixed order.
+	vals := slices.Sorted(maps.Keys(l.Codes))
+	for _, val := range vals {
+		if c := l.Codes[val]; c != "" && c == v {
 			if !l.Confirmed {
 				k.fail(item, "%q: the %s list is not confirmed against DfE's specification (sen2/collections/%d.json says why)", v, list, k.c.Year)
 			}
 			return
-		} else if c == "" && val == v {
-			k.fail(item, "%q has no DfE code yet (sen2/collections/%d.json): the return cannot be sent until it has", v, k.c.Year)
-			return
 		}
 	}
-	k.fail(item, "%q is not a code of the %s list", v, list)
+	if c, ok := l.Codes[v]; ok && c == "" {
+		k.fail(item, "%q has no DfE code yet (sen2/collections/%d.json): the return cannot be sent until it has", v, k.c.Year)
+		return
+	}
+	// The value is left out: it may be free text someone typed.
+	k.fail(item, "is not a code of the %s list", list)
 }
 
 // ordered checks that a date is not before another.
@@ -245,8 +253,13 @@ func (k *checker) checkPlan(p *NamedPlan, assessed domain.Date) {
 	for _, dp := range strings.Fields(p.DP) {
 		k.code("DP", "DP", dp)
 	}
+	ranks := map[string]bool{}
 	for _, d := range p.PlanDetail {
 		k.checkSetting("PlanDetail", d.Setting)
+		if ranks[d.PlacementRank] {
+			k.fail("PlacementRank", "the plan names two settings of rank %s", d.PlacementRank)
+		}
+		ranks[d.PlacementRank] = true
 	}
 }
 
@@ -262,7 +275,15 @@ func (k *checker) checkActive(ap *ActivePlans) {
 	k.code("ReviewOutcome", "ReviewOutcome", ap.ReviewOutcome)
 	last := k.date("LastReview", ap.LastReview)
 	k.ordered("LastReview", last, "ReviewMeeting", meeting)
-	k.date("ReviewDraft", ap.ReviewDraft)
+	draft := k.date("ReviewDraft", ap.ReviewDraft)
+	for _, d := range []struct {
+		item string
+		on   domain.Date
+	}{{"LastReview", last}, {"ReviewDraft", draft}} {
+		if d.on > census {
+			k.fail(d.item, "%s is after the census date %s", d.on, census)
+		}
+	}
 	k.date("PhaseTransferDueDate", ap.PhaseTransferDueDate)
 	k.date("PhaseTransferFinalDate", ap.PhaseTransferFinalDate)
 	if ap.TransferLA != "" && !leaShape.MatchString(ap.TransferLA) {
@@ -278,8 +299,8 @@ func (k *checker) checkActive(ap *ActivePlans) {
 		}
 		ranks[n.SENtypeRank] = true
 	}
-	if len(ap.SENneed) > 0 && !ranks["1"] {
-		k.fail("SENneed", "no need has rank 1 (the primary need)")
+	if !ranks["1"] {
+		k.fail("SENneed", "an active plan needs its primary need (rank 1)")
 	}
 	for _, pd := range ap.PlacementDetail {
 		k.checkSetting("PlacementDetail", pd.Setting)

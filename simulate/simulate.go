@@ -410,7 +410,9 @@ func (o Options) planItems(r *rand.Rand, issued domain.Date, school string) []st
 			need["secondary"] = second
 		}
 	}
-	steps := []step{{issued.AddDays(7), "record_placement", placement}, {issued.AddDays(7), "record_sen_needs", need}}
+	// The needs are known from the assessment; the child starts at the
+	// school within a few weeks.
+	steps := []step{{issued, "record_sen_needs", need}, {issued.AddDays(7), "record_placement", placement}}
 	if o.chance(r, 0.06) {
 		budget := map[string]any{"taken_up": true}
 		if o.chance(r, 0.5) {
