@@ -40,12 +40,16 @@ type Rates struct {
 	ReviewAmend       float64 // a review decides to amend
 	Cease             float64 // a review decides to cease
 	RepresentationsIn float64 // the family comments on the draft within 15 days
+	Withdrawn         float64 // the family withdraws the request before the decision
 }
 
 // National is calibrated to the published figures for England.
 var National = Rates{Refuse: 0.26, NotIssue: 0.06, PlanWithin20: 0.46, Exception: 0.05, SchoolClosure: 0.03,
 	DecisionOnTime: 0.85, AdviceOnTime: 0.6, Mediation: 0.07, WantsMediation: 0.6, Appeal: 0.55, Conceded: 0.2,
-	ReviewOnTime: 0.55, ReviewAmend: 0.3, Cease: 0.04, RepresentationsIn: 0.7}
+	ReviewOnTime: 0.55, ReviewAmend: 0.3, Cease: 0.04, RepresentationsIn: 0.7,
+	// An assumption: DfE's statistics count withdrawn requests, but no
+	// share was to hand.
+	Withdrawn: 0.02}
 
 // Options say what to simulate.
 type Options struct {
@@ -234,6 +238,13 @@ func (o Options) story(r *rand.Rand, req domain.Date) []step {
 	decision := between(r, 20, 42)
 	if !o.chance(r, rt.DecisionOnTime) {
 		decision = between(r, 43, 80)
+	}
+	if o.chance(r, rt.Withdrawn) {
+		by := "parent"
+		if steps[0].data["requester"] == "young_person" {
+			by = "young_person"
+		}
+		return append(steps, step{at(decision - between(r, 1, 15)), "withdraw_request", map[string]any{"by": by}})
 	}
 	excepted := o.chance(r, rt.Exception)
 	if excepted {
