@@ -131,6 +131,9 @@ func stepFields(spec *domain.CommandSpec) (fields []formField, ok bool) {
 			if hint := f.Tag.Get("hint"); hint != "" {
 				field.Hint = hint
 			}
+			if l := f.Tag.Get("label"); l != "" {
+				field.Label = l
+			}
 			fields = append(fields, field)
 		})
 	}

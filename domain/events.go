@@ -128,18 +128,18 @@ type PersonalDetails struct {
 // data, sealed with the rest; identifiers.go checks them.
 type SEN2Person struct {
 	// Sex is as the school census records it: M or F.
-	Sex string `json:"sex,omitempty" enum:"M,F"`
+	Sex string `json:"sex,omitempty" enum:"M,F" hint:"as the school census records it"`
 	// Ethnicity is a main code of the school census's ethnicity list.
-	Ethnicity string `json:"ethnicity,omitempty" enum:"WBRI,WIRI,WIRT,WOTH,WROM,MWBC,MWBA,MWAS,MOTH,AIND,APKN,ABAN,AOTH,BCRB,BAFR,BOTH,CHNE,OOTH,REFU,NOBT"`
+	Ethnicity string `json:"ethnicity,omitempty" hint:"the school census's code" enum:"WBRI,WIRI,WIRT,WOTH,WROM,MWBC,MWBA,MWAS,MOTH,AIND,APKN,ABAN,AOTH,BCRB,BAFR,BOTH,CHNE,OOTH,REFU,NOBT"`
 	// UPN is the unique pupil number, ULN the unique learner number.
-	UPN string `json:"upn,omitempty"`
-	ULN string `json:"uln,omitempty"`
+	UPN string `json:"upn,omitempty" label:"UPN (unique pupil number)" hint:"13 characters, such as B801200005001"`
+	ULN string `json:"uln,omitempty" label:"ULN (unique learner number)" hint:"10 digits"`
 	// UPNUnknown says why there is neither, as a CBDS code (UN1-UN7).
-	UPNUnknown string `json:"upn_unknown,omitempty" enum:"UN1,UN2,UN3,UN4,UN5,UN6,UN7"`
+	UPNUnknown string `json:"upn_unknown,omitempty" enum:"UN1,UN2,UN3,UN4,UN5,UN6,UN7" label:"Why there is no UPN or ULN" hint:"only when neither is known"`
 	// InYouthAccommodation says the request was made while the child or
 	// young person was detained in relevant youth accommodation (CFA 2014
 	// ss70-75, detained persons): SEN2's RYA item.
-	InYouthAccommodation bool `json:"in_youth_accommodation,omitempty"`
+	InYouthAccommodation bool `json:"in_youth_accommodation,omitempty" label:"The request was made in relevant youth accommodation"`
 }
 
 // Born returns the child's date of birth as far as the event knows it: in

@@ -24,9 +24,9 @@ const (
 // arrangements by another LA or by the parents, elective home education, an
 // early-years provider without a URN, not in education, and other).
 type Placement struct {
-	URN     string `json:"urn,omitempty"`
-	UKPRN   string `json:"ukprn,omitempty"`
-	Setting string `json:"setting,omitempty" enum:"other_la_arrangements,parent_arrangements,elective_home_education,early_years_provider,neet,not_in_education_cease_notice,not_in_education_other,other"`
+	URN     string `json:"urn,omitempty" label:"URN" hint:"the 6-digit number in Get Information about Schools"`
+	UKPRN   string `json:"ukprn,omitempty" label:"UKPRN" hint:"a college's or provider's 8-digit number"`
+	Setting string `json:"setting,omitempty" hint:"only for a setting with neither number" enum:"other_la_arrangements,parent_arrangements,elective_home_education,early_years_provider,neet,not_in_education_cease_notice,not_in_education_other,other"`
 }
 
 // Key is the placement's identity within a case: one of its three
@@ -67,19 +67,19 @@ func (p Placement) check() error {
 type PlacementRecorded struct {
 	Placement
 	// SettingOther describes an "other" setting or arrangement in words.
-	SettingOther Text `json:"setting_other"`
+	SettingOther Text `json:"setting_other" form:"line" label:"What the setting is" hint:"for a setting of kind other"`
 	// Rank is 1 for the main placement, 2 for a second one.
-	Rank int `json:"rank"`
+	Rank int `json:"rank" hint:"1 for the main placement, 2 for a second one"`
 	// NamedInPlan says the setting is named in the plan (SEN2 plan detail)
 	// as well as attended.
-	NamedInPlan bool `json:"named_in_plan,omitempty"`
+	NamedInPlan bool `json:"named_in_plan,omitempty" label:"The plan names this setting"`
 	// SENUnit and ResourcedProvision say the place is in a school's SEN
 	// unit or resourced provision.
-	SENUnit            bool `json:"sen_unit,omitempty"`
-	ResourcedProvision bool `json:"resourced_provision,omitempty"`
+	SENUnit            bool `json:"sen_unit,omitempty" label:"In the school's SEN unit"`
+	ResourcedProvision bool `json:"resourced_provision,omitempty" label:"In the school's resourced provision"`
 	// Residential is the residential band: A (up to 38 weeks a year) or B
 	// (39 to 52 weeks), as the census's codes define them since 2025.
-	Residential string `json:"residential,omitempty" enum:"A,B"`
+	Residential string `json:"residential,omitempty" enum:"A,B" hint:"A up to 38 weeks a year, B 39 to 52 weeks"`
 	// WorkBased is the work-based learning the placement is, if any.
 	WorkBased string `json:"work_based,omitempty" enum:"apprenticeship,supported_internship,traineeship"`
 }
@@ -123,8 +123,8 @@ func (e PlacementEnded) Attr(n string) string {
 // school census's codes (DS, Down syndrome, since 2025); a later record
 // replaces it.
 type SENNeedsRecorded struct {
-	Primary   string `json:"primary" enum:"SPLD,MLD,SLD,PMLD,SEMH,SLCN,HI,VI,MSI,PD,ASD,DS,OTH"`
-	Secondary string `json:"secondary,omitempty" enum:"SPLD,MLD,SLD,PMLD,SEMH,SLCN,HI,VI,MSI,PD,ASD,DS,OTH"`
+	Primary   string `json:"primary" label:"Primary need" enum:"SPLD,MLD,SLD,PMLD,SEMH,SLCN,HI,VI,MSI,PD,ASD,DS,OTH"`
+	Secondary string `json:"secondary,omitempty" label:"Secondary need" enum:"SPLD,MLD,SLD,PMLD,SEMH,SLCN,HI,VI,MSI,PD,ASD,DS,OTH"`
 }
 
 // EventType implements Event.
@@ -145,9 +145,9 @@ func (e SENNeedsRecorded) Attr(n string) string {
 // the Personal Budgets Regulations 2014): whether one was taken up, held
 // as organised arrangements, and in which areas as direct payments.
 type PersonalBudgetRecorded struct {
-	TakenUp               bool     `json:"taken_up"`
-	OrganisedArrangements bool     `json:"organised_arrangements,omitempty"`
-	DirectPayments        []string `json:"direct_payments,omitempty" enum:"education,health,social_care"`
+	TakenUp               bool     `json:"taken_up" label:"A personal budget is taken up"`
+	OrganisedArrangements bool     `json:"organised_arrangements,omitempty" label:"Held as organised arrangements"`
+	DirectPayments        []string `json:"direct_payments,omitempty" label:"Direct payments for" enum:"education,health,social_care"`
 }
 
 // EventType implements Event.
