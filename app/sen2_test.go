@@ -85,6 +85,14 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		serial++
 		return `{"requester":"school","birth_date":"2014-02-03","surname":"` + surname + `","upn":"` + upnFor(serial) + `"}`
 	}
+	// planned are the steps to a final plan from a request of 9 January
+	// 2023, then the rest.
+	planned := func(request string, rest ...[3]string) [][3]string {
+		return append([][3]string{{"receive_request", "2023-01-09", request}, {"decide_to_assess", "2023-02-13", ""},
+			{"send_draft_plan", "2023-04-03", ""}, {"issue_final_plan", "2023-05-22", `{"school":"S1"}`}}, rest...)
+	}
+	ceaseAfterReview := [][3]string{{"hold_review_meeting", "2024-04-15", ""}, {"send_review_report", "2024-04-22", ""},
+		{"notify_review_decision", "2024-05-07", `{"decision":"cease"}`}}
 	// A refusal reversed by the tribunal, with an adviser contacted but no
 	// mediation held.
 	steps(t, l, "reversed", laA,
@@ -97,15 +105,8 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		[3]string{"decide_to_assess", "2024-06-10", ""})
 	// A plan ended after a review decided to cease: the cease date is the
 	// day it ended, not the decision's.
-	steps(t, l, "ceased", laA,
-		[3]string{"receive_request", "2023-01-09", `{"requester":"school","birth_date":"2014-02-03","surname":"Ceased","upn":"` + upnFor(100) + `"}`},
-		[3]string{"decide_to_assess", "2023-02-13", ""},
-		[3]string{"send_draft_plan", "2023-04-03", ""},
-		[3]string{"issue_final_plan", "2023-05-22", `{"school":"S1"}`},
-		[3]string{"hold_review_meeting", "2024-04-15", ""},
-		[3]string{"send_review_report", "2024-04-22", ""},
-		[3]string{"notify_review_decision", "2024-05-07", `{"decision":"cease"}`},
-		[3]string{"cease_plan", "2024-09-02", `{"ceased_because":"higher_education"}`})
+	steps(t, l, "ceased", laA, planned(`{"requester":"school","birth_date":"2014-02-03","surname":"Ceased","upn":"`+upnFor(100)+`"}`,
+		append(ceaseAfterReview, [3]string{"cease_plan", "2024-09-02", `{"ceased_because":"higher_education"}`})...)...)
 	// Requests withdrawn before the decision and during the assessment.
 	steps(t, l, "early", laA, [3]string{"receive_request", "2024-05-01", person("Early")},
 		[3]string{"withdraw_request", "2024-05-20", `{"by":"parent"}`})
@@ -113,16 +114,9 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 		[3]string{"decide_to_assess", "2024-06-03", ""},
 		[3]string{"withdraw_request", "2024-07-01", `{"by":"parent"}`})
 	// A step recorded after one dated later still counts by its date.
-	steps(t, l, "late-entry", laA,
-		[3]string{"receive_request", "2023-01-09", person("Lateentry")},
-		[3]string{"decide_to_assess", "2023-02-13", ""},
-		[3]string{"send_draft_plan", "2023-04-03", ""},
-		[3]string{"issue_final_plan", "2023-05-22", `{"school":"S1"}`},
-		[3]string{"hold_review_meeting", "2024-04-15", ""},
-		[3]string{"send_review_report", "2024-04-22", ""},
-		[3]string{"notify_review_decision", "2024-05-07", `{"decision":"cease"}`},
+	steps(t, l, "late-entry", laA, planned(person("Lateentry"), append(ceaseAfterReview,
 		[3]string{"record_sen_needs", "2025-01-20", `{"primary":"MLD"}`},
-		[3]string{"cease_plan", "2024-09-02", `{"ceased_because":"paid_employment"}`})
+		[3]string{"cease_plan", "2024-09-02", `{"ceased_because":"paid_employment"}`})...)...)
 	// A plan that went from A to B in 2023 and came back in the year.
 	steps(t, l, "back", laA,
 		[3]string{"receive_request", "2022-01-10", person("Back")},
@@ -137,13 +131,9 @@ func TestTheReturnGivesTheItemsTheMeaningDfEGivesThem(t *testing.T) {
 	// The same child asks again: one Person, two requests.
 	steps(t, l, "again", laA, [3]string{"receive_request", "2024-11-04", `{"requester":"parent","birth_date":"2014-02-03","surname":"Ceased","upn":"` + upnFor(100) + `"}`})
 	// A plan transferred from A to B in the year.
-	steps(t, l, "moved", laA,
-		[3]string{"receive_request", "2023-01-09", person("Moved")},
-		[3]string{"decide_to_assess", "2023-02-13", ""},
-		[3]string{"send_draft_plan", "2023-04-03", ""},
-		[3]string{"issue_final_plan", "2023-05-22", `{"school":"S1"}`},
+	steps(t, l, "moved", laA, planned(person("Moved"),
 		[3]string{"record_sen_needs", "2023-05-29", `{"primary":"ASD"}`},
-		[3]string{"transfer_out", "2024-10-01", `{"to_la":"` + laB + `","move_date":"2024-10-07"}`})
+		[3]string{"transfer_out", "2024-10-01", `{"to_la":"` + laB + `","move_date":"2024-10-07"}`})...)
 	steps(t, l, "moved", laB, [3]string{"transfer_in", "2024-10-07", ""})
 
 	a, read := returnOf(t, l, laA)
