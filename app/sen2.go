@@ -268,6 +268,8 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 		requestMediation, requestTribunal   bool
 		assessMediation, assessTribunal     bool
 		otherMediation, otherTribunal       bool
+		importedWeek20                      bool
+		importedTransferLA                  string
 	)
 	// The return is of what happened, by date, whatever order the steps
 	// were recorded in.
@@ -292,7 +294,7 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 		case domain.Opener:
 			received = st.On
 			r.ReceivedDate = st.On.String()
-			source := "la_responsible"
+			source := "professional" // s24: no request, source 5, other
 			if rr, ok := v.(*domain.RequestReceived); ok {
 				source = rr.Requester
 			}
@@ -365,6 +367,27 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 			default:
 				otherTribunal = true
 			}
+		case *domain.HistoryImported:
+			// What the previous return said without dates, said again.
+			for _, f := range v.Flags {
+				switch f {
+				case "RequestMediation":
+					requestMediation = true
+				case "RequestTribunal":
+					requestTribunal = true
+				case "AssessmentMediation":
+					assessMediation = true
+				case "AssessmentTribunal":
+					assessTribunal = true
+				case "OtherMediation":
+					otherMediation = true
+				case "OtherTribunal":
+					otherTribunal = true
+				case "Week20":
+					importedWeek20 = true
+				}
+			}
+			importedTransferLA = v.TransferLA
 		case *domain.RequestWithdrawn:
 			switch {
 			case decided.IsZero():
@@ -396,7 +419,7 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 		a.AssessmentMediation, a.AssessmentTribunal = flag(assessMediation), flag(assessTribunal)
 		a.OtherMediation, a.OtherTribunal = flag(otherMediation), flag(otherTribunal)
 		if !assessed.IsZero() {
-			a.Week20 = flag(b.week20(view))
+			a.Week20 = flag(b.week20(view) || importedWeek20)
 		}
 		r.Assessment = &a
 	}
@@ -449,6 +472,9 @@ func (b *sen2Builder) request(ctx context.Context, lc *loadedCase, id string) (s
 					b.notes = append(b.notes, fmt.Sprintf("%s: the LA it came from (%s) has no DfE number recorded: TransferLA is left out", id, sp.from))
 				}
 				ap.TransferLA = n
+			}
+			if ap.TransferLA == "" {
+				ap.TransferLA = importedTransferLA
 			}
 			for _, row := range view.Clocks {
 				if row.Clock == "phase_transfer" && !row.Due.IsZero() {

@@ -51,6 +51,7 @@ Usage:
   ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY --la LA
                      [--format xml|csv] [--serial N]   (exits 1 after writing while the return has failures)
   ehcledger sen2     validate FILE
+  ehcledger import   sen2 FILE --la LA [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD]
   ehcledger simulate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD | --demo]
                      --las N --cases M --years Y --seed S [--until DATE]
   ehcledger keys     rotate [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD]
@@ -109,6 +110,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = verify(ctx, args[1:], stdout)
 	case "sen2":
 		err = sen2Command(args[1:], stdout)
+	case "import":
+		err = importCmd(ctx, args[1:], stdout)
 	case "export":
 		err = export(ctx, args[1:], stdout)
 	case "simulate":

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
@@ -165,4 +167,96 @@ func release() string {
 		}
 	}
 	return "dev"
+}
+
+// importCmd runs `import sen2 FILE --la LA`: an LA's earlier return
+// becomes cases, each step marked as imported.
+func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "sen2" {
+		return usageError("import: the only import is sen2: ehcledger import sen2 FILE --la LA")
+	}
+	fs := newFlags("import sen2")
+	db, storeFlag := storeFlags(fs)
+	la := fs.String("la", "", "the LA whose return the file is (its ONS code)")
+	kf := addKeyFlags(fs)
+	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, use the development one beside the key store")
+	// The file may come before the flags, as the usage shows it.
+	rest := args[1:]
+	var file string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		file, rest = rest[0], rest[1:]
+	}
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	if file == "" {
+		return usageError("import sen2: give the return's file")
+	}
+	if err := domain.ValidateID("la", *la); err != nil || *la == "" {
+		return usageError("--la: give the LA's code, such as E09000001")
+	}
+	data, err := readReturn(file)
+	if err != nil {
+		return usageError("import sen2: " + err.Error())
+	}
+	// An LA starting out imports into a new store: the store is made when
+	// it does not exist yet.
+	ss, err := storeOf(*db, *storeFlag)
+	if err != nil {
+		return err
+	}
+	views := ss.DefaultViews()
+	keysPath := kf.path(views)
+	master, _, err := kf.master(ctx, "import sen2", dataFiles(ss, views, keysPath), keysPath, *demo)
+	if err != nil {
+		return err
+	}
+	s, err := ss.Open()
+	if err != nil {
+		return storeError(storeFlagOf(*storeFlag), err)
+	}
+	defer s.Close()
+	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	l := &app.Ledger{Store: s, Now: time.Now, Keys: ks, Holidays: calendar.NewEnglandWales()}
+	who := operator()
+	res, err := l.ImportSEN2(ctx, app.SEN2Import{LA: *la, Name: filepath.Base(file), Data: data, Actor: "import:sen2:" + who,
+		Record: func(cases []string) error {
+			return l.RecordAccesses(ctx, *la, cases, "cli import sen2", "operator", who)
+		}})
+	var bad app.ImportFailures
+	if errors.As(err, &bad) {
+		fmt.Fprintln(stdout, bad.Error())
+		return fmt.Errorf("%d requests cannot be imported: nothing was imported", len(bad))
+	}
+	if err != nil {
+		return errors.New(domain.ErrorMessage(err))
+	}
+	fmt.Fprintf(stdout, "imported %d cases from %s; %d were imported before and are left as they are\n", len(res.Cases), filepath.Base(file), len(res.Already))
+	return nil
+}
+
+// readReturn reads a return's file whole, refusing one larger than a
+// return can be.
+func readReturn(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	const limit = 64 << 20
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, limit>>20)
+	}
+	return data, nil
 }

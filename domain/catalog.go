@@ -356,6 +356,7 @@ func eventTable() []EventSpec {
 		{Type: TypeAPPlacementReviewed, NoClock: true, New: func() Event { return &APPlacementReviewed{} }},
 		{Type: TypeAPPlacementEnded, New: func() Event { return &APPlacementEnded{} }},
 		{Type: TypeRequestWithdrawn, New: func() Event { return &RequestWithdrawn{} }},
+		{Type: TypeHistoryImported, System: true, New: func() Event { return &HistoryImported{} }},
 		{Type: TypePlacementRecorded, NoClock: true, New: func() Event { return &PlacementRecorded{} }},
 		{Type: TypePlacementEnded, NoClock: true, New: func() Event { return &PlacementEnded{} }},
 		{Type: TypeSENNeedsRecorded, NoClock: true, New: func() Event { return &SENNeedsRecorded{} }},

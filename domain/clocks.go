@@ -121,6 +121,8 @@ func (cc *CaseClocks) Apply(rb *Rulebook, e Event, on Date, h Holidays) {
 		if v.School != "" {
 			cc.SchoolAsked = append(cc.SchoolAsked, AdviceAsked{School: v.School, On: on})
 		}
+	case *HistoryImported:
+		cc.endImported(v.Through)
 	case *APPlacementStarted:
 		cc.AP = append(cc.AP, APRunning{Setting: v.Setting, Last: on})
 	case *APPlacementReviewed:

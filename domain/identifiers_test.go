@@ -100,3 +100,29 @@ func TestTheReturnsItemsAreFoldedFromTheStepsAsCorrected(t *testing.T) {
 		t.Errorf("items %+v", got)
 	}
 }
+
+func TestAnImportLeavesTheClocksItCannotJudgeUnjudged(t *testing.T) {
+	rb, err := LookupRulebook(DefaultRulebook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc CaseClocks
+	for _, st := range []Step{
+		{On: d("2019-01-07"), Event: &RequestReceived{Requester: "parent", Opening: Opening{Rulebook: rb.ID}}},
+		{On: d("2019-02-11"), Event: &AssessmentAgreed{}},
+		{On: d("2019-05-20"), Event: &FinalPlanIssued{School: "urn-100000"}},
+		{On: d("2024-05-07"), Event: &ReviewDecisionNotified{Review: 1, Decision: "maintain", NextReview: 2}},
+		{On: d("2025-01-16"), Event: &HistoryImported{Through: d("2025-01-16")}},
+	} {
+		cc.Apply(rb, st.Event, st.On, NoHolidays{})
+	}
+	status := map[string]string{}
+	for _, row := range cc.Rows("c", d("2025-02-01"), nil) {
+		status[row.Clock+"/"+row.Key] = row.Status
+	}
+	// The first review, stopped five years late by the imported decision,
+	// is the previous system's to judge; the next one runs.
+	if status["annual_review/1"] != StatusEnded || status["annual_review/2"] != StatusRunning || status["decide_to_assess/"] != StatusEnded {
+		t.Fatalf("%v", status)
+	}
+}

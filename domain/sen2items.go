@@ -349,3 +349,88 @@ func withdrawRequest(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 // afterWithdrawal are the steps a case still takes once its request is
 // withdrawn: housekeeping, not the statutory process.
 var afterWithdrawal = []string{"correct_step", "erase_personal_data", "assign_case", "revoke_invitation", "end_placement"}
+
+// TypeHistoryImported is the event the application records last when it
+// imports a case from an earlier SEN2 return.
+const TypeHistoryImported = "history_imported"
+
+// HistoryImported closes a case imported from an earlier SEN2 return: the
+// steps before it are what the return gave (their dates as it gave them),
+// recorded by the import rather than as they happened. A return is
+// lossy: it gives a plan's date but not its draft's, the last review but
+// not those before, and some items without dates. So:
+//
+//   - every clock that started and fell due on or before Through (the
+//     return's census date) ends unjudged: the previous system judged it,
+//     and this one cannot see enough to (a plan of 2019 whose last review
+//     in the file is of 2024 would otherwise show four reviews missed);
+//     clocks due after Through run and are judged as usual;
+//   - the items the return gives without dates are kept here, as the
+//     return said them, and the next return says them again.
+type HistoryImported struct {
+	// Source is the file's name, SHA256 its content's hash, and Person
+	// and Request the request's place in it (from 1).
+	Source  string `json:"source"`
+	SHA256  string `json:"sha256"`
+	Person  int    `json:"person"`
+	Request int    `json:"request"`
+	// Through is the return's census date.
+	Through Date `json:"through"`
+	// Flags are the return's flags without dates that were set (SEN2
+	// item names: RequestMediation, AssessmentTribunal, Week20 ...).
+	Flags []string `json:"flags,omitempty"`
+	// TransferLA is the DfE number of the LA the plan came from, as the
+	// return gave it.
+	TransferLA string `json:"transfer_la,omitempty"`
+}
+
+// EventType implements Event.
+func (HistoryImported) EventType() string { return TypeHistoryImported }
+
+// SchemaVersion implements Event.
+func (HistoryImported) SchemaVersion() int { return 1 }
+
+// Attr implements Event.
+func (HistoryImported) Attr(string) string { return "" }
+
+// endImported ends, unjudged, the clocks an import cannot judge: those
+// that started and fell due on or before the return's census date.
+func (cc *CaseClocks) endImported(through Date) {
+	for _, c := range cc.Clocks {
+		if c.Ended || c.Started > through || c.Due > through {
+			continue
+		}
+		c.Ended = true
+		if c.Stopped.IsZero() || c.Stopped > through {
+			c.Stopped = through
+		}
+	}
+}
+
+// ImportStep decides a step of a case imported from an earlier SEN2
+// return: as any step when the rules take it; or, when they refuse it for
+// want of what the return cannot show (a plan's draft before the plan, a
+// decision to cease before the plan ends), as the return recorded it, its
+// data still read strictly and checked against its lists. Corrections
+// keep such a stored step as recorded, as they do any step the rules of
+// today refuse (Correct).
+func ImportStep(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
+	evs, err := c.Decide(cmd, rb)
+	if err == nil || ErrorCode(err) != Conflict {
+		return evs, err
+	}
+	spec := theCatalog().byName[cmd.Name]
+	if spec == nil || len(spec.Emits) != 1 || !c.Exists() {
+		return nil, err
+	}
+	e := theCatalog().byType[spec.Emits[0]].New()
+	if len(cmd.Data) > 0 {
+		if derr := decodeData(cmd.Data, e); derr != nil {
+			return nil, derr
+		}
+	}
+	if eerr := checkEnums(e); eerr != nil {
+		return nil, eerr
+	}
+	return []Event{e}, nil
+}

@@ -57,9 +57,12 @@ func (l CodeList) Code(value string) (string, bool) {
 // Value returns this system's value for a code (the first, in sorted
 // order, when several values share it), and whether the list knows it.
 func (l CodeList) Value(code string) (string, bool) {
+	if code == "" {
+		return "", false
+	}
 	var vals []string
 	for v, c := range l.Codes {
-		if c == code || (c == "" && v == code) {
+		if (c != "" && c == code) || (c == "" && v == code) {
 			vals = append(vals, v)
 		}
 	}

@@ -18,6 +18,10 @@ type Failure struct {
 	Request int    `json:"request,omitempty"`
 	Item    string `json:"item"`
 	Message string `json:"message"`
+	// Unconfirmed marks a failure that is only about a code list this
+	// collection has not confirmed against DfE's specification: the
+	// return is well formed, but not ready to send.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // String says the failure in one line.
@@ -42,6 +46,12 @@ type checker struct {
 
 func (k *checker) fail(item, format string, args ...any) {
 	k.failures = append(k.failures, Failure{Person: k.person, Request: k.request, Item: item, Message: fmt.Sprintf(format, args...)})
+}
+
+// unconfirmed records a failure that is only about an unconfirmed code.
+func (k *checker) unconfirmed(item, format string, args ...any) {
+	k.fail(item, format, args...)
+	k.failures[len(k.failures)-1].Unconfirmed = true
 }
 
 // date checks an optional date item, returning it (0 when absent or bad).
@@ -83,13 +93,13 @@ func (k *checker) code(item, list, v string) {
 	for _, val := range vals {
 		if c := l.Codes[val]; c != "" && c == v {
 			if !l.Confirmed {
-				k.fail(item, "%q: the %s list is not confirmed against DfE's specification (sen2/collections/%d.json says why)", v, list, k.c.Year)
+				k.unconfirmed(item, "%q: the %s list is not confirmed against DfE's specification (sen2/collections/%d.json says why)", v, list, k.c.Year)
 			}
 			return
 		}
 	}
 	if c, ok := l.Codes[v]; ok && c == "" {
-		k.fail(item, "%q has no DfE code yet (sen2/collections/%d.json): the return cannot be sent until it has", v, k.c.Year)
+		k.unconfirmed(item, "%q has no DfE code yet (sen2/collections/%d.json): the return cannot be sent until it has", v, k.c.Year)
 		return
 	}
 	// The value is left out: it may be free text someone typed.

@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,17 @@ import (
 	"github.com/ehcledger/ehcledger/sen2"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 )
+
+// withoutTime is a return without its header's time of making.
+func withoutTime(x string) string {
+	var keep []string
+	for _, line := range strings.Split(x, "\n") {
+		if !strings.Contains(line, "<DateTime>") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
 
 // runExit runs the binary and returns its standard output, standard error
 // and exit status.
@@ -108,6 +120,26 @@ func TestSimulateThenExportAndValidateSEN2(t *testing.T) {
 			if !strings.Contains(l, "has no DfE code yet") && !strings.Contains(l, "is not confirmed against DfE's specification") {
 				t.Errorf("a failure that is not about an unconfirmed code: %s", l)
 			}
+		}
+	})
+	t.Run("the return imported into an empty store is exported again the same", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "sen2-2025.xml")
+		if err := os.WriteFile(file, []byte(xmlOut), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fresh := filepath.Join(dir, "fresh.db")
+		out, _, code := runExit(t, "import", "sen2", file, "--db", fresh, "--la", "E09000001")
+		if code != 0 || !strings.Contains(out, fmt.Sprintf("imported %d cases", requests)) {
+			t.Fatalf("import exited %d: %s", code, out)
+		}
+		again, _, _ := runExit(t, "export", "sen2", "--db", fresh, "--year", "2025", "--la", "E09000001")
+		if withoutTime(again) != withoutTime(xmlOut) {
+			t.Fatalf("the return changed on the way through:\n%.2000s", again)
+		}
+		out, _, code = runExit(t, "import", "sen2", file, "--db", fresh, "--la", "E09000001")
+		if code != 0 || !strings.Contains(out, fmt.Sprintf("imported 0 cases from sen2-2025.xml; %d were imported before", requests)) {
+			t.Fatalf("a second import: %d %s", code, out)
 		}
 	})
 	t.Run("the readable copy has a row per request", func(t *testing.T) {
