@@ -13,6 +13,7 @@ import (
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/sen2"
 )
 
@@ -79,9 +80,6 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 	if err != nil {
 		return SEN2Imported{}, err
 	}
-	if settings.dfeNumber != "" && settings.dfeNumber != m.Header.LEA {
-		return SEN2Imported{}, domain.Errorf(domain.Conflict, "the file is the return of LA %s, and %s is LA %s", m.Header.LEA, in.LA, settings.dfeNumber)
-	}
 	var bad ImportFailures
 	for _, f := range sen2.Validate(m, coll) {
 		if !f.Unconfirmed {
@@ -91,6 +89,18 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 	if len(bad) > 0 {
 		return SEN2Imported{}, bad
 	}
+	// The header is well formed now: its LA number is three digits.
+	if settings.dfeNumber != "" && settings.dfeNumber != m.Header.LEA {
+		return SEN2Imported{}, domain.Errorf(domain.Conflict, "the file is the return of LA %s, and %s is LA %s", m.Header.LEA, in.LA, settings.dfeNumber)
+	}
+	if settings.dfeNumber == "" {
+		if other, err := l.laNumbered(ctx, m.Header.LEA); err != nil {
+			return SEN2Imported{}, err
+		} else if other != "" && other != in.LA {
+			return SEN2Imported{}, domain.Errorf(domain.Conflict, "the file is the return of LA %s, which is %s's number, not %s's: check --la", m.Header.LEA, other, in.LA)
+		}
+	}
+	in.Name = cleanName(in.Name)
 	sum := sha256.Sum256(in.Data)
 	hash := hex.EncodeToString(sum[:])
 	type imported struct {
@@ -99,17 +109,43 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 		on     []domain.Date
 	}
 	var cases []imported
+	where := map[string]string{} // case ID: the request it was made for
 	for i, p := range m.Persons {
 		for j, r := range p.Requests {
 			imp := importer{l: l, c: coll, la: in.LA, person: p, req: r}
 			id := importID(m.Header.LEA, p, r)
+			if first, dup := where[id]; dup {
+				bad = append(bad, ImportFailure{Person: i + 1, Request: j + 1, Message: "the same child and date of request as " + first + ": one request, given twice"})
+				continue
+			}
+			where[id] = fmt.Sprintf("person %d, request %d", i+1, j+1)
 			evs, ons, err := imp.steps(ctx, id, domain.HistoryImported{Source: in.Name, SHA256: hash, Person: i + 1, Request: j + 1, Through: coll.ReferenceDate})
 			if err != nil {
-				bad = append(bad, ImportFailure{Person: i + 1, Request: j + 1, Message: domain.ErrorMessage(err)})
+				bad = append(bad, ImportFailure{Person: i + 1, Request: j + 1, Message: err.Error()})
 				continue
 			}
 			cases = append(cases, imported{id, evs, ons})
 		}
+	}
+	if len(bad) > 0 {
+		return SEN2Imported{}, bad
+	}
+	var out SEN2Imported
+	var fresh []imported
+	for _, c := range cases {
+		evs, err := l.Store.ReadStream(ctx, domain.CaseStream(c.id), 1)
+		if err != nil {
+			return SEN2Imported{}, &domain.Error{Code: domain.Internal, Message: "could not read the case", Err: err}
+		}
+		if len(evs) > 0 {
+			if evs[0].LA != in.LA {
+				bad = append(bad, ImportFailure{Message: fmt.Sprintf("case %s is already a case of another LA (%s)", c.id, evs[0].LA)})
+			}
+			out.Already = append(out.Already, c.id)
+			continue
+		}
+		fresh = append(fresh, c)
+		out.Cases = append(out.Cases, c.id)
 	}
 	if len(bad) > 0 {
 		return SEN2Imported{}, bad
@@ -120,20 +156,6 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 		if err := l.ExecuteLA(ctx, in.LA, "set_dfe_la_number", coll.ReferenceDate, []byte(`{"number":"`+m.Header.LEA+`"}`), in.Actor); err != nil {
 			return SEN2Imported{}, err
 		}
-	}
-	var out SEN2Imported
-	var fresh []imported
-	for _, c := range cases {
-		evs, err := l.Store.ReadStream(ctx, domain.CaseStream(c.id), 1)
-		if err != nil {
-			return SEN2Imported{}, &domain.Error{Code: domain.Internal, Message: "could not read the case", Err: err}
-		}
-		if len(evs) > 0 {
-			out.Already = append(out.Already, c.id)
-			continue
-		}
-		fresh = append(fresh, c)
-		out.Cases = append(out.Cases, c.id)
 	}
 	if in.Record != nil && len(out.Cases) > 0 {
 		if err := in.Record(out.Cases); err != nil {
@@ -274,14 +296,6 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 			ordered[k], ordered[k-1] = ordered[k-1], ordered[k]
 		}
 	}
-	received, err := domain.ParseDate(r.ReceivedDate)
-	if err != nil {
-		return nil, nil, domain.FieldErrorf("ReceivedDate", "is not a date")
-	}
-	rb, err := im.l.rulebook(ctx, im.la, received)
-	if err != nil {
-		return nil, nil, err
-	}
 	c := &domain.Case{ID: id, LA: im.la}
 	var evs []domain.Event
 	var ons []domain.Date
@@ -297,9 +311,13 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 		if s.data == nil {
 			data = nil
 		}
+		rb, err := im.l.rulebook(ctx, im.la, on)
+		if err != nil {
+			return nil, nil, err
+		}
 		got, err := domain.ImportStep(c, domain.Command{Name: s.command, On: on, Data: data, Holidays: im.l.Holidays}, rb)
 		if err != nil {
-			return nil, nil, domain.Errorf(domain.Invalid, "%s on %s: %s", s.command, s.on, domain.ErrorMessage(err))
+			return nil, nil, refusal(s.command, err)
 		}
 		for _, e := range got {
 			c.Apply(e, on)
@@ -342,9 +360,20 @@ func (im *importer) planSteps(np *sen2.NamedPlan, ap *sen2.ActivePlans, add func
 			if pd.WBP != "" {
 				d["work_based"] = im.value("WBP", pd.WBP)
 			}
-			add(pd.EntryDate, "record_placement", d)
+			// A placement begun (or ended) before the request is recorded
+			// on the request's day, with its own date beside it.
+			entry := laterOf(pd.EntryDate, im.req.ReceivedDate)
+			if entry != pd.EntryDate {
+				d["from"] = pd.EntryDate
+			}
+			add(entry, "record_placement", d)
 			if pd.LeavingDate != "" {
-				add(pd.LeavingDate, "end_placement", map[string]any{"urn": pd.URN, "ukprn": pd.UKPRN, "setting": im.value("SENsetting", pd.SENsetting)})
+				end := map[string]any{"urn": pd.URN, "ukprn": pd.UKPRN, "setting": im.value("SENsetting", pd.SENsetting)}
+				leaving := laterOf(pd.LeavingDate, entry)
+				if leaving != pd.LeavingDate {
+					end["until"] = pd.LeavingDate
+				}
+				add(leaving, "end_placement", end)
 			}
 			attended[settingKey(pd.Setting)] = true
 		}
@@ -384,6 +413,64 @@ func (im *importer) planSteps(np *sen2.NamedPlan, ap *sen2.ActivePlans, add func
 	if np.CeaseDate != "" {
 		add(np.CeaseDate, "cease_plan", map[string]any{"ceased_because": im.value("CeaseReason", np.CeaseReason)})
 	}
+}
+
+// refusal says why a step of an imported request is refused, naming the
+// step and the item but never the value: the values are a child's
+// personal details, and the failures are printed.
+func refusal(command string, err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) && de.Field != "" {
+		return fmt.Errorf("%s: %s is refused (see the item in the file)", command, strings.TrimPrefix(de.Field, "data."))
+	}
+	if errors.As(err, &de) && de.Code == domain.Conflict {
+		return fmt.Errorf("%s", domain.ErrorMessage(err)) // what must come first: no personal values
+	}
+	return fmt.Errorf("%s is refused", command)
+}
+
+// cleanName is a file's name fit to record: its base name, printable,
+// at most 100 characters.
+func cleanName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+	if len(name) > 100 {
+		name = name[:100]
+	}
+	if name == "" {
+		name = "return.xml"
+	}
+	return name
+}
+
+// laNumbered is the LA that recorded a DfE number, "" when none did.
+func (l *Ledger) laNumbered(ctx context.Context, number string) (string, error) {
+	la := ""
+	err := projections.ReadBatches(ctx, l.Store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
+		for _, e := range batch {
+			if e.Type != domain.TypeDfENumberSet {
+				continue
+			}
+			var d domain.DfENumberSet
+			if json.Unmarshal(e.Payload, &d) == nil && d.Number == number {
+				la = e.LA
+			}
+		}
+		return nil
+	})
+	return la, err
+}
+
+// laterOf is the later of two dates written YYYY-MM-DD.
+func laterOf(a, b string) string {
+	if a < b {
+		return b
+	}
+	return a
 }
 
 // planSchool names the plan's main setting as the ledger's setting ID.

@@ -60,7 +60,18 @@ func TestAReturnExportedImportedAndExportedAgainIsTheSame(t *testing.T) {
 		Rates: simulate.National, Keys: first.Keys, Now: now}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A child at school before the request: the placement began earlier.
+	steps(t, first, "early-school", la,
+		[3]string{"receive_request", "2024-03-04", `{"requester":"school","birth_date":"2015-02-03","surname":"Early","upn":"` + upnFor(7) + `"}`},
+		[3]string{"decide_to_assess", "2024-04-08", ""},
+		[3]string{"send_draft_plan", "2024-06-03", ""},
+		[3]string{"issue_final_plan", "2024-07-15", `{"school":"S1"}`},
+		[3]string{"record_sen_needs", "2024-07-15", `{"primary":"SLCN"}`},
+		[3]string{"record_placement", "2024-07-22", `{"urn":"100001","rank":1,"named_in_plan":true,"from":"2021-09-01"}`})
 	before := exportXML(t, first, la)
+	if !bytes.Contains(before, []byte("<EntryDate>2021-09-01</EntryDate>")) {
+		t.Fatal("the placement begun before the request is not in the return")
+	}
 	second := freshLedger(t, t.TempDir(), la, simulate.DfENumber(0))
 	res, err := second.ImportSEN2(ctx, app.SEN2Import{LA: la, Name: "sen2-2025.xml", Data: before, Actor: "import:sen2"})
 	if err != nil {
@@ -110,6 +121,16 @@ func TestAReturnExportedImportedAndExportedAgainIsTheSame(t *testing.T) {
 		}
 		if !bytes.Equal(exportXML(t, fourth, la), before) {
 			t.Fatal("the return differs")
+		}
+	})
+	t.Run("a request given twice imports nothing and names both", func(t *testing.T) {
+		x := string(before)
+		i, j := strings.Index(x, "<Person>"), strings.Index(x, "</Person>")+len("</Person>")
+		twice := x[:j] + "\n    " + x[i:j] + x[j:]
+		fifth := freshLedger(t, t.TempDir(), la, simulate.DfENumber(0))
+		_, err := fifth.ImportSEN2(ctx, app.SEN2Import{LA: la, Name: "twice.xml", Data: []byte(twice), Actor: "import:sen2"})
+		if err == nil || !strings.Contains(err.Error(), "person 2, request 1: the same child and date of request as person 1, request 1") {
+			t.Fatalf("%v", err)
 		}
 	})
 	t.Run("another LA's file is refused", func(t *testing.T) {

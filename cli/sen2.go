@@ -178,6 +178,7 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("import sen2")
 	db, storeFlag := storeFlags(fs)
 	la := fs.String("la", "", "the LA whose return the file is (its ONS code)")
+	fresh := fs.Bool("new", false, "make a new, empty store for the import (an LA starting with its return); without it the store must exist")
 	kf := addKeyFlags(fs)
 	demo := fs.Bool("demo", false, "a demo store: unless a master key is given, use the development one beside the key store")
 	// The file may come before the flags, as the usage shows it.
@@ -202,9 +203,14 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError("import sen2: " + err.Error())
 	}
-	// An LA starting out imports into a new store: the store is made when
-	// it does not exist yet.
-	ss, err := storeOf(*db, *storeFlag)
+	// An LA starting out imports into a new store (--new); otherwise the
+	// store must exist, so that a mistyped --db makes nothing.
+	var ss StoreSpec
+	if *fresh {
+		ss, err = storeOf(*db, *storeFlag)
+	} else {
+		ss, err = existingStore(*db, *storeFlag)
+	}
 	if err != nil {
 		return err
 	}
@@ -219,6 +225,13 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return storeError(storeFlagOf(*storeFlag), err)
 	}
 	defer s.Close()
+	if *fresh {
+		if head, err := s.Head(ctx); err != nil {
+			return err
+		} else if head > 0 {
+			return usageError(fmt.Sprintf("--new: %s already holds %d events: leave --new out to import into it", ss, head))
+		}
+	}
 	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
 	if err != nil {
 		return err

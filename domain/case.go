@@ -44,6 +44,10 @@ type Command struct {
 	// replay marks a stored step being decided again after a correction:
 	// its data is a stored payload, whose derived fields are ignored.
 	replay bool
+	// imported marks a step of a case imported from an earlier SEN2 return
+	// (ImportStep): the few checks of what must come first that a return
+	// cannot show are skipped, and nothing else.
+	imported bool
 }
 
 func (cmd Command) holidays() Holidays {
@@ -443,8 +447,10 @@ func decision(subject, outcome string, check func(c *Case) error, make func(c *C
 		if err := check(c); err != nil {
 			return nil, err
 		}
-		if err := c.checkPanel(rb, cmd.Name, subject, outcome, p); err != nil {
-			return nil, err
+		if !cmd.imported { // a return records no panels
+			if err := c.checkPanel(rb, cmd.Name, subject, outcome, p); err != nil {
+				return nil, err
+			}
 		}
 		return []Event{make(c, p)}, nil
 	}
@@ -625,7 +631,9 @@ func decideToAssess(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 		if c.decision == "assess" {
 			return conflictf("decide_to_assess: the LA has already decided to assess")
 		}
-		if c.decision == "refused" && !c.assessOrdered {
+		// An imported return gives an assessment after a refusal without
+		// the tribunal's order that allowed it.
+		if c.decision == "refused" && !c.assessOrdered && !cmd.imported {
 			return conflictf("decide_to_assess: the LA has already refused to assess (only a tribunal order can reverse it)")
 		}
 		return nil
@@ -821,11 +829,14 @@ func issueFinalPlan(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if c.planIssued {
 		return nil, conflictf("issue_final_plan: the final plan has already been issued")
 	}
-	if err := mayFinalise("issue_final_plan", cmd.On, c.draftSent, c.draftOn, c.repsReceived); err != nil {
-		return nil, err
-	}
-	if err := c.checkPanel(rb, "issue_final_plan", "provision", "agree", d.PanelRecord); err != nil {
-		return nil, err
+	// A return gives a plan's date, not its draft's, and no panels.
+	if !cmd.imported {
+		if err := mayFinalise("issue_final_plan", cmd.On, c.draftSent, c.draftOn, c.repsReceived); err != nil {
+			return nil, err
+		}
+		if err := c.checkPanel(rb, "issue_final_plan", "provision", "agree", d.PanelRecord); err != nil {
+			return nil, err
+		}
 	}
 	return []Event{&FinalPlanIssued{School: d.School, PanelRecord: d.PanelRecord}}, nil
 }
@@ -871,7 +882,7 @@ func notifyReviewDecision(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := c.mustHavePlan("notify_review_decision"); err != nil {
 		return nil, err
 	}
-	if rb.Features[featureStepDown] && d.StepDownConsidered == nil {
+	if rb.Features[featureStepDown] && d.StepDownConsidered == nil && !cmd.imported {
 		return nil, FieldErrorf("data.step_down_considered", "is required under %s: record whether stepping down or ceasing the plan was considered", rb.ID)
 	}
 	// The plan is maintained after a decision to cease until it
@@ -1068,8 +1079,13 @@ func ceasePlan(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
 	if err := checkEnums(&d); err != nil {
 		return nil, err
 	}
-	if err := c.mayCease(cmd.On, rb, cmd.holidays()); err != nil {
-		return nil, err
+	// A return gives the day a plan ended, not the decision before it.
+	check := c.mayCease(cmd.On, rb, cmd.holidays())
+	if cmd.imported {
+		check = c.mustHavePlan("cease_plan")
+	}
+	if check != nil {
+		return nil, check
 	}
 	return []Event{&d}, nil
 }

@@ -323,6 +323,9 @@ func Correct(history []Step, cmd Command, rulesAt func(Date) *Rulebook) (*StepCo
 	if _, ok := target.Event.(*StepCorrected); ok {
 		return nil, FieldErrorf("data.version", "version %d is itself a correction: correct the original step", d.Version)
 	}
+	if spec := theCatalog().byType[target.Event.EventType()]; spec != nil && spec.System {
+		return nil, FieldErrorf("data.version", "version %d (%s) is recorded by the application, not a step: it is not corrected", d.Version, target.Event.EventType())
+	}
 	if !d.Reason.Given() {
 		return nil, FieldErrorf("data.reason", "is required: say why the step is corrected")
 	}

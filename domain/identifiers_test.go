@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestAUPNIsCheckedByItsCheckLetter(t *testing.T) {
 	for _, tc := range []struct {
@@ -124,5 +127,43 @@ func TestAnImportLeavesTheClocksItCannotJudgeUnjudged(t *testing.T) {
 	// is the previous system's to judge; the next one runs.
 	if status["annual_review/1"] != StatusEnded || status["annual_review/2"] != StatusRunning || status["decide_to_assess/"] != StatusEnded {
 		t.Fatalf("%v", status)
+	}
+}
+
+func TestAnImportedStepSkipsOnlyWhatAReturnCannotShow(t *testing.T) {
+	rb, err := LookupRulebook(DefaultRulebook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHistory(t, DefaultRulebook)
+	h.do("2024-01-08", "receive_request", request).do("2024-02-12", "decide_to_assess", "")
+	imp := func(on, name, data string) ([]Event, error) {
+		var raw json.RawMessage
+		if data != "" {
+			raw = json.RawMessage(data)
+		}
+		return ImportStep(h.c, Command{Name: name, On: d(on), Data: raw}, rb)
+	}
+	if _, err := h.decide("2024-06-03", "issue_final_plan", `{"school":"S1"}`); err == nil {
+		t.Fatal("a plan without its draft was taken as an ordinary step")
+	}
+	evs, err := imp("2024-06-03", "issue_final_plan", `{"school":"S1"}`)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("an imported plan without its draft: %v", err)
+	}
+	h.c.Apply(evs[0], d("2024-06-03"))
+	for _, tc := range []struct{ name, data, why string }{
+		{"issue_final_plan", `{"school":"S1"}`, "a second plan"},
+		{"record_placement", `{"urn":"12","rank":1}`, "a URN that is not one"},
+		{"record_sen_needs", `{"primary":"XYZ"}`, "a need of no list"},
+		{"notify_review_decision", `{"decision":"keep"}`, "a decision of no list"},
+	} {
+		if _, err := imp("2024-07-01", tc.name, tc.data); err == nil {
+			t.Errorf("%s was imported", tc.why)
+		}
+	}
+	evs, err = imp("2025-05-06", "notify_review_decision", `{"decision":"maintain"}`)
+	if err != nil || evs[0].(*ReviewDecisionNotified).Review != 1 || evs[0].(*ReviewDecisionNotified).NextReview != 2 {
+		t.Fatalf("an imported review is numbered as any: %+v %v", evs, err)
 	}
 }

@@ -80,6 +80,10 @@ type PlacementRecorded struct {
 	// Residential is the residential band: A (up to 38 weeks a year) or B
 	// (39 to 52 weeks), as the census's codes define them since 2025.
 	Residential string `json:"residential,omitempty" enum:"A,B" hint:"A up to 38 weeks a year, B 39 to 52 weeks"`
+	// From is the day the child started, when before the step's date (a
+	// placement the LA learns of late, or one imported from a return that
+	// began before the request): the return's entry date.
+	From Date `json:"from,omitempty" hint:"the day the child started, when before the date of this step"`
 	// WorkBased is the work-based learning the placement is, if any.
 	WorkBased string `json:"work_based,omitempty" enum:"apprenticeship,supported_internship,traineeship"`
 }
@@ -102,6 +106,8 @@ func (e PlacementRecorded) Attr(n string) string {
 // the step's date (SEN2 placement detail: leaving date).
 type PlacementEnded struct {
 	Placement
+	// Until is the day the child left, when before the step's date.
+	Until Date `json:"until,omitempty" hint:"the day the child left, when before the date of this step"`
 }
 
 // EventType implements Event.
@@ -180,6 +186,9 @@ func recordPlacement(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	if len(d.SettingOther.Plain) > 200 {
 		return nil, FieldErrorf("data.setting_other", "is longer than 200 characters")
 	}
+	if !d.From.IsZero() && d.From > cmd.On {
+		return nil, FieldErrorf("data.from", "%s is after the date of the step (%s): leave it out and date the step", d.From, cmd.On)
+	}
 	if (d.SENUnit || d.ResourcedProvision) && d.URN == "" {
 		return nil, FieldErrorf("data.sen_unit", "an SEN unit or resourced provision is part of a school: give its urn")
 	}
@@ -205,6 +214,9 @@ func endPlacement(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	}
 	if _, open := c.placements[d.Key()]; !open {
 		return nil, conflictf("end_placement: %s is not a placement of this case", d.Key())
+	}
+	if !d.Until.IsZero() && d.Until > cmd.On {
+		return nil, FieldErrorf("data.until", "%s is after the date of the step (%s): leave it out and date the step", d.Until, cmd.On)
 	}
 	return []Event{&d}, nil
 }
@@ -280,10 +292,17 @@ func ItemsOf(steps []Step) ReturnItems {
 		switch v := st.Event.(type) {
 		case *PlacementRecorded:
 			open[v.Key()] = len(r.Placements)
-			r.Placements = append(r.Placements, PlacementSpell{PlacementRecorded: *v, Entry: st.On})
+			entry := st.On
+			if !v.From.IsZero() {
+				entry = v.From
+			}
+			r.Placements = append(r.Placements, PlacementSpell{PlacementRecorded: *v, Entry: entry})
 		case *PlacementEnded:
 			if i, ok := open[v.Key()]; ok {
 				r.Placements[i].Leaving = st.On
+				if !v.Until.IsZero() {
+					r.Placements[i].Leaving = v.Until
+				}
 				delete(open, v.Key())
 			}
 		case *SENNeedsRecorded:
@@ -397,40 +416,26 @@ func (HistoryImported) Attr(string) string { return "" }
 // that started and fell due on or before the return's census date.
 func (cc *CaseClocks) endImported(through Date) {
 	for _, c := range cc.Clocks {
-		if c.Ended || c.Started > through || c.Due > through {
+		// A clock stopped after the census date stopped under this
+		// system's eyes: it is judged as usual.
+		if c.Ended || c.Started > through || c.Due > through || c.Stopped > through {
 			continue
 		}
 		c.Ended = true
-		if c.Stopped.IsZero() || c.Stopped > through {
+		if c.Stopped.IsZero() {
 			c.Stopped = through
 		}
 	}
 }
 
 // ImportStep decides a step of a case imported from an earlier SEN2
-// return: as any step when the rules take it; or, when they refuse it for
-// want of what the return cannot show (a plan's draft before the plan, a
-// decision to cease before the plan ends), as the return recorded it, its
-// data still read strictly and checked against its lists. Corrections
-// keep such a stored step as recorded, as they do any step the rules of
-// today refuse (Correct).
+// return as any step is decided, but for the few checks of what must come
+// first that a return cannot show: a plan's draft (and panels) before the
+// plan, the tribunal's order before an assessment after a refusal, the
+// decision to cease before the plan ends, the step-down question of a
+// review. Everything else is checked as usual. Such a step, stored, is one
+// today's rules refuse, and corrections keep it as recorded (Correct).
 func ImportStep(c *Case, cmd Command, rb *Rulebook) ([]Event, error) {
-	evs, err := c.Decide(cmd, rb)
-	if err == nil || ErrorCode(err) != Conflict {
-		return evs, err
-	}
-	spec := theCatalog().byName[cmd.Name]
-	if spec == nil || len(spec.Emits) != 1 || !c.Exists() {
-		return nil, err
-	}
-	e := theCatalog().byType[spec.Emits[0]].New()
-	if len(cmd.Data) > 0 {
-		if derr := decodeData(cmd.Data, e); derr != nil {
-			return nil, derr
-		}
-	}
-	if eerr := checkEnums(e); eerr != nil {
-		return nil, eerr
-	}
-	return []Event{e}, nil
+	cmd.imported = true
+	return c.Decide(cmd, rb)
 }

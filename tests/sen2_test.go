@@ -129,7 +129,10 @@ func TestSimulateThenExportAndValidateSEN2(t *testing.T) {
 			t.Fatal(err)
 		}
 		fresh := filepath.Join(dir, "fresh.db")
-		out, _, code := runExit(t, "import", "sen2", file, "--db", fresh, "--la", "E09000001")
+		if _, stderr, code := runExit(t, "import", "sen2", file, "--db", fresh, "--la", "E09000001"); code == 0 || !strings.Contains(stderr, "no such file") {
+			t.Fatalf("an import into a store that does not exist, without --new, exited %d: %s", code, stderr)
+		}
+		out, _, code := runExit(t, "import", "sen2", file, "--new", "--db", fresh, "--la", "E09000001")
 		if code != 0 || !strings.Contains(out, fmt.Sprintf("imported %d cases", requests)) {
 			t.Fatalf("import exited %d: %s", code, out)
 		}
