@@ -485,15 +485,10 @@ func planSchool(np *sen2.NamedPlan) string {
 	return "unknown"
 }
 
-// settingKey is a setting's identity, as domain.Placement.Key gives it.
+// settingKey is a setting's identity within a case, as the domain keys
+// placements (the SEN2 setting code standing for the kind).
 func settingKey(s sen2.Setting) string {
-	switch {
-	case s.URN != "":
-		return "urn:" + s.URN
-	case s.UKPRN != "":
-		return "ukprn:" + s.UKPRN
-	}
-	return "setting:" + s.SENsetting
+	return domain.Placement{URN: s.URN, UKPRN: s.UKPRN, Setting: s.SENsetting}.Key()
 }
 
 // dropEmpty leaves out the data's empty and false values, as a form does.
