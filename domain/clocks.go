@@ -32,6 +32,9 @@ type Clock struct {
 	// Book is the rulebook in force when the clock started; the clock keeps it
 	// whatever the LA adopts later.
 	Book *Rulebook
+	// Imported marks a clock an import ended unjudged (HistoryImported):
+	// no warning is raised on it either.
+	Imported bool
 }
 
 // ClosureWindow is one closure of a school: FirstDay is the first day closed
@@ -92,6 +95,9 @@ type Warning struct {
 func (cc *CaseClocks) Warnings(asOf Date) []Warning {
 	var out []Warning
 	for _, c := range cc.Clocks {
+		if c.Imported {
+			continue
+		}
 		for _, w := range c.Book.Warnings {
 			if w.Clock != c.Name || !w.Applies(cc.BirthDate, c.Started) {
 				continue

@@ -128,6 +128,11 @@ func TestAnImportLeavesTheClocksItCannotJudgeUnjudged(t *testing.T) {
 	if status["annual_review/1"] != StatusEnded || status["annual_review/2"] != StatusRunning || status["decide_to_assess/"] != StatusEnded {
 		t.Fatalf("%v", status)
 	}
+	for _, w := range cc.Warnings(d("2025-02-01")) {
+		if w.Clock == "annual_review" && w.Key == "1" {
+			t.Errorf("a warning on a clock the import left unjudged: %+v", w)
+		}
+	}
 }
 
 func TestAnImportedStepSkipsOnlyWhatAReturnCannotShow(t *testing.T) {

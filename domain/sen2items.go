@@ -421,7 +421,7 @@ func (cc *CaseClocks) endImported(through Date) {
 		if c.Ended || c.Started > through || c.Due > through || c.Stopped > through {
 			continue
 		}
-		c.Ended = true
+		c.Ended, c.Imported = true, true
 		if c.Stopped.IsZero() {
 			c.Stopped = through
 		}
