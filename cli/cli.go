@@ -46,7 +46,9 @@ Usage:
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
   ehcledger migrate  --from sqlite:PATH --to esdb://...
-  ehcledger verify   [--db PATH | --store SPEC]
+  ehcledger verify   [--db PATH | --store SPEC] [--checkpoint FILE --pub PREFIX.pub]
+  ehcledger checkpoint keygen --origin NAME --out PREFIX
+  ehcledger checkpoint sign [--db PATH | --store SPEC] --key PREFIX.key
   ehcledger export   case [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] [--format json|csv] CASE
   ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY --la LA
                      [--format xml|csv] [--serial N]   (exits 1 after writing while the return has failures)
@@ -112,6 +114,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = sen2Command(args[1:], stdout)
 	case "import":
 		err = importCmd(ctx, args[1:], stdout)
+	case "checkpoint":
+		err = checkpointCmd(ctx, args[1:], stdout)
 	case "export":
 		err = export(ctx, args[1:], stdout)
 	case "simulate":

@@ -152,3 +152,10 @@ func Verify(events []RecordedEvent) (int64, string) {
 	}
 	return 0, ""
 }
+
+// Gapless is a store whose global positions count its events from 1 with
+// none missing (SQLite's), so that a missing position is an event deleted.
+// KurrentDB's positions are offsets in its log, with gaps by design.
+type Gapless interface {
+	GaplessPositions() bool
+}

@@ -561,3 +561,7 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 }
 
 var _ eventstore.Store = (*Store)(nil)
+
+// GaplessPositions implements eventstore.Gapless: positions are the rows'
+// sequence, one per event, from 1.
+func (s *Store) GaplessPositions() bool { return true }

@@ -1,0 +1,170 @@
+// Package tlog makes the event log verifiable the way certificate
+// transparency logs are: a Merkle tree over every event in global order
+// (RFC 6962 / RFC 9162 hashing, through github.com/transparency-dev/merkle)
+// whose root and size are signed as a C2SP tlog-checkpoint note
+// (golang.org/x/mod/sumdb/note, Ed25519). A checkpoint kept outside the
+// store proves later that the log still begins with exactly the events it
+// had: an insider who edits an event and recomputes its stream's hash chain,
+// or deletes events, changes the root. docs/ledger.md gives the threat model.
+package tlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// leafPrefix versions the leaves' encoding.
+const leafPrefix = "ehcledger-leaf/v1\n"
+
+// LeafData is an event's leaf: its global position, stream and version,
+// and the hash of its content as its stream's chain computes it from the
+// stored data (not the stored hash, which an insider could recompute).
+func LeafData(e eventstore.RecordedEvent) []byte {
+	content := eventstore.Hash(e.PrevHash, e.Stream, e.Version, e.EventData)
+	return []byte(leafPrefix + strconv.FormatInt(e.Position, 10) + "\n" + e.Stream + "\n" + strconv.FormatInt(e.Version, 10) + "\n" + content + "\n")
+}
+
+// Gap is a global position missing from a store whose positions are
+// gapless from 1 (eventstore.Gapless): an event deleted.
+type Gap struct {
+	Want, Found int64
+}
+
+// Tree is the Merkle tree of the log's first Size events.
+type Tree struct {
+	Size int64
+	Root []byte
+	// Head is the log's size when it was read (at least Size).
+	Head int64
+	// Gaps are the global positions found missing, in order.
+	Gaps []Gap
+}
+
+// Build reads the log in global order and returns the tree of its first
+// size events (all of them when size is 0), and the log's head.
+func Build(ctx context.Context, s eventstore.Store, size int64) (Tree, error) {
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	var t Tree
+	g, ok := s.(eventstore.Gapless)
+	gapless := ok && g.GaplessPositions()
+	want := int64(1)
+	for from := int64(1); ; {
+		batch, err := s.ReadAll(ctx, from, 5000)
+		if err != nil {
+			return Tree{}, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, e := range batch {
+			if gapless && e.Position != want {
+				t.Gaps = append(t.Gaps, Gap{Want: want, Found: e.Position})
+			}
+			want = e.Position + 1
+			t.Head++
+			if size == 0 || t.Head <= size {
+				if err := r.Append(rfc6962.DefaultHasher.HashLeaf(LeafData(e)), nil); err != nil {
+					return Tree{}, err
+				}
+			}
+		}
+		from = batch[len(batch)-1].Position + 1
+	}
+	t.Size = int64(r.End())
+	root, err := r.GetRootHash(nil)
+	if err != nil {
+		return Tree{}, err
+	}
+	t.Root = root
+	return t, nil
+}
+
+// Checkpoint is a C2SP tlog-checkpoint: the log's origin (its name), size
+// and root hash.
+type Checkpoint struct {
+	Origin string
+	Size   int64
+	Root   []byte
+}
+
+// Body is the checkpoint's text, as signed.
+func (c Checkpoint) Body() string {
+	return fmt.Sprintf("%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root))
+}
+
+// Sign signs the checkpoint with a note signer key (the text GenerateKey
+// writes as the private key).
+func Sign(c Checkpoint, skey string) ([]byte, error) {
+	signer, err := note.NewSigner(strings.TrimSpace(skey))
+	if err != nil {
+		return nil, fmt.Errorf("the signing key is not a note signer key: %w", err)
+	}
+	if signer.Name() != c.Origin {
+		return nil, fmt.Errorf("the key is for %q, and the checkpoint's origin is %q", signer.Name(), c.Origin)
+	}
+	return note.Sign(&note.Note{Text: c.Body()}, signer)
+}
+
+// ErrBadSignature is a checkpoint not signed by the key given.
+var ErrBadSignature = errors.New("the checkpoint's signature does not verify with the public key given: it was not signed by that key, or it was altered")
+
+// Open verifies a signed checkpoint with a public key (the text
+// GenerateKey writes as the verifier key) and parses it.
+func Open(signed []byte, vkey string) (Checkpoint, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("the public key is not a note verifier key: %w", err)
+	}
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		return Checkpoint{}, ErrBadSignature
+	}
+	lines := strings.SplitN(n.Text, "\n", 4)
+	if len(lines) < 4 {
+		return Checkpoint{}, errors.New("the checkpoint has no origin, size and root")
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 {
+		return Checkpoint{}, errors.New("the checkpoint's size is not a number")
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != 32 {
+		return Checkpoint{}, errors.New("the checkpoint's root is not a base64 SHA-256 hash")
+	}
+	if lines[0] != v.Name() {
+		return Checkpoint{}, fmt.Errorf("the checkpoint's origin %q is not the key's, %q", lines[0], v.Name())
+	}
+	return Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
+}
+
+// Verify checks that the log is an append-only extension of a checkpoint:
+// at least as long, and its first Size events hash to the signed root.
+func Verify(ctx context.Context, s eventstore.Store, c Checkpoint) (Tree, error) {
+	t, err := Build(ctx, s, c.Size)
+	if err != nil {
+		return Tree{}, err
+	}
+	return t, Check(t, c)
+}
+
+// Check checks a tree built to a checkpoint's size (Build) against it.
+func Check(t Tree, c Checkpoint) error {
+	switch {
+	case t.Head < c.Size:
+		return fmt.Errorf("the log has %d events, fewer than the %d the checkpoint signed: events were deleted", t.Head, c.Size)
+	case t.Size != c.Size || !bytes.Equal(t.Root, c.Root):
+		return fmt.Errorf("the log's first %d events do not hash to the root the checkpoint signed: an event among them was altered, removed or reordered", c.Size)
+	}
+	return nil
+}
