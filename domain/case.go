@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -335,7 +334,7 @@ func (c *Case) Decide(cmd Command, rb *Rulebook) ([]Event, error) {
 		if cmd.On < c.Opened {
 			return nil, FieldErrorf("on", "%s on %s is before the case was opened on %s", cmd.Name, cmd.On, c.Opened)
 		}
-		if c.withdrawn && !slices.Contains(afterWithdrawal, cmd.Name) {
+		if c.withdrawn && !afterWithdrawal(cmd.Name) {
 			return nil, conflictf("%s: the request was withdrawn: a new request opens a new case", cmd.Name)
 		}
 	}

@@ -365,9 +365,15 @@ func withdrawRequest(c *Case, cmd Command, _ *Rulebook) ([]Event, error) {
 	return []Event{&d}, nil
 }
 
-// afterWithdrawal are the steps a case still takes once its request is
-// withdrawn: housekeeping, not the statutory process.
-var afterWithdrawal = []string{"correct_step", "erase_personal_data", "assign_case", "revoke_invitation", "end_placement"}
+// afterWithdrawal says whether a case still takes a step once its request
+// is withdrawn: housekeeping, not the statutory process.
+func afterWithdrawal(command string) bool {
+	switch command {
+	case "correct_step", "erase_personal_data", "assign_case", "revoke_invitation", "end_placement":
+		return true
+	}
+	return false
+}
 
 // TypeHistoryImported is the event the application records last when it
 // imports a case from an earlier SEN2 return.
