@@ -153,7 +153,7 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 	// An LA starting with its return takes the file's DfE number as its
 	// own, recorded as a step of its own; only a file found good gets here.
 	if settings.dfeNumber == "" {
-		if err := l.ExecuteLA(ctx, in.LA, "set_dfe_la_number", coll.ReferenceDate, []byte(`{"number":"`+m.Header.LEA+`"}`), in.Actor); err != nil {
+		if err := l.ExecuteLA(ctx, in.LA, cmd(domain.TypeDfENumberSet), coll.ReferenceDate, []byte(`{"number":"`+m.Header.LEA+`"}`), in.Actor); err != nil {
 			return SEN2Imported{}, err
 		}
 	}
@@ -245,16 +245,16 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 	flag("RequestTribunal", r.RequestTribunal)
 	switch im.value("RequestOutcome", r.RequestOutcome) {
 	case "assess":
-		add(r.RequestOutcomeDate, "decide_to_assess", nil)
+		add(r.RequestOutcomeDate, cmd(domain.TypeAssessmentAgreed), nil)
 	case "refuse":
-		add(r.RequestOutcomeDate, "refuse_assessment", nil)
+		add(r.RequestOutcomeDate, cmd(domain.TypeAssessmentRefused), nil)
 		if r.Assessment != nil {
 			// Assessed after all (a tribunal's order): on a day the return
 			// does not give, so on the refusal's.
-			add(r.RequestOutcomeDate, "decide_to_assess", nil)
+			add(r.RequestOutcomeDate, cmd(domain.TypeAssessmentAgreed), nil)
 		}
 	case "withdrawn":
-		add(r.RequestOutcomeDate, "withdraw_request", map[string]any{"by": "parent"})
+		add(r.RequestOutcomeDate, cmd(domain.TypeRequestWithdrawn), map[string]any{"by": "parent"})
 	}
 	if a := r.Assessment; a != nil {
 		for item, v := range map[string]string{"AssessmentMediation": a.AssessmentMediation, "AssessmentTribunal": a.AssessmentTribunal,
@@ -263,11 +263,11 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 		}
 		switch im.value("AssessmentOutcome", a.AssessmentOutcome) {
 		case "issue":
-			add(a.AssessmentOutcomeDate, "issue_final_plan", map[string]any{"school": planSchool(a.NamedPlan)})
+			add(a.AssessmentOutcomeDate, cmd(domain.TypeFinalPlanIssued), map[string]any{"school": planSchool(a.NamedPlan)})
 		case "not_issue":
-			add(a.AssessmentOutcomeDate, "decide_not_to_issue", nil)
+			add(a.AssessmentOutcomeDate, cmd(domain.TypeDecidedNotToIssue), nil)
 		case "withdrawn":
-			add(a.AssessmentOutcomeDate, "withdraw_request", map[string]any{"by": "parent"})
+			add(a.AssessmentOutcomeDate, cmd(domain.TypeRequestWithdrawn), map[string]any{"by": "parent"})
 		}
 		if np := a.NamedPlan; np != nil {
 			im.planSteps(np, r.ActivePlans, add)
@@ -276,13 +276,13 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 	if ap := r.ActivePlans; ap != nil {
 		closing.TransferLA = ap.TransferLA
 		if ap.ReviewMeeting != "" {
-			add(ap.ReviewMeeting, "hold_review_meeting", nil)
+			add(ap.ReviewMeeting, cmd(domain.TypeReviewMeetingHeld), nil)
 		}
 		if ap.LastReview != "" && ap.ReviewOutcome != "" {
-			add(ap.LastReview, "notify_review_decision", map[string]any{"decision": im.value("ReviewOutcome", ap.ReviewOutcome)})
+			add(ap.LastReview, cmd(domain.TypeReviewDecisionNotified), map[string]any{"decision": im.value("ReviewOutcome", ap.ReviewOutcome)})
 		}
 		if ap.ReviewDraft != "" {
-			add(ap.ReviewDraft, "send_proposed_amendments", nil)
+			add(ap.ReviewDraft, cmd(domain.TypeAmendmentsProposed), nil)
 		}
 	}
 	sortFlags(flags)
@@ -366,14 +366,14 @@ func (im *importer) planSteps(np *sen2.NamedPlan, ap *sen2.ActivePlans, add func
 			if entry != pd.EntryDate {
 				d["from"] = pd.EntryDate
 			}
-			add(entry, "record_placement", d)
+			add(entry, cmd(domain.TypePlacementRecorded), d)
 			if pd.LeavingDate != "" {
 				end := map[string]any{"urn": pd.URN, "ukprn": pd.UKPRN, "setting": im.value("SENsetting", pd.SENsetting)}
 				leaving := laterOf(pd.LeavingDate, entry)
 				if leaving != pd.LeavingDate {
 					end["until"] = pd.LeavingDate
 				}
-				add(leaving, "end_placement", end)
+				add(leaving, cmd(domain.TypePlacementEnded), end)
 			}
 			attended[settingKey(pd.Setting)] = true
 		}
@@ -389,14 +389,14 @@ func (im *importer) planSteps(np *sen2.NamedPlan, ap *sen2.ActivePlans, add func
 			}
 		}
 		if needs != nil {
-			add(np.StartDate, "record_sen_needs", needs)
+			add(np.StartDate, cmd(domain.TypeSENNeedsRecorded), needs)
 		}
 	}
 	// A setting the plan names but the return gives no placement for: from
 	// the plan's date, the only one the return gives.
 	for _, d := range np.PlanDetail {
 		if !attended[settingKey(d.Setting)] {
-			add(np.StartDate, "record_placement", placement(d.Setting))
+			add(np.StartDate, cmd(domain.TypePlacementRecorded), placement(d.Setting))
 		}
 	}
 	if np.PB != "" || np.OA != "" || np.DP != "" {
@@ -408,10 +408,10 @@ func (im *importer) planSteps(np *sen2.NamedPlan, ap *sen2.ActivePlans, add func
 		if len(areas) > 0 {
 			budget["direct_payments"] = areas
 		}
-		add(np.StartDate, "record_personal_budget", budget)
+		add(np.StartDate, cmd(domain.TypePersonalBudgetRecorded), budget)
 	}
 	if np.CeaseDate != "" {
-		add(np.CeaseDate, "cease_plan", map[string]any{"ceased_because": im.value("CeaseReason", np.CeaseReason)})
+		add(np.CeaseDate, cmd(domain.TypePlanCeased), map[string]any{"ceased_because": im.value("CeaseReason", np.CeaseReason)})
 	}
 }
 
@@ -464,6 +464,10 @@ func (l *Ledger) laNumbered(ctx context.Context, number string) (string, error) 
 	})
 	return la, err
 }
+
+// cmd is the command that records an event: the import names steps by
+// what they record, and the domain's catalog names the commands.
+func cmd(eventType string) string { return domain.CommandForEvent(eventType) }
 
 // laterOf is the later of two dates written YYYY-MM-DD.
 func laterOf(a, b string) string {
