@@ -1,12 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +66,7 @@ func (f ImportFailures) Error() string {
 // (its case ID is made from the LA, the person and the request's date)
 // is left as it is, so importing a file twice changes nothing.
 func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, error) {
-	m, err := sen2.Read(strings.NewReader(string(in.Data)))
+	m, err := sen2.Read(bytes.NewReader(in.Data))
 	if err != nil {
 		return SEN2Imported{}, err
 	}
@@ -216,7 +218,7 @@ func (im *importer) value(list, code string) string {
 	return v
 }
 
-// step is one step of the imported case.
+// importedStep is one step of the imported case: its date, command and data.
 type importedStep struct {
 	on      string
 	command string
@@ -257,10 +259,12 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 		add(r.RequestOutcomeDate, cmd(domain.TypeRequestWithdrawn), map[string]any{"by": "parent"})
 	}
 	if a := r.Assessment; a != nil {
-		for item, v := range map[string]string{"AssessmentMediation": a.AssessmentMediation, "AssessmentTribunal": a.AssessmentTribunal,
-			"OtherMediation": a.OtherMediation, "OtherTribunal": a.OtherTribunal, "Week20": a.Week20} {
-			flag(item, v)
-		}
+		// In the return's order, as the flags are kept.
+		flag("AssessmentMediation", a.AssessmentMediation)
+		flag("AssessmentTribunal", a.AssessmentTribunal)
+		flag("OtherMediation", a.OtherMediation)
+		flag("OtherTribunal", a.OtherTribunal)
+		flag("Week20", a.Week20)
 		switch im.value("AssessmentOutcome", a.AssessmentOutcome) {
 		case "issue":
 			add(a.AssessmentOutcomeDate, cmd(domain.TypeFinalPlanIssued), map[string]any{"school": planSchool(a.NamedPlan)})
@@ -285,21 +289,14 @@ func (im *importer) steps(ctx context.Context, id string, closing domain.History
 			add(ap.ReviewDraft, cmd(domain.TypeAmendmentsProposed), nil)
 		}
 	}
-	sortFlags(flags)
 	closing.Flags = flags
 	// The steps in date order, as they happened; the same day keeps the
 	// return's order (a decision before the plan it led to).
-	ordered := make([]importedStep, len(list))
-	copy(ordered, list)
-	for i := 1; i < len(ordered); i++ {
-		for k := i; k > 0 && ordered[k].on < ordered[k-1].on; k-- {
-			ordered[k], ordered[k-1] = ordered[k-1], ordered[k]
-		}
-	}
+	slices.SortStableFunc(list, func(x, y importedStep) int { return strings.Compare(x.on, y.on) })
 	c := &domain.Case{ID: id, LA: im.la}
 	var evs []domain.Event
 	var ons []domain.Date
-	for _, s := range ordered {
+	for _, s := range list {
 		on, err := domain.ParseDate(s.on)
 		if err != nil {
 			return nil, nil, domain.Errorf(domain.Invalid, "%s: the date is not a date", s.command)
@@ -512,15 +509,4 @@ func dropEmpty(d map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// sortFlags orders the flags as the return does.
-func sortFlags(flags []string) {
-	order := map[string]int{"RequestMediation": 1, "RequestTribunal": 2, "AssessmentMediation": 3, "AssessmentTribunal": 4,
-		"OtherMediation": 5, "OtherTribunal": 6, "Week20": 7}
-	for i := 1; i < len(flags); i++ {
-		for k := i; k > 0 && order[flags[k]] < order[flags[k-1]]; k-- {
-			flags[k], flags[k-1] = flags[k-1], flags[k]
-		}
-	}
 }
