@@ -12,6 +12,7 @@ import (
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/tlog"
 )
 
 const viewsSchema = `
@@ -57,6 +58,10 @@ type Runner struct {
 	Store      eventstore.Store
 	Views      *sql.DB
 	Timeliness *Timeliness
+	// Tree is the Merkle tree of the log (package tlog), grown in the audit
+	// projection's transaction, so that what a checkpoint signs is what the
+	// views were built from.
+	Tree *tlog.Log
 	// SnapshotEvery is how many events may be applied, and SnapshotInterval
 	// how long may pass, before the timeliness snapshot is saved again; both
 	// must be exceeded, so a rebuild or a long catch-up does not rewrite a
@@ -84,6 +89,11 @@ func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, snaps
 	r := &Runner{Store: store, Views: views, SnapshotPath: snapshotPath, Timeliness: NewTimeliness(h), SnapshotEvery: 250000,
 		SnapshotInterval: 5 * time.Minute, advanced: make(chan struct{}), lastSnapshot: time.Now()}
 	r.Timeliness.SetHistoryLoader(StoreHistory(context.WithoutCancel(ctx), store))
+	tree, err := tlog.OpenLog(ctx, views)
+	if err != nil {
+		return nil, err
+	}
+	r.Tree = tree
 	if err := r.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -120,10 +130,10 @@ func (r *Runner) Positions() (audit, timeliness int64) {
 	return audit, r.Timeliness.Position()
 }
 
-// Position is the position every projection has reached.
+// Position is the position every projection, and the tree, has reached.
 func (r *Runner) Position() int64 {
 	a, t := r.Positions()
-	return min(a, t)
+	return min(a, t, r.Tree.Position())
 }
 
 // apply brings both projections past one batch, the audit rows and checkpoint
@@ -187,7 +197,13 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 		ON CONFLICT(name) DO UPDATE SET position = excluded.position`, AuditName, last); err != nil {
 		return err
 	}
+	if err := r.Tree.Append(ctx, tx, batch); err != nil {
+		return errors.Join(err, r.Tree.Reload(ctx))
+	}
 	if err := tx.Commit(); err != nil {
+		return errors.Join(err, r.Tree.Reload(ctx))
+	}
+	if err := r.Tree.Committed(); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -299,7 +315,10 @@ func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
 
 // Rebuild discards every projection and rebuilds it from the first event.
 func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
-	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM access_log; DELETE FROM checkpoints;`); err != nil {
+	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM access_log; DELETE FROM checkpoints; `+tlog.ResetSQL); err != nil {
+		return 0, err
+	}
+	if err := r.Tree.Reload(ctx); err != nil {
 		return 0, err
 	}
 	if err := os.Remove(r.SnapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -30,8 +30,17 @@ const leafPrefix = "ehcledger-leaf/v1\n"
 // and the hash of its content as its stream's chain computes it from the
 // stored data (not the stored hash, which an insider could recompute).
 func LeafData(e eventstore.RecordedEvent) []byte {
-	content := eventstore.Hash(e.PrevHash, e.Stream, e.Version, e.EventData)
-	return []byte(leafPrefix + strconv.FormatInt(e.Position, 10) + "\n" + e.Stream + "\n" + strconv.FormatInt(e.Version, 10) + "\n" + content + "\n")
+	return leafBytes(e.Position, e.Stream, e.Version, ContentHash(e))
+}
+
+// ContentHash is the hash of an event's content as its stream's chain
+// computes it from the stored data.
+func ContentHash(e eventstore.RecordedEvent) string {
+	return eventstore.Hash(e.PrevHash, e.Stream, e.Version, e.EventData)
+}
+
+func leafBytes(position int64, stream string, version int64, content string) []byte {
+	return []byte(leafPrefix + strconv.FormatInt(position, 10) + "\n" + stream + "\n" + strconv.FormatInt(version, 10) + "\n" + content + "\n")
 }
 
 // Gap is a global position missing from a store whose positions are

@@ -41,6 +41,13 @@ func logOf(t *testing.T, n int) eventstore.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, n)
+	return s
+}
+
+// appendEvents appends n events over three streams.
+func appendEvents(t *testing.T, s eventstore.Store, n int) {
+	t.Helper()
 	for i := 0; i < n; i++ {
 		e := eventstore.EventData{ID: uuid.New(), Type: "case_assigned", SchemaVersion: 1, OccurredOn: "2025-01-06",
 			RecordedAt: time.Date(2025, 1, 6, 9, 0, i, 0, time.UTC), Actor: "t", LA: "E09000001",
@@ -49,7 +56,6 @@ func logOf(t *testing.T, n int) eventstore.Store {
 			t.Fatal(err)
 		}
 	}
-	return s
 }
 
 func TestACheckpointProvesTheLogWasOnlyAppendedTo(t *testing.T) {
