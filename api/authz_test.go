@@ -108,6 +108,8 @@ func TestEveryRouteAgainstEveryRoleInAndOutOfItsLA(t *testing.T) {
 		{method: "GET", pattern: "/v1/cases/:id/clocks", path: "/v1/cases/c1/clocks", roles: readers},
 		{method: "GET", pattern: "/v1/cases/:id/history", path: "/v1/cases/c1/history", roles: readers},
 		{method: "GET", pattern: "/v1/cases/:id/timeline", path: "/v1/cases/c1/timeline", roles: readers},
+		{method: "GET", pattern: "/v1/cases/:id/proof", path: "/v1/cases/c1/proof?checkpoint=1", roles: readers},
+		{method: "GET", pattern: "/v1/checkpoint", path: "/v1/checkpoint", roles: auth.Roles, anyLA: true},
 		{method: "POST", pattern: "/v1/cases/:id/commands/:command", path: "/v1/cases/c1/commands/request_advice", roles: workers,
 			body: `{"on":"2024-04-02","data":{"kind":"educational"}}`},
 		{method: "POST", pattern: "/v1/cases/:id/commands/:command", path: "/v1/cases/c1/commands/assign_case", roles: []auth.Role{auth.Manager},

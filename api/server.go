@@ -74,6 +74,10 @@ type Server struct {
 	pending *pendingLogins
 	// formKey keys the development sign-in form's anti-forgery tokens.
 	formKey []byte
+	// CheckpointKey is the public key of the log's checkpoints (the text
+	// of PREFIX.pub): with it the case page checks each case's events
+	// against the latest signed checkpoint.
+	CheckpointKey string
 	// RateLimit bounds each token's requests; zero means no limit.
 	RateLimit RateLimit
 	limiters  limiters
@@ -140,6 +144,8 @@ func (s *Server) Handler() *echo.Echo {
 	v1.POST("/sessions/revoke", s.revokeSessions, s.allow(auth.Admin))
 	v1.GET("/las/:la/rulebook-changes", s.rulebookChanges, s.allow(auth.Inspector, auth.Manager, auth.Auditor))
 	v1.GET("/las/:la/sen2", s.getSEN2, s.allow(auth.Manager))
+	v1.GET("/cases/:id/proof", s.getProof, reader)
+	v1.GET("/checkpoint", s.getCheckpoint, anyone)
 	v1.GET("/rulebooks", s.listRulebooks, anyone)
 	v1.GET("/rulebooks/:id", s.getRulebook, anyone)
 	// The metrics label requests by these templates only.

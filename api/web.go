@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/auth"
@@ -63,6 +64,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// words; join lists values.
 	"words": func(code string) string { return strings.ReplaceAll(code, "_", " ") },
 	"join":  strings.Join,
+	// instant writes a moment for people, in London's time.
+	"instant": func(t time.Time) string { return t.In(domain.London).Format("2 January 2006 at 15:04") },
 	// dateInput and reasonInput are the one template each of a date's
 	// three boxes and of a step's reason (forms.go), whichever form holds them.
 	"dateInput":   newDateInput,
@@ -220,7 +223,8 @@ func (s *Server) pageCase(c echo.Context) error {
 	}
 	if asOf != s.today() || !knownAt.IsZero() {
 		// A case as it stood, or as it was known, is for reading only.
-		return render(c, "case.html", casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Documents: documentsOf(tl)})
+		return render(c, "case.html", casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Documents: documentsOf(tl),
+			Proof: s.checkCase(c.Request().Context(), id)})
 	}
 	return s.renderCase(c, view, tl, nil)
 }
@@ -247,6 +251,9 @@ type casePage struct {
 	// after the event), not beside one met in time or ended.
 	Exception string
 	Excusable map[string]bool
+	// Proof is the case's events checked against the latest signed
+	// checkpoint, when the server signs them.
+	Proof *CaseCheck
 }
 
 // caseDocument is a document sent for the case, as its page lists it.
@@ -293,7 +300,8 @@ type nextStep struct {
 // renderCase shows the case as it stands today, with the steps its reader
 // may record (none for an auditor).
 func (s *Server) renderCase(c echo.Context, view app.CaseView, tl []app.TimelineEntry, done *recorded) error {
-	page := casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Recorded: done, Documents: documentsOf(tl)}
+	page := casePage{frame: s.frame(c, "Case "+view.ID), View: view, Timeline: tl, Recorded: done, Documents: documentsOf(tl),
+		Proof: s.checkCase(c.Request().Context(), view.ID)}
 	role := string(principal(c).Role)
 	page.CanUpload = role == string(auth.Caseworker) || role == string(auth.Manager)
 	offered := map[string]bool{}

@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ehcledger/ehcledger/tlog"
 	"golang.org/x/mod/sumdb/note"
@@ -101,4 +104,63 @@ func checkpointSign(ctx context.Context, args []string, stdout io.Writer) error 
 	}
 	_, err = stdout.Write(signed)
 	return err
+}
+
+// checkpointFlags are serve's flags for signing checkpoints as the log
+// grows.
+type checkpointFlags struct {
+	key       *string
+	every     *time.Duration
+	witnesses []string
+}
+
+func addCheckpointFlags(fs *flag.FlagSet) *checkpointFlags {
+	f := &checkpointFlags{
+		key: fs.String("checkpoint-key", envOr("EHC_CHECKPOINT_KEY", ""), "sign a checkpoint of the log with this key (PREFIX.key from checkpoint keygen) "+
+			"at every --checkpoint-every, and serve the latest at GET /v1/checkpoint"),
+		every: fs.Duration("checkpoint-every", time.Minute, "how often to sign a checkpoint when the log has grown"),
+	}
+	fs.Func("witness", "also hand each checkpoint to this witness: a file to append it to, or the URL of a C2SP tlog-witness (repeatable)", func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("give a file or a URL")
+		}
+		f.witnesses = append(f.witnesses, v)
+		return nil
+	})
+	return f
+}
+
+// publisher returns the checkpoint publisher of --checkpoint-key and
+// the key's public half, or nil when no key is given.
+func (f *checkpointFlags) publisher(log *tlog.Log) (*tlog.Publisher, string, error) {
+	if *f.key == "" {
+		if len(f.witnesses) > 0 {
+			return nil, "", usageError("--witness: give --checkpoint-key, the key that signs what the witness keeps")
+		}
+		return nil, "", nil
+	}
+	if *f.every < time.Second {
+		return nil, "", usageError("--checkpoint-every: at least 1s")
+	}
+	skey, err := readPrivateFile(*f.key)
+	if err != nil {
+		return nil, "", usageError("--checkpoint-key: " + err.Error())
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, "", usageError("--checkpoint-key: not a signing key written by checkpoint keygen")
+	}
+	vkey, err := tlog.VerifierKey(string(skey))
+	if err != nil {
+		return nil, "", usageError("--checkpoint-key: " + err.Error())
+	}
+	p := &tlog.Publisher{Log: log, Signer: signer, Now: time.Now}
+	for _, w := range f.witnesses {
+		if strings.HasPrefix(w, "https://") || strings.HasPrefix(w, "http://") {
+			p.Witnesses = append(p.Witnesses, &tlog.HTTPWitness{URL: w})
+		} else {
+			p.Witnesses = append(p.Witnesses, tlog.FileWitness{Path: w})
+		}
+	}
+	return p, vkey, nil
 }

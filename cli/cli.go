@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/ehcledger/ehcledger/scenario"
 	"github.com/ehcledger/ehcledger/simulate"
 	"github.com/ehcledger/ehcledger/sqlitedb"
+	"github.com/ehcledger/ehcledger/tlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -42,13 +44,15 @@ Usage:
                      [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file F --oidc-redirect-url URL
                       --oidc-roles FILE [--oidc-scopes "openid profile"]]
                      [--session-max-age 8h] [--session-idle 1h] [--max-sessions 10000]
+                     [--checkpoint-key PREFIX.key [--checkpoint-every 1m] [--witness FILE|URL]...]
   ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
   ehcledger migrate  --from sqlite:PATH --to esdb://...
-  ehcledger verify   [--db PATH | --store SPEC] [--checkpoint FILE --pub PREFIX.pub]
+  ehcledger verify   [--db PATH | --store SPEC] [--views PATH] [--checkpoint FILE --pub PREFIX.pub]
   ehcledger checkpoint keygen --origin NAME --out PREFIX
   ehcledger checkpoint sign [--db PATH | --store SPEC] --key PREFIX.key
+  ehcledger verify-case --proof FILE --checkpoint FILE --pub PREFIX.pub
   ehcledger export   case [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] [--format json|csv] CASE
   ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY --la LA
                      [--format xml|csv] [--serial N]   (exits 1 after writing while the return has failures)
@@ -110,6 +114,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stdout)
 	case "verify":
 		err = verify(ctx, args[1:], stdout)
+	case "verify-case":
+		err = verifyCase(args[1:], stdout)
 	case "sen2":
 		err = sen2Command(args[1:], stdout)
 	case "import":
@@ -205,6 +211,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	af := addAuthFlags(fs)
 	of := addOIDCFlags(fs)
 	pf := addPortalFlags(fs)
+	cf := addCheckpointFlags(fs)
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
 	defBurst, errBurst := envNumber("EHC_RATE_BURST", 100)
 	rateLimit := fs.Float64("rate-limit", defRate, "requests a second each token may send on average (0: no limit; env EHC_RATE_LIMIT)")
@@ -276,6 +283,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if docs != nil {
 		env.Ledger.Documents = docs
 	}
+	publisher, checkpointKey, err := cf.publisher(env.Runner.Tree)
+	if err != nil {
+		return err
+	}
 	metrics := api.NewMetrics(reg, env.Store, env.Runner)
 	// Commands go through the instrumented store so append latency is seen.
 	env.Ledger.Store = metrics.Instrument(env.Store)
@@ -295,6 +306,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ready := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
+	var background sync.WaitGroup // the checkpoint publisher
 	go func() {
 		defer close(runDone)
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 30*time.Second) {
@@ -325,6 +337,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		close(ready)
+		if publisher != nil {
+			// Signed only once caught up: a checkpoint signs the whole log.
+			background.Add(1)
+			go func() {
+				defer background.Done()
+				publisher.Run(runCtx, *cf.every, func(err error) {
+					if errors.Is(err, tlog.ErrRewritten) {
+						logger.Error("CHECKPOINTS STOPPED: "+err.Error(), "error", err)
+						return
+					}
+					logger.Error("checkpoint", "error", err)
+				})
+			}()
+		}
 		follow(runCtx, env, logger)
 	}()
 
@@ -337,6 +363,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	srv.OIDC, srv.Sessions, srv.SecureCookies = provider, sessions, secureCookies
+	srv.CheckpointKey = checkpointKey
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		cancelRun()
@@ -379,6 +406,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err := <-serveErr:
 		cancelRun()
 		<-runDone
+		background.Wait()
 		return err
 	}
 	// Drain requests in flight, then stop following the store.
@@ -387,6 +415,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = hs.Shutdown(shutdownCtx)
 	cancelRun()
 	<-runDone
+	background.Wait()
 	logger.Info("stopped")
 	return err
 }

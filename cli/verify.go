@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,39 +12,30 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/ehcledger/ehcledger/tlog"
 )
 
 // verify checks every hash chain of a store and names the first altered or
-// missing event; it exits non-zero when one is found.
+// missing event, reports gaps in the global log and, given checkpoints,
+// checks that the log extends each; it exits non-zero when one fails.
 func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("verify")
 	db, storeFlag := storeFlags(fs)
-	checkpointFile := fs.String("checkpoint", "", "a signed checkpoint (ehcledger checkpoint sign): the log must extend it")
+	views := fs.String("views", "", "the views, whose tree names the first event that differs from a checkpoint (default: beside the store; skipped if missing)")
+	checkpointFile := fs.String("checkpoint", "", "a signed checkpoint, or a witness's file of them (ehcledger checkpoint sign, serve --witness): the log must extend each")
 	pubFile := fs.String("pub", "", "the checkpoint key's public half (PREFIX.pub), with --checkpoint")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var cp *tlog.Checkpoint
+	var cps []tlog.Checkpoint
 	if *checkpointFile != "" || *pubFile != "" {
-		if *checkpointFile == "" || *pubFile == "" {
-			return usageError("verify: --checkpoint and --pub go together")
+		var err error
+		if cps, err = readCheckpoints(*checkpointFile, *pubFile); err != nil {
+			return err
 		}
-		signed, err := os.ReadFile(*checkpointFile)
-		if err != nil {
-			return usageError("--checkpoint: " + err.Error())
-		}
-		pub, err := os.ReadFile(*pubFile)
-		if err != nil {
-			return usageError("--pub: " + err.Error())
-		}
-		c, err := tlog.Open(signed, string(pub))
-		if err != nil {
-			return fmt.Errorf("--checkpoint %s: %w", *checkpointFile, err)
-		}
-		cp = &c
 	}
-	s, _, err := openExisting(*db, *storeFlag, true)
+	s, ss, err := openExisting(*db, *storeFlag, true)
 	if err != nil {
 		return err
 	}
@@ -62,32 +55,172 @@ func verify(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		failed = append(failed, fmt.Sprintf("%d stream(s) broken; the first altered or missing event: %s", len(rep.Problems), rep.Problems[0]))
 	}
-	// The global log: gapless positions, and, against a checkpoint, the
-	// tree of its first events.
-	var size int64
-	if cp != nil {
-		size = cp.Size
+	// The global log: gapless positions and, against checkpoints, the trees
+	// of its first events, compared leaf by leaf with the tree the views
+	// grew as events were applied.
+	var recorded *tlog.Log
+	if len(cps) > 0 {
+		viewsPath := *views
+		if viewsPath == "" {
+			viewsPath = ss.DefaultViews()
+		}
+		closeViews, log, err := openRecordedTree(ctx, viewsPath)
+		if err != nil {
+			fmt.Fprintf(stdout, "the views' tree at %s cannot be read (%v): a failure will not name the event\n", viewsPath, err)
+		}
+		defer closeViews()
+		recorded = log
 	}
-	tree, err := tlog.Build(ctx, s, size)
+	sizes := make([]int64, len(cps))
+	for i, c := range cps {
+		sizes[i] = c.Size
+	}
+	sc, err := tlog.Scan(ctx, s, sizes, recorded)
 	if err != nil {
 		return err
 	}
-	for _, g := range tree.Gaps {
+	for _, g := range sc.Gaps {
 		fmt.Fprintf(stdout, "GAP: global position %d is missing (the next event found is at %d)\n", g.Want, g.Found)
 	}
-	if len(tree.Gaps) > 0 {
-		failed = append(failed, fmt.Sprintf("%d gap(s) in the global log; the first at position %d", len(tree.Gaps), tree.Gaps[0].Want))
+	if len(sc.Gaps) > 0 {
+		failed = append(failed, fmt.Sprintf("%d gap(s) in the global log; the first at position %d", len(sc.Gaps), sc.Gaps[0].Want))
 	}
-	if cp != nil {
-		if err := tlog.Check(tree, *cp); err != nil {
-			fmt.Fprintln(stdout, "CHECKPOINT: "+err.Error())
-			failed = append(failed, "the log does not extend the checkpoint: "+err.Error())
+	for _, c := range cps {
+		if problem := checkAgainst(ctx, sc, c, recorded); problem != "" {
+			fmt.Fprintln(stdout, "CHECKPOINT: "+problem)
+			failed = append(failed, fmt.Sprintf("the log does not extend the checkpoint of size %d", c.Size))
 		} else {
-			fmt.Fprintf(stdout, "the log extends the checkpoint of %s at size %d (now %d events)\n", cp.Origin, cp.Size, tree.Head)
+			fmt.Fprintf(stdout, "the log extends the checkpoint of %s at size %d (now %d events)\n", c.Origin, c.Size, sc.Head)
 		}
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
 	}
+	return nil
+}
+
+// readCheckpoints opens every checkpoint of a file with a public key,
+// refusing the file if any signature does not verify.
+func readCheckpoints(file, pubFile string) ([]tlog.Checkpoint, error) {
+	if file == "" || pubFile == "" {
+		return nil, usageError("--checkpoint and --pub go together")
+	}
+	signed, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageError("--checkpoint: " + err.Error())
+	}
+	pub, err := os.ReadFile(pubFile)
+	if err != nil {
+		return nil, usageError("--pub: " + err.Error())
+	}
+	notes := tlog.ReadCheckpoints(signed)
+	if len(notes) == 0 {
+		return nil, usageError("--checkpoint: " + file + " holds no signed checkpoint")
+	}
+	var cps []tlog.Checkpoint
+	for i, n := range notes {
+		c, err := tlog.Open(n, string(pub))
+		if err != nil {
+			return nil, fmt.Errorf("--checkpoint %s, checkpoint %d of %d: %w", file, i+1, len(notes), err)
+		}
+		cps = append(cps, c)
+	}
+	return cps, nil
+}
+
+// openRecordedTree opens the tree the views grew, if the views exist.
+func openRecordedTree(ctx context.Context, path string) (func(), *tlog.Log, error) {
+	if _, err := os.Stat(path); err != nil {
+		return func() {}, nil, err
+	}
+	vdb, err := sqlitedb.OpenRebuildable(path, 2)
+	if err != nil {
+		return func() {}, nil, err
+	}
+	log, err := tlog.OpenLog(ctx, vdb)
+	if err != nil {
+		vdb.Close()
+		return func() {}, nil, err
+	}
+	return func() { vdb.Close() }, log, nil
+}
+
+// checkAgainst says how the log fails to extend a checkpoint, naming the
+// first event that differs when the views' tree still hashes to the
+// checkpoint's root (its leaves are then those signed); "" when it extends
+// it.
+func checkAgainst(ctx context.Context, sc tlog.Scanned, c tlog.Checkpoint, recorded *tlog.Log) string {
+	root, ok := sc.Roots[c.Size]
+	if ok && bytes.Equal(root, c.Root) {
+		return ""
+	}
+	problem := fmt.Sprintf("the log's first %d events do not hash to the root the checkpoint signed: an event among them was altered, removed or reordered", c.Size)
+	if !ok {
+		problem = fmt.Sprintf("the log has %d events, fewer than the %d the checkpoint signed: events were deleted", sc.Head, c.Size)
+	}
+	if recorded == nil {
+		return problem
+	}
+	if size, _ := recorded.Head(); size < c.Size {
+		return problem + "; the views' tree is too short to say which"
+	}
+	was, err := recorded.RootAt(ctx, c.Size)
+	if err != nil || !bytes.Equal(was, c.Root) {
+		return problem + "; the views' tree does not hash to the checkpoint either (they were rebuilt from the altered log), so the event cannot be named: compare with the witness's earlier checkpoints"
+	}
+	d := sc.Differs
+	switch {
+	case d == nil || d.Leaf >= c.Size:
+		return problem
+	case d.Position == 0:
+		return fmt.Sprintf("%s; the first that differs is leaf %d: the log ends before it", problem, d.Leaf)
+	}
+	return fmt.Sprintf("%s; the first that differs is leaf %d, where the log now has position %d (%s version %d)", problem, d.Leaf, d.Position, d.Stream, d.Version)
+}
+
+// verifyCase checks a case's proof (GET /v1/cases/{id}/proof) against a
+// signed checkpoint offline: an auditor needs neither the store nor the
+// rest of the log.
+func verifyCase(args []string, stdout io.Writer) error {
+	fs := newFlags("verify-case")
+	proofFile := fs.String("proof", "", "the case's proof, as GET /v1/cases/{id}/proof served it")
+	checkpointFile := fs.String("checkpoint", "", "the signed checkpoint of the proof's size (or a witness's file holding it)")
+	pubFile := fs.String("pub", "", "the checkpoint key's public half (PREFIX.pub)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *proofFile == "" {
+		return usageError("--proof: give the case's proof file")
+	}
+	cps, err := readCheckpoints(*checkpointFile, *pubFile)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*proofFile)
+	if err != nil {
+		return usageError("--proof: " + err.Error())
+	}
+	var p tlog.CaseProof
+	if err := json.Unmarshal(b, &p); err != nil {
+		return usageError("--proof: not a case proof: " + err.Error())
+	}
+	var cp *tlog.Checkpoint
+	for i := range cps {
+		if cps[i].Size == p.Checkpoint.Size {
+			cp = &cps[i]
+		}
+	}
+	if cp == nil {
+		return fmt.Errorf("--checkpoint: no checkpoint of size %d, the proof's, in %s", p.Checkpoint.Size, *checkpointFile)
+	}
+	n, err := tlog.VerifyCaseProof(p, *cp)
+	if err != nil {
+		return fmt.Errorf("%s: %d event(s) verified, then: %w", p.Stream, n, err)
+	}
+	fmt.Fprintf(stdout, "%s: versions 1 to %d, each linked to the one before, are in the log of %s as signed at size %d", p.Stream, n, cp.Origin, cp.Size)
+	if p.Later > 0 {
+		fmt.Fprintf(stdout, "; %d later event(s) are after the checkpoint", p.Later)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }

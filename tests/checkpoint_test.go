@@ -1,12 +1,17 @@
 package tests
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
@@ -78,4 +83,125 @@ func writeFile(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// getAs fetches a path with a bearer token and returns the status and body.
+func getAs(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAServerSignsCheckpointsAWitnessKeepsThemAndAnAuditorChecksACaseOffline(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "log.db")
+	if out, err := exec.Command(binary, "simulate", "--db", db, "--las", "1", "--cases", "20", "--years", "1", "--seed", "3", "--until", "2025-06-30").CombinedOutput(); err != nil {
+		t.Fatalf("simulate: %v\n%s", err, out)
+	}
+	keys := filepath.Join(t.TempDir(), "ledger")
+	if out, err := exec.Command(binary, "checkpoint", "keygen", "--origin", "ehcledger.test/log", "--out", keys).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	witness := filepath.Join(t.TempDir(), "witness.txt")
+	s := startServer(t, db, "--checkpoint-key", keys+".key", "--checkpoint-every", "1s", "--witness", witness)
+	auditor := tokenAs(t, "auditor-1", auth.Auditor, "E09000001")
+	var signed string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		code, body := getAs(t, s.base+"/v1/checkpoint", auditor)
+		if code == 200 {
+			signed = body
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint was served: %d %s\n%s", code, body, s.logs)
+		}
+	}
+	const id = "E09000001-000001"
+	code, proof := getAs(t, s.base+"/v1/cases/"+id+"/proof", auditor)
+	if code != 200 {
+		t.Fatalf("proof: %d %s", code, proof)
+	}
+	proofFile := filepath.Join(dir, "proof.json")
+	writeFile(t, proofFile, proof)
+	t.Run("the auditor verifies the case against the witness's copy alone", func(t *testing.T) {
+		out, stderr, code := runExit(t, "verify-case", "--proof", proofFile, "--checkpoint", witness, "--pub", keys+".pub")
+		if code != 0 || !strings.Contains(out, "case-"+id+": versions 1 to ") {
+			t.Fatalf("exited %d: %s%s", code, out, stderr)
+		}
+	})
+	t.Run("the served checkpoint is the witness's and the one signed from the log read whole", func(t *testing.T) {
+		b, _ := os.ReadFile(witness)
+		if !strings.Contains(string(b), signed) {
+			t.Fatalf("the witness file lacks the served checkpoint:\n%s\n%s", signed, b)
+		}
+		size := strings.Split(signed, "\n")[1]
+		offline, _, code := runExit(t, "checkpoint", "sign", "--db", db, "--key", keys+".key")
+		if code != 0 {
+			t.Fatal(offline)
+		}
+		// The log has grown since (reads are logged): the tree of the
+		// served size, taken from the log read whole, must have its root.
+		served := filepath.Join(dir, "served.txt")
+		writeFile(t, served, signed)
+		if out, _, code := runExit(t, "verify", "--db", db, "--checkpoint", served, "--pub", keys+".pub"); code != 0 ||
+			!strings.Contains(out, "extends the checkpoint of ehcledger.test/log at size "+size+" ") {
+			t.Fatalf("exited %d:\n%s", code, out)
+		}
+	})
+	t.Run("the case page says the case verified", func(t *testing.T) {
+		code, page := getAs(t, s.base+"/ui/cases/"+id, auditor)
+		if code != 200 || !strings.Contains(page, "Verified against checkpoint ") {
+			t.Fatalf("%d: no verification line", code)
+		}
+	})
+	t.Run("a proof against a size beyond the tree is refused", func(t *testing.T) {
+		if code, body := getAs(t, s.base+"/v1/cases/"+id+"/proof?checkpoint=999999", auditor); code != 422 || !strings.Contains(body, `"field":"checkpoint"`) {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+	s.stop()
+
+	// An insider rewrites an event of the case, recomputing its hash.
+	conn, err := sqlitedb.Open(db, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pos int64
+	err = conn.QueryRow(`SELECT position FROM events WHERE stream = ? AND version = 2`, "case-"+id).Scan(&pos)
+	if err == nil {
+		_, err = conn.Exec(`DROP TRIGGER events_immutable_update; UPDATE events SET payload = '{"caseworker":"someone-else","team":"team-0"}' WHERE position = ?`, pos)
+	}
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("verify names the event that differs from what the witness holds", func(t *testing.T) {
+		out, _, code := runExit(t, "verify", "--db", db, "--checkpoint", witness, "--pub", keys+".pub")
+		want := fmt.Sprintf("the first that differs is leaf %d, where the log now has position %d (case-%s version 2)", pos-1, pos, id)
+		if code == 0 || !strings.Contains(out, want) {
+			t.Fatalf("exited %d, want %q:\n%s", code, want, out)
+		}
+	})
+	t.Run("the case page warns, and nothing more is signed over the rewritten log", func(t *testing.T) {
+		if out, err := exec.Command(binary, "rebuild", "--db", db).CombinedOutput(); err != nil {
+			t.Fatalf("rebuild: %v\n%s", err, out)
+		}
+		s := startServer(t, db, "--checkpoint-key", keys+".key", "--checkpoint-every", "1s", "--witness", witness)
+		code, page := getAs(t, s.base+"/ui/cases/"+id, auditor)
+		if code != 200 || !strings.Contains(page, "does not match checkpoint") {
+			t.Fatalf("%d: no warning", code)
+		}
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.logs.String(), "CHECKPOINTS STOPPED"); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server went on signing:\n%s", s.logs)
+			}
+		}
+	})
 }

@@ -130,7 +130,7 @@ func VerifyCaseProof(p CaseProof, cp Checkpoint) (int, error) {
 // keygen writes to PREFIX.pub, so that a server given only the signing key
 // can check what it signed.
 func VerifierKey(skey string) (string, error) {
-	f := strings.Split(strings.TrimSpace(skey), "+")
+	f := strings.SplitN(strings.TrimSpace(skey), "+", 5) // the base64 key may hold "+"
 	if len(f) != 5 || f[0] != "PRIVATE" || f[1] != "KEY" {
 		return "", errors.New("not a signing key written by checkpoint keygen")
 	}

@@ -438,3 +438,26 @@ func (l *Log) LeafHashes(ctx context.Context, from int64, fn func(index int64, h
 	}
 	return nil
 }
+
+// leafReader reads a tree's committed leaf hashes in order, one level-0
+// tile at a time.
+type leafReader struct {
+	l    *Log
+	idx  int64
+	tile []byte
+}
+
+func (r *leafReader) at(ctx context.Context, index int64) ([]byte, error) {
+	if idx := index / tileWidth; r.tile == nil || idx != r.idx {
+		b, err := newReader(r.l.db).tile(ctx, 0, idx)
+		if err != nil {
+			return nil, err
+		}
+		r.idx, r.tile = idx, b
+	}
+	off := index % tileWidth
+	if int64(len(r.tile)) < (off+1)*hashSize {
+		return nil, fmt.Errorf("tree tile 0/%d holds no leaf %d", r.idx, index)
+	}
+	return r.tile[off*hashSize : (off+1)*hashSize], nil
+}

@@ -62,41 +62,110 @@ type Tree struct {
 // Build reads the log in global order and returns the tree of its first
 // size events (all of them when size is 0), and the log's head.
 func Build(ctx context.Context, s eventstore.Store, size int64) (Tree, error) {
+	var sizes []int64
+	if size > 0 {
+		sizes = []int64{size}
+	}
+	sc, err := Scan(ctx, s, sizes, nil)
+	if err != nil {
+		return Tree{}, err
+	}
+	t := Tree{Size: sc.Head, Root: sc.HeadRoot, Head: sc.Head, Gaps: sc.Gaps}
+	if root, ok := sc.Roots[size]; ok {
+		t.Size, t.Root = size, root
+	}
+	return t, nil
+}
+
+// Scanned is the log read whole: its head and root, the roots at the
+// sizes asked for, its gaps, and the first event that differs from what a
+// recorded tree holds.
+type Scanned struct {
+	Head     int64
+	HeadRoot []byte
+	// Roots are the roots of the trees of the sizes asked for, those the
+	// log reaches.
+	Roots map[int64][]byte
+	Gaps  []Gap
+	// Differs is the first event whose leaf is not the recorded tree's,
+	// or a leaf the log no longer has; nil when every leaf matches.
+	Differs *Difference
+}
+
+// Difference is a leaf of the log that differs from the recorded tree's.
+type Difference struct {
+	Leaf int64
+	// Position, Stream and Version are the event the log now has there;
+	// Position is 0 when the log ends before the leaf.
+	Position int64
+	Stream   string
+	Version  int64
+}
+
+// Scan reads the log in global order, computing the roots of the trees of
+// sizes and of the whole log; with recorded, the tree the views grew as
+// events were applied, it also compares each leaf with the one recorded.
+func Scan(ctx context.Context, s eventstore.Store, sizes []int64, recorded *Log) (Scanned, error) {
 	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	r := rf.NewEmptyRange(0)
-	var t Tree
+	sc := Scanned{Roots: map[int64][]byte{}}
+	want := map[int64]bool{}
+	for _, n := range sizes {
+		want[n] = true
+	}
+	if want[0] {
+		sc.Roots[0] = rfc6962.DefaultHasher.EmptyRoot()
+	}
+	var leaves *leafReader
+	var recordedSize int64
+	if recorded != nil {
+		recordedSize, _ = recorded.Head()
+		leaves = &leafReader{l: recorded}
+	}
 	g, ok := s.(eventstore.Gapless)
 	gapless := ok && g.GaplessPositions()
-	want := int64(1)
+	next := int64(1)
 	for from := int64(1); ; {
 		batch, err := s.ReadAll(ctx, from, 5000)
 		if err != nil {
-			return Tree{}, err
+			return Scanned{}, err
 		}
 		if len(batch) == 0 {
 			break
 		}
 		for _, e := range batch {
-			if gapless && e.Position != want {
-				t.Gaps = append(t.Gaps, Gap{Want: want, Found: e.Position})
+			if gapless && e.Position != next {
+				sc.Gaps = append(sc.Gaps, Gap{Want: next, Found: e.Position})
 			}
-			want = e.Position + 1
-			t.Head++
-			if size == 0 || t.Head <= size {
-				if err := r.Append(rfc6962.DefaultHasher.HashLeaf(LeafData(e)), nil); err != nil {
-					return Tree{}, err
+			next = e.Position + 1
+			leaf := rfc6962.DefaultHasher.HashLeaf(LeafData(e))
+			if i := int64(r.End()); sc.Differs == nil && i < recordedSize {
+				was, err := leaves.at(ctx, i)
+				if err != nil {
+					return Scanned{}, err
+				}
+				if !bytes.Equal(was, leaf) {
+					sc.Differs = &Difference{Leaf: i, Position: e.Position, Stream: e.Stream, Version: e.Version}
+				}
+			}
+			if err := r.Append(leaf, nil); err != nil {
+				return Scanned{}, err
+			}
+			if n := int64(r.End()); want[n] {
+				if sc.Roots[n], err = r.GetRootHash(nil); err != nil {
+					return Scanned{}, err
 				}
 			}
 		}
 		from = batch[len(batch)-1].Position + 1
 	}
-	t.Size = int64(r.End())
-	root, err := r.GetRootHash(nil)
-	if err != nil {
-		return Tree{}, err
+	sc.Head = int64(r.End())
+	if sc.Differs == nil && sc.Head < recordedSize {
+		sc.Differs = &Difference{Leaf: sc.Head}
 	}
-	t.Root = root
-	return t, nil
+	var err error
+	sc.HeadRoot, err = rootOf(r)
+	return sc, err
 }
 
 // Checkpoint is a C2SP tlog-checkpoint: the log's origin (its name), size

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/tlog"
+	"github.com/labstack/echo/v4"
+)
+
+// getCheckpoint serves the latest signed checkpoint of the log as the
+// C2SP tlog-checkpoint note, with any witness's cosignatures.
+func (s *Server) getCheckpoint(c echo.Context) error {
+	latest, ok, err := s.Views.Tree.Latest(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return domain.Errorf(domain.NotFound, "no checkpoint has been signed: the server signs them when started with --checkpoint-key")
+	}
+	c.Response().Header().Set("Last-Modified", latest.SignedAt.Format(http.TimeFormat))
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", latest.Note)
+}
+
+// getProof serves the inclusion proofs of a case's events in the tree of
+// ?checkpoint=SIZE, by default the latest signed checkpoint's, for an
+// auditor to check offline with `ehcledger verify-case`.
+func (s *Server) getProof(c echo.Context) error {
+	id := c.Param("id")
+	ctx := c.Request().Context()
+	var size int64
+	if q := c.QueryParam("checkpoint"); q != "" {
+		n, err := strconv.ParseInt(q, 10, 64)
+		if err != nil || n < 1 {
+			return domain.FieldErrorf("checkpoint", "must be the size of a checkpoint, a whole number of events")
+		}
+		size = n
+	}
+	if err := s.readCase(c, id); err != nil {
+		return err
+	}
+	if have, _ := s.Views.Tree.Head(); size > have {
+		return domain.FieldErrorf("checkpoint", "the log has %d events in its tree, fewer than %d", have, size)
+	}
+	if size == 0 {
+		latest, ok, err := s.Views.Tree.Latest(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return domain.Errorf(domain.NotFound, "no checkpoint has been signed yet: name a size with ?checkpoint=")
+		}
+		size = latest.Size
+	}
+	p, err := s.Views.Tree.ProveStream(ctx, s.Store, domain.CaseStream(id), size)
+	if err != nil {
+		return err
+	}
+	if len(p.Events) == 0 && p.Later == 0 {
+		return domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// CaseCheck is what the case page says of a case's events against the
+// latest signed checkpoint.
+type CaseCheck struct {
+	// Size and SignedAt are the checkpoint's.
+	Size     int64
+	SignedAt time.Time
+	// Verified counts the case's events found in the checkpoint's tree;
+	// Later those recorded since, which the next checkpoint will cover.
+	Verified, Later int
+	// Problem says why the case did not verify; empty when it did.
+	Problem string
+}
+
+// checkCase verifies a case's events against the latest signed checkpoint
+// with the server's public key, as an auditor would with verify-case. It
+// returns nil when no key is configured or nothing is signed yet.
+func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
+	if s.CheckpointKey == "" {
+		return nil
+	}
+	latest, ok, err := s.Views.Tree.Latest(ctx)
+	if err != nil || !ok {
+		return nil
+	}
+	check := &CaseCheck{Size: latest.Size, SignedAt: latest.SignedAt}
+	cp, err := tlog.Open(latest.Note, s.CheckpointKey)
+	if err != nil {
+		check.Problem = err.Error()
+		return check
+	}
+	p, err := s.Views.Tree.ProveStream(ctx, s.Store, domain.CaseStream(id), cp.Size)
+	if err != nil {
+		s.Logger.Error("case proof", "case", id, "error", err)
+		check.Problem = "its proof could not be made"
+		return check
+	}
+	check.Later = p.Later
+	if check.Verified, err = tlog.VerifyCaseProof(p, cp); err != nil {
+		s.Logger.Error("CASE DOES NOT MATCH THE SIGNED CHECKPOINT", "case", id, "checkpoint", cp.Size, "error", err)
+		check.Problem = err.Error()
+	}
+	return check
+}
