@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ehcledger/ehcledger/auth"
 	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
 )
 
@@ -50,7 +52,13 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 
 	// The case keys stay where the embedded store kept them: they are never
 	// events, so migrate does not move them.
-	e := startServer(t, "", "--store", srv.ConnectionString(), "--views", filepath.Join(dir, "esdb.views"), "--keys", db+".keys")
+	keys := filepath.Join(t.TempDir(), "ledger")
+	if out, err := exec.Command(binary, "checkpoint", "keygen", "--origin", "ehcledger.test/esdb", "--out", keys).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	witness := filepath.Join(t.TempDir(), "witness.txt")
+	e := startServer(t, "", "--store", srv.ConnectionString(), "--views", filepath.Join(dir, "esdb.views"), "--keys", db+".keys",
+		"--checkpoint-key", keys+".key", "--checkpoint-every", "1s", "--witness", witness)
 	e.la = s.la // the demo LA's cases, migrated
 	after := e.must(200, "GET", "/v1/worklist?la=E09999999&status=running,overdue,met,late,ended&limit=10000", "")
 	if !reflect.DeepEqual(before["items"], after["items"]) {
@@ -66,6 +74,32 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 	e.must(201, "POST", "/v1/cases/"+waiting+"/commands/decide_to_assess", `{}`)
 	if v := e.must(200, "GET", "/v1/cases/"+waiting, "")["version"]; v != version+1 {
 		t.Fatalf("version after a command on EventStoreDB: %v", v)
+	}
+
+	// The log's tree and checkpoints on KurrentDB, whose positions are
+	// offsets: the leaves are looked up by position.
+	auditor := tokenAs(t, "auditor-1", auth.Auditor, "E09999999")
+	var signed string
+	for deadline := time.Now().Add(20 * time.Second); signed == "" || !strings.Contains(signed, "\n"); time.Sleep(100 * time.Millisecond) {
+		if code, body := getAs(t, e.base+"/v1/checkpoint", auditor); code == 200 {
+			signed = body
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint: %d %s\n%s", code, body, e.logs)
+		}
+	}
+	code, proof := getAs(t, e.base+"/v1/cases/"+planned+"/proof", auditor)
+	if code != 200 {
+		t.Fatalf("proof: %d %s", code, proof)
+	}
+	proofFile := filepath.Join(dir, "proof.json")
+	writeFile(t, proofFile, proof)
+	if out, stderr, code := runExit(t, "verify-case", "--proof", proofFile, "--checkpoint", witness, "--pub", keys+".pub"); code != 0 {
+		t.Fatalf("verify-case exited %d: %s%s", code, out, stderr)
+	}
+	e.stop()
+	if out, _, code := runExit(t, "verify", "--store", srv.ConnectionString(), "--views", filepath.Join(dir, "esdb.views"),
+		"--checkpoint", witness, "--pub", keys+".pub"); code != 0 || !strings.Contains(out, "the log extends the checkpoint of ehcledger.test/esdb") {
+		t.Fatalf("verify against KurrentDB exited %d:\n%s", code, out)
 	}
 }
 
