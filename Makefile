@@ -5,7 +5,7 @@ BIN      := bin/ehcledger
 DB       ?= ehcledger.db
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: run build test vet unit scenarios e2e bench bench-go clean frontend screenshots
+.PHONY: run build test vet unit scenarios e2e bench bench-go crash clean frontend screenshots
 
 build: frontend
 	$(GO) build -o $(BIN) ./cmd/ehcledger
@@ -73,6 +73,11 @@ e2e: frontend
 
 bench: build
 	./$(BIN) bench
+
+# The crash test's full run: 100 cycles of load, SIGKILL and restart
+# (make test runs 10). The figures are in docs/ledger.md.
+crash:
+	EHC_CRASH_CYCLES=100 $(GO) test -count=1 -timeout 90m -v -run 'TestKilledServers' ./tests/
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./eventstore/sqlite/ ./projections/

@@ -45,6 +45,7 @@ Usage:
                       --oidc-roles FILE [--oidc-scopes "openid profile"]]
                      [--session-max-age 8h] [--session-idle 1h] [--max-sessions 10000]
                      [--checkpoint-key PREFIX.key [--checkpoint-every 1m] [--witness FILE|URL]...]
+                     [--snapshot-every 250000] [--snapshot-interval 5m]
   ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
@@ -212,6 +213,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	of := addOIDCFlags(fs)
 	pf := addPortalFlags(fs)
 	cf := addCheckpointFlags(fs)
+	snapshotEvery := fs.Int64("snapshot-every", 250000, "save the timeliness snapshot after this many events applied, once --snapshot-interval has passed too")
+	snapshotInterval := fs.Duration("snapshot-interval", 5*time.Minute, "the least time between two timeliness snapshots")
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
 	defBurst, errBurst := envNumber("EHC_RATE_BURST", 100)
 	rateLimit := fs.Float64("rate-limit", defRate, "requests a second each token may send on average (0: no limit; env EHC_RATE_LIMIT)")
@@ -221,6 +224,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := errors.Join(errRate, errBurst); err != nil {
 		return err
+	}
+	if *snapshotEvery < 1 || *snapshotInterval < 0 {
+		return usageError("serve: --snapshot-every must be at least 1 and --snapshot-interval not negative")
 	}
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return usageError("serve: --rate-limit must be 0 or more and --rate-burst at least 1")
@@ -262,6 +268,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return storeError(storeFlagOf(*store), err)
 	}
 	defer env.Close()
+	env.Runner.SnapshotEvery, env.Runner.SnapshotInterval = *snapshotEvery, *snapshotInterval
 	if devMaster {
 		logger.Warn("DEVELOPMENT SETTING: the key store's master key is kept beside it, so a backup of this directory opens every case in it, "+
 			"erased ones included; give one from outside with --master-key-file, --master-key-command or "+MasterKeyEnv, "master_key_file", keysPath+".master")

@@ -1,10 +1,16 @@
 package tests
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,16 +26,42 @@ type sent struct {
 	acked           bool
 }
 
-// TestAKilledServerKeepsEveryAcknowledgedCommandAndNothingTwice sends
-// commands from concurrent clients, kills the server with SIGKILL in the
-// middle, restarts it, and checks that every acknowledged command is there,
-// that the store's hash chains verify, that the views agree with the store,
-// and that retrying the unacknowledged commands with their idempotency keys
-// records each exactly once.
-func TestAKilledServerKeepsEveryAcknowledgedCommandAndNothingTwice(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "crash.db")
+// TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice runs cycles
+// of: commands from concurrent clients, SIGKILL at a random moment (the
+// server signs a checkpoint every second and saves its snapshot every 50
+// events, so kills land in both), restart. After every cycle every
+// acknowledged command is in the store, nothing unacknowledged is half
+// there, the log extends every checkpoint the witness was given, the
+// restarted server's views equal a fresh rebuild's, and retrying the
+// unacknowledged commands with their idempotency keys records each exactly
+// once. EHC_CRASH_CYCLES sets the number of cycles (make crash runs 100);
+// EHC_CRASH_SEED repeats a run.
+func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) {
+	cycles := 10
+	if v := os.Getenv("EHC_CRASH_CYCLES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("EHC_CRASH_CYCLES=%q: give a number of cycles", v)
+		}
+		cycles = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("EHC_CRASH_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("%d cycles, EHC_CRASH_SEED=%d", cycles, seed)
+	rnd := rand.New(rand.NewPCG(seed, 17))
+
+	dir := t.TempDir()
+	db := filepath.Join(dir, "crash.db")
+	keys := filepath.Join(t.TempDir(), "ledger")
+	if out, err := exec.Command(binary, "checkpoint", "keygen", "--origin", "ehcledger.test/crash", "--out", keys).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	witness := filepath.Join(t.TempDir(), "witness.txt")
 	// One token for every client, unlimited: rate limits have their own test.
-	s := startServer(t, db, "--rate-limit", "0")
+	flags := []string{"--rate-limit", "0", "--checkpoint-key", keys + ".key", "--checkpoint-every", "1s", "--witness", witness,
+		"--snapshot-every", "50", "--snapshot-interval", "0s"}
 	token := "Bearer " + tokenAs(t, "crash-client", auth.Caseworker, "E09000001")
 	client := &http.Client{Timeout: 10 * time.Second}
 	send := func(base string, c *sent) (int, error) {
@@ -47,118 +79,154 @@ func TestAKilledServerKeepsEveryAcknowledgedCommandAndNothingTwice(t *testing.T)
 
 	var mu sync.Mutex
 	byCase := map[string][]*sent{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
+	killedInFlight := 0
+	s := startServer(t, db, flags...)
+	for cycle := 1; cycle <= cycles; cycle++ {
+		// What the last kill left unacknowledged is sent again with its key:
+		// recorded once, never twice.
+		for id, cmds := range byCase {
+			for _, c := range cmds {
+				if c.acked {
+					continue
 				}
-				id := fmt.Sprintf("crash-%d-%d", w, i)
-				open := &sent{path: "/v1/cases", key: "open-" + id,
-					body: `{"id":"` + id + `","la":"E09000001","data":{"requester":"parent","birth_date":"2016-02-01"}}`}
-				mu.Lock()
-				byCase[id] = append(byCase[id], open)
-				mu.Unlock()
-				code, err := send(s.base, open)
-				if err != nil {
-					return // the server is gone
+				code, err := send(s.base, c)
+				if err != nil || (code != 201 && code != 200) {
+					t.Fatalf("cycle %d: retry of %s for %s: %d %v", cycle, c.key, id, code, err)
 				}
-				if code != 201 {
-					t.Errorf("open %s: %d", id, code)
-					return
-				}
-				mu.Lock()
-				open.acked = true
-				decide := &sent{path: "/v1/cases/" + id + "/commands/decide_to_assess", key: "decide-" + id, body: `{}`}
-				byCase[id] = append(byCase[id], decide)
-				mu.Unlock()
-				code, err = send(s.base, decide)
-				if err != nil {
-					return
-				}
-				if code != 201 {
-					t.Errorf("decide %s: %d", id, code)
-					return
-				}
-				mu.Lock()
-				decide.acked = true
-				mu.Unlock()
+				c.acked = true
 			}
-		}()
-	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := s.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = s.cmd.Wait() // killed: the error is expected
-	close(stop)
-	wg.Wait()
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 6; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					id := fmt.Sprintf("crash-%d-%d-%d", cycle, w, i)
+					open := &sent{path: "/v1/cases", key: "open-" + id,
+						body: `{"id":"` + id + `","la":"E09000001","data":{"requester":"parent","birth_date":"2016-02-01"}}`}
+					decide := &sent{path: "/v1/cases/" + id + "/commands/decide_to_assess", key: "decide-" + id, body: `{}`}
+					for _, c := range []*sent{open, decide} {
+						mu.Lock()
+						byCase[id] = append(byCase[id], c)
+						mu.Unlock()
+						code, err := send(s.base, c)
+						if err != nil {
+							return // the server is gone
+						}
+						if code != 201 {
+							t.Errorf("%s %s: %d", c.key, id, code)
+							return
+						}
+						mu.Lock()
+						c.acked = true
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(200+rnd.IntN(1300)) * time.Millisecond)
+		if err := s.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.cmd.Wait() // killed: the error is expected
+		close(stop)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
 
-	acked, unacked := 0, 0
+		// Every acknowledged command is in the store, each case's versions
+		// run from 1 without gaps, and nothing is there that was not sent.
+		stored := storedVersions(t, db)
+		for id, cmds := range byCase {
+			want := 0
+			for i, c := range cmds {
+				if c.acked {
+					want = i + 1
+				} else {
+					killedInFlight++
+				}
+			}
+			if got := stored[id]; got < want || got > len(cmds) {
+				t.Fatalf("cycle %d: case %s: %d events stored, %d commands acknowledged of %d sent", cycle, id, got, want, len(cmds))
+			}
+		}
+		// The hash chains, the gapless log, and every checkpoint published.
+		args := []string{"verify", "--db", db}
+		if _, err := os.Stat(witness); err == nil {
+			args = append(args, "--checkpoint", witness, "--pub", keys+".pub")
+		}
+		if out, err := exec.Command(binary, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), "every hash chain is intact") {
+			t.Fatalf("cycle %d: verify after the kill: %v\n%s", cycle, err, out)
+		}
+		// A copy of the store rebuilt from scratch, against the restarted
+		// server's views caught up from where the kill left them.
+		fresh := filepath.Join(t.TempDir(), "fresh.db")
+		for _, suffix := range []string{"", "-wal", ".keys", ".keys-wal"} {
+			copyIfThere(t, db+suffix, fresh+suffix)
+		}
+		s = startServer(t, db, flags...)
+		f := startServer(t, fresh, "--rate-limit", "0")
+		for _, path := range []string{"/v1/worklist?la=E09000001&status=running,overdue,met,late,ended&limit=10000", "/v1/stats?la=E09000001"} {
+			got, want := s.must(200, "GET", path, ""), f.must(200, "GET", path, "")
+			if !reflect.DeepEqual(got, want) {
+				g, _ := json.Marshal(got)
+				w, _ := json.Marshal(want)
+				t.Fatalf("cycle %d: %s after the restart differs from a fresh rebuild\nrestarted: %.600s\nrebuilt:   %.600s", cycle, path, g, w)
+			}
+		}
+		f.stop()
+	}
+	commands := 0
 	for _, cmds := range byCase {
+		commands += len(cmds)
+	}
+	t.Logf("%d cycles: %d cases, %d commands, %d of them in flight at a kill and sent again", cycles, len(byCase), commands, killedInFlight)
+
+	// The last retries, then each case exactly once, in the store and in
+	// the audit view.
+	for id, cmds := range byCase {
 		for _, c := range cmds {
-			if c.acked {
-				acked++
-			} else {
-				unacked++
+			if !c.acked {
+				if code, err := send(s.base, c); err != nil || (code != 201 && code != 200) {
+					t.Fatalf("retry of %s for %s: %d %v", c.key, id, code, err)
+				}
 			}
 		}
 	}
-	t.Logf("%d commands acknowledged, %d in flight when the server was killed", acked, unacked)
-	if acked < 20 {
-		t.Fatalf("only %d commands were acknowledged before the kill: too few to test anything", acked)
-	}
-
-	// Every acknowledged command is in the store, each case's versions run
-	// from 1 without gaps, and the hash chains verify.
 	stored := storedVersions(t, db)
-	for id, cmds := range byCase {
-		want := 0
-		for i, c := range cmds {
-			if c.acked {
-				want = i + 1
-			}
-		}
-		if got := stored[id]; got < want {
-			t.Errorf("case %s: %d events stored, but %d commands were acknowledged", id, got, want)
-		}
-		if stored[id] > len(cmds) {
-			t.Errorf("case %s: %d events stored for %d commands sent", id, stored[id], len(cmds))
-		}
-	}
-	if out, err := exec.Command(binary, "verify", "--db", db).CombinedOutput(); err != nil || !strings.Contains(string(out), "every hash chain is intact") {
-		t.Fatalf("verify after the crash: %v\n%s", err, out)
-	}
-
-	// The restarted server catches up, and retrying every unacknowledged
-	// command with its key records it once: never twice.
-	s = startServer(t, db, "--rate-limit", "0")
-	for id, cmds := range byCase {
-		for _, c := range cmds {
-			if c.acked {
-				continue
-			}
-			code, err := send(s.base, c)
-			if err != nil || (code != 201 && code != 200) {
-				t.Fatalf("retry of %s for %s: %d %v", c.key, id, code, err)
-			}
-		}
-	}
-	stored = storedVersions(t, db)
 	for id, cmds := range byCase {
 		if stored[id] != len(cmds) {
 			t.Errorf("case %s: %d events after retries, want exactly %d", id, stored[id], len(cmds))
 		}
+	}
+	for id, cmds := range byCase {
 		hist := s.must(200, "GET", "/v1/cases/"+id+"/history", "")
 		if n := len(hist["history"].([]any)); n != len(cmds) {
 			t.Errorf("case %s: the audit view shows %d events, the store %d", id, n, len(cmds))
 		}
+	}
+}
+
+// copyIfThere copies a file if it exists.
+func copyIfThere(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
