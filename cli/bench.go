@@ -35,6 +35,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	perLA := fs.Int("national-cases", 1000, "with --national: requests per LA a year")
 	natYears := fs.Int("national-years", 1, "with --national: years of history")
 	natReuse := fs.Bool("national-reuse", false, "with --national and --dir: measure on the store a previous run left in DIR instead of importing again")
+	treeLeaves := fs.Int64("tree-leaves", 1_000_000, "events in the synthetic tree the ledger's measurements use (0: skip them)")
 	storeFlag := fs.String("store", "sqlite", "sqlite (a scratch file), esdb-fake (the in-process fake EventStoreDB, through the real client), or an esdb:// connection string")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -127,7 +128,16 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	s.Close()
 	defer stop()
-	return benchReplay(ctx, stdout, spec, filepath.Join(*dir, "replay.views"), *cases)
+	if err := benchReplay(ctx, stdout, spec, filepath.Join(*dir, "replay.views"), *cases); err != nil {
+		return err
+	}
+	if *treeLeaves < 0 {
+		return usageError("--tree-leaves: 0 or more")
+	}
+	if *treeLeaves == 0 {
+		return nil
+	}
+	return benchTree(ctx, stdout, *dir, *treeLeaves, open, 8, *events)
 }
 
 // benchReplay fills a store with realistic case histories made through the
