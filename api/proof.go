@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -39,7 +40,18 @@ func (s *Server) getProof(c echo.Context) error {
 		}
 		size = n
 	}
-	if err := s.readCase(c, id); err != nil {
+	// The case must exist and be the reader's: a case that does not exist
+	// yet has no LA, and reading its stream is refused rather than left
+	// to a race with its opening.
+	la, err := s.caseInScope(c, id)
+	if err != nil {
+		return err
+	}
+	if la == "" {
+		return domain.Errorf(domain.NotFound, "there is no case %s", id)
+	}
+	p := principal(c)
+	if err := s.Ledger.RecordAccess(ctx, la, id, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject); err != nil {
 		return err
 	}
 	if have, _ := s.Views.Tree.Head(); size > have {
@@ -55,14 +67,11 @@ func (s *Server) getProof(c echo.Context) error {
 		}
 		size = latest.Size
 	}
-	p, err := s.Views.Tree.ProveStream(ctx, s.Store, domain.CaseStream(id), size)
+	proof, err := s.Views.Tree.ProveStream(ctx, s.Store, domain.CaseStream(id), size)
 	if err != nil {
 		return err
 	}
-	if len(p.Events) == 0 && p.Later == 0 {
-		return domain.Errorf(domain.NotFound, "there is no case %s", id)
-	}
-	return c.JSON(http.StatusOK, p)
+	return c.JSON(http.StatusOK, proof)
 }
 
 // CaseCheck is what the case page says of a case's events against the
@@ -76,11 +85,17 @@ type CaseCheck struct {
 	Verified, Later int
 	// Problem says why the case did not verify; empty when it did.
 	Problem string
+	// Unavailable says the check could not be made (the store or the tree
+	// could not be read): not a sign of alteration.
+	Unavailable bool
 }
 
 // checkCase verifies a case's events against the latest signed checkpoint
-// with the server's public key, as an auditor would with verify-case. It
-// returns nil when no key is configured or nothing is signed yet.
+// with the server's public key, as an auditor would with verify-case, and
+// checks that the store still holds every event of the case the audit
+// view recorded before the checkpoint (the view was written in the same
+// transaction as the tree). It returns nil when no key is configured or
+// nothing is signed yet.
 func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 	if s.CheckpointKey == "" {
 		return nil
@@ -90,21 +105,45 @@ func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 		return nil
 	}
 	check := &CaseCheck{Size: latest.Size, SignedAt: latest.SignedAt}
+	unavailable := func(what string, err error) *CaseCheck {
+		s.Logger.Error("case check against the checkpoint", "case", id, "step", what, "error", err)
+		check.Unavailable = true
+		return check
+	}
 	cp, err := tlog.Open(latest.Note, s.CheckpointKey)
 	if err != nil {
-		check.Problem = err.Error()
+		check.Problem = "the checkpoint kept does not verify with the log's key"
 		return check
 	}
-	p, err := s.Views.Tree.ProveStream(ctx, s.Store, domain.CaseStream(id), cp.Size)
+	stream := domain.CaseStream(id)
+	p, err := s.Views.Tree.ProveStream(ctx, s.Store, stream, cp.Size)
 	if err != nil {
-		s.Logger.Error("case proof", "case", id, "error", err)
-		check.Problem = "its proof could not be made"
-		return check
+		return unavailable("proof", err)
+	}
+	history, err := s.Views.History(ctx, id)
+	if err != nil {
+		return unavailable("history", err)
+	}
+	recorded := 0
+	for _, h := range history {
+		leaf, err := s.Views.Tree.LeafIndex(ctx, h.Position)
+		if err != nil {
+			return unavailable("leaf", err)
+		}
+		if leaf < cp.Size {
+			recorded++
+		}
 	}
 	check.Later = p.Later
-	if check.Verified, err = tlog.VerifyCaseProof(p, cp); err != nil {
-		s.Logger.Error("CASE DOES NOT MATCH THE SIGNED CHECKPOINT", "case", id, "checkpoint", cp.Size, "error", err)
+	check.Verified, err = tlog.VerifyCaseProof(p, stream, cp)
+	switch {
+	case err != nil:
 		check.Problem = err.Error()
+	case check.Verified != recorded:
+		check.Problem = fmt.Sprintf("the store holds %d of the %d events recorded for it before the checkpoint: events were removed", check.Verified, recorded)
+	}
+	if check.Problem != "" {
+		s.Logger.Error("CASE DOES NOT MATCH THE SIGNED CHECKPOINT", "case", id, "checkpoint", cp.Size, "problem", check.Problem)
 	}
 	return check
 }

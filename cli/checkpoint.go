@@ -154,12 +154,12 @@ func (f *checkpointFlags) publisher(log *tlog.Log) (*tlog.Publisher, string, err
 	if err != nil {
 		return nil, "", usageError("--checkpoint-key: " + err.Error())
 	}
-	p := &tlog.Publisher{Log: log, Signer: signer, Now: time.Now}
+	p := &tlog.Publisher{Log: log, Signer: signer, Key: vkey, Now: time.Now}
 	for _, w := range f.witnesses {
 		if strings.HasPrefix(w, "https://") || strings.HasPrefix(w, "http://") {
 			p.Witnesses = append(p.Witnesses, &tlog.HTTPWitness{URL: w})
 		} else {
-			p.Witnesses = append(p.Witnesses, tlog.FileWitness{Path: w})
+			p.Witnesses = append(p.Witnesses, tlog.FileWitness{Path: w, Key: vkey})
 		}
 	}
 	return p, vkey, nil

@@ -294,6 +294,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if publisher != nil && len(cf.witnesses) == 0 {
+		logger.Warn("checkpoints are signed but given to no witness: kept only beside the views, they prove little against whoever runs this server; add --witness")
+	}
+	for _, w := range cf.witnesses {
+		if strings.HasPrefix(w, "http://") {
+			logger.Warn("a witness reached over plain HTTP: a network attacker can drop or answer for it", "witness", w)
+		}
+	}
 	metrics := api.NewMetrics(reg, env.Store, env.Runner)
 	// Commands go through the instrumented store so append latency is seen.
 	env.Ledger.Store = metrics.Instrument(env.Store)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/ehcledger/ehcledger/tlog"
@@ -30,9 +32,13 @@ func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var cps []tlog.Checkpoint
 	if *checkpointFile != "" || *pubFile != "" {
+		var skipped int
 		var err error
-		if cps, err = readCheckpoints(*checkpointFile, *pubFile); err != nil {
+		if cps, skipped, err = readCheckpoints(*checkpointFile, *pubFile); err != nil {
 			return err
+		}
+		if skipped > 0 {
+			fmt.Fprintf(stdout, "WARNING: %d entr(ies) of %s skipped: unreadable, or not signed by the key (a write torn by a power cut, or a forgery)\n", skipped, *checkpointFile)
 		}
 	}
 	s, ss, err := openExisting(*db, *storeFlag, true)
@@ -99,33 +105,48 @@ func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// readCheckpoints opens every checkpoint of a file with a public key,
-// refusing the file if any signature does not verify.
-func readCheckpoints(file, pubFile string) ([]tlog.Checkpoint, error) {
+// readCheckpoints opens every checkpoint of a file with a public key. It
+// refuses a file in which none verifies, or which holds two different
+// checkpoints of one size (the key signed two histories), and returns how
+// many entries it skipped: unreadable, or not signed by the key.
+func readCheckpoints(file, pubFile string) ([]tlog.Checkpoint, int, error) {
 	if file == "" || pubFile == "" {
-		return nil, usageError("--checkpoint and --pub go together")
+		return nil, 0, usageError("--checkpoint and --pub go together")
 	}
 	signed, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usageError("--checkpoint: " + err.Error())
+		return nil, 0, usageError("--checkpoint: " + err.Error())
 	}
 	pub, err := os.ReadFile(pubFile)
 	if err != nil {
-		return nil, usageError("--pub: " + err.Error())
+		return nil, 0, usageError("--pub: " + err.Error())
 	}
-	notes := tlog.ReadCheckpoints(signed)
+	notes, skipped := tlog.ReadCheckpoints(signed)
 	if len(notes) == 0 {
-		return nil, usageError("--checkpoint: " + file + " holds no signed checkpoint")
+		return nil, skipped, usageError("--checkpoint: " + file + " holds no signed checkpoint")
 	}
 	var cps []tlog.Checkpoint
+	var firstErr error
+	bySize := map[int64][]byte{}
 	for i, n := range notes {
 		c, err := tlog.Open(n, string(pub))
 		if err != nil {
-			return nil, fmt.Errorf("--checkpoint %s, checkpoint %d of %d: %w", file, i+1, len(notes), err)
+			// Not the key's: a forgery proves nothing, and an entry torn by
+			// a power cut holds nothing; either is skipped and counted.
+			firstErr = cmp.Or(firstErr, fmt.Errorf("--checkpoint %s, checkpoint %d of %d: %w", file, i+1, len(notes), err))
+			skipped++
+			continue
 		}
+		if root, ok := bySize[c.Size]; ok && !bytes.Equal(root, c.Root) {
+			return nil, skipped, fmt.Errorf("--checkpoint %s holds two checkpoints of size %d with different roots: the key signed two histories", file, c.Size)
+		}
+		bySize[c.Size] = c.Root
 		cps = append(cps, c)
 	}
-	return cps, nil
+	if len(cps) == 0 {
+		return nil, skipped, firstErr
+	}
+	return cps, skipped, nil
 }
 
 // openRecordedTree opens the tree the views grew, if the views exist.
@@ -169,6 +190,11 @@ func checkAgainst(ctx context.Context, sc tlog.Scanned, c tlog.Checkpoint, recor
 		return problem + "; the views' tree does not hash to the checkpoint either (they were rebuilt from the altered log), so the event cannot be named: compare with the witness's earlier checkpoints"
 	}
 	d := sc.Differs
+	if len(sc.Gaps) > 0 && sc.Gaps[0].Want-1 < c.Size && (d == nil || sc.Gaps[0].Want-1 <= d.Leaf) {
+		// Positions are leaves on a gapless store: the first leaf that
+		// differs is the event deleted, not the one after it.
+		return fmt.Sprintf("%s; the first that differs is leaf %d: position %d was deleted", problem, sc.Gaps[0].Want-1, sc.Gaps[0].Want)
+	}
 	switch {
 	case d == nil || d.Leaf >= c.Size:
 		return problem
@@ -183,16 +209,20 @@ func checkAgainst(ctx context.Context, sc tlog.Scanned, c tlog.Checkpoint, recor
 // rest of the log.
 func verifyCase(args []string, stdout io.Writer) error {
 	fs := newFlags("verify-case")
+	caseID := fs.String("case", "", "the case the proof must be of")
 	proofFile := fs.String("proof", "", "the case's proof, as GET /v1/cases/{id}/proof served it")
 	checkpointFile := fs.String("checkpoint", "", "the signed checkpoint of the proof's size (or a witness's file holding it)")
 	pubFile := fs.String("pub", "", "the checkpoint key's public half (PREFIX.pub)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *caseID == "" {
+		return usageError("--case: give the case the proof must be of")
+	}
 	if *proofFile == "" {
 		return usageError("--proof: give the case's proof file")
 	}
-	cps, err := readCheckpoints(*checkpointFile, *pubFile)
+	cps, _, err := readCheckpoints(*checkpointFile, *pubFile)
 	if err != nil {
 		return err
 	}
@@ -213,11 +243,11 @@ func verifyCase(args []string, stdout io.Writer) error {
 	if cp == nil {
 		return fmt.Errorf("--checkpoint: no checkpoint of size %d, the proof's, in %s", p.Checkpoint.Size, *checkpointFile)
 	}
-	n, err := tlog.VerifyCaseProof(p, *cp)
+	n, err := tlog.VerifyCaseProof(p, domain.CaseStream(*caseID), *cp)
 	if err != nil {
-		return fmt.Errorf("%s: %d event(s) verified, then: %w", p.Stream, n, err)
+		return fmt.Errorf("case %s: %d event(s) verified, then: %w", *caseID, n, err)
 	}
-	fmt.Fprintf(stdout, "%s: versions 1 to %d, each linked to the one before, are in the log of %s as signed at size %d", p.Stream, n, cp.Origin, cp.Size)
+	fmt.Fprintf(stdout, "case %s: versions 1 to %d, their content and each link to the one before, are in the log of %s as signed at size %d", *caseID, n, cp.Origin, cp.Size)
 	if p.Later > 0 {
 		fmt.Fprintf(stdout, "; %d later event(s) are after the checkpoint", p.Later)
 	}

@@ -315,7 +315,17 @@ func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
 
 // Rebuild discards every projection and rebuilds it from the first event.
 func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
-	if _, err := r.Views.ExecContext(ctx, `DELETE FROM audit; DELETE FROM access_log; DELETE FROM checkpoints; `+tlog.ResetSQL); err != nil {
+	// One transaction: a kill half-way must not leave checkpoints or a
+	// tree state over emptied tables.
+	tx, err := r.Views.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints; DELETE FROM audit; DELETE FROM access_log; `+tlog.ResetSQL); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	if err := r.Tree.Reload(ctx); err != nil {

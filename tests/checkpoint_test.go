@@ -131,8 +131,8 @@ func TestAServerSignsCheckpointsAWitnessKeepsThemAndAnAuditorChecksACaseOffline(
 	proofFile := filepath.Join(dir, "proof.json")
 	writeFile(t, proofFile, proof)
 	t.Run("the auditor verifies the case against the witness's copy alone", func(t *testing.T) {
-		out, stderr, code := runExit(t, "verify-case", "--proof", proofFile, "--checkpoint", witness, "--pub", keys+".pub")
-		if code != 0 || !strings.Contains(out, "case-"+id+": versions 1 to ") {
+		out, stderr, code := runExit(t, "verify-case", "--case", id, "--proof", proofFile, "--checkpoint", witness, "--pub", keys+".pub")
+		if code != 0 || !strings.Contains(out, "case "+id+": versions 1 to ") {
 			t.Fatalf("exited %d: %s%s", code, out, stderr)
 		}
 	})

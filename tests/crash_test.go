@@ -80,7 +80,13 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 	var mu sync.Mutex
 	byCase := map[string][]*sent{}
 	killedInFlight := 0
-	s := startServer(t, db, flags...)
+	flags = append(flags, "--auth-secret", testSecret)
+	// A long run's store takes a while to rebuild from scratch.
+	start := func(db string, extra ...string) *server {
+		t.Helper()
+		return startServerWithin(t, 5*time.Minute, nil, db, extra...)
+	}
+	s := start(db, flags...)
 	for cycle := 1; cycle <= cycles; cycle++ {
 		// What the last kill left unacknowledged is sent again with its key:
 		// recorded once, never twice.
@@ -131,7 +137,8 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 				}
 			}()
 		}
-		time.Sleep(time.Duration(200+rnd.IntN(1300)) * time.Millisecond)
+		killAfter := time.Duration(200+rnd.IntN(1300)) * time.Millisecond
+		time.Sleep(killAfter)
 		if err := s.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,6 +152,7 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 		// Every acknowledged command is in the store, each case's versions
 		// run from 1 without gaps, and nothing is there that was not sent.
 		stored := storedVersions(t, db)
+		inFlight := killedInFlight
 		for id, cmds := range byCase {
 			want := 0
 			for i, c := range cmds {
@@ -157,6 +165,10 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 			if got := stored[id]; got < want || got > len(cmds) {
 				t.Fatalf("cycle %d: case %s: %d events stored, %d commands acknowledged of %d sent", cycle, id, got, want, len(cmds))
 			}
+		}
+		logCycle := func(restarted, rebuilt time.Duration) {
+			t.Logf("cycle %d: killed after %v with %d command(s) in flight; %d cases so far; restarted in %v, a fresh rebuild ready in %v",
+				cycle, killAfter, killedInFlight-inFlight, len(byCase), restarted.Round(time.Millisecond), rebuilt.Round(time.Millisecond))
 		}
 		// The hash chains, the gapless log, and every checkpoint published.
 		args := []string{"verify", "--db", db}
@@ -172,8 +184,12 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 		for _, suffix := range []string{"", "-wal", ".keys", ".keys-wal"} {
 			copyIfThere(t, db+suffix, fresh+suffix)
 		}
-		s = startServer(t, db, flags...)
-		f := startServer(t, fresh, "--rate-limit", "0")
+		t0 := time.Now()
+		s = start(db, flags...)
+		restarted := time.Since(t0)
+		t0 = time.Now()
+		f := start(fresh, "--rate-limit", "0", "--auth-secret", testSecret)
+		rebuilt := time.Since(t0)
 		for _, path := range []string{"/v1/worklist?la=E09000001&status=running,overdue,met,late,ended&limit=10000", "/v1/stats?la=E09000001"} {
 			got, want := s.must(200, "GET", path, ""), f.must(200, "GET", path, "")
 			if !reflect.DeepEqual(got, want) {
@@ -183,6 +199,7 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 			}
 		}
 		f.stop()
+		logCycle(restarted, rebuilt)
 	}
 	commands := 0
 	for _, cmds := range byCase {

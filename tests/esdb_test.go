@@ -93,7 +93,7 @@ func TestMigrateToEventStoreDBAndServeFromIt(t *testing.T) {
 	}
 	proofFile := filepath.Join(dir, "proof.json")
 	writeFile(t, proofFile, proof)
-	if out, stderr, code := runExit(t, "verify-case", "--proof", proofFile, "--checkpoint", witness, "--pub", keys+".pub"); code != 0 {
+	if out, stderr, code := runExit(t, "verify-case", "--case", planned, "--proof", proofFile, "--checkpoint", witness, "--pub", keys+".pub"); code != 0 {
 		t.Fatalf("verify-case exited %d: %s%s", code, out, stderr)
 	}
 	e.stop()

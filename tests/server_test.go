@@ -107,6 +107,13 @@ func startServerAsIs(t *testing.T, db string, extra ...string) *server {
 // environment env (nil: the tests' own).
 func startServerEnv(t *testing.T, env []string, db string, extra ...string) *server {
 	t.Helper()
+	return startServerWithin(t, 20*time.Second, env, db, extra...)
+}
+
+// startServerWithin starts the server and waits up to wait for it to be
+// ready: a store of many events takes longer to catch up.
+func startServerWithin(t *testing.T, wait time.Duration, env []string, db string, extra ...string) *server {
+	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0"}
 	if db != "" {
 		args = append(args, "--db", db)
@@ -132,7 +139,7 @@ func startServerEnv(t *testing.T, env []string, db string, extra ...string) *ser
 		t.Fatalf("server did not start: %q %v\n%s", line, err, logs)
 	}
 	s.base = strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		resp, err := http.Get(s.base + "/readyz")
 		if err == nil {

@@ -39,17 +39,18 @@ type ProofCheckpoint struct {
 	Signed string `json:"signed,omitempty"`
 }
 
-// EventProof is one event's leaf, as the tree hashes it, and its
-// inclusion proof (RFC 9162 section 2.1.3).
+// EventProof is one event as stored (its personal details and reasons
+// sealed), its leaf, as the tree hashes it, and its inclusion proof (RFC
+// 9162 section 2.1.3). The content hash is computed again from the event,
+// so the proof binds the event's data and its link to the one before.
 type EventProof struct {
-	Position    int64    `json:"position"`
-	Version     int64    `json:"version"`
-	Type        string   `json:"type"`
-	OccurredOn  string   `json:"occurred_on"`
-	PrevHash    string   `json:"prev_hash"`
-	ContentHash string   `json:"content_hash"`
-	LeafIndex   int64    `json:"leaf_index"`
-	Inclusion   [][]byte `json:"inclusion"`
+	Position    int64                `json:"position"`
+	Version     int64                `json:"version"`
+	Event       eventstore.EventData `json:"event"`
+	PrevHash    string               `json:"prev_hash"`
+	ContentHash string               `json:"content_hash"`
+	LeafIndex   int64                `json:"leaf_index"`
+	Inclusion   [][]byte             `json:"inclusion"`
 }
 
 // ProveStream returns the inclusion proofs of a stream's events, as the
@@ -80,7 +81,7 @@ func (l *Log) ProveStream(ctx context.Context, s eventstore.Store, stream string
 			continue
 		}
 		indexes = append(indexes, leaf)
-		p.Events = append(p.Events, EventProof{Position: e.Position, Version: e.Version, Type: e.Type, OccurredOn: e.OccurredOn,
+		p.Events = append(p.Events, EventProof{Position: e.Position, Version: e.Version, Event: e.EventData,
 			PrevHash: e.PrevHash, ContentHash: ContentHash(e), LeafIndex: leaf})
 	}
 	proofs, err := l.Proofs(ctx, indexes, size)
@@ -95,14 +96,20 @@ func (l *Log) ProveStream(ctx context.Context, s eventstore.Store, stream string
 	return p, nil
 }
 
-// VerifyCaseProof checks a CaseProof against a checkpoint already opened
-// with its public key (Open): the proof is against the checkpoint's tree,
-// the events run from version 1 without a gap, each links to the one
-// before by its hash, and each is included in the tree. It returns the
-// number of events verified.
-func VerifyCaseProof(p CaseProof, cp Checkpoint) (int, error) {
-	if p.Format != CaseProofFormat {
+// VerifyCaseProof checks a CaseProof of stream against a checkpoint
+// already opened with its public key (Open): the proof is of that stream
+// and against the checkpoint's tree, it holds at least one event, the
+// events run from version 1 without a gap, each event's content hashes to
+// its content hash, each links to the one before by its hash, and each is
+// included in the tree. It returns the number of events verified.
+func VerifyCaseProof(p CaseProof, stream string, cp Checkpoint) (int, error) {
+	switch {
+	case p.Format != CaseProofFormat:
 		return 0, fmt.Errorf("the proof's format is %q, not %s", p.Format, CaseProofFormat)
+	case p.Stream != stream:
+		return 0, fmt.Errorf("the proof is of %s, not %s", p.Stream, stream)
+	case len(p.Events) == 0:
+		return 0, errors.New("the proof holds no event before the checkpoint: there is nothing to verify")
 	}
 	if p.Checkpoint.Size != cp.Size || !bytes.Equal(p.Checkpoint.Root, cp.Root) {
 		return 0, fmt.Errorf("the proof is against a tree of %d events with another root than the checkpoint's (%d events)", p.Checkpoint.Size, cp.Size)
@@ -116,6 +123,8 @@ func VerifyCaseProof(p CaseProof, cp Checkpoint) (int, error) {
 			return i, fmt.Errorf("version %d does not link to version %d's hash: an event between them was removed or altered", e.Version, e.Version-1)
 		case e.LeafIndex <= lastLeaf:
 			return i, fmt.Errorf("version %d's leaf %d is not after version %d's", e.Version, e.LeafIndex, e.Version-1)
+		case eventstore.Hash(e.PrevHash, p.Stream, e.Version, e.Event) != e.ContentHash:
+			return i, fmt.Errorf("version %d's content does not hash to its content hash: the event given is not the one hashed", e.Version)
 		}
 		leaf := rfc6962.DefaultHasher.HashLeaf(leafBytes(e.Position, p.Stream, e.Version, e.ContentHash))
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(e.LeafIndex), uint64(cp.Size), leaf, e.Inclusion, cp.Root); err != nil {

@@ -20,33 +20,37 @@ import (
 // Signed is a checkpoint the log's key signed, as the server keeps it.
 type Signed struct {
 	Checkpoint
-	// Note is the signed note, followed by any witness's cosignatures.
-	Note     []byte
-	SignedAt time.Time
+	// Note is the signed note.
+	Note []byte
+	// Cosignatures are the signature lines HTTP witnesses answered with,
+	// kept as they came: checking them needs the witnesses' keys and their
+	// cosignature format, which is the auditor's business.
+	Cosignatures []byte
+	SignedAt     time.Time
 }
 
 // Latest returns the last checkpoint signed, and false when there is none.
 func (l *Log) Latest(ctx context.Context) (Signed, bool, error) {
-	return l.signed(ctx, `SELECT size, root, signed, signed_at FROM tlog_checkpoints ORDER BY size DESC LIMIT 1`)
+	return l.signed(ctx, `SELECT size, root, signed, cosignatures, signed_at FROM tlog_checkpoints ORDER BY size DESC LIMIT 1`)
 }
 
 // SignedOfSize returns the checkpoint signed at a size, and false when none
 // was.
 func (l *Log) SignedOfSize(ctx context.Context, size int64) (Signed, bool, error) {
-	return l.signed(ctx, `SELECT size, root, signed, signed_at FROM tlog_checkpoints WHERE size = ?`, size)
+	return l.signed(ctx, `SELECT size, root, signed, cosignatures, signed_at FROM tlog_checkpoints WHERE size = ?`, size)
 }
 
 func (l *Log) signed(ctx context.Context, q string, args ...any) (Signed, bool, error) {
 	var s Signed
-	var text, at string
-	err := l.db.QueryRowContext(ctx, q, args...).Scan(&s.Size, &s.Root, &text, &at)
+	var text, cosigs, at string
+	err := l.db.QueryRowContext(ctx, q, args...).Scan(&s.Size, &s.Root, &text, &cosigs, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Signed{}, false, nil
 	}
 	if err != nil {
 		return Signed{}, false, err
 	}
-	s.Note = []byte(text)
+	s.Note, s.Cosignatures = []byte(text), []byte(cosigs)
 	s.SignedAt, err = time.Parse(time.RFC3339Nano, at)
 	if i := strings.IndexByte(text, '\n'); i > 0 {
 		s.Origin = text[:i]
@@ -65,17 +69,43 @@ type Witness interface {
 	String() string
 }
 
-// FileWitness appends each checkpoint to a file (a mounted share, a
-// write-once bucket), one after another with a blank line between.
-type FileWitness struct{ Path string }
+// FileWitness appends each checkpoint to a file on a share the store's
+// administrators cannot rewrite. Before appending, it checks that the log
+// still extends the last checkpoint the file holds, so that a rewritten
+// history is refused even if the server's own record was altered.
+type FileWitness struct {
+	Path string
+	// Key is the log's public key (the text of PREFIX.pub).
+	Key string
+}
 
-// Add appends the checkpoint in one write, and syncs it.
-func (w FileWitness) Add(_ context.Context, _ *Log, s Signed) ([]byte, error) {
+// Add checks the file's last checkpoint signed by the key and appends the
+// new one in one write, blank lines before and after it, and syncs it.
+func (w FileWitness) Add(ctx context.Context, l *Log, s Signed) ([]byte, error) {
+	b, err := os.ReadFile(w.Path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	notes, _ := ReadCheckpoints(b)
+	for i := len(notes) - 1; i >= 0; i-- {
+		// The last checkpoint the key signed; an entry torn by a power cut
+		// does not verify and is passed over.
+		last, err := Open(notes[i], w.Key)
+		if err != nil {
+			continue
+		}
+		if err := l.extends(ctx, last, s.Size); err != nil {
+			return nil, err
+		}
+		break
+	}
 	f, err := os.OpenFile(w.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	_, err = f.Write(append(append([]byte(nil), s.Note...), '\n'))
+	// The blank lines before the entry end one a power cut tore.
+	entry := append(append([]byte("\n\n"), s.Note...), '\n')
+	_, err = f.Write(entry)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -86,6 +116,22 @@ func (w FileWitness) Add(_ context.Context, _ *Log, s Signed) ([]byte, error) {
 }
 
 func (w FileWitness) String() string { return w.Path }
+
+// extends checks that the tree of size leaves extends a checkpoint: at
+// least as large, and its first leaves hashing to the checkpoint's root.
+func (l *Log) extends(ctx context.Context, c Checkpoint, size int64) error {
+	if c.Size > size {
+		return fmt.Errorf("%w: it signed %d events and the log has %d", ErrRewritten, c.Size, size)
+	}
+	root, err := l.RootAt(ctx, c.Size)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(root, c.Root) {
+		return fmt.Errorf("%w: the log's first %d events no longer hash to the root signed at that size", ErrRewritten, c.Size)
+	}
+	return nil
+}
 
 // HTTPWitness speaks the C2SP tlog-witness protocol: it posts each
 // checkpoint to URL/add-checkpoint with a consistency proof from the last
@@ -112,7 +158,7 @@ func (w *HTTPWitness) Add(ctx context.Context, l *Log, s Signed) ([]byte, error)
 			body.WriteString(base64.StdEncoding.EncodeToString(h) + "\n")
 		}
 		body.WriteString("\n")
-		body.Write(signedPart(s.Note))
+		body.Write(s.Note)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(w.URL, "/")+"/add-checkpoint", &body)
 		if err != nil {
 			return nil, err
@@ -120,7 +166,9 @@ func (w *HTTPWitness) Add(ctx context.Context, l *Log, s Signed) ([]byte, error)
 		req.Header.Set("Content-Type", "text/plain; charset=utf-8")
 		client := w.Client
 		if client == nil {
-			client = &http.Client{Timeout: 30 * time.Second}
+			client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+				return errors.New("the witness redirected: give its own URL")
+			}}
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -133,8 +181,11 @@ func (w *HTTPWitness) Add(ctx context.Context, l *Log, s Signed) ([]byte, error)
 		}
 		switch {
 		case resp.StatusCode == http.StatusOK:
-			w.size = s.Size
-			return cosignatures(answer)
+			cosigs, err := cosignatures(answer)
+			if err == nil {
+				w.size = s.Size
+			}
+			return cosigs, err
 		case resp.StatusCode == http.StatusConflict && attempt == 0:
 			held, err := strconv.ParseInt(strings.TrimSpace(string(answer)), 10, 64)
 			if err != nil || held < 0 || held > s.Size {
@@ -143,7 +194,7 @@ func (w *HTTPWitness) Add(ctx context.Context, l *Log, s Signed) ([]byte, error)
 			w.size = held
 			continue
 		case resp.StatusCode == http.StatusUnprocessableEntity:
-			return nil, fmt.Errorf("the witness refused the consistency proof from size %d: the log does not extend what it cosigned", old)
+			return nil, fmt.Errorf("%w: the witness refused the consistency proof from size %d", ErrRewritten, old)
 		}
 		return nil, fmt.Errorf("the witness answered %s", resp.Status)
 	}
@@ -151,35 +202,23 @@ func (w *HTTPWitness) Add(ctx context.Context, l *Log, s Signed) ([]byte, error)
 
 func (w *HTTPWitness) String() string { return w.URL }
 
-// signedPart is a stored note without the cosignatures kept after it: the
-// checkpoint as the log signed it.
-func signedPart(n []byte) []byte {
-	i := bytes.Index(n, []byte("\n\n"))
-	if i < 0 {
-		return n
-	}
-	sigs := bytes.SplitAfter(n[i+2:], []byte("\n"))
-	return append(append([]byte(nil), n[:i+2]...), sigs[0]...)
-}
-
 // cosignatures checks that a witness's answer is signature lines.
 func cosignatures(b []byte) ([]byte, error) {
-	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		if !strings.HasPrefix(line, "— ") || strings.Count(line, " ") != 2 {
-			return nil, fmt.Errorf("the witness answered with something other than signature lines: %.80q", line)
-		}
+	text := strings.TrimSuffix(string(b), "\n")
+	if text == "" || !signatureLines(text) {
+		return nil, fmt.Errorf("the witness answered with something other than signature lines: %.80q", text)
 	}
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		b = append(b, '\n')
-	}
-	return b, nil
+	return []byte(text + "\n"), nil
 }
 
 // Publisher signs checkpoints of the tree as it grows, keeps them, and
 // hands each to the witnesses.
 type Publisher struct {
-	Log       *Log
-	Signer    note.Signer
+	Log    *Log
+	Signer note.Signer
+	// Key is the signer's public key (the text of PREFIX.pub): the last
+	// checkpoint kept is believed only if it verifies with it.
+	Key       string
 	Witnesses []Witness
 	Now       func() time.Time
 }
@@ -190,9 +229,12 @@ type Publisher struct {
 var ErrRewritten = errors.New("the tree no longer extends the last signed checkpoint: the log's history was altered; run verify --checkpoint")
 
 // Publish signs the committed tree unless its size is signed already,
-// stores the checkpoint and hands it to every witness. It returns the
-// latest checkpoint, and the first witness's error if any failed: the
-// checkpoint is kept either way.
+// hands the checkpoint to every witness and stores it. Call it only once
+// the views have caught up with the log. It returns the latest checkpoint.
+// Nothing is signed over a tree that does not extend the last checkpoint
+// kept, and nothing is stored that a witness refused as a rewritten
+// history (ErrRewritten); a witness that fails otherwise is reported and
+// the checkpoint kept.
 func (p *Publisher) Publish(ctx context.Context) (Signed, error) {
 	last, ok, err := p.Log.Latest(ctx)
 	if err != nil {
@@ -200,19 +242,16 @@ func (p *Publisher) Publish(ctx context.Context) (Signed, error) {
 	}
 	size, root := p.Log.Head()
 	if ok {
-		if size < last.Size {
-			// The views were rebuilt and are catching up: sign once they
-			// pass what was signed.
-			return last, nil
-		}
-		was, err := p.Log.RootAt(ctx, last.Size)
+		// The views' record is believed only as far as the key's
+		// signature goes: its size and root columns are not signed.
+		cp, err := Open(last.Note, p.Key)
 		if err != nil {
+			return last, fmt.Errorf("%w: the last checkpoint kept does not verify with the key (%v)", ErrRewritten, err)
+		}
+		if err := p.Log.extends(ctx, cp, size); err != nil {
 			return last, err
 		}
-		if !bytes.Equal(was, last.Root) {
-			return last, ErrRewritten
-		}
-		if size == last.Size {
+		if size == cp.Size {
 			return last, nil
 		}
 	}
@@ -225,14 +264,17 @@ func (p *Publisher) Publish(ctx context.Context) (Signed, error) {
 	var werr error
 	for _, w := range p.Witnesses {
 		cosig, err := w.Add(ctx, p.Log, s)
+		if errors.Is(err, ErrRewritten) {
+			return last, fmt.Errorf("witness %s: %w", w, err)
+		}
 		if err != nil {
 			werr = errors.Join(werr, fmt.Errorf("witness %s: %w", w, err))
 			continue
 		}
-		s.Note = append(s.Note, cosig...)
+		s.Cosignatures = append(s.Cosignatures, cosig...)
 	}
-	if _, err := p.Log.db.ExecContext(ctx, `INSERT OR IGNORE INTO tlog_checkpoints (size, root, signed, signed_at) VALUES (?, ?, ?, ?)`,
-		s.Size, s.Root, string(s.Note), s.SignedAt.Format(time.RFC3339Nano)); err != nil {
+	if _, err := p.Log.db.ExecContext(ctx, `INSERT OR IGNORE INTO tlog_checkpoints (size, root, signed, cosignatures, signed_at) VALUES (?, ?, ?, ?, ?)`,
+		s.Size, s.Root, string(s.Note), string(s.Cosignatures), s.SignedAt.Format(time.RFC3339Nano)); err != nil {
 		return last, err
 	}
 	return s, werr
@@ -255,13 +297,36 @@ func (p *Publisher) Run(ctx context.Context, every time.Duration, report func(er
 }
 
 // ReadCheckpoints splits a witness file, or a file of one checkpoint,
-// into its notes, in order: each is its text, a blank line and its
-// signature lines, and a blank line separates one from the next.
-func ReadCheckpoints(b []byte) [][]byte {
-	segs := strings.Split(strings.TrimRight(string(b), "\n"), "\n\n")
-	var out [][]byte
-	for i := 0; i+1 < len(segs); i += 2 {
-		out = append(out, []byte(segs[i]+"\n\n"+segs[i+1]+"\n"))
+// into its notes, in order: each is its text (origin, size, root and any
+// extension lines), a blank line and its signature lines, with blank lines
+// between notes. It also counts the pieces it could not read as a note,
+// such as an entry torn by a power cut, which it skips.
+func ReadCheckpoints(b []byte) (notes [][]byte, skipped int) {
+	var segs []string
+	for _, seg := range strings.Split(string(b), "\n\n") {
+		if seg = strings.Trim(seg, "\n"); seg != "" {
+			segs = append(segs, seg)
+		}
 	}
-	return out
+	for i := 0; i < len(segs); i++ {
+		text := strings.Split(segs[i], "\n")
+		if i+1 < len(segs) && len(text) >= 3 && !strings.HasPrefix(text[0], "— ") && signatureLines(segs[i+1]) {
+			notes = append(notes, []byte(segs[i]+"\n\n"+segs[i+1]+"\n"))
+			i++
+			continue
+		}
+		skipped++
+	}
+	return notes, skipped
+}
+
+// signatureLines reports whether every line of a segment is a signature
+// line, "— name signature".
+func signatureLines(seg string) bool {
+	for _, line := range strings.Split(seg, "\n") {
+		if !strings.HasPrefix(line, "— ") || strings.Count(line, " ") != 2 {
+			return false
+		}
+	}
+	return true
 }

@@ -76,7 +76,7 @@ func grow(t *testing.T, l *tlog.Log, db *sql.DB, s eventstore.Store) {
 // another.
 func copyCheckpoints(t *testing.T, from, to *sql.DB) {
 	t.Helper()
-	rows, err := from.Query(`SELECT size, root, signed, signed_at FROM tlog_checkpoints`)
+	rows, err := from.Query(`SELECT size, root, signed, cosignatures, signed_at FROM tlog_checkpoints`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +84,11 @@ func copyCheckpoints(t *testing.T, from, to *sql.DB) {
 	for rows.Next() {
 		var size int64
 		var root []byte
-		var signed, at string
-		if err := rows.Scan(&size, &root, &signed, &at); err != nil {
+		var signed, cosigs, at string
+		if err := rows.Scan(&size, &root, &signed, &cosigs, &at); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := to.Exec(`INSERT INTO tlog_checkpoints VALUES (?, ?, ?, ?)`, size, root, signed, at); err != nil {
+		if _, err := to.Exec(`INSERT INTO tlog_checkpoints VALUES (?, ?, ?, ?, ?)`, size, root, signed, cosigs, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -195,17 +195,20 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 		t.Fatalf("the tree grown as events apply (%d, %x) is not the tree of the log read whole (%d, %x)", size, root, full.Size, full.Root)
 	}
 	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	p := &tlog.Publisher{Log: l, Signer: signer, Witnesses: []tlog.Witness{tlog.FileWitness{Path: file}, &tlog.HTTPWitness{URL: srv.URL}},
+	p := &tlog.Publisher{Log: l, Signer: signer, Key: vkey, Witnesses: []tlog.Witness{tlog.FileWitness{Path: file, Key: vkey}, &tlog.HTTPWitness{URL: srv.URL}},
 		Now: func() time.Time { return now }}
 
 	first, err := p.Publish(ctx)
 	if err != nil || first.Size != 300 {
 		t.Fatalf("%+v %v", first, err)
 	}
-	t.Run("the stored checkpoint carries the witness's cosignature", func(t *testing.T) {
+	t.Run("the witness's cosignature is kept beside the checkpoint", func(t *testing.T) {
 		wv, _ := note.NewVerifier(wvkey)
-		if _, err := note.Open(first.Note, note.VerifierList(wv)); err != nil {
-			t.Fatalf("%v\n%s", err, first.Note)
+		if _, err := note.Open(append(append([]byte(nil), first.Note...), first.Cosignatures...), note.VerifierList(wv)); err != nil {
+			t.Fatalf("%v\n%s%s", err, first.Note, first.Cosignatures)
+		}
+		if _, err := tlog.Open(first.Note, vkey); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("an unchanged log is not signed again", func(t *testing.T) {
@@ -225,8 +228,8 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 	}
 	t.Run("the witness file holds every checkpoint, each verifying", func(t *testing.T) {
 		b, _ := os.ReadFile(file)
-		notes := tlog.ReadCheckpoints(b)
-		if len(notes) != 2 {
+		notes, skipped := tlog.ReadCheckpoints(b)
+		if len(notes) != 2 || skipped != 0 {
 			t.Fatalf("%d checkpoints in\n%s", len(notes), b)
 		}
 		for i, n := range notes {
@@ -249,7 +252,7 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := tlog.VerifyCaseProof(cpf, cp)
+		n, err := tlog.VerifyCaseProof(cpf, "case-c2", cp)
 		if err != nil || n != 107 || cpf.Later != 0 {
 			t.Fatalf("%d events verified, %d later: %v", n, cpf.Later, err)
 		}
@@ -257,8 +260,18 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 		if err != nil || older.Later == 0 {
 			t.Fatalf("against the first checkpoint: %d later, %v", older.Later, err)
 		}
-		if _, err := tlog.VerifyCaseProof(older, cp); err == nil {
+		if _, err := tlog.VerifyCaseProof(older, "case-c2", cp); err == nil {
 			t.Fatal("a proof against another tree verified")
+		}
+		if _, err := tlog.VerifyCaseProof(cpf, "case-c1", cp); err == nil {
+			t.Fatal("a proof of another case verified")
+		}
+		none, err := l.ProveStream(ctx, s, "case-none", 320)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := tlog.VerifyCaseProof(none, "case-none", cp); err == nil {
+			t.Fatalf("a proof of no event verified %d", n)
 		}
 	})
 	t.Run("a case proof altered fails", func(t *testing.T) {
@@ -267,13 +280,17 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 			"an event left out":      func(p *tlog.CaseProof) { p.Events = append(p.Events[:5], p.Events[6:]...) },
 			"an inclusion hash lost": func(p *tlog.CaseProof) { p.Events[7].Inclusion = p.Events[7].Inclusion[1:] },
 			"a position changed":     func(p *tlog.CaseProof) { p.Events[3].Position++ },
+			"an event's data changed": func(p *tlog.CaseProof) {
+				p.Events[2].Event.Payload = []byte(`{"caseworker":"someone-else","team":"t"}`)
+			},
+			"a previous hash changed, to hide a removed event": func(p *tlog.CaseProof) { p.Events[2].PrevHash = p.Events[0].ContentHash },
 		} {
 			cpf, err := l.ProveStream(ctx, s, "case-c2", 320)
 			if err != nil {
 				t.Fatal(err)
 			}
 			edit(&cpf)
-			if _, err := tlog.VerifyCaseProof(cpf, cp); err == nil {
+			if _, err := tlog.VerifyCaseProof(cpf, "case-c2", cp); err == nil {
 				t.Errorf("%s: verified", name)
 			}
 		}
@@ -284,7 +301,7 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := tlog.VerifyCaseProof(cpf, cp); err == nil || n != 8 {
+		if n, err := tlog.VerifyCaseProof(cpf, "case-c2", cp); err == nil || n != 8 {
 			t.Fatalf("%d verified: %v", n, err)
 		}
 	})
@@ -298,9 +315,62 @@ func TestPublishedCheckpointsAndCaseProofs(t *testing.T) {
 		db2, l2 := openTree(t)
 		grow(t, l2, db2, insider)
 		copyCheckpoints(t, db, db2)
-		p2 := &tlog.Publisher{Log: l2, Signer: signer, Now: p.Now}
+		p2 := &tlog.Publisher{Log: l2, Signer: signer, Key: vkey, Now: p.Now}
 		if _, err := p2.Publish(ctx); !errors.Is(err, tlog.ErrRewritten) {
 			t.Fatalf("%v", err)
+		}
+		// The insider also empties the server's record of what it signed:
+		// the witness file still holds it, and refuses.
+		db3, l3 := openTree(t)
+		grow(t, l3, db3, insider)
+		p3 := &tlog.Publisher{Log: l3, Signer: signer, Key: vkey, Now: p.Now, Witnesses: []tlog.Witness{tlog.FileWitness{Path: file, Key: vkey}}}
+		if _, err := p3.Publish(ctx); !errors.Is(err, tlog.ErrRewritten) {
+			t.Fatalf("%v", err)
+		}
+		if _, ok, _ := l3.Latest(ctx); ok {
+			t.Fatal("a checkpoint of the rewritten log was kept")
+		}
+		// Or edits the record's unsigned columns: the signature decides.
+		if _, err := db2.Exec(`UPDATE tlog_checkpoints SET root = ?`, make([]byte, 32)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p2.Publish(ctx); !errors.Is(err, tlog.ErrRewritten) {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("a witness answering nonsense spoils nothing kept", func(t *testing.T) {
+		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>hello</html>") }))
+		defer bad.Close()
+		appendEvents(t, s, 3)
+		grow(t, l, db, s)
+		p.Witnesses = []tlog.Witness{&tlog.HTTPWitness{URL: bad.URL}}
+		got, err := p.Publish(ctx)
+		if err == nil || len(got.Cosignatures) != 0 {
+			t.Fatalf("%v %q", err, got.Cosignatures)
+		}
+		if _, err := tlog.Open(got.Note, vkey); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a torn entry in a witness file is skipped, the rest read", func(t *testing.T) {
+		b, _ := os.ReadFile(file)
+		// Torn in its text: not a note at all.
+		torn := string(b) + "\n\nehcledger.test/log\n99" + "\n\n" + string(second.Note) + "\n"
+		notes, skipped := tlog.ReadCheckpoints([]byte(torn))
+		if len(notes) != 3 || skipped != 1 {
+			t.Fatalf("%d notes, %d skipped", len(notes), skipped)
+		}
+		// Torn in its signature: a note whose signature does not verify.
+		torn = string(b) + "\n\nehcledger.test/log\n999\nAAAA\n\n— ehcledger.test/log ab" + "\n\n" + string(second.Note) + "\n"
+		notes, skipped = tlog.ReadCheckpoints([]byte(torn))
+		if len(notes) != 4 || skipped != 0 {
+			t.Fatalf("%d notes, %d skipped", len(notes), skipped)
+		}
+		if _, err := tlog.Open(notes[2], vkey); err == nil {
+			t.Fatal("a torn signature verified")
+		}
+		if _, err := tlog.Open(notes[3], vkey); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -49,8 +49,9 @@ CREATE TABLE IF NOT EXISTS tlog_state (
 CREATE TABLE IF NOT EXISTS tlog_checkpoints (
 	size      INTEGER PRIMARY KEY,
 	root      BLOB    NOT NULL,
-	signed    TEXT    NOT NULL,
-	signed_at TEXT    NOT NULL
+	signed       TEXT NOT NULL,
+	cosignatures TEXT NOT NULL,
+	signed_at    TEXT NOT NULL
 );
 `
 
@@ -95,12 +96,36 @@ func OpenLog(ctx context.Context, db *sql.DB) (*Log, error) {
 		return nil, fmt.Errorf("tree schema: %w", err)
 	}
 	l := &Log{db: db, rf: compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
-	return l, l.Reload(ctx)
+	if err := l.Reload(ctx); err != nil {
+		// A tree that cannot be read (a tile lost with the views file's
+		// last writes) is grown again from the log, like any view.
+		if rerr := l.reset(ctx); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		if err := l.Reload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// reset empties the tree in one transaction; the signed checkpoints stay.
+func (l *Log) reset(ctx context.Context) error {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, ResetSQL); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Reload discards the writer's state and loads the tree as last committed:
 // after a failed transaction, the writer starts again from what is stored.
 func (l *Log) Reload(ctx context.Context) error {
+	l.rng = nil // until loaded: Append reloads a writer that failed to
 	var size, position int64
 	err := l.db.QueryRowContext(ctx, `SELECT size, position FROM tlog_state WHERE id = 1`).Scan(&size, &position)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -172,6 +197,11 @@ func (l *Log) Head() (int64, []byte) {
 // and the views commit together. Call Committed after tx commits, and
 // Reload if it does not.
 func (l *Log) Append(ctx context.Context, tx *sql.Tx, events []eventstore.RecordedEvent) error {
+	if l.rng == nil {
+		if err := l.Reload(ctx); err != nil {
+			return err
+		}
+	}
 	var mapped *sql.Stmt
 	for _, e := range events {
 		if e.Position <= l.last {
@@ -260,8 +290,8 @@ func (l *Log) Committed() error {
 }
 
 // ResetSQL empties the tree, for a rebuild from the first event; the
-// signed checkpoints stay. Call Reload after it.
-const ResetSQL = `DELETE FROM tlog_tiles; DELETE FROM tlog_leaves; DELETE FROM tlog_state;`
+// signed checkpoints stay. Run it in a transaction, and Reload after it.
+const ResetSQL = `DELETE FROM tlog_state; DELETE FROM tlog_tiles; DELETE FROM tlog_leaves;`
 
 // reader reads committed nodes, caching the tiles it has read.
 type reader struct {

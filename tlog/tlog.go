@@ -70,11 +70,17 @@ func Build(ctx context.Context, s eventstore.Store, size int64) (Tree, error) {
 	if err != nil {
 		return Tree{}, err
 	}
+	return sc.tree(size, size > 0), nil
+}
+
+// tree is the tree of size leaves when wanted and the log reaches it, and
+// otherwise of the whole log.
+func (sc Scanned) tree(size int64, wanted bool) Tree {
 	t := Tree{Size: sc.Head, Root: sc.HeadRoot, Head: sc.Head, Gaps: sc.Gaps}
-	if root, ok := sc.Roots[size]; ok {
+	if root, ok := sc.Roots[size]; ok && wanted {
 		t.Size, t.Root = size, root
 	}
-	return t, nil
+	return t
 }
 
 // Scanned is the log read whole: its head and root, the roots at the
@@ -229,10 +235,11 @@ func Open(signed []byte, vkey string) (Checkpoint, error) {
 // Verify checks that the log is an append-only extension of a checkpoint:
 // at least as long, and its first Size events hash to the signed root.
 func Verify(ctx context.Context, s eventstore.Store, c Checkpoint) (Tree, error) {
-	t, err := Build(ctx, s, c.Size)
+	sc, err := Scan(ctx, s, []int64{c.Size}, nil)
 	if err != nil {
 		return Tree{}, err
 	}
+	t := sc.tree(c.Size, true)
 	return t, Check(t, c)
 }
 
