@@ -56,19 +56,7 @@ func grow(t *testing.T, l *tlog.Log, db *sql.DB, s eventstore.Store) {
 		if len(batch) == 0 {
 			return
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Append(ctx, tx, batch); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Committed(); err != nil {
-			t.Fatal(err)
-		}
+		commitBatch(t, l, db, batch, false)
 	}
 }
 

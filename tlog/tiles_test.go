@@ -3,6 +3,7 @@ package tlog_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -80,33 +81,9 @@ func TestTheTreeGrownInBatchesIsTheTreeOfTheLog(t *testing.T) {
 				if prev := n - int64(len(batch)) - 1; prev > 0 {
 					batch = append([]eventstore.RecordedEvent{event(prev, c.first, c.step)}, batch...)
 				}
-				tx, err := db.BeginTx(ctx, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := l.Append(ctx, tx, batch); err != nil {
-					t.Fatal(err)
-				}
-				if rnd.IntN(10) == 0 {
-					// A transaction that fails: the tree reloads what is stored
-					// and the batch is applied again.
-					tx.Rollback()
-					if err := l.Reload(ctx); err != nil {
-						t.Fatal(err)
-					}
-					if tx, err = db.BeginTx(ctx, nil); err != nil {
-						t.Fatal(err)
-					}
-					if err := l.Append(ctx, tx, batch); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := tx.Commit(); err != nil {
-					t.Fatal(err)
-				}
-				if err := l.Committed(); err != nil {
-					t.Fatal(err)
-				}
+				// One transaction in ten fails: the tree reloads what is
+				// stored and the batch is applied again.
+				commitBatch(t, l, db, batch, rnd.IntN(10) == 0)
 				if rnd.IntN(8) == 0 {
 					// A restart.
 					if l, err = tlog.OpenLog(ctx, db); err != nil {
@@ -170,6 +147,35 @@ func TestTheTreeGrownInBatchesIsTheTreeOfTheLog(t *testing.T) {
 				t.Fatal("a proof in a tree larger than the log was given")
 			}
 		})
+	}
+}
+
+// commitBatch appends a batch to the tree in one committed transaction, as
+// the projections runner does. With failFirst, a first transaction is
+// rolled back and the tree reloaded, as after a failed commit.
+func commitBatch(t *testing.T, l *tlog.Log, db *sql.DB, batch []eventstore.RecordedEvent, failFirst bool) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(ctx, tx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if failFirst {
+		tx.Rollback()
+		if err := l.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		commitBatch(t, l, db, batch, false)
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Committed(); err != nil {
+		t.Fatal(err)
 	}
 }
 
