@@ -555,17 +555,26 @@ func (l *Ledger) RecordAccess(ctx context.Context, la, caseID, route, role, acto
 	return l.RecordAccesses(ctx, la, []string{caseID}, route, role, actor)
 }
 
+// accessesPerAppend bounds the reads one append records: an export of a
+// large LA's cases is recorded in several appends, each well under the
+// event stores' maximum append size (eventstore.MaxAppendBytes).
+const accessesPerAppend = 500
+
 // RecordAccesses records reads of several cases of one LA at once (an
-// export), in one append.
+// export), in appends of at most accessesPerAppend events sharing one
+// correlation ID. Nothing is served until every append has succeeded; a
+// failure part-way leaves reads recorded that were not served, never the
+// reverse.
 func (l *Ledger) RecordAccesses(ctx context.Context, la string, caseIDs []string, route, role, actor string) error {
-	evs := make([]domain.Event, len(caseIDs))
-	for i, id := range caseIDs {
-		evs[i] = &domain.CaseAccessed{Case: id, Route: route, Role: role}
-	}
 	id, err := uuid.NewV7()
-	if err == nil {
+	now := l.Now()
+	for start := 0; err == nil && start < len(caseIDs); start += accessesPerAppend {
+		chunk := caseIDs[start:min(start+accessesPerAppend, len(caseIDs))]
+		evs := make([]domain.Event, len(chunk))
+		for i, c := range chunk {
+			evs[i] = &domain.CaseAccessed{Case: c, Route: route, Role: role}
+		}
 		var data []eventstore.EventData
-		now := l.Now()
 		data, err = Envelope(evs, Meta{On: domain.DateOf(now), RecordedAt: now, Actor: actor, LA: la, Correlation: id.String(), Causation: id.String()})
 		if err == nil {
 			_, err = l.Store.Append(ctx, domain.AccessStream(la), eventstore.Any, data)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -149,5 +150,26 @@ func TestKnownAtStopsAtTheFirstStepRecordedLater(t *testing.T) {
 	v, err := l.Case(ctx, "c1", domain.NewDate(2026, 1, 2), at(15), nil)
 	if err != nil || v.Version != 1 {
 		t.Fatalf("known at 15 January: version %d (%v), want 1: the decision was recorded on the 30th", v.Version, err)
+	}
+}
+
+// TestAnExportOfALargeLAIsRecordedInAppendsTheStoresTake: the reads of an
+// export of 5,000 cases are recorded, every one, in appends each under the
+// maximum append size every event store enforces.
+func TestAnExportOfALargeLAIsRecordedInAppendsTheStoresTake(t *testing.T) {
+	l := start(t, filepath.Join(t.TempDir(), "events.db"))
+	ids := make([]string, 5000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("E09000001-%06d", i)
+	}
+	if err := l.RecordAccesses(context.Background(), "E09000001", ids, "GET /v1/las/:la/sen2", "manager", "mgr-1"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := l.Store.ReadStream(context.Background(), domain.AccessStream("E09000001"), 1)
+	if err != nil || len(evs) != len(ids) {
+		t.Fatalf("%d reads recorded of %d: %v", len(evs), len(ids), err)
+	}
+	if evs[0].CorrelationID != evs[len(evs)-1].CorrelationID {
+		t.Fatal("the appends of one export do not share its correlation ID")
 	}
 }

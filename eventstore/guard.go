@@ -33,6 +33,9 @@ var (
 // stream, an expectation that is Any, NoStream or Exact, at least one event,
 // each with an ID and a type, and no ID twice.
 func ValidateAppend(stream string, expected ExpectedVersion, events []EventData) error {
+	if n := AppendSize(events); n > MaxAppendBytes {
+		return domain.FieldErrorf("events", "the append is about %d bytes, more than the %d an event store takes at once: record it in smaller appends", n, MaxAppendBytes)
+	}
 	if stream == "" {
 		return domain.FieldErrorf("stream", "is required")
 	}
@@ -55,6 +58,27 @@ func ValidateAppend(stream string, expected ExpectedVersion, events []EventData)
 		}
 	}
 	return nil
+}
+
+// MaxAppendBytes bounds one append on every backend: KurrentDB refuses an
+// append above its MaxAppendSize, 1 MiB by default, so no backend takes
+// one that the other would refuse, and every stored event stays small.
+const MaxAppendBytes = 1 << 20
+
+// envelopeBytes is an allowance for what an event carries besides its
+// type, payload and envelope fields: the hashes and the names of the
+// metadata, as KurrentDB stores them.
+const envelopeBytes = 256
+
+// AppendSize is an append's size as the limit counts it: each event's
+// type, payload and envelope.
+func AppendSize(events []EventData) int {
+	n := 0
+	for _, e := range events {
+		n += len(e.Type) + len(e.Payload) + len(e.Actor) + len(e.LA) + len(e.CorrelationID) + len(e.CausationID) +
+			len(e.Reason) + len(e.OccurredOn) + envelopeBytes
+	}
+	return n
 }
 
 // CheckAppend decides a valid append (see ValidateAppend) against what the

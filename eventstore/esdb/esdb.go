@@ -8,6 +8,13 @@
 //   - Positions are the server's commit positions: increasing, never
 //     contiguous. Callers read on from the position after the last event they
 //     saw, which this adapter maps to the server's positions.
+//   - Reads of $all start at an event's own position (or the start), as the
+//     server refuses any other; a page resumes at the last event read and
+//     skips it.
+//   - Every call asks for the leader (requires-leader), so that a read after
+//     a failover never comes from a stale follower. The client library means
+//     to send that header but sets it on the incoming context, where gRPC
+//     ignores it; this adapter sets it on the outgoing one.
 //   - Idempotency: a retried append is recognised by its event IDs among the
 //     stream's most recent events (the last IdempotencyWindow); the server has
 //     no global index of IDs, so the same ID in another stream is not detected.
@@ -27,6 +34,9 @@ import (
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // IdempotencyWindow is how many of a stream's latest events are searched for
@@ -90,12 +100,22 @@ type meta struct {
 	Hash          string `json:"hash"`
 }
 
+// leader asks the server for its leader: gRPC sends the outgoing
+// metadata, which EventStore-Client-Go v4.2.0 never sets.
+func leader(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "requires-leader", "true")
+}
+
 // unreachable turns a client error into our error type: connection trouble
-// is internal (and logged), a wrong expected version a conflict.
+// is internal (and logged), a wrong expected version a conflict, an append
+// above the server's maximum size invalid.
 func unreachable(op string, err error) error {
 	var e *esdb.Error
 	if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
 		return &domain.Error{Code: domain.Conflict, Message: "the stream has changed since it was read", Err: errors.Join(eventstore.ErrWrongVersion, err)}
+	}
+	if st, ok := status.FromError(errors.Unwrap(err)); ok && st.Code() == codes.InvalidArgument && strings.HasPrefix(st.Message(), "Maximum Append Size") {
+		return &domain.Error{Code: domain.Invalid, Message: "the events are larger than the event store takes in one append (" + st.Message() + ")", Err: err}
 	}
 	return &domain.Error{Code: domain.Internal, Message: "the event store could not be reached (" + op + ")", Err: err}
 }
@@ -189,6 +209,7 @@ func (s *Store) tail(ctx context.Context, stream string, n uint64) ([]eventstore
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	ctx = leader(ctx)
 	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -289,6 +310,7 @@ func wrap(op string, err error) error {
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]eventstore.RecordedEvent, error) {
+	ctx = leader(ctx)
 	if from < 1 {
 		from = 1
 	}
@@ -332,26 +354,40 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]ev
 	return out, wrap("read stream", err)
 }
 
-// allFrom maps "from this position on" to the server's positions: the first
-// read starts at the beginning; later ones start at the last position seen
-// (one before from) and drop it.
-func allFrom(from int64) esdb.AllPosition {
+// startsAt lists the server positions a read "from global position from
+// on" may start at, most likely first: the server refuses a position that
+// is not an event's own. A caller reads on from the position after the
+// last event it saw (from-1 is that event's) or from an event's own
+// position (from). Events before from are dropped by the caller.
+func startsAt(from int64) []esdb.AllPosition {
 	if from <= 1 {
-		return esdb.Start{}
+		return []esdb.AllPosition{esdb.Start{}}
 	}
-	return esdb.Position{Commit: uint64(from - 1), Prepare: uint64(from - 1)}
+	return []esdb.AllPosition{esdb.Position{Commit: uint64(from - 1), Prepare: uint64(from - 1)},
+		esdb.Position{Commit: uint64(from), Prepare: uint64(from)}}
+}
+
+// invalidPosition reports the server's refusal of a position that is not
+// an event's.
+func invalidPosition(err error) bool {
+	return strings.Contains(err.Error(), "invalid position")
 }
 
 // ReadAll implements eventstore.Store: up to limit of our events from from,
 // skipping system events and other applications' streams.
 func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	ctx = leader(ctx)
 	if limit <= 0 {
 		limit = 1000
 	}
 	var out []eventstore.RecordedEvent
 	err := s.retry(ctx, func() error {
 		out = out[:0]
-		pos := allFrom(from)
+		starts := startsAt(from)
+		pos := starts[0]
+		// seen is the last position read: a page resumes at that event's
+		// own position, which the server sends again.
+		var seen uint64
 		for len(out) < limit {
 			rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: pos}, pageSize)
 			if err != nil {
@@ -365,11 +401,22 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 					if errors.Is(err, io.EOF) {
 						break
 					}
+					if seen == 0 && len(starts) > 1 && invalidPosition(err) {
+						// from is not the position after an event: it is an
+						// event's own, or nothing the server knows.
+						starts = starts[1:]
+						pos = starts[0]
+						n = pageSize
+						break
+					}
 					return err
 				}
 				n++
 				e := ev.Event
-				pos = esdb.Position{Commit: e.Position.Commit + 1, Prepare: e.Position.Prepare + 1}
+				if seen > 0 && e.Position.Commit <= seen {
+					continue
+				}
+				pos, seen = e.Position, e.Position.Commit
 				if int64(e.Position.Commit) < from || !s.ours(e.StreamID) || strings.HasPrefix(e.EventType, "$") || len(out) >= limit {
 					continue
 				}
@@ -390,6 +437,7 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 
 // Head implements eventstore.Store: the position of our latest event.
 func (s *Store) Head(ctx context.Context) (int64, error) {
+	ctx = leader(ctx)
 	var head int64
 	err := s.retry(ctx, func() error {
 		head = 0
@@ -415,14 +463,57 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	return head, wrap("head", err)
 }
 
-// Subscribe implements eventstore.Store with a catch-up subscription to $all,
-// filtered on the server to our streams.
+// Subscribe implements eventstore.Store: it reads the stored events from
+// from with ReadAll, which finds a position the server accepts, then
+// subscribes to $all, filtered on the server to our streams, from the last
+// event read: the server sends only what follows a subscription's start.
 func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.RecordedEvent) error) error {
-	opts := esdb.SubscribeToAllOptions{From: allFrom(from), Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.prefixes}}
-	if from <= 1 {
-		opts.From = esdb.Start{}
+	ctx = leader(ctx)
+	var start esdb.AllPosition = esdb.Start{}
+	next := from
+	for caughtUp := false; !caughtUp; {
+		batch, err := s.ReadAll(ctx, next, pageSize)
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(batch) > 0 {
+			last := uint64(batch[len(batch)-1].Position)
+			start, next = esdb.Position{Commit: last, Prepare: last}, int64(last)+1
+			continue
+		}
+		caughtUp = true
+		if next > 1 && start == (esdb.AllPosition)(esdb.Start{}) {
+			// Nothing of ours at or after from: subscribe from the log's
+			// last record, whatever its stream, taken before reading once
+			// more so that nothing appended in between is missed.
+			p, err := s.lastRecord(ctx)
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				start = *p
+			}
+			if batch, err = s.ReadAll(ctx, next, pageSize); err != nil {
+				return err
+			}
+			if len(batch) > 0 {
+				caughtUp = false
+				for _, r := range batch {
+					if err := fn(r); err != nil {
+						return err
+					}
+				}
+				last := uint64(batch[len(batch)-1].Position)
+				start, next = esdb.Position{Commit: last, Prepare: last}, int64(last)+1
+			}
+		}
 	}
-	sub, err := s.client.SubscribeToAll(ctx, opts)
+	sub, err := s.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: start, Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.prefixes}})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -435,7 +526,7 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 		switch {
 		case ev.EventAppeared != nil:
 			e := ev.EventAppeared.Event
-			if e == nil || int64(e.Position.Commit) < from || strings.HasPrefix(e.EventType, "$") {
+			if e == nil || int64(e.Position.Commit) < next || strings.HasPrefix(e.EventType, "$") {
 				continue
 			}
 			r, err := s.toRecorded(e)
@@ -452,6 +543,25 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 			return wrap("subscription dropped", ev.SubscriptionDropped.Error)
 		}
 	}
+}
+
+// lastRecord is the position of the log's last record, of any stream, or
+// nil for an empty log.
+func (s *Store) lastRecord(ctx context.Context) (*esdb.Position, error) {
+	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return nil, wrap("read all", err)
+	}
+	defer rs.Close()
+	ev, err := rs.Recv()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("read all", err)
+	}
+	p := ev.Event.Position
+	return &p, nil
 }
 
 var _ eventstore.Store = (*Store)(nil)

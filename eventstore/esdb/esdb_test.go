@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,105 @@ func TestTLSSettingsOfTheConnectionString(t *testing.T) {
 		}
 		if err := appendOne("esdb://" + srv.Addr() + "?tls=true&tlsVerifyCert=false"); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestReadsStartAtEventsAndAskForTheLeader: reads of $all page through more
+// than one server page, starting only at positions the server accepts,
+// whether the caller gives an event's own position or the one after it;
+// and every call carries the requires-leader header, which the client
+// library fails to send.
+func TestReadsStartAtEventsAndAskForTheLeader(t *testing.T) {
+	ctx := context.Background()
+	srv, err := fakeserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	s, err := esdb.Open(srv.ConnectionString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5000
+	for i := 0; i < n; i += 100 {
+		var evs []eventstore.EventData
+		for j := 0; j < 100; j++ {
+			evs = append(evs, storetest.NewEvent(t, "paged", `{}`))
+		}
+		if _, err := s.Append(ctx, "case-paged-"+strconv.Itoa(i%7), eventstore.Any, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.ReadAll(ctx, 1, 2*n)
+	if err != nil || len(all) != n {
+		t.Fatalf("%d events read of %d: %v", len(all), n, err)
+	}
+	for i := 1; i < n; i++ {
+		if all[i].Position <= all[i-1].Position {
+			t.Fatalf("position %d after %d", all[i].Position, all[i-1].Position)
+		}
+	}
+	t.Run("a read from an event's own position includes it", func(t *testing.T) {
+		got, err := s.ReadAll(ctx, all[3000].Position, 10)
+		if err != nil || len(got) != 10 || got[0].ID != all[3000].ID {
+			t.Fatalf("%d %v", len(got), err)
+		}
+	})
+	t.Run("a read from the position after an event starts at the next", func(t *testing.T) {
+		got, err := s.ReadAll(ctx, all[3000].Position+1, 10)
+		if err != nil || len(got) != 10 || got[0].ID != all[3001].ID {
+			t.Fatalf("%d %v", len(got), err)
+		}
+	})
+	t.Run("a subscription from either catches up from the right event", func(t *testing.T) {
+		for _, c := range []struct {
+			from int64
+			want int
+		}{{all[4990].Position, 4990}, {all[4990].Position + 1, 4991}, {all[n-1].Position + 1, n}} {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			first := make(chan eventstore.RecordedEvent, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Subscribe(sctx, c.from, func(e eventstore.RecordedEvent) error {
+					select {
+					case first <- e:
+					default:
+					}
+					return nil
+				})
+			}()
+			if c.want == n {
+				// Nothing stored from there: the next append arrives live.
+				time.Sleep(200 * time.Millisecond)
+				if _, err := s.Append(ctx, "case-paged-live", eventstore.Any, []eventstore.EventData{storetest.NewEvent(t, "live", `{}`)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case e := <-first:
+				if c.want < n && e.ID != all[c.want].ID || c.want == n && e.Type != "live" {
+					t.Errorf("from %d: first event %s at %d", c.from, e.Type, e.Position)
+				}
+			case <-sctx.Done():
+				t.Errorf("from %d: nothing arrived", c.from)
+			}
+			cancel()
+			<-done
+		}
+	})
+	t.Run("every call asked for the leader", func(t *testing.T) {
+		for method, c := range srv.LeaderHeaders() {
+			if strings.Contains(method, "ServerFeatures") || strings.Contains(method, "Gossip") {
+				continue // the client's own discovery, not ours
+			}
+			if c[1] > 0 {
+				t.Errorf("%s: %d call(s) without requires-leader, %d with", method, c[1], c[0])
+			}
+			if c[0] == 0 {
+				t.Errorf("%s: no call asked for the leader", method)
+			}
 		}
 	})
 }

@@ -497,10 +497,21 @@ func subscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
 }
 
 func largeEvent(t *testing.T, s eventstore.Store) {
-	big := `{"text":"` + strings.Repeat("x", 1<<20) + `"}`
+	big := `{"text":"` + strings.Repeat("x", 900<<10) + `"}`
 	mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "big", big))
 	if evs := readStream(t, s, sn+"1"); len(evs) != 1 || string(evs[0].Payload) != big {
-		t.Fatal("a 1 MiB event did not round-trip")
+		t.Fatal("a 900 KiB event did not round-trip")
+	}
+	// Above KurrentDB's maximum append size every backend refuses, naming
+	// the field, and writes nothing.
+	huge := `{"text":"` + strings.Repeat("x", 1<<20) + `"}`
+	_, err := s.Append(context.Background(), sn+"2", eventstore.Any, []eventstore.EventData{NewEvent(t, "huge", huge)})
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.Invalid || de.Field != "events" {
+		t.Fatalf("an append above 1 MiB: %v", err)
+	}
+	if evs := readStream(t, s, sn+"2"); len(evs) != 0 {
+		t.Fatal("a refused append wrote events")
 	}
 }
 

@@ -44,6 +44,10 @@ import (
 // byte offsets are spaced, so that clients never rely on dense positions.
 const positionStep = 97
 
+// MaxAppendSize is the server's default largest append, in bytes of the
+// events' types, data and metadata (KurrentDB's MaxAppendSize, 1 MiB).
+const MaxAppendSize = 1 << 20
+
 type record struct {
 	id       uuid.UUID
 	stream   string
@@ -73,6 +77,37 @@ type Server struct {
 
 	lis  net.Listener
 	grpc *grpc.Server
+
+	// leader counts, by gRPC method, the calls that carried the
+	// requires-leader header and those that did not.
+	leader map[string][2]int
+}
+
+// LeaderHeaders returns, for each gRPC method called, how many calls sent
+// the requires-leader header and how many did not: a client that does not
+// send it may be served stale reads by a follower after a failover.
+func (s *Server) LeaderHeaders() map[string][2]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][2]int{}
+	for k, v := range s.leader {
+		out[k] = v
+	}
+	return out
+}
+
+// noteLeader records whether a call's incoming metadata asks for the leader.
+func (s *Server) noteLeader(ctx context.Context, method string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.leader[method]
+	if v := md.Get("requires-leader"); len(v) > 0 && v[0] == "true" {
+		c[0]++
+	} else {
+		c[1]++
+	}
+	s.leader[method] = c
 }
 
 // Start listens on addr (use "127.0.0.1:0") and serves until Stop.
@@ -88,11 +123,20 @@ func start(addr string, tlsConf *tls.Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(17 << 20)}
+	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), lis: lis, leader: map[string][2]int{}}
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(17 << 20),
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			s.noteLeader(ctx, info.FullMethod)
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			s.noteLeader(ss.Context(), info.FullMethod)
+			return h(srv, ss)
+		})}
 	if tlsConf != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))
 	}
-	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), lis: lis, grpc: grpc.NewServer(opts...)}
+	s.grpc = grpc.NewServer(opts...)
 	api.RegisterStreamsServer(s.grpc, s)
 	gossip.RegisterGossipServer(s.grpc, gossipService{s: s})
 	serverfeatures.RegisterServerFeaturesServer(s.grpc, s)
@@ -221,6 +265,16 @@ func (s *Server) Append(srv api.Streams_AppendServer) error {
 }
 
 func (s *Server) append(ctx context.Context, name string, exp expectation, proposed []*api.AppendReq_ProposedMessage) (*api.AppendResp, error) {
+	size := 0
+	for _, pm := range proposed {
+		size += len(pm.GetMetadata()["type"]) + len(pm.GetData()) + len(pm.GetCustomMetadata())
+	}
+	if size > MaxAppendSize {
+		// As the server refuses it: InvalidArgument, with the exception and
+		// the limit in the trailers.
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("exception", "maximum-append-size-exceeded", "maximum-append-size", strconv.Itoa(MaxAppendSize)))
+		return nil, status.Errorf(codes.InvalidArgument, "Maximum Append Size of %d Exceeded.", MaxAppendSize)
+	}
 	ids := make([]uuid.UUID, len(proposed))
 	for i, pm := range proposed {
 		id, err := parseID(pm.GetId())
@@ -341,6 +395,24 @@ func (s *Server) Tombstone(_ context.Context, req *api.TombstoneReq) (*api.Tombs
 	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_Position_{Position: &api.TombstoneResp_Position{CommitPosition: p, PreparePosition: p}}}, nil
 }
 
+// errInvalidPosition is the server's answer to a read or subscription of
+// $all from a position that is not an event's (KurrentDB PRs #3991, #4128).
+var errInvalidPosition = status.Error(codes.InvalidArgument, "Trying to read from an invalid position.")
+
+// eventBoundary reports whether a position is an event's own, or the end
+// of the log: the only places a read of $all may start. Commit and prepare
+// positions are equal for events written without explicit transactions.
+func (s *Server) eventBoundary(commit, prepare uint64) bool {
+	if commit != prepare {
+		return false
+	}
+	if commit == s.logEnd() {
+		return true
+	}
+	i := commit/positionStep - 1
+	return commit%positionStep == 0 && commit > 0 && i < uint64(len(s.all)) && s.all[i].position == commit
+}
+
 // logEnd is the position after the last event, which the server reports for
 // a deletion (the client reads it). Callers hold s.mu.
 func (s *Server) logEnd() uint64 { return uint64(len(s.all)+1) * positionStep }
@@ -449,6 +521,10 @@ func (s *Server) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 		})
 	} else {
 		ao := o.GetAll()
+		if p := ao.GetPosition(); p != nil && !s.eventBoundary(p.GetCommitPosition(), p.GetPreparePosition()) {
+			s.mu.Unlock()
+			return errInvalidPosition
+		}
 		out = pick(s.all, backwards, count, func(r *record) bool {
 			if !f.match(r) {
 				return false
@@ -508,6 +584,10 @@ func (s *Server) subscribe(o *api.ReadReq_Options, f *filter, structured bool, s
 	case ao != nil && ao.GetEnd() != nil:
 		next = len(s.all)
 	case ao != nil && ao.GetPosition() != nil:
+		if !s.eventBoundary(ao.GetPosition().GetCommitPosition(), ao.GetPosition().GetPreparePosition()) {
+			s.mu.Unlock()
+			return errInvalidPosition
+		}
 		p := ao.GetPosition().GetCommitPosition()
 		for next < len(s.all) && s.all[next].position <= p {
 			next++

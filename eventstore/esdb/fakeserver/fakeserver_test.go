@@ -3,6 +3,8 @@ package fakeserver_test
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -11,7 +13,10 @@ import (
 	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 func start(t *testing.T) (*fakeserver.Server, *esdb.Client) {
@@ -131,4 +136,74 @@ func TestBatchAppendOverTheWire(t *testing.T) {
 	if resp, err := stream.Recv(); err != nil || resp.GetError() == nil {
 		t.Fatalf("a wrong expected version answered %v, %v", resp, err)
 	}
+}
+
+// TestTheStandInRefusesWhatTheServerRefuses: a read of $all from a
+// position that is not an event's, and an append above the maximum append
+// size, answered with the server's status, message and trailers.
+func TestTheStandInRefusesWhatTheServerRefuses(t *testing.T) {
+	ctx := context.Background()
+	srv, c := start(t)
+	wr, err := c.AppendToStream(ctx, "s-1", esdb.AppendToStreamOptions{}, event("a"), event("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := esdb.Position{Commit: wr.CommitPosition, Prepare: wr.PreparePosition}
+	read := func(from esdb.AllPosition) error {
+		rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{From: from}, 10)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for {
+			if _, err := rs.Recv(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	t.Run("a read from an event's own position is served", func(t *testing.T) {
+		if err := read(p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a read from inside an event is refused as invalid", func(t *testing.T) {
+		err := read(esdb.Position{Commit: p.Commit + 1, Prepare: p.Prepare + 1})
+		if err == nil || !strings.Contains(err.Error(), "Trying to read from an invalid position.") {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("an append above 1 MiB is refused with the server's trailers", func(t *testing.T) {
+		conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var trailer metadata.MD
+		stream, err := api.NewStreamsClient(conn).Append(ctx, grpc.Trailer(&trailer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := &api.AppendReq{Content: &api.AppendReq_Options_{Options: &api.AppendReq_Options{
+			StreamIdentifier:       &shared.StreamIdentifier{StreamName: []byte("s-2")},
+			ExpectedStreamRevision: &api.AppendReq_Options_Any{Any: &shared.Empty{}}}}}
+		big := &api.AppendReq{Content: &api.AppendReq_ProposedMessage_{ProposedMessage: &api.AppendReq_ProposedMessage{
+			Id:       &shared.UUID{Value: &shared.UUID_String_{String_: uuid.NewString()}},
+			Metadata: map[string]string{"type": "big", "content-type": "application/json"},
+			Data:     make([]byte, fakeserver.MaxAppendSize+1)}}}
+		if err := stream.Send(opts); err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(big); err != nil {
+			t.Fatal(err)
+		}
+		_, err = stream.CloseAndRecv()
+		st, _ := status.FromError(err)
+		if st.Code() != codes.InvalidArgument || st.Message() != "Maximum Append Size of 1048576 Exceeded." ||
+			strings.Join(trailer.Get("exception"), "") != "maximum-append-size-exceeded" || strings.Join(trailer.Get("maximum-append-size"), "") != "1048576" {
+			t.Fatalf("%v, trailers %v", err, trailer)
+		}
+	})
 }
