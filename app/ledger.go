@@ -557,8 +557,11 @@ func (l *Ledger) RecordAccess(ctx context.Context, la, caseID, route, role, acto
 
 // accessesPerAppend bounds the reads one append records: an export of a
 // large LA's cases is recorded in several appends, each well under the
-// event stores' maximum append size (eventstore.MaxAppendBytes).
-const accessesPerAppend = 500
+// event stores' maximum append size (eventstore.MaxAppendBytes), and few
+// enough that a retried append is found whole among the stream's latest
+// events (the KurrentDB adapter searches its last 256 and the append's
+// length plus 8).
+const accessesPerAppend = 200
 
 // RecordAccesses records reads of several cases of one LA at once (an
 // export), in appends of at most accessesPerAppend events sharing one

@@ -62,21 +62,26 @@ func ValidateAppend(stream string, expected ExpectedVersion, events []EventData)
 
 // MaxAppendBytes bounds one append on every backend: KurrentDB refuses an
 // append above its MaxAppendSize, 1 MiB by default, so no backend takes
-// one that the other would refuse, and every stored event stays small.
+// one that the other would refuse, and every stored event stays small. A
+// server configured with a smaller MaxAppendSize refuses with a field
+// error of its own.
 const MaxAppendBytes = 1 << 20
 
 // envelopeBytes is an allowance for what an event carries besides its
 // type, payload and envelope fields: the hashes and the names of the
-// metadata, as KurrentDB stores them.
-const envelopeBytes = 256
+// metadata, as the KurrentDB adapter stores them (under 300 bytes).
+const envelopeBytes = 512
 
-// AppendSize is an append's size as the limit counts it: each event's
-// type, payload and envelope.
+// AppendSize is an append's size as the limit counts it, never less than
+// KurrentDB counts it (Event.SizeOnDisk: data, metadata and twice the
+// type's length): each event's type twice, its payload, and its envelope
+// fields six times over (the most JSON escaping can make of them) plus
+// envelopeBytes.
 func AppendSize(events []EventData) int {
 	n := 0
 	for _, e := range events {
-		n += len(e.Type) + len(e.Payload) + len(e.Actor) + len(e.LA) + len(e.CorrelationID) + len(e.CausationID) +
-			len(e.Reason) + len(e.OccurredOn) + envelopeBytes
+		fields := len(e.Actor) + len(e.LA) + len(e.CorrelationID) + len(e.CausationID) + len(e.Reason) + len(e.OccurredOn)
+		n += 2*len(e.Type) + len(e.Payload) + 6*fields + envelopeBytes
 	}
 	return n
 }

@@ -103,6 +103,9 @@ type meta struct {
 // leader asks the server for its leader: gRPC sends the outgoing
 // metadata, which EventStore-Client-Go v4.2.0 never sets.
 func leader(ctx context.Context) context.Context {
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("requires-leader")) > 0 {
+		return ctx
+	}
 	return metadata.AppendToOutgoingContext(ctx, "requires-leader", "true")
 }
 
@@ -114,8 +117,11 @@ func unreachable(op string, err error) error {
 	if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
 		return &domain.Error{Code: domain.Conflict, Message: "the stream has changed since it was read", Err: errors.Join(eventstore.ErrWrongVersion, err)}
 	}
-	if st, ok := status.FromError(errors.Unwrap(err)); ok && st.Code() == codes.InvalidArgument && strings.HasPrefix(st.Message(), "Maximum Append Size") {
-		return &domain.Error{Code: domain.Invalid, Message: "the events are larger than the event store takes in one append (" + st.Message() + ")", Err: err}
+	var grpcErr interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &grpcErr) {
+		if st := grpcErr.GRPCStatus(); st.Code() == codes.InvalidArgument && strings.HasPrefix(st.Message(), "Maximum Append Size") {
+			return &domain.Error{Code: domain.Invalid, Field: "events", Message: "the events are larger than the event store takes in one append (" + st.Message() + ")", Err: err}
+		}
 	}
 	return &domain.Error{Code: domain.Internal, Message: "the event store could not be reached (" + op + ")", Err: err}
 }
@@ -241,7 +247,9 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 		// from what the caller expected, or when the caller expects nothing.
 		stale := expected == eventstore.Any || !expected.MetBy(version)
 		window := tail
-		if stale && len(tail) == len(events)+8 {
+		if stale && len(tail) == len(events)+8 && IdempotencyWindow > len(tail) {
+			// Only ever wider: a retry of a large append lies within the
+			// tail already read.
 			if window, err = s.tail(ctx, stream, IdempotencyWindow); err != nil {
 				return eventstore.AppendResult{}, err
 			}
@@ -363,8 +371,12 @@ func startsAt(from int64) []esdb.AllPosition {
 	if from <= 1 {
 		return []esdb.AllPosition{esdb.Start{}}
 	}
+	// Last, the start of the log: a position that was never this store's
+	// (views kept from another store, a store restored from an older
+	// backup) is read from the beginning, the events before it dropped,
+	// as the embedded store would answer.
 	return []esdb.AllPosition{esdb.Position{Commit: uint64(from - 1), Prepare: uint64(from - 1)},
-		esdb.Position{Commit: uint64(from), Prepare: uint64(from)}}
+		esdb.Position{Commit: uint64(from), Prepare: uint64(from)}, esdb.Start{}}
 }
 
 // invalidPosition reports the server's refusal of a position that is not
@@ -422,6 +434,7 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 				}
 				r, err := s.toRecorded(e)
 				if err != nil {
+					rs.Close()
 					return err
 				}
 				out = append(out, r)

@@ -66,6 +66,9 @@ func Run(t *testing.T, c Capabilities, open Factory) {
 		{"hash_chain_verifies_and_detects_tampering", hashChain},
 		{"subscription_catches_up_then_goes_live", subscribeCatchUpThenLive},
 		{"large_event_round_trips", largeEvent},
+		{"an_append_at_the_size_limit_is_taken", appendAtTheLimit},
+		{"a_retried_large_append_on_a_long_stream_is_a_duplicate", retriedLargeAppend},
+		{"reads_from_between_or_beyond_events_give_what_follows", readsFromAnywhere},
 		{"many_streams_stay_separate", manyStreams},
 	}
 	for _, c := range cases {
@@ -512,6 +515,61 @@ func largeEvent(t *testing.T, s eventstore.Store) {
 	}
 	if evs := readStream(t, s, sn+"2"); len(evs) != 0 {
 		t.Fatal("a refused append wrote events")
+	}
+}
+
+// appendAtTheLimit appends an event whose size, as the guard counts it, is
+// exactly the limit, after a first event (so that its envelope carries a
+// previous hash): no backend may refuse what the guard lets through.
+func appendAtTheLimit(t *testing.T, s eventstore.Store) {
+	mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "first", `{}`))
+	e := NewEvent(t, "at_the_limit", `{"text":""}`)
+	pad := eventstore.MaxAppendBytes - eventstore.AppendSize([]eventstore.EventData{e})
+	e.Payload = []byte(`{"text":"` + strings.Repeat("x", pad) + `"}`)
+	if n := eventstore.AppendSize([]eventstore.EventData{e}); n != eventstore.MaxAppendBytes {
+		t.Fatalf("the event is %d bytes as counted, not the limit", n)
+	}
+	mustAppend(t, s, sn+"1", eventstore.Any, e)
+}
+
+// retriedLargeAppend retries an append of 300 events, already stored, on a
+// stream of 600: found whole, it is a duplicate, not a conflict.
+func retriedLargeAppend(t *testing.T, s eventstore.Store) {
+	batch := func() []eventstore.EventData {
+		out := make([]eventstore.EventData, 300)
+		for i := range out {
+			out[i] = NewEvent(t, "read", `{}`)
+		}
+		return out
+	}
+	mustAppend(t, s, sn+"1", eventstore.Any, batch()...)
+	again := batch()
+	mustAppend(t, s, sn+"1", eventstore.Any, again...)
+	res, err := s.Append(context.Background(), sn+"1", eventstore.Any, again)
+	if err != nil || !res.Duplicate {
+		t.Fatalf("the retry: %+v %v", res, err)
+	}
+	if evs := readStream(t, s, sn+"1"); len(evs) != 600 {
+		t.Fatalf("%d events after the retry, want 600", len(evs))
+	}
+}
+
+// readsFromAnywhere reads the log from a position between two events and
+// from beyond the last: what follows, or nothing, as on the embedded store.
+func readsFromAnywhere(t *testing.T, s eventstore.Store) {
+	for i := 0; i < 4; i++ {
+		mustAppend(t, s, sn+"1", eventstore.Any, NewEvent(t, "e", `{}`))
+	}
+	evs := readStream(t, s, sn+"1")
+	if gap := evs[2].Position - evs[1].Position; gap > 1 {
+		got, err := s.ReadAll(context.Background(), evs[1].Position+gap/2+1, 10)
+		if err != nil || len(got) == 0 || got[0].ID != evs[2].ID {
+			t.Fatalf("from between events 2 and 3: %d events, %v", len(got), err)
+		}
+	}
+	got, err := s.ReadAll(context.Background(), evs[3].Position+1000, 10)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("from beyond the last event: %d events, %v", len(got), err)
 	}
 }
 

@@ -45,7 +45,8 @@ import (
 const positionStep = 97
 
 // MaxAppendSize is the server's default largest append, in bytes of the
-// events' types, data and metadata (KurrentDB's MaxAppendSize, 1 MiB).
+// events' data and metadata and twice their types' lengths (KurrentDB's
+// MaxAppendSize, 1 MiB, over Event.SizeOnDisk).
 const MaxAppendSize = 1 << 20
 
 type record struct {
@@ -267,7 +268,9 @@ func (s *Server) Append(srv api.Streams_AppendServer) error {
 func (s *Server) append(ctx context.Context, name string, exp expectation, proposed []*api.AppendReq_ProposedMessage) (*api.AppendResp, error) {
 	size := 0
 	for _, pm := range proposed {
-		size += len(pm.GetMetadata()["type"]) + len(pm.GetData()) + len(pm.GetCustomMetadata())
+		// Event.SizeOnDisk: the type counts twice (UTF-16), then data and
+		// metadata.
+		size += 2*len(pm.GetMetadata()["type"]) + len(pm.GetData()) + len(pm.GetCustomMetadata())
 	}
 	if size > MaxAppendSize {
 		// As the server refuses it: InvalidArgument, with the exception and
