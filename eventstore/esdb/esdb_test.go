@@ -27,21 +27,29 @@ import (
 
 var esdbCaps = storetest.Capabilities{DensePositions: false, GlobalIDs: false}
 
+// openFake starts the in-process stand-in and opens the adapter on it,
+// through the real client library.
+func openFake(t *testing.T) (*fakeserver.Server, *esdb.Store) {
+	t.Helper()
+	srv, err := fakeserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	s, err := esdb.Open(srv.ConnectionString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, s
+}
+
 // TestConformance runs the store conformance suite through the real client
 // library: against the in-process fake server always, and against a real
 // KurrentDB when EHC_ESDB_URL names one.
 func TestConformance(t *testing.T) {
 	t.Run("esdb-fake", func(t *testing.T) {
 		storetest.Run(t, esdbCaps, func(t *testing.T) eventstore.Store {
-			srv, err := fakeserver.Start("127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(srv.Stop)
-			s, err := esdb.Open(srv.ConnectionString())
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, s := openFake(t)
 			return s
 		})
 	})
@@ -164,15 +172,7 @@ func TestTLSSettingsOfTheConnectionString(t *testing.T) {
 // library fails to send.
 func TestReadsStartAtEventsAndAskForTheLeader(t *testing.T) {
 	ctx := context.Background()
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	s, err := esdb.Open(srv.ConnectionString())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := openFake(t)
 	defer s.Close()
 	const n = 5000
 	for i := 0; i < n; i += 100 {
