@@ -53,7 +53,7 @@ Usage:
   ehcledger verify   [--db PATH | --store SPEC] [--views PATH] [--checkpoint FILE --pub PREFIX.pub]
   ehcledger checkpoint keygen --origin NAME --out PREFIX
   ehcledger checkpoint sign [--db PATH | --store SPEC] --key PREFIX.key
-  ehcledger verify-case --proof FILE --checkpoint FILE --pub PREFIX.pub
+  ehcledger verify-case --case ID --proof FILE --checkpoint FILE --pub PREFIX.pub
   ehcledger export   case [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] [--format json|csv] CASE
   ehcledger export   sen2 [--db PATH] [--keys PATH] [--master-key-file F | --master-key-command CMD] --year YYYY --la LA
                      [--format xml|csv] [--serial N]   (exits 1 after writing while the return has failures)
