@@ -89,7 +89,7 @@ func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, snaps
 	r := &Runner{Store: store, Views: views, SnapshotPath: snapshotPath, Timeliness: NewTimeliness(h), SnapshotEvery: 250000,
 		SnapshotInterval: 5 * time.Minute, advanced: make(chan struct{}), lastSnapshot: time.Now()}
 	r.Timeliness.SetHistoryLoader(StoreHistory(context.WithoutCancel(ctx), store))
-	tree, err := tlog.OpenLog(ctx, views)
+	tree, err := tlog.OpenOrRegrow(ctx, views)
 	if err != nil {
 		return nil, err
 	}

@@ -96,17 +96,22 @@ func OpenLog(ctx context.Context, db *sql.DB) (*Log, error) {
 		return nil, fmt.Errorf("tree schema: %w", err)
 	}
 	l := &Log{db: db, rf: compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
-	if err := l.Reload(ctx); err != nil {
-		// A tree that cannot be read (a tile lost with the views file's
-		// last writes) is grown again from the log, like any view.
-		if rerr := l.reset(ctx); rerr != nil {
-			return nil, errors.Join(err, rerr)
-		}
-		if err := l.Reload(ctx); err != nil {
-			return nil, err
-		}
+	return l, l.Reload(ctx)
+}
+
+// OpenOrRegrow opens the tree as OpenLog does for the projections that
+// grow it: a tree that cannot be read (a tile lost with the views file's
+// last writes) is emptied, to be grown again from the log like any view.
+// Verification uses OpenLog, and reports such a tree instead.
+func OpenOrRegrow(ctx context.Context, db *sql.DB) (*Log, error) {
+	l, err := OpenLog(ctx, db)
+	if err == nil || l == nil {
+		return l, err
 	}
-	return l, nil
+	if rerr := l.reset(ctx); rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	return l, l.Reload(ctx)
 }
 
 // reset empties the tree in one transaction; the signed checkpoints stay.

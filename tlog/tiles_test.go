@@ -188,3 +188,34 @@ func split(b []byte) [][]byte {
 	}
 	return out
 }
+
+// TestATreeThatCannotBeReadIsGrownAgainOnlyByTheProjections: a tile lost
+// with a views file's last writes makes the tree unreadable; verification
+// reports it (OpenLog fails) and the projections empty it, to grow it
+// again from the log.
+func TestATreeThatCannotBeReadIsGrownAgainOnlyByTheProjections(t *testing.T) {
+	ctx := context.Background()
+	db, l := openTree(t)
+	var batch []eventstore.RecordedEvent
+	for n := int64(1); n <= 600; n++ {
+		batch = append(batch, event(n, 1, 1))
+	}
+	commitBatch(t, l, db, batch, false)
+	if _, err := db.Exec(`DELETE FROM tlog_tiles WHERE level = 0 AND idx = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tlog.OpenLog(ctx, db); err == nil {
+		t.Fatal("an unreadable tree opened")
+	}
+	regrown, err := tlog.OpenOrRegrow(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := regrown.Head(); size != 0 || regrown.Position() != 0 {
+		t.Fatalf("the tree was not emptied: %d events", size)
+	}
+	commitBatch(t, regrown, db, batch, false)
+	if size, _ := regrown.Head(); size != 600 {
+		t.Fatalf("grown again to %d", size)
+	}
+}
