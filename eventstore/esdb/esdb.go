@@ -448,27 +448,39 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 	return out, wrap("read all", err)
 }
 
-// Head implements eventstore.Store: the position of our latest event.
+// Head implements eventstore.Store: the position of our latest event. The
+// client cannot filter reads on the server, so it reads $all backwards,
+// page by page, past other applications' and system events.
 func (s *Store) Head(ctx context.Context) (int64, error) {
 	ctx = leader(ctx)
 	var head int64
 	err := s.retry(ctx, func() error {
 		head = 0
-		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, pageSize)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
+		var from esdb.AllPosition = esdb.End{}
 		for {
-			ev, err := rs.Recv()
+			rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: from}, pageSize)
 			if err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
 				return err
 			}
-			if s.ours(ev.Event.StreamID) && !strings.HasPrefix(ev.Event.EventType, "$") {
-				head = int64(ev.Event.Position.Commit)
+			n := 0
+			for {
+				ev, err := rs.Recv()
+				if err != nil {
+					rs.Close()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					return err
+				}
+				n++
+				if s.ours(ev.Event.StreamID) && !strings.HasPrefix(ev.Event.EventType, "$") {
+					rs.Close()
+					head = int64(ev.Event.Position.Commit)
+					return nil
+				}
+				from = ev.Event.Position
+			}
+			if n < pageSize {
 				return nil
 			}
 		}

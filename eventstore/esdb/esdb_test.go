@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	esdbclient "github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/eventstore/esdb"
 	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
@@ -254,4 +255,38 @@ func TestReadsStartAtEventsAndAskForTheLeader(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHeadLooksPastOtherStreams: the head is our latest event even when
+// more than a page of other applications' events follow it.
+func TestHeadLooksPastOtherStreams(t *testing.T) {
+	ctx := context.Background()
+	srv, s := openFake(t)
+	defer s.Close()
+	res, err := s.Append(ctx, "case-head-1", eventstore.NoStream, []eventstore.EventData{storetest.NewEvent(t, "ours", `{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := esdbclient.ParseConnectionString(srv.ConnectionString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.Logger = esdbclient.NoopLogging()
+	c, err := esdbclient.NewClient(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 3000; i += 500 {
+		var evs []esdbclient.EventData
+		for j := 0; j < 500; j++ {
+			evs = append(evs, esdbclient.EventData{EventType: "theirs", ContentType: esdbclient.ContentTypeJson, Data: []byte(`{}`)})
+		}
+		if _, err := c.AppendToStream(ctx, "another-application", esdbclient.AppendToStreamOptions{}, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if head, err := s.Head(ctx); err != nil || head != res.Position {
+		t.Fatalf("head %d (%v), want our event's %d", head, err, res.Position)
+	}
 }
