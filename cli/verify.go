@@ -171,14 +171,11 @@ func openRecordedTree(ctx context.Context, path string) (func(), *tlog.Log, erro
 // checkpoint's root (its leaves are then those signed); "" when it extends
 // it.
 func checkAgainst(ctx context.Context, sc tlog.Scanned, c tlog.Checkpoint, recorded *tlog.Log) string {
-	root, ok := sc.Roots[c.Size]
-	if ok && bytes.Equal(root, c.Root) {
+	err := sc.Check(c)
+	if err == nil {
 		return ""
 	}
-	problem := fmt.Sprintf("the log's first %d events do not hash to the root the checkpoint signed: an event among them was altered, removed or reordered", c.Size)
-	if !ok {
-		problem = fmt.Sprintf("the log has %d events, fewer than the %d the checkpoint signed: events were deleted", sc.Head, c.Size)
-	}
+	problem := err.Error()
 	if recorded == nil {
 		return problem
 	}

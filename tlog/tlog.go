@@ -243,6 +243,12 @@ func Verify(ctx context.Context, s eventstore.Store, c Checkpoint) (Tree, error)
 	return t, Check(t, c)
 }
 
+// Check checks the scanned log against a checkpoint whose size was among
+// those asked for: it must extend it.
+func (sc Scanned) Check(c Checkpoint) error {
+	return Check(sc.tree(c.Size, true), c)
+}
+
 // Check checks a tree built to a checkpoint's size (Build) against it.
 func Check(t Tree, c Checkpoint) error {
 	switch {

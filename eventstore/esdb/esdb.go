@@ -385,6 +385,36 @@ func invalidPosition(err error) bool {
 	return strings.Contains(err.Error(), "invalid position")
 }
 
+// page reads up to count records of $all from a position in a direction,
+// calling fn with each until it says stop, and returns how many it read.
+func (s *Store) page(ctx context.Context, dir esdb.Direction, from esdb.AllPosition, count uint64, fn func(*esdb.RecordedEvent) (stop bool, err error)) (int, error) {
+	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: dir, From: from}, count)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
+	n := 0
+	for {
+		ev, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		if stop, err := fn(ev.Event); stop || err != nil {
+			return n, err
+		}
+	}
+}
+
+// mine reports whether a record of $all is one of our events, not a
+// system event or another application's.
+func (s *Store) mine(e *esdb.RecordedEvent) bool {
+	return s.ours(e.StreamID) && !strings.HasPrefix(e.EventType, "$")
+}
+
 // ReadAll implements eventstore.Store: up to limit of our events from from,
 // skipping system events and other applications' streams.
 func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstore.RecordedEvent, error) {
@@ -401,46 +431,30 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 		// own position, which the server sends again.
 		var seen uint64
 		for len(out) < limit {
-			rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: pos}, pageSize)
-			if err != nil {
-				return err
-			}
-			n := 0
-			for {
-				ev, err := rs.Recv()
-				if err != nil {
-					rs.Close()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if seen == 0 && len(starts) > 1 && invalidPosition(err) {
-						// from is not the position after an event: it is an
-						// event's own, or nothing the server knows.
-						starts = starts[1:]
-						pos = starts[0]
-						n = pageSize
-						break
-					}
-					return err
-				}
-				n++
-				e := ev.Event
+			n, err := s.page(ctx, esdb.Forwards, pos, pageSize, func(e *esdb.RecordedEvent) (bool, error) {
 				if seen > 0 && e.Position.Commit <= seen {
-					continue
+					return false, nil
 				}
 				pos, seen = e.Position, e.Position.Commit
-				if int64(e.Position.Commit) < from || !s.ours(e.StreamID) || strings.HasPrefix(e.EventType, "$") || len(out) >= limit {
-					continue
+				if int64(e.Position.Commit) < from || !s.mine(e) || len(out) >= limit {
+					return false, nil
 				}
 				r, err := s.toRecorded(e)
 				if err != nil {
-					rs.Close()
-					return err
+					return true, err
 				}
 				out = append(out, r)
+				return false, nil
+			})
+			if err != nil && seen == 0 && len(starts) > 1 && invalidPosition(err) {
+				// from is not the position after an event: it is an
+				// event's own, or nothing the server knows.
+				starts = starts[1:]
+				pos = starts[0]
+				continue
 			}
-			if n < pageSize {
-				return nil
+			if err != nil || n < pageSize {
+				return err
 			}
 		}
 		return nil
@@ -458,30 +472,17 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 		head = 0
 		var from esdb.AllPosition = esdb.End{}
 		for {
-			rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: from}, pageSize)
-			if err != nil {
+			found := false
+			n, err := s.page(ctx, esdb.Backwards, from, pageSize, func(e *esdb.RecordedEvent) (bool, error) {
+				if s.mine(e) {
+					head, found = int64(e.Position.Commit), true
+					return true, nil
+				}
+				from = e.Position
+				return false, nil
+			})
+			if err != nil || found || n < pageSize {
 				return err
-			}
-			n := 0
-			for {
-				ev, err := rs.Recv()
-				if err != nil {
-					rs.Close()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					return err
-				}
-				n++
-				if s.ours(ev.Event.StreamID) && !strings.HasPrefix(ev.Event.EventType, "$") {
-					rs.Close()
-					head = int64(ev.Event.Position.Commit)
-					return nil
-				}
-				from = ev.Event.Position
-			}
-			if n < pageSize {
-				return nil
 			}
 		}
 	})
@@ -573,20 +574,13 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 // lastRecord is the position of the log's last record, of any stream, or
 // nil for an empty log.
 func (s *Store) lastRecord(ctx context.Context) (*esdb.Position, error) {
-	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
-	if err != nil {
-		return nil, wrap("read all", err)
-	}
-	defer rs.Close()
-	ev, err := rs.Recv()
-	if errors.Is(err, io.EOF) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, wrap("read all", err)
-	}
-	p := ev.Event.Position
-	return &p, nil
+	var last *esdb.Position
+	_, err := s.page(ctx, esdb.Backwards, esdb.End{}, 1, func(e *esdb.RecordedEvent) (bool, error) {
+		p := e.Position
+		last = &p
+		return true, nil
+	})
+	return last, wrap("read all", err)
 }
 
 var _ eventstore.Store = (*Store)(nil)
