@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/domain"
@@ -59,12 +58,11 @@ func exportCase(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
+	l, ks, err := operatorLedger(s, keysPath, master)
 	if err != nil {
 		return err
 	}
 	defer ks.Close()
-	l := &app.Ledger{Store: s, Now: time.Now, Keys: ks}
 	// The timeline is the case's whole record: the export goes into the
 	// LA's access log like a read of the timeline through the API, by the
 	// operating-system user, before anything is written out.

@@ -14,6 +14,8 @@ import (
 	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/calendar"
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/sen2"
 )
 
@@ -65,17 +67,13 @@ func exportSEN2(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
+	l, ks, err := operatorLedger(s, keysPath, master)
 	if err != nil {
 		return err
 	}
 	defer ks.Close()
-	l := &app.Ledger{Store: s, Now: time.Now, Keys: ks, Holidays: calendar.NewEnglandWales()}
-	who := operator()
 	res, err := l.SEN2Return(ctx, app.SEN2Options{LA: *la, Collection: c, Release: release(), SerialNo: *serial, Made: time.Now(),
-		Record: func(cases []string) error {
-			return l.RecordAccesses(ctx, *la, cases, "cli export sen2", "operator", who)
-		}})
+		Record: operatorReads(ctx, l, *la, "cli export sen2")})
 	if err != nil {
 		return errors.New(domain.ErrorMessage(err))
 	}
@@ -232,17 +230,13 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			return usageError(fmt.Sprintf("--new: %s already holds %d events: leave --new out to import into it", ss, head))
 		}
 	}
-	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
+	l, ks, err := operatorLedger(s, keysPath, master)
 	if err != nil {
 		return err
 	}
 	defer ks.Close()
-	l := &app.Ledger{Store: s, Now: time.Now, Keys: ks, Holidays: calendar.NewEnglandWales()}
-	who := operator()
-	res, err := l.ImportSEN2(ctx, app.SEN2Import{LA: *la, Name: filepath.Base(file), Data: data, Actor: "import:sen2:" + who,
-		Record: func(cases []string) error {
-			return l.RecordAccesses(ctx, *la, cases, "cli import sen2", "operator", who)
-		}})
+	res, err := l.ImportSEN2(ctx, app.SEN2Import{LA: *la, Name: filepath.Base(file), Data: data, Actor: "import:sen2:" + operator(),
+		Record: operatorReads(ctx, l, *la, "cli import sen2")})
 	var bad app.ImportFailures
 	if errors.As(err, &bad) {
 		fmt.Fprintln(stdout, bad.Error())
@@ -272,4 +266,21 @@ func readReturn(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d MiB", path, limit>>20)
 	}
 	return data, nil
+}
+
+// operatorLedger opens the key store at keysPath and a ledger over s, for
+// a command an operator runs from the shell; close the key store after.
+func operatorLedger(s eventstore.Store, keysPath string, master []byte) (*app.Ledger, *keys.Store, error) {
+	ks, err := keysAt{path: keysPath, master: master}.open(time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &app.Ledger{Store: s, Now: time.Now, Keys: ks, Holidays: calendar.NewEnglandWales()}, ks, nil
+}
+
+// operatorReads records the cases a shell command reads of an LA in its
+// access log, by the operating-system user, as the API records a reader.
+func operatorReads(ctx context.Context, l *app.Ledger, la, route string) func(cases []string) error {
+	who := operator()
+	return func(cases []string) error { return l.RecordAccesses(ctx, la, cases, route, "operator", who) }
 }
