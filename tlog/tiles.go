@@ -452,23 +452,18 @@ func (l *Log) Consistency(ctx context.Context, size1, size2 int64) ([][]byte, er
 }
 
 // LeafHashes calls fn with each committed leaf hash from leaf index from,
-// in order, reading the level-0 tiles: what the tree recorded of each event
-// when it was applied.
+// in order, reading the level-0 tiles as Scan does: what the tree recorded
+// of each event when it was applied.
 func (l *Log) LeafHashes(ctx context.Context, from int64, fn func(index int64, hash []byte) error) error {
 	size, _ := l.Head()
-	for idx := from / tileWidth; idx*tileWidth < size; idx++ {
-		var b []byte
-		if err := l.db.QueryRowContext(ctx, `SELECT hashes FROM tlog_tiles WHERE level = 0 AND idx = ?`, idx).Scan(&b); err != nil {
-			return fmt.Errorf("tree tile 0/%d: %w", idx, err)
+	r := &leafReader{l: l}
+	for i := max(from, 0); i < size; i++ {
+		h, err := r.at(ctx, i)
+		if err != nil {
+			return err
 		}
-		for i := int64(0); i < int64(len(b))/hashSize; i++ {
-			index := idx*tileWidth + i
-			if index < from || index >= size {
-				continue
-			}
-			if err := fn(index, b[i*hashSize:(i+1)*hashSize]); err != nil {
-				return err
-			}
+		if err := fn(i, h); err != nil {
+			return err
 		}
 	}
 	return nil
