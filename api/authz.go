@@ -139,8 +139,13 @@ func (s *Server) caseGate(c echo.Context, id string) app.Gate {
 // is not served.
 func (s *Server) readCase(c echo.Context, id string) error {
 	la, err := s.caseInScope(c, id)
-	if err != nil || la == "" {
+	if err != nil {
 		return err
+	}
+	if la == "" {
+		// A case that does not exist yet has no LA: refused, rather than
+		// read in a race with its opening by someone else's LA.
+		return domain.Errorf(domain.NotFound, "there is no case %s", id)
 	}
 	p := principal(c)
 	return s.Ledger.RecordAccess(c.Request().Context(), la, id, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject)

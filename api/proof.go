@@ -40,18 +40,7 @@ func (s *Server) getProof(c echo.Context) error {
 		}
 		size = n
 	}
-	// The case must exist and be the reader's: a case that does not exist
-	// yet has no LA, and reading its stream is refused rather than left
-	// to a race with its opening.
-	la, err := s.caseInScope(c, id)
-	if err != nil {
-		return err
-	}
-	if la == "" {
-		return domain.Errorf(domain.NotFound, "there is no case %s", id)
-	}
-	p := principal(c)
-	if err := s.Ledger.RecordAccess(ctx, la, id, c.Request().Method+" "+c.Path(), string(p.Role), p.Subject); err != nil {
+	if err := s.readCase(c, id); err != nil {
 		return err
 	}
 	if have, _ := s.Views.Tree.Head(); size > have {
