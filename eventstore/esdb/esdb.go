@@ -21,6 +21,7 @@
 package esdb
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -489,7 +490,8 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	return head, wrap("head", err)
 }
 
-// Subscribe implements eventstore.Store: it reads the stored events from
+// Subscribe implements eventstore.Store: it ends with ctx's error once ctx
+// is done, whatever it was doing. It reads the stored events from
 // from with ReadAll, which finds a position the server accepts, then
 // subscribes to $all, filtered on the server to our streams, from the last
 // event read: the server sends only what follows a subscription's start.
@@ -500,7 +502,7 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 	for caughtUp := false; !caughtUp; {
 		batch, err := s.ReadAll(ctx, next, pageSize)
 		if err != nil {
-			return err
+			return cmp.Or(ctx.Err(), err)
 		}
 		for _, r := range batch {
 			if err := fn(r); err != nil {
@@ -519,13 +521,13 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 			// more so that nothing appended in between is missed.
 			p, err := s.lastRecord(ctx)
 			if err != nil {
-				return err
+				return cmp.Or(ctx.Err(), err)
 			}
 			if p != nil {
 				start = *p
 			}
 			if batch, err = s.ReadAll(ctx, next, pageSize); err != nil {
-				return err
+				return cmp.Or(ctx.Err(), err)
 			}
 			if len(batch) > 0 {
 				caughtUp = false
