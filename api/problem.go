@@ -86,6 +86,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		_ = c.Redirect(http.StatusSeeOther, "/ui/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 		return
 	}
+	if p.Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		// A service we need did not answer in time: the same request
+		// may succeed in a few seconds.
+		c.Response().Header().Set("Retry-After", "5")
+	}
 	p.Title = http.StatusText(p.Status)
 	if page := c.Request().URL.Path; (strings.HasPrefix(page, "/ui/") || strings.HasPrefix(page, "/portal/")) &&
 		strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html") {

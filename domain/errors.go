@@ -20,8 +20,9 @@ const (
 	// TooMany says a caller sent more requests than it may in a while.
 	TooMany Code = "too_many_requests"
 	// Unavailable says a service the step needs (the email service that
-	// sends an invitation) did not do its part: nothing was recorded, and
-	// the same request may succeed later.
+	// sends an invitation, the event store during a leader election) did
+	// not answer in time: the same request may succeed later. It shows
+	// through an internal error that wraps it (see ErrorCode).
 	Unavailable Code = "unavailable"
 )
 
@@ -56,10 +57,30 @@ func FieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// answer is the Error an interface answers err with: the outermost one,
+// unless that is internal and caused by a service that did not answer. A
+// step that could not read the case because the store is electing a leader
+// is worth trying again, and its caller should be told so (503 with
+// Retry-After, not 500).
+func answer(err error) (*Error, bool) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return nil, false
+	}
+	for cause := e; cause.Code == Internal; {
+		if !errors.As(cause.Err, &cause) {
+			break
+		}
+		if cause.Code == Unavailable {
+			return cause, true
+		}
+	}
+	return e, true
+}
+
 // ErrorCode returns the Code of err, or Internal when err is not an *Error.
 func ErrorCode(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := answer(err); ok {
 		return e.Code
 	}
 	return Internal
@@ -68,11 +89,7 @@ func ErrorCode(err error) Code {
 // ErrorMessage returns the user-facing message of err; errors that are not an
 // *Error are internal and their text is hidden.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		if e.Code == Internal {
-			return "internal error"
-		}
+	if e, ok := answer(err); ok && e.Code != Internal {
 		return e.Error()
 	}
 	return "internal error"

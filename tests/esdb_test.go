@@ -112,3 +112,66 @@ func firstCase(t *testing.T, s *server, query string) string {
 	}
 	return items[0].(map[string]any)["case"].(string)
 }
+
+// TestAnElectionIsWaitedForOrAnsweredWithRetryAfter serves from a two-node
+// stand-in cluster. A command sent during a short election waits for the
+// new leader and is recorded; one sent while no leader is elected within
+// the store's retry budget is answered 503 with Retry-After, records
+// nothing, and is recorded once when sent again with its Idempotency-Key.
+func TestAnElectionIsWaitedForOrAnsweredWithRetryAfter(t *testing.T) {
+	srv, err := fakeserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	second, err := srv.AddNode("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conn := "esdb://" + srv.Addr() + "," + second + "?tls=false&maxDiscoverAttempts=3&discoveryInterval=20&retryFor=3s"
+	s := startServer(t, "", "--store", conn, "--views", filepath.Join(dir, "views.db"), "--keys", filepath.Join(dir, "keys.db"))
+	today := londonToday(t)
+	for _, id := range []string{"elect-1", "elect-2"} {
+		s.must(201, "POST", "/v1/cases", `{"id":"`+id+`","la":"E09000001","on":"`+today+`","data":{"requester":"parent","birth_date":"2016-01-01"}}`)
+	}
+	version := func(id string) float64 {
+		t.Helper()
+		return s.must(200, "GET", "/v1/cases/"+id, "")["version"].(float64)
+	}
+
+	t.Run("a command sent during a short election is recorded", func(t *testing.T) {
+		before := version("elect-1")
+		srv.Elect(-1)
+		go func() {
+			time.Sleep(time.Second)
+			srv.Elect(1)
+		}()
+		s.must(201, "POST", "/v1/cases/elect-1/commands/decide_to_assess", `{}`)
+		if v := version("elect-1"); v != before+1 {
+			t.Fatalf("version %v after one command, was %v", v, before)
+		}
+	})
+
+	t.Run("a command sent while no leader is elected is answered 503 and recorded once when sent again", func(t *testing.T) {
+		before := version("elect-2")
+		srv.Elect(-1)
+		code, header, body := s.call("POST", "/v1/cases/elect-2/commands/decide_to_assess", `{}`, "Idempotency-Key", "elect-2-decision")
+		srv.Elect(0)
+		if code != 503 || header.Get("Retry-After") == "" || body["code"] != "unavailable" ||
+			!strings.HasPrefix(header.Get("Content-Type"), "application/problem+json") || !strings.Contains(body["detail"].(string), "Idempotency-Key") {
+			t.Fatalf("answered %d, Retry-After %q: %v", code, header.Get("Retry-After"), body)
+		}
+		if v := version("elect-2"); v != before {
+			t.Fatalf("version %v after a refused command, was %v", v, before)
+		}
+		for range 2 {
+			if code, _, body := s.call("POST", "/v1/cases/elect-2/commands/decide_to_assess", `{}`, "Idempotency-Key", "elect-2-decision"); code != 201 && code != 200 {
+				t.Fatalf("sent again: %d %v", code, body)
+			}
+		}
+		if v := version("elect-2"); v != before+1 {
+			t.Fatalf("version %v after the command sent three times, was %v", v, before)
+		}
+	})
+}

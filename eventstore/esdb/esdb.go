@@ -28,7 +28,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -47,17 +49,31 @@ const IdempotencyWindow = 256
 // pageSize is how many events one read asks the server for.
 const pageSize = 2048
 
+// DefaultRetryFor is how long a call is retried while the server is not
+// answering: longer than a cluster takes to elect a new leader.
+const DefaultRetryFor = 30 * time.Second
+
 // Store is the EventStoreDB adapter. It is safe for concurrent use.
 type Store struct {
-	client   *esdb.Client
+	conf     *esdb.Configuration
 	prefixes []string
-	retries  int
+	retryFor time.Duration
+
+	mu     sync.Mutex
+	client *esdb.Client
+	closed bool
 }
 
 // Open connects with an esdb:// or esdb+discover:// connection string; TLS
 // settings (tls, tlsVerifyCert, tlsCAFile) and credentials are those of the
-// connection string, as the client reads them.
+// connection string, as the client reads them. One setting is this
+// adapter's own: retryFor (a Go duration, DefaultRetryFor when absent) is
+// how long a call is retried while the server is not answering.
 func Open(connection string) (*Store, error) {
+	connection, retryFor, err := retrySetting(connection)
+	if err != nil {
+		return nil, err
+	}
 	conf, err := esdb.ParseConnectionString(connection)
 	if err != nil {
 		return nil, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
@@ -67,7 +83,35 @@ func Open(connection string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("esdb: %w", err)
 	}
-	return &Store{client: client, prefixes: domain.StreamPrefixes(), retries: 3}, nil
+	return &Store{conf: conf, client: client, prefixes: domain.StreamPrefixes(), retryFor: retryFor}, nil
+}
+
+// retrySetting takes the retryFor setting out of a connection string.
+func retrySetting(connection string) (string, time.Duration, error) {
+	base, query, ok := strings.Cut(connection, "?")
+	if !ok {
+		return connection, DefaultRetryFor, nil
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return "", 0, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
+	}
+	retryFor := DefaultRetryFor
+	for k, v := range values {
+		if !strings.EqualFold(k, "retryFor") {
+			continue
+		}
+		d, err := time.ParseDuration(v[0])
+		if err != nil || d < 0 || d > time.Hour {
+			return "", 0, &domain.Error{Code: domain.Invalid, Field: "store", Message: "retryFor must be a duration between 0s and 1h, such as 30s"}
+		}
+		retryFor = d
+		delete(values, k)
+	}
+	if len(values) == 0 {
+		return base, retryFor, nil
+	}
+	return base + "?" + values.Encode(), retryFor, nil
 }
 
 // clientLog passes the client's warnings and errors to the structured log and
@@ -85,7 +129,38 @@ func clientLog(level esdb.LogLevel, format string, args ...any) {
 }
 
 // Close closes the connection.
-func (s *Store) Close() error { return s.client.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.client.Close()
+}
+
+// conn is the client to call.
+func (s *Store) conn() *esdb.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.client
+}
+
+// renew replaces a client that has closed itself. The client library gives
+// up for good when its discovery attempts fail (a server restarting, a
+// cluster electing a leader for longer than about a second), and answers
+// every later call "connection is closed": without a new client the store
+// would stay unreachable after the server came back.
+func (s *Store) renew(old *esdb.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.client != old {
+		return
+	}
+	c, err := esdb.NewClient(s.conf)
+	if err != nil {
+		return // the configuration was valid when first used; keep the old one
+	}
+	_ = old.Close()
+	s.client = c
+}
 
 // meta is the envelope kept in each event's metadata.
 type meta struct {
@@ -127,34 +202,58 @@ func unreachable(op string, err error) error {
 	return &domain.Error{Code: domain.Internal, Message: "the event store could not be reached (" + op + ")", Err: err}
 }
 
-// transient reports whether an operation may succeed if tried again.
-func transient(err error) bool {
+// transient reports whether an operation may succeed if tried again, and
+// whether the client has closed itself and must be replaced first.
+func transient(err error) (again, dead bool) {
 	var e *esdb.Error
 	if !errors.As(err, &e) {
-		return false
+		return false, false
 	}
-	switch e.Code() {
-	case esdb.ErrorUnavailable, esdb.ErrorCodeDeadlineExceeded, esdb.ErrorCodeNotLeader, esdb.ErrorAborted:
-		return true
+	switch text := err.Error(); {
+	case strings.Contains(text, "x509:"), strings.Contains(text, "tls:"):
+		// A certificate the client does not trust stays untrusted: say so
+		// now rather than after the retry budget.
+		return false, false
+	case e.Code() == esdb.ErrorCodeConnectionClosed,
+		strings.Contains(text, "maximum discovery attempt count reached"):
+		return true, true
+	case e.Code() == esdb.ErrorUnavailable, e.Code() == esdb.ErrorCodeDeadlineExceeded,
+		e.Code() == esdb.ErrorCodeNotLeader, e.Code() == esdb.ErrorAborted:
+		return true, false
 	}
-	return false
+	return false, false
 }
 
-// retry runs op until it succeeds, fails for good, or the attempts run out;
-// appends are safe to retry because they carry their event IDs.
-func (s *Store) retry(ctx context.Context, op func() error) error {
-	var err error
-	for attempt := 0; attempt <= s.retries; attempt++ {
-		if err = op(); err == nil || !transient(err) {
+// retry runs op until it succeeds, fails for good, or the server has not
+// answered for retryFor: a leader election takes seconds. Appends are safe
+// to retry because they carry their event IDs, and appendOnce finds them
+// when the first try was written but its answer lost. When the time runs
+// out the error is Unavailable, which a caller can answer with "try again".
+func (s *Store) retry(ctx context.Context, op string, fn func(*esdb.Client) error) error {
+	deadline := time.Now().Add(s.retryFor)
+	wait := 50 * time.Millisecond
+	for {
+		c := s.conn()
+		err := fn(c)
+		again, dead := transient(err)
+		if err == nil || !again {
 			return err
+		}
+		if dead {
+			s.renew(c)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return &domain.Error{Code: domain.Unavailable, Message: fmt.Sprintf(
+				"the event store has not answered for %s (%s): try again in a few seconds; "+
+					"a step sent again with the same Idempotency-Key is recorded once", s.retryFor, op), Err: err}
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, 2*time.Second)
 	}
-	return err
 }
 
 func (s *Store) toRecorded(ev *esdb.RecordedEvent) (eventstore.RecordedEvent, error) {
@@ -186,8 +285,8 @@ func (s *Store) ours(stream string) bool {
 
 // tail reads up to n of a stream's latest events, oldest first; none when
 // the stream does not exist.
-func (s *Store) tail(ctx context.Context, stream string, n uint64) ([]eventstore.RecordedEvent, error) {
-	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, n)
+func (s *Store) tail(ctx context.Context, c *esdb.Client, stream string, n uint64) ([]eventstore.RecordedEvent, error) {
+	rs, err := c.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, n)
 	if err != nil {
 		return nil, err
 	}
@@ -221,9 +320,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		return eventstore.AppendResult{}, err
 	}
 	var res eventstore.AppendResult
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, "append", func(c *esdb.Client) error {
 		var err error
-		res, err = s.appendOnce(ctx, stream, expected, events)
+		res, err = s.appendOnce(ctx, c, stream, expected, events)
 		return err
 	})
 	return res, wrap("append", err)
@@ -232,11 +331,11 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 // appendOnce reads the stream's tail (for idempotency, the expected version
 // and the hash chain), then appends at exactly that revision, so the chain
 // never forks. Under Any a lost race is retried with the new tail.
-func (s *Store) appendOnce(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+func (s *Store) appendOnce(ctx context.Context, c *esdb.Client, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
 	for race := 0; race < 10; race++ {
 		// A short tail gives the version and the last hash, and holds the
 		// events of a retry made right after the first try.
-		tail, err := s.tail(ctx, stream, uint64(len(events))+8)
+		tail, err := s.tail(ctx, c, stream, uint64(len(events))+8)
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
@@ -251,7 +350,7 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 		if stale && len(tail) == len(events)+8 && IdempotencyWindow > len(tail) {
 			// Only ever wider: a retry of a large append lies within the
 			// tail already read.
-			if window, err = s.tail(ctx, stream, IdempotencyWindow); err != nil {
+			if window, err = s.tail(ctx, c, stream, IdempotencyWindow); err != nil {
 				return eventstore.AppendResult{}, err
 			}
 		}
@@ -289,7 +388,7 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 		if version > 0 {
 			exp = esdb.Revision(uint64(version - 1))
 		}
-		wr, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
+		wr, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
 		if err != nil {
 			var e *esdb.Error
 			if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
@@ -324,11 +423,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]ev
 		from = 1
 	}
 	var out []eventstore.RecordedEvent
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, "read stream", func(c *esdb.Client) error {
 		out = nil
 		next := uint64(from - 1)
 		for {
-			rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(next)}, pageSize)
+			rs, err := c.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(next)}, pageSize)
 			if err != nil {
 				return err
 			}
@@ -388,8 +487,8 @@ func invalidPosition(err error) bool {
 
 // page reads up to count records of $all from a position in a direction,
 // calling fn with each until it says stop, and returns how many it read.
-func (s *Store) page(ctx context.Context, dir esdb.Direction, from esdb.AllPosition, count uint64, fn func(*esdb.RecordedEvent) (stop bool, err error)) (int, error) {
-	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: dir, From: from}, count)
+func (s *Store) page(ctx context.Context, c *esdb.Client, dir esdb.Direction, from esdb.AllPosition, count uint64, fn func(*esdb.RecordedEvent) (stop bool, err error)) (int, error) {
+	rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{Direction: dir, From: from}, count)
 	if err != nil {
 		return 0, err
 	}
@@ -424,7 +523,7 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 		limit = 1000
 	}
 	var out []eventstore.RecordedEvent
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, "read all", func(c *esdb.Client) error {
 		out = out[:0]
 		starts := startsAt(from)
 		pos := starts[0]
@@ -432,7 +531,7 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 		// own position, which the server sends again.
 		var seen uint64
 		for len(out) < limit {
-			n, err := s.page(ctx, esdb.Forwards, pos, pageSize, func(e *esdb.RecordedEvent) (bool, error) {
+			n, err := s.page(ctx, c, esdb.Forwards, pos, pageSize, func(e *esdb.RecordedEvent) (bool, error) {
 				if seen > 0 && e.Position.Commit <= seen {
 					return false, nil
 				}
@@ -469,12 +568,12 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 func (s *Store) Head(ctx context.Context) (int64, error) {
 	ctx = leader(ctx)
 	var head int64
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, "head", func(c *esdb.Client) error {
 		head = 0
 		var from esdb.AllPosition = esdb.End{}
 		for {
 			found := false
-			n, err := s.page(ctx, esdb.Backwards, from, pageSize, func(e *esdb.RecordedEvent) (bool, error) {
+			n, err := s.page(ctx, c, esdb.Backwards, from, pageSize, func(e *esdb.RecordedEvent) (bool, error) {
 				if s.mine(e) {
 					head, found = int64(e.Position.Commit), true
 					return true, nil
@@ -541,7 +640,14 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 			}
 		}
 	}
-	sub, err := s.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: start, Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.prefixes}})
+	var sub *esdb.Subscription
+	var c *esdb.Client
+	err := s.retry(ctx, "subscribe", func(client *esdb.Client) error {
+		var err error
+		c = client
+		sub, err = c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: start, Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.prefixes}})
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -568,6 +674,9 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if _, dead := transient(ev.SubscriptionDropped.Error); dead {
+				s.renew(c) // the caller subscribes again, with a working client
+			}
 			return wrap("subscription dropped", ev.SubscriptionDropped.Error)
 		}
 	}
@@ -577,10 +686,13 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 // nil for an empty log.
 func (s *Store) lastRecord(ctx context.Context) (*esdb.Position, error) {
 	var last *esdb.Position
-	_, err := s.page(ctx, esdb.Backwards, esdb.End{}, 1, func(e *esdb.RecordedEvent) (bool, error) {
-		p := e.Position
-		last = &p
-		return true, nil
+	err := s.retry(ctx, "read all", func(c *esdb.Client) error {
+		_, err := s.page(ctx, c, esdb.Backwards, esdb.End{}, 1, func(e *esdb.RecordedEvent) (bool, error) {
+			p := e.Position
+			last = &p
+			return true, nil
+		})
+		return err
 	})
 	return last, wrap("read all", err)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	esdbclient "github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/eventstore/esdb"
 	"github.com/ehcledger/ehcledger/eventstore/esdb/fakeserver"
@@ -89,15 +90,15 @@ func TestDiscoverConnectionStringUsesGossip(t *testing.T) {
 }
 
 func TestUnreachableServerIsAClearError(t *testing.T) {
-	s, err := esdb.Open("esdb://127.0.0.1:1?tls=false&maxDiscoverAttempts=1&discoveryInterval=10&gossipTimeout=1")
+	s, err := esdb.Open("esdb://127.0.0.1:1?tls=false&maxDiscoverAttempts=1&discoveryInterval=10&gossipTimeout=1&retryFor=0s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	id, _ := uuid.NewV7()
 	_, err = s.Append(context.Background(), "case-1", eventstore.Any, []eventstore.EventData{{ID: id, Type: "a", Payload: []byte(`{}`)}})
-	if err == nil || !strings.Contains(err.Error(), "could not be reached") {
-		t.Fatalf("error %v", err)
+	if domain.ErrorCode(err) != domain.Unavailable || !strings.Contains(err.Error(), "has not answered") {
+		t.Fatalf("error %v, want unavailable", err)
 	}
 }
 
@@ -157,8 +158,12 @@ func TestTLSSettingsOfTheConnectionString(t *testing.T) {
 		}
 	})
 	t.Run("unverified certificate is refused unless verification is off", func(t *testing.T) {
-		if err := appendOne("esdb://" + srv.Addr() + "?tls=true&maxDiscoverAttempts=1&discoveryInterval=10"); err == nil {
+		err := appendOne("esdb://" + srv.Addr() + "?tls=true&maxDiscoverAttempts=1&discoveryInterval=10")
+		if err == nil {
 			t.Fatal("connected to a server with an unknown certificate")
+		}
+		if domain.ErrorCode(err) == domain.Unavailable {
+			t.Fatalf("an untrusted certificate was retried as an outage: %v", err)
 		}
 		if err := appendOne("esdb://" + srv.Addr() + "?tls=true&tlsVerifyCert=false"); err != nil {
 			t.Fatal(err)
@@ -288,5 +293,121 @@ func TestHeadLooksPastOtherStreams(t *testing.T) {
 	}
 	if head, err := s.Head(ctx); err != nil || head != res.Position {
 		t.Fatalf("head %d (%v), want our event's %d", head, err, res.Position)
+	}
+}
+
+// TestAFailoverLosesNothing: while a cluster elects a leader, calls wait
+// and then succeed; an append whose answer was lost is recorded once; a
+// follower sends the client to the leader; and a server that does not come
+// back within the retry budget is reported as unavailable, not as a fault.
+func TestAFailoverLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	srv, err := fakeserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	follower, err := srv.AddNode("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Discovery gives up after three quick attempts, as a client does
+	// during an election, so the adapter must replace the client.
+	s, err := esdb.Open("esdb://" + srv.Addr() + "," + follower +
+		"?tls=false&maxDiscoverAttempts=3&discoveryInterval=20&retryFor=20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appendOne := func(t *testing.T, stream string, e eventstore.EventData) (eventstore.AppendResult, error) {
+		t.Helper()
+		return s.Append(ctx, stream, eventstore.Any, []eventstore.EventData{e})
+	}
+	count := func(t *testing.T, stream string) int {
+		t.Helper()
+		evs, err := s.ReadStream(ctx, stream, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	if _, err := appendOne(t, "case-failover", storetest.NewEvent(t, "before", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("an append during an election waits for the new leader", func(t *testing.T) {
+		srv.Elect(-1)
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			srv.Elect(1)
+		}()
+		began := time.Now()
+		if _, err := appendOne(t, "case-failover", storetest.NewEvent(t, "during", `{}`)); err != nil {
+			t.Fatalf("append during a 1.5 s election: %v", err)
+		}
+		if waited := time.Since(began); waited < time.Second {
+			t.Fatalf("the append returned after %s, before the election ended", waited)
+		}
+		if n := count(t, "case-failover"); n != 2 {
+			t.Fatalf("%d events, want 2", n)
+		}
+	})
+
+	t.Run("an append whose answer was lost is recorded once", func(t *testing.T) {
+		srv.LoseReplies(1)
+		e := storetest.NewEvent(t, "lost-reply", `{}`)
+		if _, err := appendOne(t, "case-failover", e); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, "case-failover"); n != 3 {
+			t.Fatalf("%d events, want 3: the retry of a written append was written again", n)
+		}
+	})
+
+	t.Run("a follower sends the client to the leader", func(t *testing.T) {
+		// Connected to the old leader, now a follower, without gossip.
+		direct, err := esdb.Open("esdb://" + srv.Addr() + "?tls=false&retryFor=10s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer direct.Close()
+		evs, err := direct.ReadStream(ctx, "case-failover", 1)
+		if err != nil || len(evs) != 3 {
+			t.Fatalf("%d events read through a follower: %v", len(evs), err)
+		}
+	})
+
+	t.Run("a server that stays away is unavailable, and nothing is half-written", func(t *testing.T) {
+		brief, err := esdb.Open("esdb://" + follower + "?tls=false&retryFor=1s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer brief.Close()
+		srv.Elect(-1)
+		defer srv.Elect(1)
+		e := storetest.NewEvent(t, "refused", `{}`)
+		_, err = brief.Append(ctx, "case-failover", eventstore.Any, []eventstore.EventData{e})
+		if domain.ErrorCode(err) != domain.Unavailable || !strings.Contains(err.Error(), "has not answered for 1s") {
+			t.Fatalf("error %v (code %s), want unavailable", err, domain.ErrorCode(err))
+		}
+		srv.Elect(1)
+		if n := count(t, "case-failover"); n != 3 {
+			t.Fatalf("%d events, want 3", n)
+		}
+		// Sent again once the cluster is back, it is recorded once.
+		if _, err := brief.Append(ctx, "case-failover", eventstore.Any, []eventstore.EventData{e}); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, "case-failover"); n != 4 {
+			t.Fatalf("%d events, want 4", n)
+		}
+	})
+}
+
+func TestTheRetrySettingIsChecked(t *testing.T) {
+	for _, bad := range []string{"esdb://127.0.0.1:1?retryFor=soon", "esdb://127.0.0.1:1?tls=false&retryFor=-1s", "esdb://127.0.0.1:1?retryFor=2h"} {
+		if _, err := esdb.Open(bad); domain.ErrorCode(err) != domain.Invalid || !strings.Contains(err.Error(), "retryFor") {
+			t.Errorf("%s: error %v, want one naming retryFor", bad, err)
+		}
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -76,8 +77,16 @@ type Server struct {
 	all     []*record
 	changed chan struct{}
 
-	lis  net.Listener
-	grpc *grpc.Server
+	tls *tls.Config
+	// nodes are the cluster's members, all serving this one log; the
+	// first is the leader until Elect says otherwise.
+	nodes []*node
+	// leaderNode indexes the leader in nodes; -1 while an election is
+	// held, when every node answers "Server Is Not Ready".
+	leaderNode int
+	// lostReplies counts appends still to be written and then answered
+	// with a dropped connection, as when a leader fails after its commit.
+	lostReplies int
 
 	// leader counts, by gRPC method, the calls that carried the
 	// requires-leader header and those that did not.
@@ -111,6 +120,12 @@ func (s *Server) noteLeader(ctx context.Context, method string) {
 	s.leader[method] = c
 }
 
+// node is one member of the cluster: a listener and its gRPC server.
+type node struct {
+	lis  net.Listener
+	grpc *grpc.Server
+}
+
 // Start listens on addr (use "127.0.0.1:0") and serves until Stop.
 func Start(addr string) (*Server, error) { return start(addr, nil) }
 
@@ -120,41 +135,122 @@ func StartTLS(addr string, cert tls.Certificate) (*Server, error) {
 }
 
 func start(addr string, tlsConf *tls.Config) (*Server, error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
+	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), leader: map[string][2]int{}, tls: tlsConf}
+	if _, err := s.AddNode(addr); err != nil {
 		return nil, err
 	}
-	s := &Server{streams: map[string]*stream{}, changed: make(chan struct{}), lis: lis, leader: map[string][2]int{}}
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(17 << 20),
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			s.noteLeader(ctx, info.FullMethod)
-			return h(ctx, req)
-		}),
-		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			s.noteLeader(ss.Context(), info.FullMethod)
-			return h(srv, ss)
-		})}
-	if tlsConf != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))
-	}
-	s.grpc = grpc.NewServer(opts...)
-	api.RegisterStreamsServer(s.grpc, s)
-	gossip.RegisterGossipServer(s.grpc, gossipService{s: s})
-	serverfeatures.RegisterServerFeaturesServer(s.grpc, s)
-	go s.grpc.Serve(lis)
 	return s, nil
 }
 
-// Addr is the address the server listens on.
-func (s *Server) Addr() string { return s.lis.Addr().String() }
+// AddNode starts another member of the cluster on addr, a follower serving
+// the same log, and returns its address. Followers serve reads that do not
+// ask for the leader and answer the others as the server does: not-leader,
+// naming the leader, so that the client reconnects to it.
+func (s *Server) AddNode(addr string) (string, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	i := len(s.nodes)
+	s.mu.Unlock()
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(17 << 20),
+		// The server lets clients ping as often as their keep-alive
+		// setting says (10 s by default, and on idle connections); gRPC's
+		// default policy would end a quiet subscription with
+		// too_many_pings after its second ping.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 100 * time.Millisecond, PermitWithoutStream: true}),
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := s.gate(ctx, i, info.FullMethod, func(md metadata.MD) { _ = grpc.SetTrailer(ctx, md) }); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := s.gate(ss.Context(), i, info.FullMethod, ss.SetTrailer); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		})}
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
+	}
+	n := &node{lis: lis, grpc: grpc.NewServer(opts...)}
+	api.RegisterStreamsServer(n.grpc, s)
+	gossip.RegisterGossipServer(n.grpc, gossipService{s: s})
+	serverfeatures.RegisterServerFeaturesServer(n.grpc, s)
+	s.mu.Lock()
+	s.nodes = append(s.nodes, n)
+	s.mu.Unlock()
+	go n.grpc.Serve(lis)
+	return lis.Addr().String(), nil
+}
 
-// ConnectionString is an esdb:// connection string for this server.
+// Elect makes the node at index i (in the order the nodes were started)
+// the leader; -1 holds an election, during which every node answers every
+// call "Server Is Not Ready" and gossip names no leader, as in the seconds
+// a real cluster takes to elect one.
+func (s *Server) Elect(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaderNode = i
+}
+
+// LoseReplies makes the next n appends be written and then answered with
+// a dropped connection (Unavailable), as when a leader fails between its
+// commit and its reply: only a client that recognises its own retry
+// records them once.
+func (s *Server) LoseReplies(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lostReplies = n
+}
+
+// gate answers a call as the cluster's state requires before it is served:
+// not ready during an election, not-leader from a follower for a call that
+// asks for the leader. Gossip and server features are always answered.
+func (s *Server) gate(ctx context.Context, i int, method string, trailer func(metadata.MD)) error {
+	s.noteLeader(ctx, method)
+	if !strings.HasPrefix(method, "/event_store.client.streams.") {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	requires := len(md.Get("requires-leader")) > 0 && md.Get("requires-leader")[0] == "true"
+	s.mu.Lock()
+	leader := s.leaderNode
+	var leaderAddr string
+	if leader >= 0 {
+		leaderAddr = s.nodes[leader].lis.Addr().String()
+	}
+	s.mu.Unlock()
+	switch {
+	case leader < 0:
+		return status.Error(codes.Unavailable, "Server Is Not Ready")
+	case requires && leader != i:
+		host, port, _ := net.SplitHostPort(leaderAddr)
+		trailer(metadata.Pairs("exception", "not-leader", "leader-endpoint-host", host, "leader-endpoint-port", port))
+		return status.Error(codes.NotFound, "Leader info available")
+	}
+	return nil
+}
+
+// Addr is the address the first node listens on.
+func (s *Server) Addr() string { return s.nodes[0].lis.Addr().String() }
+
+// ConnectionString is an esdb:// connection string for the first node.
 func (s *Server) ConnectionString() string {
 	return "esdb://" + s.Addr() + "?tls=false"
 }
 
-// Stop stops the server, ending open subscriptions.
-func (s *Server) Stop() { s.grpc.Stop() }
+// Stop stops every node, ending open subscriptions.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	nodes := s.nodes
+	s.mu.Unlock()
+	for _, n := range nodes {
+		n.grpc.Stop()
+	}
+}
 
 // GetSupportedMethods implements the server-features service.
 func (s *Server) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
@@ -171,17 +267,30 @@ type gossipService struct {
 	s *Server
 }
 
-// Read implements gossip: a one-node cluster whose leader is this server.
+// Read implements gossip: every node, the leader as such, or none while
+// an election is held.
 func (g gossipService) Read(_ context.Context, _ *shared.Empty) (*gossip.ClusterInfo, error) {
-	host, portText, _ := net.SplitHostPort(g.s.Addr())
-	port, _ := strconv.Atoi(portText)
-	id := uuid.New()
-	most, least := split(id)
-	return &gossip.ClusterInfo{Members: []*gossip.MemberInfo{{
-		InstanceId: &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{MostSignificantBits: most, LeastSignificantBits: least}}},
-		TimeStamp:  time.Now().UnixNano(), State: gossip.MemberInfo_Leader, IsAlive: true,
-		HttpEndPoint: &gossip.EndPoint{Address: host, Port: uint32(port)},
-	}}}, nil
+	g.s.mu.Lock()
+	defer g.s.mu.Unlock()
+	info := &gossip.ClusterInfo{}
+	for i, n := range g.s.nodes {
+		host, portText, _ := net.SplitHostPort(n.lis.Addr().String())
+		port, _ := strconv.Atoi(portText)
+		most, least := split(uuid.New())
+		state := gossip.MemberInfo_Follower
+		switch {
+		case g.s.leaderNode < 0:
+			state = gossip.MemberInfo_Unknown
+		case g.s.leaderNode == i:
+			state = gossip.MemberInfo_Leader
+		}
+		info.Members = append(info.Members, &gossip.MemberInfo{
+			InstanceId: &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{MostSignificantBits: most, LeastSignificantBits: least}}},
+			TimeStamp:  time.Now().UnixNano(), State: state, IsAlive: true,
+			HttpEndPoint: &gossip.EndPoint{Address: host, Port: uint32(port)},
+		})
+	}
+	return info, nil
 }
 
 func split(id uuid.UUID) (int64, int64) {
@@ -349,6 +458,10 @@ func (s *Server) append(ctx context.Context, name string, exp expectation, propo
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})
+	if s.lostReplies > 0 {
+		s.lostReplies--
+		return nil, status.Error(codes.Unavailable, "connection lost after the append was written")
+	}
 	if last == nil {
 		return &api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
 			CurrentRevisionOption: &api.AppendResp_Success_NoStream{NoStream: &shared.Empty{}},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
@@ -206,4 +207,46 @@ func TestTheStandInRefusesWhatTheServerRefuses(t *testing.T) {
 			t.Fatalf("%v, trailers %v", err, trailer)
 		}
 	})
+}
+
+// TestAQuietSubscriptionOutlivesKeepalivePings: the client pings every 10
+// seconds; gRPC's default server policy answers the third ping of a quiet
+// connection with too_many_pings, ending the subscription after about 31
+// seconds, where the server lets it live. It waits 35 seconds, alongside
+// the other tests.
+func TestAQuietSubscriptionOutlivesKeepalivePings(t *testing.T) {
+	t.Parallel()
+	_, c := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: esdb.End{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got := make(chan string, 1)
+	go func() {
+		for {
+			ev := sub.Recv()
+			switch {
+			case ev.SubscriptionDropped != nil:
+				got <- "dropped: " + ev.SubscriptionDropped.Error.Error()
+				return
+			case ev.EventAppeared != nil && ev.EventAppeared.Event != nil:
+				got <- ev.EventAppeared.Event.EventType
+				return
+			}
+		}
+	}()
+	select {
+	case g := <-got:
+		t.Fatalf("before anything was appended: %s", g)
+	case <-time.After(35 * time.Second):
+	}
+	if _, err := c.AppendToStream(ctx, "s-quiet", esdb.AppendToStreamOptions{}, event("after-the-quiet")); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; g != "after-the-quiet" {
+		t.Fatalf("the subscription ended: %s", g)
+	}
 }
