@@ -565,7 +565,8 @@ const accessesPerAppend = 200
 
 // RecordAccesses records reads of several cases of one LA at once (an
 // export), in appends of at most accessesPerAppend events sharing one
-// correlation ID. Nothing is served until every append has succeeded; a
+// correlation ID, to a stream of the export's own (one read, to the case's
+// access stream), so that no two readers append to one stream. Nothing is served until every append has succeeded; a
 // failure part-way leaves reads recorded that were not served, never the
 // reverse.
 func (l *Ledger) RecordAccesses(ctx context.Context, la string, caseIDs []string, route, role, actor string) error {
@@ -580,7 +581,11 @@ func (l *Ledger) RecordAccesses(ctx context.Context, la string, caseIDs []string
 		var data []eventstore.EventData
 		data, err = Envelope(evs, Meta{On: domain.DateOf(now), RecordedAt: now, Actor: actor, LA: la, Correlation: id.String(), Causation: id.String()})
 		if err == nil {
-			_, err = l.Store.Append(ctx, domain.AccessStream(la), eventstore.Any, data)
+			stream := domain.ExportAccessStream(la, id.String())
+			if len(caseIDs) == 1 {
+				stream = domain.AccessStream(la, caseIDs[0])
+			}
+			_, err = l.Store.Append(ctx, stream, eventstore.Any, data)
 		}
 	}
 	if err != nil {

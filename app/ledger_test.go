@@ -165,9 +165,13 @@ func TestAnExportOfALargeLAIsRecordedInAppendsTheStoresTake(t *testing.T) {
 	if err := l.RecordAccesses(context.Background(), "E09000001", ids, "GET /v1/las/:la/sen2", "manager", "mgr-1"); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := l.Store.ReadStream(context.Background(), domain.AccessStream("E09000001"), 1)
+	all, err := l.Store.ReadAll(context.Background(), 1, 10000)
+	if err != nil || len(all) != len(ids) {
+		t.Fatalf("%d reads recorded of %d: %v", len(all), len(ids), err)
+	}
+	evs, err := l.Store.ReadStream(context.Background(), domain.ExportAccessStream("E09000001", all[0].CorrelationID), 1)
 	if err != nil || len(evs) != len(ids) {
-		t.Fatalf("%d reads recorded of %d: %v", len(evs), len(ids), err)
+		t.Fatalf("%d reads in the export's stream of %d: %v", len(evs), len(ids), err)
 	}
 	if evs[0].CorrelationID != evs[len(evs)-1].CorrelationID {
 		t.Fatal("the appends of one export do not share its correlation ID")

@@ -85,9 +85,15 @@ func accessLog(t *testing.T, db, la string) []eventstore.RecordedEvent {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	evs, err := s.ReadStream(context.Background(), domain.AccessStream(la), 1)
+	all, err := s.ReadAll(context.Background(), 1, 1<<30)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var evs []eventstore.RecordedEvent
+	for _, e := range all {
+		if e.Type == domain.TypeCaseAccessed && e.LA == la {
+			evs = append(evs, e)
+		}
 	}
 	return evs
 }

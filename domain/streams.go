@@ -36,8 +36,21 @@ func LAStream(la string) string { return laStreamPrefix + la }
 // SchoolStream is the stream of a school of an LA.
 func SchoolStream(la, school string) string { return schoolStreamPrefix + la + "/" + school }
 
-// AccessStream is the stream of the reads of an LA's cases.
-func AccessStream(la string) string { return accessStreamPrefix + la }
+// AccessStream is the stream of the reads of one case of an LA. Each case
+// has its own, so that reads of different cases never contend for one
+// stream: on KurrentDB every append to a stream races the others. (Stores
+// written before stop 27 hold the reads of an LA in one stream, "access-"
+// and the LA, which projections read as before: they read the global log,
+// not these streams.) A "/" cannot occur in an identifier, so the name is
+// unambiguous.
+func AccessStream(la, caseID string) string { return accessStreamPrefix + la + "/case/" + caseID }
+
+// ExportAccessStream is the stream of the reads one export made of many of
+// an LA's cases at once, named by the export's correlation ID: one stream
+// per export, so that an export contends with nothing.
+func ExportAccessStream(la, export string) string {
+	return accessStreamPrefix + la + "/export/" + export
+}
 
 // RulebooksStream is the ledger's own stream of rulebook revisions
 // (RulebookRevised), about no LA.

@@ -76,7 +76,7 @@ func TestPackedClockKeepsEveryField(t *testing.T) {
 func TestAReadOfACaseLeavesItsLAsFiguresCached(t *testing.T) {
 	m := NewModel(nil)
 	m.touch("E09000001", 5)
-	e := eventstore.RecordedEvent{Position: 9, Stream: domain.AccessStream("E09000001"), Version: 1, EventData: eventstore.EventData{
+	e := eventstore.RecordedEvent{Position: 9, Stream: domain.AccessStream("E09000001", "c1"), Version: 1, EventData: eventstore.EventData{
 		Type: domain.TypeCaseAccessed, SchemaVersion: 1, LA: "E09000001", OccurredOn: "2024-05-01",
 		Payload: []byte(`{"case":"c1","route":"GET /v1/cases/:id","role":"caseworker"}`)}}
 	if err := m.Apply(e); err != nil {

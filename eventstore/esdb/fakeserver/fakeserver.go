@@ -87,6 +87,9 @@ type Server struct {
 	// lostReplies counts appends still to be written and then answered
 	// with a dropped connection, as when a leader fails after its commit.
 	lostReplies int
+	// wrongVersions counts appends refused for a wrong expected revision:
+	// how often writers raced for one stream.
+	wrongVersions int
 
 	// leader counts, by gRPC method, the calls that carried the
 	// requires-leader header and those that did not.
@@ -204,6 +207,14 @@ func (s *Server) LoseReplies(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lostReplies = n
+}
+
+// WrongExpectedVersions is how many appends were refused for a wrong
+// expected revision: the races between writers of one stream.
+func (s *Server) WrongExpectedVersions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wrongVersions
 }
 
 // gate answers a call as the cluster's state requires before it is served:
@@ -423,6 +434,7 @@ func (s *Server) append(ctx context.Context, name string, exp expectation, propo
 		}
 	}
 	if !s.check(st, exp) {
+		s.wrongVersions++
 		w := &api.AppendResp_WrongExpectedVersion{}
 		if st == nil || len(st.events) == 0 {
 			w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentNoStream{CurrentNoStream: &shared.Empty{}}
