@@ -5,7 +5,7 @@ BIN      := bin/ehcledger
 DB       ?= ehcledger.db
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: run build test vet unit scenarios e2e bench bench-go crash clean frontend screenshots
+.PHONY: run build test vet unit scenarios e2e bench bench-go crash clean frontend kurrent-node screenshots
 
 build: frontend
 	$(GO) build -o $(BIN) ./cmd/ehcledger
@@ -50,6 +50,22 @@ $(GOVUK_CSS): $(NPM_DIR)/node_modules/.installed frontend/govuk.scss
 	mkdir -p $(GOVUK_DIR)
 	cp $(NPM_DIR)/govuk-frontend.min.css $@
 
+# The official KurrentDB Node client, which tests/kurrent runs against the
+# in-process stand-in, at the exact versions of tests/kurrent/package-lock.json,
+# into .build/npm-kurrent (git-ignored). Its optional dependencies are the
+# native bridge its reads go through, so they are installed.
+KURRENT_DIR := .build/npm-kurrent
+
+kurrent-node:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(KURRENT_DIR)/node_modules/.installed; else \
+		echo "npm is not installed: the KurrentDB Node client check will be skipped"; fi
+
+$(KURRENT_DIR)/node_modules/.installed: tests/kurrent/package.json tests/kurrent/package-lock.json
+	mkdir -p $(KURRENT_DIR)
+	cp tests/kurrent/package.json tests/kurrent/package-lock.json $(KURRENT_DIR)/
+	cd $(KURRENT_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
 vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -65,11 +81,11 @@ scenarios:
 
 # The browser test needs Debian's chromium; install it when we can (as root
 # with apt-get), otherwise the test says it is skipped.
-e2e: frontend
+e2e: frontend kurrent-node
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
 		echo "chromium is not installed: the headless browser test will be skipped"
-	$(GO) test -count=1 ./tests/
+	$(GO) test -count=1 ./tests/...
 
 bench: build
 	./$(BIN) bench

@@ -39,6 +39,9 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // positionStep spaces the positions of consecutive events, as a real log's
@@ -324,6 +327,20 @@ type expectation struct {
 	revision uint64
 }
 
+// expect reads an expected revision from a call's options, which offer
+// the same four choices under getters of their own.
+func expect(noStream, exists, any bool, revision uint64) expectation {
+	switch {
+	case noStream:
+		return expectation{kind: "no_stream"}
+	case exists:
+		return expectation{kind: "exists"}
+	case any:
+		return expectation{kind: "any"}
+	}
+	return expectation{kind: "revision", revision: revision}
+}
+
 func (s *Server) check(st *stream, exp expectation) bool {
 	exists := st != nil && len(st.events) > 0 && !st.deleted
 	switch exp.kind {
@@ -337,11 +354,54 @@ func (s *Server) check(st *stream, exp expectation) bool {
 	return true
 }
 
-// streamDeleted answers as the server does for a tombstoned stream: an
-// error whose trailers name the exception and the stream.
-func streamDeleted(ctx context.Context, name string) error {
-	_ = grpc.SetTrailer(ctx, metadata.Pairs("exception", "stream-deleted", "stream-name", name))
-	return status.Error(codes.FailedPrecondition, fmt.Sprintf("Event stream '%s' is deleted.", name))
+// refusal is the server's refusal of a call: its status, the trailers
+// with which the classic calls name the exception, and the detail the
+// batch append packs into its status instead (clients of the batch append
+// read the detail, and fail on a status without one).
+type refusal struct {
+	code    codes.Code
+	message string
+	trailer metadata.MD
+	detail  proto.Message
+}
+
+// Error implements error, for the calls that answer with a status.
+func (r *refusal) Error() string { return r.message }
+
+// GRPCStatus is the status the classic calls answer with.
+func (r *refusal) GRPCStatus() *status.Status { return status.New(r.code, r.message) }
+
+// send sets the trailers on a classic call and returns its error.
+func (r *refusal) send(ctx context.Context) error {
+	_ = grpc.SetTrailer(ctx, r.trailer)
+	return status.Error(r.code, r.message)
+}
+
+// batch is the refusal as a batch append's result.
+func (r *refusal) batch() *rpcstatus.Status {
+	out := &rpcstatus.Status{Code: int32(r.code), Message: r.message}
+	if r.detail != nil {
+		// One detail: KurrentDB's status.proto has a single Any where
+		// google.rpc.Status has a repeated one, encoded alike for one.
+		if d, err := anypb.New(r.detail); err == nil {
+			out.Details = []*anypb.Any{d}
+		}
+	}
+	return out
+}
+
+// streamDeleted is the server's refusal of a tombstoned stream.
+func streamDeleted(name string) *refusal {
+	return &refusal{code: codes.FailedPrecondition, message: fmt.Sprintf("Event stream '%s' is deleted.", name),
+		trailer: metadata.Pairs("exception", "stream-deleted", "stream-name", name),
+		detail:  &shared.StreamDeleted{StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(name)}}}
+}
+
+// tooLarge is the server's refusal of an append above MaxAppendSize.
+func tooLarge() *refusal {
+	return &refusal{code: codes.InvalidArgument, message: fmt.Sprintf("Maximum Append Size of %d Exceeded.", MaxAppendSize),
+		trailer: metadata.Pairs("exception", "maximum-append-size-exceeded", "maximum-append-size", strconv.Itoa(MaxAppendSize)),
+		detail:  &shared.MaximumAppendSizeExceeded{MaxAppendSize: MaxAppendSize}}
 }
 
 // Append implements the streams append: options first, then the events.
@@ -355,16 +415,7 @@ func (s *Server) Append(srv api.Streams_AppendServer) error {
 		return status.Error(codes.InvalidArgument, "the first append message must carry the options")
 	}
 	name := string(opts.GetStreamIdentifier().GetStreamName())
-	exp := expectation{kind: "any"}
-	switch {
-	case opts.GetNoStream() != nil:
-		exp.kind = "no_stream"
-	case opts.GetStreamExists() != nil:
-		exp.kind = "exists"
-	case opts.GetAny() != nil:
-	default:
-		exp = expectation{kind: "revision", revision: opts.GetRevision()}
-	}
+	exp := expect(opts.GetNoStream() != nil, opts.GetStreamExists() != nil, opts.GetAny() != nil, opts.GetRevision())
 	var proposed []*api.AppendReq_ProposedMessage
 	for {
 		m, err := srv.Recv()
@@ -378,14 +429,16 @@ func (s *Server) Append(srv api.Streams_AppendServer) error {
 			proposed = append(proposed, pm)
 		}
 	}
-	resp, err := s.append(srv.Context(), name, exp, proposed)
-	if err != nil {
-		return err
+	resp, r := s.append(name, exp, proposed)
+	if r != nil {
+		return r.send(srv.Context())
 	}
 	return srv.SendAndClose(resp)
 }
 
-func (s *Server) append(ctx context.Context, name string, exp expectation, proposed []*api.AppendReq_ProposedMessage) (*api.AppendResp, error) {
+// append appends as the server does, answering a wrong expected revision
+// as the classic append's response does, and refusing otherwise.
+func (s *Server) append(name string, exp expectation, proposed []*api.AppendReq_ProposedMessage) (*api.AppendResp, *refusal) {
 	size := 0
 	for _, pm := range proposed {
 		// Event.SizeOnDisk: the type counts twice (UTF-16), then data and
@@ -394,15 +447,14 @@ func (s *Server) append(ctx context.Context, name string, exp expectation, propo
 	}
 	if size > MaxAppendSize {
 		// As the server refuses it: InvalidArgument, with the exception and
-		// the limit in the trailers.
-		_ = grpc.SetTrailer(ctx, metadata.Pairs("exception", "maximum-append-size-exceeded", "maximum-append-size", strconv.Itoa(MaxAppendSize)))
-		return nil, status.Errorf(codes.InvalidArgument, "Maximum Append Size of %d Exceeded.", MaxAppendSize)
+		// the limit in the trailers (or the detail).
+		return nil, tooLarge()
 	}
 	ids := make([]uuid.UUID, len(proposed))
 	for i, pm := range proposed {
 		id, err := parseID(pm.GetId())
 		if err != nil {
-			return nil, status.Error(codes.InvalidArgument, "bad event id")
+			return nil, &refusal{code: codes.InvalidArgument, message: "bad event id"}
 		}
 		ids[i] = id
 	}
@@ -410,7 +462,7 @@ func (s *Server) append(ctx context.Context, name string, exp expectation, propo
 	defer s.mu.Unlock()
 	st := s.streams[name]
 	if st != nil && st.tombstoned {
-		return nil, streamDeleted(ctx, name)
+		return nil, streamDeleted(name)
 	}
 	// Idempotency as the server does it: the same events written again at
 	// the same expected revision succeed without being written twice.
@@ -472,7 +524,7 @@ func (s *Server) append(ctx context.Context, name string, exp expectation, propo
 	s.changed = make(chan struct{})
 	if s.lostReplies > 0 {
 		s.lostReplies--
-		return nil, status.Error(codes.Unavailable, "connection lost after the append was written")
+		return nil, &refusal{code: codes.Unavailable, message: "connection lost after the append was written"}
 	}
 	if last == nil {
 		return &api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
@@ -491,29 +543,44 @@ func success(last *record) *api.AppendResp {
 }
 
 // Delete implements a soft delete: reads find no stream until it is
-// written again, continuing its revisions.
+// written again, continuing its revisions. As on the server, the expected
+// revision is checked, and a stream that does not exist is deleted
+// without complaint when none is expected.
 func (s *Server) Delete(ctx context.Context, req *api.DeleteReq) (*api.DeleteResp, error) {
-	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
+	o := req.GetOptions()
+	name := string(o.GetStreamIdentifier().GetStreamName())
+	exp := expect(o.GetNoStream() != nil, o.GetStreamExists() != nil, o.GetAny() != nil, o.GetRevision())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.streams[name]
-	if st == nil {
-		return nil, status.Error(codes.NotFound, "stream not found")
+	if st != nil && st.tombstoned {
+		return nil, streamDeleted(name).send(ctx)
 	}
-	if st.tombstoned {
-		return nil, streamDeleted(ctx, name)
+	if !s.check(st, exp) {
+		return nil, deleteConflict(name, st, exp).send(ctx)
 	}
-	st.deleted, st.truncateBefore = true, uint64(len(st.events))
+	if st != nil {
+		st.deleted, st.truncateBefore = true, uint64(len(st.events))
+	}
 	p := s.logEnd()
 	return &api.DeleteResp{PositionOption: &api.DeleteResp_Position_{Position: &api.DeleteResp_Position{CommitPosition: p, PreparePosition: p}}}, nil
 }
 
-// Tombstone deletes a stream for good.
-func (s *Server) Tombstone(_ context.Context, req *api.TombstoneReq) (*api.TombstoneResp, error) {
-	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
+// Tombstone deletes a stream for good, checking the expected revision as
+// Delete does.
+func (s *Server) Tombstone(ctx context.Context, req *api.TombstoneReq) (*api.TombstoneResp, error) {
+	o := req.GetOptions()
+	name := string(o.GetStreamIdentifier().GetStreamName())
+	exp := expect(o.GetNoStream() != nil, o.GetStreamExists() != nil, o.GetAny() != nil, o.GetRevision())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.streams[name]
+	if st != nil && st.tombstoned {
+		return nil, streamDeleted(name).send(ctx)
+	}
+	if !s.check(st, exp) {
+		return nil, deleteConflict(name, st, exp).send(ctx)
+	}
 	if st == nil {
 		st = &stream{}
 		s.streams[name] = st
@@ -521,6 +588,28 @@ func (s *Server) Tombstone(_ context.Context, req *api.TombstoneReq) (*api.Tombs
 	st.tombstoned = true
 	p := s.logEnd()
 	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_Position_{Position: &api.TombstoneResp_Position{CommitPosition: p, PreparePosition: p}}}, nil
+}
+
+// deleteConflict is the server's refusal of a delete or tombstone at a
+// wrong expected revision: the versions travel in the trailers, as numbers
+// (-1 no stream, -2 any, -4 stream exists).
+func deleteConflict(name string, st *stream, exp expectation) *refusal {
+	expected := strconv.FormatUint(exp.revision, 10)
+	switch exp.kind {
+	case "no_stream":
+		expected = "-1"
+	case "any":
+		expected = "-2"
+	case "exists":
+		expected = "-4"
+	}
+	actual := "-1"
+	if st != nil && len(st.events) > 0 {
+		actual = strconv.Itoa(len(st.events) - 1)
+	}
+	return &refusal{code: codes.FailedPrecondition,
+		message: fmt.Sprintf("Append failed due to WrongExpectedVersion. Stream: %s, Expected version: %s, Actual version: %s", name, expected, actual),
+		trailer: metadata.Pairs("exception", "wrong-expected-version", "stream-name", name, "expected-version", expected, "actual-version", actual)}
 }
 
 // errInvalidPosition is the server's answer to a read or subscription of
@@ -629,7 +718,7 @@ func (s *Server) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 		st := s.streams[name]
 		if st != nil && st.tombstoned {
 			s.mu.Unlock()
-			return streamDeleted(srv.Context(), name)
+			return streamDeleted(name).send(srv.Context())
 		}
 		if st == nil || st.deleted || len(st.events) == 0 {
 			s.mu.Unlock()
@@ -803,23 +892,14 @@ func (s *Server) BatchAppend(srv api.Streams_BatchAppendServer) error {
 			continue
 		}
 		resp.StreamIdentifier = p.opts.GetStreamIdentifier()
-		exp := expectation{kind: "any"}
+		o := p.opts
+		exp := expect(o.GetNoStream() != nil, o.GetStreamExists() != nil, o.GetAny() != nil, o.GetStreamPosition())
+		r, refused := s.append(string(p.opts.GetStreamIdentifier().GetStreamName()), exp, p.messages)
 		switch {
-		case p.opts.GetNoStream() != nil:
-			exp.kind = "no_stream"
-		case p.opts.GetStreamExists() != nil:
-			exp.kind = "exists"
-		case p.opts.GetAny() != nil:
-		default:
-			exp = expectation{kind: "revision", revision: p.opts.GetStreamPosition()}
-		}
-		r, err := s.append(srv.Context(), string(p.opts.GetStreamIdentifier().GetStreamName()), exp, p.messages)
-		switch {
-		case err != nil:
-			st, _ := status.FromError(err)
-			resp.Result = &api.BatchAppendResp_Error{Error: rpcStatus(st.Code(), st.Message())}
+		case refused != nil:
+			resp.Result = &api.BatchAppendResp_Error{Error: refused.batch()}
 		case r.GetWrongExpectedVersion() != nil:
-			resp.Result = &api.BatchAppendResp_Error{Error: rpcStatus(codes.FailedPrecondition, "wrong expected version")}
+			resp.Result = &api.BatchAppendResp_Error{Error: wrongVersion(r.GetWrongExpectedVersion()).batch()}
 		default:
 			ok := r.GetSuccess()
 			pos := ok.GetPosition()
@@ -833,6 +913,28 @@ func (s *Server) BatchAppend(srv api.Streams_BatchAppendServer) error {
 			return err
 		}
 	}
+}
+
+// wrongVersion is the batch append's refusal of a wrong expected
+// revision, with the revisions in its detail.
+func wrongVersion(w *api.AppendResp_WrongExpectedVersion) *refusal {
+	d := &shared.WrongExpectedVersion{}
+	if w.GetCurrentNoStream() != nil {
+		d.CurrentStreamRevisionOption = &shared.WrongExpectedVersion_CurrentNoStream{CurrentNoStream: &emptypb.Empty{}}
+	} else {
+		d.CurrentStreamRevisionOption = &shared.WrongExpectedVersion_CurrentStreamRevision{CurrentStreamRevision: w.GetCurrentRevision()}
+	}
+	switch {
+	case w.GetExpectedNoStream() != nil:
+		d.ExpectedStreamPositionOption = &shared.WrongExpectedVersion_ExpectedNoStream{ExpectedNoStream: &emptypb.Empty{}}
+	case w.GetExpectedStreamExists() != nil:
+		d.ExpectedStreamPositionOption = &shared.WrongExpectedVersion_ExpectedStreamExists{ExpectedStreamExists: &emptypb.Empty{}}
+	case w.GetExpectedAny() != nil:
+		d.ExpectedStreamPositionOption = &shared.WrongExpectedVersion_ExpectedAny{ExpectedAny: &emptypb.Empty{}}
+	default:
+		d.ExpectedStreamPositionOption = &shared.WrongExpectedVersion_ExpectedStreamPosition{ExpectedStreamPosition: w.GetExpectedRevision()}
+	}
+	return &refusal{code: codes.FailedPrecondition, message: "Append failed due to WrongExpectedVersion.", detail: d}
 }
 
 func rpcStatus(code codes.Code, msg string) *rpcstatus.Status {
