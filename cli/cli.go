@@ -49,7 +49,7 @@ Usage:
   ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
-  ehcledger migrate  --from sqlite:PATH --to esdb://...
+  ehcledger migrate  --from sqlite:PATH --to esdb://... [--workers 16]
   ehcledger verify   [--db PATH | --store SPEC] [--views PATH] [--checkpoint FILE --pub PREFIX.pub]
   ehcledger checkpoint keygen --origin NAME --out PREFIX
   ehcledger checkpoint sign [--db PATH | --store SPEC] --key PREFIX.key

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 )
 
@@ -16,11 +17,15 @@ func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("migrate")
 	fromSpec := fs.String("from", "", "source store: sqlite:PATH (or esdb://...)")
 	toSpec := fs.String("to", "", "target store: esdb://... or esdb+discover://... (or sqlite:PATH)")
+	workers := fs.Int("workers", 16, "appends in flight at once (1-256)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *fromSpec == "" || *toSpec == "" {
 		return usageError("migrate: --from and --to are required")
+	}
+	if *workers < 1 || *workers > 256 {
+		return usageError("--workers: must be between 1 and 256")
 	}
 	fromStore, err := ParseStoreSpec("--from", *fromSpec, false)
 	if err != nil {
@@ -48,17 +53,38 @@ func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--to: %w", err)
 	}
 	defer to.Close()
-	start := time.Now()
-	res, err := eventstore.Copy(ctx, from, to, func(r eventstore.CopyResult) {
-		fmt.Fprintf(stdout, "  %d copied, %d already there\n", r.Copied, r.Skipped)
-	})
+	var shown time.Time
+	res, err := eventstore.Copy(ctx, from, to, eventstore.CopyOptions{Parallel: domain.StandsAlone, Workers: *workers, Batch: 5000,
+		Progress: func(r eventstore.CopyResult) {
+			if time.Since(shown) < 2*time.Second && r.Position < r.Head {
+				return
+			}
+			shown = time.Now()
+			fmt.Fprintln(stdout, "  "+copyProgress(r))
+		}})
 	if err != nil {
 		return fmt.Errorf("migrate stopped after %d events (run it again to resume): %w", res.Copied, err)
 	}
-	fmt.Fprintf(stdout, "copied %d events (%d already in the target) of %d streams in %.1fs\n", res.Copied, res.Skipped, res.Streams, time.Since(start).Seconds())
-	if err := eventstore.VerifyCopy(ctx, from, to); err != nil {
+	fmt.Fprintf(stdout, "copied %d events (%d already in the target) of %d streams in %.1fs\n", res.Copied, res.Skipped, res.Streams, res.Elapsed.Seconds())
+	if err := eventstore.VerifyCopy(ctx, from, to, *workers); err != nil {
 		return fmt.Errorf("verification failed: %w", err)
 	}
-	fmt.Fprintln(stdout, "verified: the same events in the same order, every hash chain intact")
+	fmt.Fprintln(stdout, "verified: the same events in every stream, in the same order, every hash chain intact")
 	return nil
+}
+
+// copyProgress says how far a copy has come: events, the share of the
+// source's log read, the rate and the time left at that rate.
+func copyProgress(r eventstore.CopyResult) string {
+	line := fmt.Sprintf("%d copied, %d already there", r.Copied, r.Skipped)
+	if r.Head <= 0 || r.Elapsed <= 0 {
+		return line
+	}
+	done := float64(r.Position) / float64(r.Head)
+	line += fmt.Sprintf("; %.1f%% of the source read, %.0f events/s", 100*min(done, 1), float64(r.Copied+r.Skipped)/r.Elapsed.Seconds())
+	if done > 0 && done < 1 {
+		left := time.Duration(float64(r.Elapsed) * (1 - done) / done)
+		line += ", about " + left.Round(time.Second).String() + " left"
+	}
+	return line
 }

@@ -69,3 +69,14 @@ func CaseIDOf(stream string) (string, bool) {
 func StreamPrefixes() []string {
 	return []string{caseStreamPrefix, laStreamPrefix, schoolStreamPrefix, accessStreamPrefix, rulebooksStream}
 }
+
+// StandsAlone reports whether a stream's events depend on no other stream
+// of its kind: a case's events are decided from the case's own stream and
+// its LA's rulebooks and school closures, never from another case's, and a
+// read recorded in an access stream depends on nothing. A copy of the store
+// may write such streams side by side; the others (an LA's adoptions, a
+// school's closures, the rulebook revisions) keep their place in the
+// global order.
+func StandsAlone(stream string) bool {
+	return strings.HasPrefix(stream, caseStreamPrefix) || strings.HasPrefix(stream, accessStreamPrefix)
+}
