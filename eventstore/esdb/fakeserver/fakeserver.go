@@ -464,8 +464,29 @@ func (s *Server) append(name string, exp expectation, proposed []*api.AppendReq_
 	if st != nil && st.tombstoned {
 		return nil, streamDeleted(name)
 	}
-	// Idempotency as the server does it: the same events written again at
-	// the same expected revision succeed without being written twice.
+	// Idempotency as the server does it: the same events written again
+	// under "any" succeed without being written twice when they follow
+	// one another in the stream (the server looks their first ID up among
+	// recent writes; the stand-in remembers every write).
+	if exp.kind == "any" && st != nil && len(ids) > 0 {
+		for i, r := range st.events {
+			if r.id != ids[0] {
+				continue
+			}
+			if i+len(ids) <= len(st.events) {
+				same := true
+				for j, id := range ids {
+					same = same && st.events[i+j].id == id
+				}
+				if same {
+					return success(st.events[i+len(ids)-1]), nil
+				}
+			}
+			break
+		}
+	}
+	// The same events written again at the same expected revision succeed
+	// without being written twice.
 	if exp.kind == "revision" || exp.kind == "no_stream" {
 		start := uint64(0)
 		if exp.kind == "revision" {
@@ -634,6 +655,32 @@ func (s *Server) eventBoundary(commit, prepare uint64) bool {
 // a deletion (the client reads it). Callers hold s.mu.
 func (s *Server) logEnd() uint64 { return uint64(len(s.all)+1) * positionStep }
 
+// dotNetOnly reports whether a .NET regular expression means otherwise
+// than Go's: it holds \d, \w, \s or \b (or their negations), or a class
+// subtraction ("-[" inside a class).
+func dotNetOnly(expr string) bool {
+	inClass := false
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; {
+		case c == '\\' && i+1 < len(expr):
+			if strings.IndexByte("dwsbDWSB", expr[i+1]) >= 0 {
+				return true
+			}
+			i++
+		case c == '[' && !inClass:
+			inClass = true
+			if i+1 < len(expr) && expr[i+1] == ']' {
+				i++ // a "]" first in a class is a member
+			}
+		case c == ']':
+			inClass = false
+		case c == '-' && inClass && i+1 < len(expr) && expr[i+1] == '[':
+			return true
+		}
+	}
+	return false
+}
+
 // filter selects events of $all by stream name or event type.
 type filter struct {
 	byType   bool
@@ -653,9 +700,18 @@ func newFilter(f *api.ReadReq_Options_FilterOptions) (*filter, error) {
 	}
 	out.prefixes = expr.GetPrefix()
 	if r := expr.GetRegex(); r != "" {
+		// The server matches .NET regular expressions. Go's differ: \d, \w,
+		// \s and \b match only ASCII here and any Unicode letter or digit
+		// there, and a class subtraction ([a-z-[aeiou]]) means something
+		// else. Refuse those rather than match other streams than the
+		// server would; what Go cannot compile at all (lookarounds,
+		// backreferences) is refused too.
+		if dotNetOnly(r) {
+			return nil, status.Errorf(codes.InvalidArgument, "the stand-in cannot match the filter %q as the server's .NET regular expressions would", r)
+		}
 		re, err := regexp.Compile(r)
 		if err != nil {
-			return nil, status.Error(codes.InvalidArgument, "bad filter regex")
+			return nil, status.Errorf(codes.InvalidArgument, "the stand-in cannot match the filter %q: %v", r, err)
 		}
 		out.re = re
 	}
@@ -811,27 +867,41 @@ func (s *Server) subscribe(o *api.ReadReq_Options, f *filter, structured bool, s
 		}
 	}
 	s.mu.Unlock()
+	// A filtered subscription of $all sends a checkpoint each time it has
+	// looked at its interval's worth of events, matching or not, so that a
+	// client whose events are rare still learns how far the server read.
+	interval, scanned := 0, 0
+	if f != nil && ao != nil {
+		interval = checkpointInterval(o.GetFilter())
+	}
 	caughtUp := false
 	for {
 		s.mu.Lock()
-		var batch []*record
+		var batch []*api.ReadResp
 		if so != nil {
 			if st := s.streams[name]; st != nil && next < len(st.events) {
-				batch = append(batch, st.events[next:]...)
+				for _, r := range st.events[next:] {
+					batch = append(batch, toProto(r, structured))
+				}
 				next = len(st.events)
 			}
 		} else if next < len(s.all) {
 			for _, r := range s.all[next:] {
 				if f.match(r) {
-					batch = append(batch, r)
+					batch = append(batch, toProto(r, structured))
+				}
+				if scanned++; interval > 0 && scanned == interval {
+					scanned = 0
+					batch = append(batch, &api.ReadResp{Content: &api.ReadResp_Checkpoint_{Checkpoint: &api.ReadResp_Checkpoint{
+						CommitPosition: r.position, PreparePosition: r.position}}})
 				}
 			}
 			next = len(s.all)
 		}
 		wait := s.changed
 		s.mu.Unlock()
-		for _, r := range batch {
-			if err := srv.Send(toProto(r, structured)); err != nil {
+		for _, m := range batch {
+			if err := srv.Send(m); err != nil {
 				return err
 			}
 		}
@@ -847,6 +917,17 @@ func (s *Server) subscribe(o *api.ReadReq_Options, f *filter, structured bool, s
 		case <-wait:
 		}
 	}
+}
+
+// checkpointInterval is how many events a filtered subscription looks at
+// between checkpoints: the search window (32 when the client leaves it to
+// the server) times the client's multiplier.
+func checkpointInterval(f *api.ReadReq_Options_FilterOptions) int {
+	window := int(f.GetMax())
+	if window == 0 {
+		window = 32
+	}
+	return window * max(int(f.GetCheckpointIntervalMultiplier()), 1)
 }
 
 // BatchAppend implements the batched append: requests carry a correlation

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,103 @@ func TestAQuietSubscriptionOutlivesKeepalivePings(t *testing.T) {
 	}
 	if g := <-got; g != "after-the-quiet" {
 		t.Fatalf("the subscription ended: %s", g)
+	}
+}
+
+// TestFilteredSubscriptionsSendCheckpoints: a subscription whose filter
+// matches nothing still hears how far the server has read, every search
+// window times the checkpoint interval.
+func TestFilteredSubscriptionsSendCheckpoints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, c := start(t)
+	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: esdb.Start{},
+		Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{"wanted-"}}, MaxSearchWindow: 10, CheckpointInterval: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for i := range 100 {
+		if _, err := c.AppendToStream(ctx, "other-"+strconv.Itoa(i%3), esdb.AppendToStreamOptions{}, event("other")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last uint64
+	for n := 0; n < 5; {
+		ev := sub.Recv()
+		switch {
+		case ev.EventAppeared != nil:
+			t.Fatalf("an event of %s passed the filter", ev.EventAppeared.Event.StreamID)
+		case ev.SubscriptionDropped != nil:
+			t.Fatalf("dropped: %v", ev.SubscriptionDropped.Error)
+		case ev.CheckPointReached != nil:
+			if ev.CheckPointReached.Commit <= last {
+				t.Fatalf("checkpoint %d after %d", ev.CheckPointReached.Commit, last)
+			}
+			last = ev.CheckPointReached.Commit
+			n++
+		}
+	}
+}
+
+// TestAnAppendUnderAnyIsDeduplicatedByItsEventIDs: the same events sent
+// again with no expected revision are written once, as the server does.
+func TestAnAppendUnderAnyIsDeduplicatedByItsEventIDs(t *testing.T) {
+	ctx := context.Background()
+	_, c := start(t)
+	a, b := event("a"), event("b")
+	a.EventID, b.EventID = uuid.New(), uuid.New()
+	for range 2 {
+		if _, err := c.AppendToStream(ctx, "s-any", esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, a, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := count(t, c, "s-any"); n != 2 {
+		t.Fatalf("%d events after the same append twice: %v", n, err)
+	}
+	c2 := event("c")
+	if _, err := c.AppendToStream(ctx, "s-any", esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, b, c2); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := count(t, c, "s-any"); n != 4 {
+		t.Fatalf("%d events: an append that only begins with a stored event is not a retry", n)
+	}
+}
+
+// TestStreamFiltersTheServerWouldMatchOtherwiseAreRefused: the server's
+// regular expressions are .NET's, whose \d matches any Unicode digit.
+func TestStreamFiltersTheServerWouldMatchOtherwiseAreRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, c := start(t)
+	if _, err := c.AppendToStream(ctx, "case-12", esdb.AppendToStreamOptions{}, event("a")); err != nil {
+		t.Fatal(err)
+	}
+	first := func(regex string) (string, error) {
+		sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: esdb.Start{},
+			Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Regex: regex}})
+		if err != nil {
+			return "", err
+		}
+		defer sub.Close()
+		for {
+			ev := sub.Recv()
+			switch {
+			case ev.SubscriptionDropped != nil:
+				return "", ev.SubscriptionDropped.Error
+			case ev.EventAppeared != nil:
+				return ev.EventAppeared.Event.StreamID, nil
+			}
+		}
+	}
+	for _, regex := range []string{`^case-\d+$`, `^case-\w+`, `^[a-z-[aeiou]]+-12$`} {
+		if _, err := first(regex); err == nil || !strings.Contains(err.Error(), ".NET") {
+			t.Errorf("%s: %v, want a refusal", regex, err)
+		}
+	}
+	for _, regex := range []string{`^case-[0-9]+$`, `^case-\\?1`, `^[c]ase-[-0-9]+`} {
+		if got, err := first(regex); err != nil || got != "case-12" {
+			t.Errorf("%s: %q %v", regex, got, err)
+		}
 	}
 }
