@@ -589,57 +589,71 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	return head, wrap("head", err)
 }
 
+// errNotAnEvent reports a subscription refused because its start is not
+// an event's position.
+var errNotAnEvent = errors.New("the start is not an event's position")
+
 // Subscribe implements eventstore.Store: it ends with ctx's error once ctx
-// is done, whatever it was doing. It reads the stored events from
-// from with ReadAll, which finds a position the server accepts, then
-// subscribes to $all, filtered on the server to our streams, from the last
-// event read: the server sends only what follows a subscription's start.
+// is done, whatever it was doing. The server does the catch-up, filtered
+// to our streams, so that other applications' events never cross the
+// wire. A subscription starts after a position, which must be an event's:
+// a caller going on from the event before from (the usual case) is
+// subscribed from it; otherwise Subscribe reads our first event at or
+// after from with ReadAll (which finds a position the server accepts),
+// hands it over, and subscribes from it.
 func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.RecordedEvent) error) error {
 	ctx = leader(ctx)
+	if from > 1 {
+		p := uint64(from - 1)
+		if err := s.follow(ctx, esdb.Position{Commit: p, Prepare: p}, from, fn); !errors.Is(err, errNotAnEvent) {
+			return err
+		}
+	}
 	var start esdb.AllPosition = esdb.Start{}
 	next := from
-	for caughtUp := false; !caughtUp; {
-		batch, err := s.ReadAll(ctx, next, pageSize)
+	// anchor reads our first event from next on, hands it to fn and
+	// starts the subscription after it.
+	anchor := func() (bool, error) {
+		first, err := s.ReadAll(ctx, next, 1)
+		if err != nil {
+			return false, cmp.Or(ctx.Err(), err)
+		}
+		if len(first) == 0 {
+			return false, nil
+		}
+		if err := fn(first[0]); err != nil {
+			return false, err
+		}
+		p := uint64(first[0].Position)
+		start, next = esdb.Position{Commit: p, Prepare: p}, int64(p)+1
+		return true, nil
+	}
+	found, err := anchor()
+	if err != nil {
+		return err
+	}
+	if !found && next > 1 {
+		// Nothing of ours at or after from: subscribe from the log's last
+		// record, whatever its stream, taken before reading once more so
+		// that nothing appended in between is missed.
+		p, err := s.lastRecord(ctx)
 		if err != nil {
 			return cmp.Or(ctx.Err(), err)
 		}
-		for _, r := range batch {
-			if err := fn(r); err != nil {
-				return err
-			}
+		if p != nil {
+			start = *p
 		}
-		if len(batch) > 0 {
-			last := uint64(batch[len(batch)-1].Position)
-			start, next = esdb.Position{Commit: last, Prepare: last}, int64(last)+1
-			continue
-		}
-		caughtUp = true
-		if next > 1 && start == (esdb.AllPosition)(esdb.Start{}) {
-			// Nothing of ours at or after from: subscribe from the log's
-			// last record, whatever its stream, taken before reading once
-			// more so that nothing appended in between is missed.
-			p, err := s.lastRecord(ctx)
-			if err != nil {
-				return cmp.Or(ctx.Err(), err)
-			}
-			if p != nil {
-				start = *p
-			}
-			if batch, err = s.ReadAll(ctx, next, pageSize); err != nil {
-				return cmp.Or(ctx.Err(), err)
-			}
-			if len(batch) > 0 {
-				caughtUp = false
-				for _, r := range batch {
-					if err := fn(r); err != nil {
-						return err
-					}
-				}
-				last := uint64(batch[len(batch)-1].Position)
-				start, next = esdb.Position{Commit: last, Prepare: last}, int64(last)+1
-			}
+		if _, err := anchor(); err != nil {
+			return err
 		}
 	}
+	return s.follow(ctx, start, next, fn)
+}
+
+// follow subscribes to our streams of $all after start and hands fn every
+// event from position next on. It returns errNotAnEvent when the server
+// refuses start before sending anything.
+func (s *Store) follow(ctx context.Context, start esdb.AllPosition, next int64, fn func(eventstore.RecordedEvent) error) error {
 	var sub *esdb.Subscription
 	var c *esdb.Client
 	err := s.retry(ctx, "subscribe", func(client *esdb.Client) error {
@@ -652,9 +666,13 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if invalidPosition(err) {
+			return errNotAnEvent
+		}
 		return wrap("subscribe", err)
 	}
 	defer sub.Close()
+	delivered := false
 	for {
 		ev := sub.Recv()
 		switch {
@@ -667,12 +685,16 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 			if err != nil {
 				return err
 			}
+			delivered = true
 			if err := fn(r); err != nil {
 				return err
 			}
 		case ev.SubscriptionDropped != nil:
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if !delivered && invalidPosition(ev.SubscriptionDropped.Error) {
+				return errNotAnEvent
 			}
 			if _, dead := transient(ev.SubscriptionDropped.Error); dead {
 				s.renew(c) // the caller subscribes again, with a working client

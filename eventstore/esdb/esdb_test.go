@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -294,6 +295,32 @@ func TestHeadLooksPastOtherStreams(t *testing.T) {
 	if head, err := s.Head(ctx); err != nil || head != res.Position {
 		t.Fatalf("head %d (%v), want our event's %d", head, err, res.Position)
 	}
+
+	t.Run("a subscription catches up past them on the server", func(t *testing.T) {
+		for i := range 3 {
+			if _, err := s.Append(ctx, "case-head-2", eventstore.Any, []eventstore.EventData{storetest.NewEvent(t, "ours-after", `{"i":`+strconv.Itoa(i)+`}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := srv.EventsSent()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var got []string
+		err := s.Subscribe(sctx, res.Position+1, func(e eventstore.RecordedEvent) error {
+			if got = append(got, e.Type); len(got) == 3 {
+				cancel()
+			}
+			return nil
+		})
+		if len(got) != 3 || !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, ended with %v", got, err)
+		}
+		// Our three and at most a page read to find the first: the 3,000
+		// events of the other application stay on the server.
+		if sent := srv.EventsSent() - before; sent > 100 {
+			t.Fatalf("the server sent %d events to catch up on 3", sent)
+		}
+	})
 }
 
 // TestAFailoverLosesNothing: while a cluster elects a leader, calls wait

@@ -90,6 +90,8 @@ type Server struct {
 	// lostReplies counts appends still to be written and then answered
 	// with a dropped connection, as when a leader fails after its commit.
 	lostReplies int
+	// sent counts the events sent by reads and subscriptions.
+	sent int
 	// wrongVersions counts appends refused for a wrong expected revision:
 	// how often writers raced for one stream.
 	wrongVersions int
@@ -210,6 +212,14 @@ func (s *Server) LoseReplies(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lostReplies = n
+}
+
+// EventsSent is how many events reads and subscriptions have sent: what
+// crossed the wire.
+func (s *Server) EventsSent() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
 }
 
 // WrongExpectedVersions is how many appends were refused for a wrong
@@ -812,6 +822,7 @@ func (s *Server) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 			}
 		})
 	}
+	s.sent += len(out)
 	s.mu.Unlock()
 	for _, r := range out {
 		if err := srv.Send(toProto(r, structured)); err != nil {
@@ -899,6 +910,11 @@ func (s *Server) subscribe(o *api.ReadReq_Options, f *filter, structured bool, s
 			next = len(s.all)
 		}
 		wait := s.changed
+		for _, m := range batch {
+			if m.GetEvent() != nil {
+				s.sent++
+			}
+		}
 		s.mu.Unlock()
 		for _, m := range batch {
 			if err := srv.Send(m); err != nil {
