@@ -74,6 +74,16 @@ func Open(connection string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rest, ok := strings.CutPrefix(connection, "esdb+discover://"); ok {
+		hosts, _, _ := strings.Cut(rest, "?")
+		hosts = hosts[strings.LastIndex(hosts, "@")+1:] // after any credentials
+		if strings.Contains(hosts, ",") {
+			// The v4 client takes several hosts after esdb+discover:// as
+			// gossip seeds but then discovers through DNS on an empty
+			// address, and never connects; after esdb:// it uses them.
+			connection = "esdb://" + rest
+		}
+	}
 	conf, err := esdb.ParseConnectionString(connection)
 	if err != nil {
 		return nil, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}

@@ -340,7 +340,9 @@ func TestAFailoverLosesNothing(t *testing.T) {
 	}
 	// Discovery gives up after three quick attempts, as a client does
 	// during an election, so the adapter must replace the client.
-	s, err := esdb.Open("esdb://" + srv.Addr() + "," + follower +
+	// Several seeds after esdb+discover://, as KurrentDB's documentation
+	// writes a cluster: the client alone never connects to them.
+	s, err := esdb.Open("esdb+discover://" + srv.Addr() + "," + follower +
 		"?tls=false&maxDiscoverAttempts=3&discoveryInterval=20&retryFor=20s")
 	if err != nil {
 		t.Fatal(err)
