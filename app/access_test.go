@@ -17,11 +17,7 @@ import (
 // served. With one access stream per LA every append raced the others
 // (and gave up after ten races); with one per case none does.
 func TestReadsOfDifferentCasesNeverContend(t *testing.T) {
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := fakeserver.StartTest(t)
 	s, err := esdb.Open(srv.ConnectionString())
 	if err != nil {
 		t.Fatal(err)

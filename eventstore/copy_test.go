@@ -28,6 +28,17 @@ func openSQLite(t *testing.T) *sqlite.Store {
 	return s
 }
 
+// standIn opens the KurrentDB adapter on a stand-in of its own.
+func standIn(t *testing.T) *esdb.Store {
+	t.Helper()
+	dst, err := esdb.Open(fakeserver.StartTest(t).ConnectionString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dst.Close() })
+	return dst
+}
+
 func fill(t *testing.T, s eventstore.Store, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
@@ -41,16 +52,7 @@ func fill(t *testing.T, s eventstore.Store, n int) {
 func TestCopyToEventStoreDBResumesAndVerifies(t *testing.T) {
 	src := openSQLite(t)
 	fill(t, src, 120)
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	dst, err := esdb.Open(srv.ConnectionString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	dst := standIn(t)
 	ctx := context.Background()
 
 	// An interrupted first run: the target holds the first 50 events.
@@ -125,16 +127,7 @@ func TestAParallelCopyKeepsTheOrderThatMattersAndResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	dst, err := esdb.Open(srv.ConnectionString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	dst := standIn(t)
 	opts := eventstore.CopyOptions{Parallel: domain.StandsAlone, Workers: 8, Batch: 373}
 	if _, err := eventstore.Copy(ctx, src, &failingAfter{Store: dst, n: 150}, opts); err == nil || !strings.Contains(err.Error(), "dropped") {
 		t.Fatalf("the interrupted copy ended with %v", err)

@@ -119,11 +119,7 @@ func firstCase(t *testing.T, s *server, query string) string {
 // the store's retry budget is answered 503 with Retry-After, records
 // nothing, and is recorded once when sent again with its Idempotency-Key.
 func TestAnElectionIsWaitedForOrAnsweredWithRetryAfter(t *testing.T) {
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := fakeserver.StartTest(t)
 	second, err := srv.AddNode("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

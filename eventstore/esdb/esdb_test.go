@@ -34,11 +34,7 @@ var esdbCaps = storetest.Capabilities{DensePositions: false, GlobalIDs: false}
 // through the real client library.
 func openFake(t *testing.T) (*fakeserver.Server, *esdb.Store) {
 	t.Helper()
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := fakeserver.StartTest(t)
 	s, err := esdb.Open(srv.ConnectionString())
 	if err != nil {
 		t.Fatal(err)
@@ -329,11 +325,7 @@ func TestHeadLooksPastOtherStreams(t *testing.T) {
 // back within the retry budget is reported as unavailable, not as a fault.
 func TestAFailoverLosesNothing(t *testing.T) {
 	ctx := context.Background()
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := fakeserver.StartTest(t)
 	follower, err := srv.AddNode("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -47,11 +47,7 @@ func TestTheOfficialNodeClientAgainstTheStandIn(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not installed")
 	}
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := fakeserver.StartTest(t)
 	// ES modules are resolved beside the script, not from the working
 	// directory: run a copy beside the installed modules.
 	dir := t.TempDir()

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
@@ -126,6 +127,18 @@ func (s *Server) noteLeader(ctx context.Context, method string) {
 		c[1]++
 	}
 	s.leader[method] = c
+}
+
+// StartTest starts a stand-in on a free loopback port for a test, and
+// stops it when the test ends.
+func StartTest(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // node is one member of the cluster: a listener and its gRPC server.

@@ -23,11 +23,7 @@ import (
 
 func start(t *testing.T) (*fakeserver.Server, *esdb.Client) {
 	t.Helper()
-	srv, err := fakeserver.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := fakeserver.StartTest(t)
 	conf, err := esdb.ParseConnectionString(srv.ConnectionString())
 	if err != nil {
 		t.Fatal(err)
