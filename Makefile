@@ -71,8 +71,12 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
 
+# The KurrentDB adapter's test of calls released from a client closed
+# under them cannot run under -race (eventstore/esdb/inflight_test.go says
+# why), so it runs once more without it.
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests)
+	$(GO) test -count=1 -run 'TestCallsInFlight' ./eventstore/esdb/
 
 # The scenario tests run every file of ../shared/scenarios/public and
 # tests/scenarios through the real binary; they are part of e2e.

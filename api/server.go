@@ -78,6 +78,11 @@ type Server struct {
 	// of PREFIX.pub): with it the case page checks each case's events
 	// against the latest signed checkpoint.
 	CheckpointKey string
+	// RequestBudget bounds how long a request may wait on what it needs
+	// (the event store while a cluster elects a leader retries until
+	// then), so that it is answered 503 with Retry-After before the HTTP
+	// server's write timeout cuts it off; zero means no bound.
+	RequestBudget time.Duration
 	// RateLimit bounds each token's requests; zero means no limit.
 	RateLimit RateLimit
 	limiters  limiters
@@ -110,6 +115,16 @@ func (s *Server) Handler() *echo.Echo {
 			return strings.HasSuffix(c.Path(), "/documents") && c.Request().Method == http.MethodPost
 		}}))
 	e.Use(s.metricsMiddleware())
+	if s.RequestBudget > 0 {
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				ctx, cancel := context.WithTimeout(c.Request().Context(), s.RequestBudget)
+				defer cancel()
+				c.SetRequest(c.Request().WithContext(ctx))
+				return next(c)
+			}
+		})
+	}
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -403,7 +403,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+		WriteTimeout: writeTimeout, IdleTimeout: 120 * time.Second}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	if *seed && len(devSecret) > 0 && *af.secret == "" && *af.secretFile == "" {
 		if err := printDevTokens(stdout, devSecret, devSecretFile, DemoLA, verifier.MaxLifetime()); err != nil {
@@ -435,11 +435,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// writeTimeout bounds the writing of an HTTP response; requestBudget, what
+// a request may spend before it must be answered (a 503 while the event
+// store does not answer), leaves time to write the answer.
+const (
+	writeTimeout  = 60 * time.Second
+	requestBudget = 50 * time.Second
+)
+
 // newAPIServer wires the HTTP interface to an opened environment.
 func newAPIServer(env *Env, reg *prometheus.Registry, metrics *api.Metrics, logger *slog.Logger, verifier *auth.Verifier,
 	rl api.RateLimit, ready func() bool) *api.Server {
 	return &api.Server{Ledger: env.Ledger, Views: env.Runner, Store: env.Store, Now: time.Now, Logger: logger,
-		Registry: reg, Metrics: metrics, Auth: verifier, RateLimit: rl, Ready: ready}
+		Registry: reg, Metrics: metrics, Auth: verifier, RateLimit: rl, Ready: ready, RequestBudget: requestBudget}
 }
 
 // follow keeps the projections following the store until ctx ends. When the

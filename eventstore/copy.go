@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // CopyResult tells what Copy did.
@@ -114,10 +116,11 @@ type copier struct {
 }
 
 // copiedStream is a target stream's version and, when it held events
-// before the copy began, those events, to check what is skipped.
+// before the copy began, their IDs, to check what is skipped (only the
+// IDs: a resumed copy of a large store must not hold its payloads).
 type copiedStream struct {
 	version int64
-	held    []RecordedEvent
+	held    []uuid.UUID
 }
 
 func (c *copier) result(res CopyResult, start time.Time) CopyResult {
@@ -195,7 +198,10 @@ func (c *copier) copyStream(ctx context.Context, stream string, events []Recorde
 			if err != nil {
 				return err
 			}
-			st.version, st.held = int64(len(held)), held
+			st.version = int64(len(held))
+			for _, e := range held {
+				st.held = append(st.held, e.ID)
+			}
 		}
 		c.mu.Lock()
 		c.versions[stream] = st
@@ -204,11 +210,14 @@ func (c *copier) copyStream(ctx context.Context, stream string, events []Recorde
 	skipped := 0
 	for len(events) > 0 && events[0].Version <= st.version {
 		e := events[0]
-		if e.Version > int64(len(st.held)) || st.held[e.Version-1].ID != e.ID {
+		if e.Version > int64(len(st.held)) || st.held[e.Version-1] != e.ID {
 			return fmt.Errorf("target stream %s holds another event at version %d", stream, e.Version)
 		}
 		events = events[1:]
 		skipped++
+	}
+	if len(events) > 0 {
+		st.held = nil // every event held before the copy is behind
 	}
 	if len(events) > 0 && events[0].Version != st.version+1 {
 		return fmt.Errorf("target stream %s is at version %d but the next source event is version %d", stream, st.version, events[0].Version)

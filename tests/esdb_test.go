@@ -155,7 +155,7 @@ func TestAnElectionIsWaitedForOrAnsweredWithRetryAfter(t *testing.T) {
 		code, header, body := s.call("POST", "/v1/cases/elect-2/commands/decide_to_assess", `{}`, "Idempotency-Key", "elect-2-decision")
 		srv.Elect(0)
 		if code != 503 || header.Get("Retry-After") == "" || body["code"] != "unavailable" ||
-			!strings.HasPrefix(header.Get("Content-Type"), "application/problem+json") || !strings.Contains(body["detail"].(string), "Idempotency-Key") {
+			!strings.HasPrefix(header.Get("Content-Type"), "application/problem+json") || !strings.Contains(body["detail"].(string), "try again") {
 			t.Fatalf("answered %d, Retry-After %q: %v", code, header.Get("Retry-After"), body)
 		}
 		if v := version("elect-2"); v != before {

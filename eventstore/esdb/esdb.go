@@ -29,6 +29,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -146,18 +147,46 @@ func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-// conn is the client to call.
-func (s *Store) conn() *esdb.Client {
+// conn is the client to call, and whether the store has been closed.
+func (s *Store) conn() (*esdb.Client, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.client
+	return s.client, s.closed
+}
+
+// errClosed answers a call made after Close.
+var errClosed = &domain.Error{Code: domain.Internal, Message: "the event store connection is closed"}
+
+// errReplaced says that the client a call was using was replaced under it.
+var errReplaced = errors.New("the event store client was replaced during the call")
+
+// attempt runs fn with c. A call that was waiting on a client that gave
+// up, when renew closes that client, panics inside the client library
+// ("send on closed channel": its connection loop has stopped, and the call
+// was blocked sending to it, deaf to its context). That call is tried
+// again with the new client; any other panic is not ours to hide.
+func (s *Store) attempt(c *esdb.Client, fn func(*esdb.Client) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			current, closed := s.conn()
+			re, ok := r.(runtime.Error)
+			if !ok || !strings.Contains(re.Error(), "send on closed channel") || (current == c && !closed) {
+				panic(r)
+			}
+			err = errReplaced
+		}
+	}()
+	return fn(c)
 }
 
 // renew replaces a client that has closed itself. The client library gives
 // up for good when its discovery attempts fail (a server restarting, a
 // cluster electing a leader for longer than about a second), and answers
 // every later call "connection is closed": without a new client the store
-// would stay unreachable after the server came back.
+// would stay unreachable after the server came back. Closing the old one
+// releases the calls still blocked in it (see attempt). (The library's
+// stopped loop never closes its last gRPC connection: one is left behind
+// per such outage.)
 func (s *Store) renew(old *esdb.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,6 +244,9 @@ func unreachable(op string, err error) error {
 // transient reports whether an operation may succeed if tried again, and
 // whether the client has closed itself and must be replaced first.
 func transient(err error) (again, dead bool) {
+	if errors.Is(err, errReplaced) {
+		return true, false
+	}
 	var e *esdb.Error
 	if !errors.As(err, &e) {
 		return false, false
@@ -235,16 +267,24 @@ func transient(err error) (again, dead bool) {
 }
 
 // retry runs op until it succeeds, fails for good, or the server has not
-// answered for retryFor: a leader election takes seconds. Appends are safe
-// to retry because they carry their event IDs, and appendOnce finds them
-// when the first try was written but its answer lost. When the time runs
-// out the error is Unavailable, which a caller can answer with "try again".
+// answered for retryFor (or until just before ctx's deadline): a leader
+// election takes seconds. Appends are safe to retry because they carry
+// their event IDs, and appendOnce finds them when the first try was
+// written but its answer lost. When the time runs out the error is
+// Unavailable, which a caller can answer with "try again".
 func (s *Store) retry(ctx context.Context, op string, fn func(*esdb.Client) error) error {
-	deadline := time.Now().Add(s.retryFor)
+	began := time.Now()
+	deadline := began.Add(s.retryFor)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	wait := 50 * time.Millisecond
 	for {
-		c := s.conn()
-		err := fn(c)
+		c, closed := s.conn()
+		if closed {
+			return errClosed
+		}
+		err := s.attempt(c, fn)
 		again, dead := transient(err)
 		if err == nil || !again {
 			return err
@@ -253,9 +293,12 @@ func (s *Store) retry(ctx context.Context, op string, fn func(*esdb.Client) erro
 			s.renew(c)
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return &domain.Error{Code: domain.Unavailable, Message: fmt.Sprintf(
-				"the event store has not answered for %s (%s): try again in a few seconds; "+
-					"a step sent again with the same Idempotency-Key is recorded once", s.retryFor, op), Err: err}
+			msg := fmt.Sprintf("the event store has not answered for %s (%s): try again in a few seconds",
+				time.Since(began).Round(100*time.Millisecond), op)
+			if op == "append" {
+				msg += "; a step sent again with the same Idempotency-Key is recorded once"
+			}
+			return &domain.Error{Code: domain.Unavailable, Message: msg, Err: err}
 		}
 		select {
 		case <-ctx.Done():

@@ -408,8 +408,17 @@ func TestAFailoverLosesNothing(t *testing.T) {
 		defer srv.Elect(1)
 		e := storetest.NewEvent(t, "refused", `{}`)
 		_, err = brief.Append(ctx, "case-failover", eventstore.Any, []eventstore.EventData{e})
-		if domain.ErrorCode(err) != domain.Unavailable || !strings.Contains(err.Error(), "has not answered for 1s") {
+		if domain.ErrorCode(err) != domain.Unavailable || !strings.Contains(err.Error(), "has not answered for") {
 			t.Fatalf("error %v (code %s), want unavailable", err, domain.ErrorCode(err))
+		}
+		// A caller's deadline ends the retries before retryFor does, with
+		// the same answer, so that a request is answered in its time.
+		tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		began := time.Now()
+		_, err = s.Append(tctx, "case-failover", eventstore.Any, []eventstore.EventData{e})
+		if domain.ErrorCode(err) != domain.Unavailable || time.Since(began) > 600*time.Millisecond {
+			t.Fatalf("with a 0.5 s deadline and a 20 s budget: %v after %s", err, time.Since(began))
 		}
 		srv.Elect(1)
 		if n := count(t, "case-failover"); n != 3 {
@@ -430,5 +439,19 @@ func TestTheRetrySettingIsChecked(t *testing.T) {
 		if _, err := esdb.Open(bad); domain.ErrorCode(err) != domain.Invalid || !strings.Contains(err.Error(), "retryFor") {
 			t.Errorf("%s: error %v, want one naming retryFor", bad, err)
 		}
+	}
+}
+
+func TestCallsAfterCloseFailAtOnce(t *testing.T) {
+	srv := fakeserver.StartTest(t)
+	s, err := esdb.Open(srv.ConnectionString() + "&retryFor=10s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	began := time.Now()
+	_, err = s.ReadStream(context.Background(), "case-closed", 1)
+	if err == nil || domain.ErrorCode(err) == domain.Unavailable || time.Since(began) > time.Second {
+		t.Fatalf("a read after Close: %v (code %s) after %s", err, domain.ErrorCode(err), time.Since(began))
 	}
 }

@@ -77,6 +77,7 @@ type Server struct {
 	serverfeatures.UnimplementedServerFeaturesServer
 
 	mu      sync.Mutex
+	adding  sync.Mutex // held while a node is added
 	streams map[string]*stream
 	all     []*record
 	changed chan struct{}
@@ -168,6 +169,8 @@ func start(addr string, tlsConf *tls.Config) (*Server, error) {
 // ask for the leader and answer the others as the server does: not-leader,
 // naming the leader, so that the client reconnects to it.
 func (s *Server) AddNode(addr string) (string, error) {
+	s.adding.Lock() // one node at a time: each knows its index
+	defer s.adding.Unlock()
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", err
@@ -214,6 +217,9 @@ func (s *Server) AddNode(addr string) (string, error) {
 func (s *Server) Elect(i int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if i < -1 || i >= len(s.nodes) {
+		panic(fmt.Sprintf("fakeserver: Elect(%d) with %d nodes", i, len(s.nodes)))
+	}
 	s.leaderNode = i
 }
 
