@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -59,6 +60,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if m, ok := he.Message.(string); ok {
 			p.Detail = m
 		}
+	case errors.Is(err, context.DeadlineExceeded) && domain.ErrorCode(err) == domain.Internal:
+		// The request's budget ran out (RequestBudget) in work that does
+		// not say why: it may succeed when the server is less busy.
+		p.Status = http.StatusServiceUnavailable
+		p.Code = string(domain.Unavailable)
+		p.Detail = "the request took longer than the server allows; try again shortly"
 	case errors.As(err, &pf):
 		p.Status = http.StatusPreconditionFailed
 		p.Code = string(domain.Conflict)

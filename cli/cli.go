@@ -437,10 +437,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // writeTimeout bounds the writing of an HTTP response; requestBudget, what
 // a request may spend before it must be answered (a 503 while the event
-// store does not answer), leaves time to write the answer.
+// store does not answer), leaves time to write the answer, and for one
+// call to the event store that was already waiting on the KurrentDB
+// client's discovery (at most 6 s a seed, see esdb.boundDiscovery).
 const (
 	writeTimeout  = 60 * time.Second
-	requestBudget = 50 * time.Second
+	requestBudget = 40 * time.Second
 )
 
 // newAPIServer wires the HTTP interface to an opened environment.

@@ -90,11 +90,38 @@ func Open(connection string) (*Store, error) {
 		return nil, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
 	}
 	conf.Logger = clientLog
+	boundDiscovery(connection, conf)
 	client, err := esdb.NewClient(conf)
 	if err != nil {
 		return nil, fmt.Errorf("esdb: %w", err)
 	}
 	return &Store{conf: conf, client: client, prefixes: domain.StreamPrefixes(), retryFor: retryFor}, nil
+}
+
+// boundDiscovery shortens the client's discovery, unless the connection
+// string sets it. A call waits, deaf to its context, while the client
+// discovers the cluster, and by default discovery tries 10 times with 5 s
+// for each seed: 50 s against one node that accepts connections but does
+// not answer, before the retries (which make a new client and discover
+// again) can look at the caller's deadline. Three tries of 2 s bound that
+// wait to 6 s a seed.
+func boundDiscovery(connection string, conf *esdb.Configuration) {
+	_, query, _ := strings.Cut(connection, "?")
+	values, _ := url.ParseQuery(query) // already parsed by the client
+	set := func(name string) bool {
+		for k := range values {
+			if strings.EqualFold(k, name) {
+				return true
+			}
+		}
+		return false
+	}
+	if !set("maxDiscoverAttempts") {
+		conf.MaxDiscoverAttempts = 3
+	}
+	if !set("gossipTimeout") {
+		conf.GossipTimeout = 2
+	}
 }
 
 // retrySetting takes the retryFor setting out of a connection string.
@@ -480,39 +507,47 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]ev
 		out = nil
 		next := uint64(from - 1)
 		for {
-			rs, err := c.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(next)}, pageSize)
-			if err != nil {
-				return err
-			}
-			n := 0
-			for {
-				ev, err := rs.Recv()
+			n, err := s.streamPage(ctx, c, stream, next, func(e *esdb.RecordedEvent) error {
+				r, err := s.toRecorded(e)
 				if err != nil {
-					rs.Close()
-					var e *esdb.Error
-					if errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound {
-						return nil
-					}
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					return err
-				}
-				r, err := s.toRecorded(ev.Event)
-				if err != nil {
-					rs.Close()
 					return err
 				}
 				out = append(out, r)
-				next = ev.Event.EventNumber + 1
-				n++
-			}
-			if n < pageSize {
+				next = e.EventNumber + 1
 				return nil
+			})
+			if err != nil || n < pageSize {
+				return err
 			}
 		}
 	})
 	return out, wrap("read stream", err)
+}
+
+// streamPage reads a page of a stream from revision from, calling fn with
+// each event, and returns how many it read; a stream that does not exist
+// has none. The read is closed however it ends.
+func (s *Store) streamPage(ctx context.Context, c *esdb.Client, stream string, from uint64, fn func(*esdb.RecordedEvent) error) (int, error) {
+	rs, err := c.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(from)}, pageSize)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
+	n := 0
+	for {
+		ev, err := rs.Recv()
+		var e *esdb.Error
+		switch {
+		case errors.Is(err, io.EOF), errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound:
+			return n, nil
+		case err != nil:
+			return n, err
+		}
+		if err := fn(ev.Event); err != nil {
+			return n, err
+		}
+		n++
+	}
 }
 
 // startsAt lists the server positions a read "from global position from
@@ -700,7 +735,11 @@ func (s *Store) Subscribe(ctx context.Context, from int64, fn func(eventstore.Re
 			return err
 		}
 	}
-	return s.follow(ctx, start, next, fn)
+	if err := s.follow(ctx, start, next, fn); !errors.Is(err, errNotAnEvent) {
+		return err
+	}
+	// Refused although the position is one the server has just given.
+	return &domain.Error{Code: domain.Internal, Message: "the event store refused to subscribe from an event's position", Err: errNotAnEvent}
 }
 
 // follow subscribes to our streams of $all after start and hands fn every

@@ -455,3 +455,36 @@ func TestCallsAfterCloseFailAtOnce(t *testing.T) {
 		t.Fatalf("a read after Close: %v (code %s) after %s", err, domain.ErrorCode(err), time.Since(began))
 	}
 }
+
+// TestANodeThatNeverAnswersCostsSecondsNotMinutes: a call waits, deaf to
+// its context, while the client discovers the server; against a node that
+// accepts connections and never answers, the client's own discovery
+// settings made that 50 s. The adapter bounds it unless told otherwise.
+func TestANodeThatNeverAnswersCostsSecondsNotMinutes(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	s, err := esdb.Open("esdb://" + lis.Addr().String() + "?tls=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	_, err = s.ReadStream(ctx, "case-silent", 1)
+	if took := time.Since(began); err == nil || took > 10*time.Second {
+		t.Fatalf("a read with a 0.5 s deadline from a silent node: %v after %s", err, took)
+	}
+}

@@ -493,25 +493,25 @@ func (s *Server) append(name string, exp expectation, proposed []*api.AppendReq_
 	if st != nil && st.tombstoned {
 		return nil, streamDeleted(name)
 	}
-	// Idempotency as the server does it: the same events written again
-	// under "any" succeed without being written twice when they follow
-	// one another in the stream (the server looks their first ID up among
-	// recent writes; the stand-in remembers every write).
-	if exp.kind == "any" && st != nil && len(ids) > 0 {
+	// Idempotency as the server does it: events written again under "any"
+	// or "exists" whose first ID the stream holds are a retry. When the
+	// rest follow it, the retry succeeds without writing; when they do
+	// not, the server refuses the append as a wrong expected version (the
+	// server looks the IDs up among recent writes; the stand-in remembers
+	// every write).
+	if (exp.kind == "any" || exp.kind == "exists") && st != nil && len(ids) > 0 {
 		for i, r := range st.events {
 			if r.id != ids[0] {
 				continue
 			}
-			if i+len(ids) <= len(st.events) {
-				same := true
-				for j, id := range ids {
-					same = same && st.events[i+j].id == id
-				}
-				if same {
-					return success(st.events[i+len(ids)-1]), nil
-				}
+			same := i+len(ids) <= len(st.events)
+			for j := 1; same && j < len(ids); j++ {
+				same = st.events[i+j].id == ids[j]
 			}
-			break
+			if same {
+				return success(st.events[i+len(ids)-1]), nil
+			}
+			return wrongVersionResp(st, exp), nil
 		}
 	}
 	// The same events written again at the same expected revision succeed
@@ -537,21 +537,7 @@ func (s *Server) append(name string, exp expectation, proposed []*api.AppendReq_
 	}
 	if !s.check(st, exp) {
 		s.wrongVersions++
-		w := &api.AppendResp_WrongExpectedVersion{}
-		if st == nil || len(st.events) == 0 {
-			w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentNoStream{CurrentNoStream: &shared.Empty{}}
-		} else {
-			w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentRevision{CurrentRevision: uint64(len(st.events) - 1)}
-		}
-		switch exp.kind {
-		case "no_stream":
-			w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedNoStream{ExpectedNoStream: &shared.Empty{}}
-		case "exists":
-			w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedStreamExists{ExpectedStreamExists: &shared.Empty{}}
-		default:
-			w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedRevision{ExpectedRevision: exp.revision}
-		}
-		return &api.AppendResp{Result: &api.AppendResp_WrongExpectedVersion_{WrongExpectedVersion: w}}, nil
+		return wrongVersionResp(st, exp), nil
 	}
 	if st == nil {
 		st = &stream{}
@@ -582,6 +568,28 @@ func (s *Server) append(name string, exp expectation, proposed []*api.AppendReq_
 			PositionOption:        &api.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}}}}}, nil
 	}
 	return success(last), nil
+}
+
+// wrongVersionResp is the classic append's answer to a wrong expected
+// revision.
+func wrongVersionResp(st *stream, exp expectation) *api.AppendResp {
+	w := &api.AppendResp_WrongExpectedVersion{}
+	if st == nil || len(st.events) == 0 {
+		w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentNoStream{CurrentNoStream: &shared.Empty{}}
+	} else {
+		w.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentRevision{CurrentRevision: uint64(len(st.events) - 1)}
+	}
+	switch exp.kind {
+	case "no_stream":
+		w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedNoStream{ExpectedNoStream: &shared.Empty{}}
+	case "exists":
+		w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedStreamExists{ExpectedStreamExists: &shared.Empty{}}
+	case "any":
+		w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedAny{ExpectedAny: &shared.Empty{}}
+	default:
+		w.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedRevision{ExpectedRevision: exp.revision}
+	}
+	return &api.AppendResp{Result: &api.AppendResp_WrongExpectedVersion_{WrongExpectedVersion: w}}
 }
 
 func success(last *record) *api.AppendResp {
@@ -684,18 +692,41 @@ func (s *Server) eventBoundary(commit, prepare uint64) bool {
 // a deletion (the client reads it). Callers hold s.mu.
 func (s *Server) logEnd() uint64 { return uint64(len(s.all)+1) * positionStep }
 
+// flagsOf returns the flags at the start of a group's options, "(?"
+// already read: the letters before ")" or ":".
+func flagsOf(rest string) string {
+	i := 0
+	for i < len(rest) && (rest[i] == '-' || 'a' <= rest[i] && rest[i] <= 'z' || 'A' <= rest[i] && rest[i] <= 'Z') {
+		i++
+	}
+	if i < len(rest) && (rest[i] == ':' || rest[i] == ')') {
+		return rest[:i]
+	}
+	return ""
+}
+
 // dotNetOnly reports whether a .NET regular expression means otherwise
-// than Go's: it holds \d, \w, \s or \b (or their negations), or a class
-// subtraction ("-[" inside a class).
+// than Go's: it holds \d, \w, \s or \b (or their negations, which match
+// Unicode in .NET and ASCII in Go), a class subtraction ("-[" inside a
+// class), a POSIX class, or what only Go knows (\Q, \x{...}, \pN, the U
+// flag).
 func dotNetOnly(expr string) bool {
 	inClass := false
 	for i := 0; i < len(expr); i++ {
 		switch c := expr[i]; {
 		case c == '\\' && i+1 < len(expr):
-			if strings.IndexByte("dwsbDWSB", expr[i+1]) >= 0 {
+			next := expr[i+1]
+			// \Q...\E and \x{...} are Go's alone; \pN without braces too.
+			if strings.IndexByte("dwsbDWSBQ", next) >= 0 ||
+				next == 'x' && i+2 < len(expr) && expr[i+2] == '{' ||
+				(next == 'p' || next == 'P') && (i+2 >= len(expr) || expr[i+2] != '{') {
 				return true
 			}
 			i++
+		case c == '[' && inClass && i+1 < len(expr) && expr[i+1] == ':':
+			return true // [[:digit:]]: a POSIX class in Go, a literal set in .NET
+		case c == '(' && strings.HasPrefix(expr[i:], "(?") && strings.ContainsRune(flagsOf(expr[i+2:]), 'U'):
+			return true // ungreedy: Go's flag alone
 		case c == '[' && !inClass:
 			inClass = true
 			if i+1 < len(expr) && expr[i+1] == ']' {
