@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -370,27 +371,39 @@ func (s *Store) tail(ctx context.Context, c *esdb.Client, stream string, n uint6
 	if err != nil {
 		return nil, err
 	}
-	defer rs.Close()
 	var out []eventstore.RecordedEvent
+	_, err = drain(rs, func(e *esdb.RecordedEvent) (bool, error) {
+		r, err := s.toRecorded(e)
+		out = append(out, r)
+		return false, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out) // oldest first
+	return out, nil
+}
+
+// drain hands a read's records to fn until it says stop or they end, and
+// returns how many it handed; the read is closed however it ends, and a
+// stream that does not exist has no records.
+func drain(rs *esdb.ReadStream, fn func(*esdb.RecordedEvent) (stop bool, err error)) (int, error) {
+	defer rs.Close()
+	n := 0
 	for {
 		ev, err := rs.Recv()
-		if err != nil {
-			var e *esdb.Error
-			if errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound {
-				return nil, nil
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, err
+		var e *esdb.Error
+		switch {
+		case errors.Is(err, io.EOF), errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound:
+			return n, nil
+		case err != nil:
+			return n, err
 		}
-		r, err := s.toRecorded(ev.Event)
-		if err != nil {
-			return nil, err
+		n++
+		if stop, err := fn(ev.Event); stop || err != nil {
+			return n, err
 		}
-		out = append([]eventstore.RecordedEvent{r}, out...)
 	}
-	return out, nil
 }
 
 // Append implements eventstore.Store.
@@ -532,22 +545,7 @@ func (s *Store) streamPage(ctx context.Context, c *esdb.Client, stream string, f
 	if err != nil {
 		return 0, err
 	}
-	defer rs.Close()
-	n := 0
-	for {
-		ev, err := rs.Recv()
-		var e *esdb.Error
-		switch {
-		case errors.Is(err, io.EOF), errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound:
-			return n, nil
-		case err != nil:
-			return n, err
-		}
-		if err := fn(ev.Event); err != nil {
-			return n, err
-		}
-		n++
-	}
+	return drain(rs, func(e *esdb.RecordedEvent) (bool, error) { return false, fn(e) })
 }
 
 // startsAt lists the server positions a read "from global position from
@@ -580,21 +578,7 @@ func (s *Store) page(ctx context.Context, c *esdb.Client, dir esdb.Direction, fr
 	if err != nil {
 		return 0, err
 	}
-	defer rs.Close()
-	n := 0
-	for {
-		ev, err := rs.Recv()
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-		if stop, err := fn(ev.Event); stop || err != nil {
-			return n, err
-		}
-	}
+	return drain(rs, fn)
 }
 
 // mine reports whether a record of $all is one of our events, not a
