@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -121,6 +122,21 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, "  "+r.String())
+		if *storeFlag != "sqlite" {
+			continue
+		}
+		// The baseline of issue 19: one SQLite transaction per event.
+		naive, err := sqlitedb.Open(filepath.Join(*dir, fmt.Sprintf("naive-%d.db", w)), w)
+		if err != nil {
+			return err
+		}
+		b, err := storebench.NaiveSQLite(ctx, naive, w, *events)
+		naive.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  naive SQLite, a transaction per event, %s\n    the store appends %.1fx as fast (issue 19's target with 64 writers: 10x)\n",
+			strings.TrimSpace(b.String()), r.PerSec/b.PerSec)
 	}
 	s, spec, stop, err := open("replay")
 	if err != nil {
@@ -160,7 +176,58 @@ func benchReplay(ctx context.Context, stdout io.Writer, spec, views string, case
 	fmt.Fprintf(stdout, "replay: generated %d cases (%d events) through the domain in %.1fs\n", cases, r.Events, generated.Seconds())
 	fmt.Fprintf(stdout, "  read from store and applied: %d events in %.3fs = %.0f events/s\n", r.Events, r.Total.Seconds(), float64(r.Events)/r.Total.Seconds())
 	fmt.Fprintf(stdout, "  applied from memory:         %d events in %.3fs = %.0f events/s\n", r.Events, r.Apply.Seconds(), float64(r.Events)/r.Apply.Seconds())
+	// Issue 19's measure: a rebuild of every view (timeliness, audit,
+	// access log, the log's tree) against one full read of the store's file.
+	start = time.Now()
+	n, err := env.Runner.Rebuild(ctx)
+	if err != nil {
+		return err
+	}
+	rebuilt := time.Since(start)
+	fmt.Fprintf(stdout, "  rebuild of every view:       %d events in %.3fs = %.0f events/s\n", n, rebuilt.Seconds(), float64(n)/rebuilt.Seconds())
+	if path, ok := strings.CutPrefix(spec, "sqlite:"); ok {
+		read, rows, err := readWholeFile(ctx, path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  full read of the store file: %d rows in %.3fs; the rebuild takes %.1fx as long (issue 19's target: 2x)\n",
+			rows, read.Seconds(), rebuilt.Seconds()/read.Seconds())
+	}
 	return nil
+}
+
+// readWholeFile reads every column of every event of an SQLite store, as
+// `sqlite3 FILE 'SELECT * FROM events'` does, and times it: the least a
+// rebuild must do.
+func readWholeFile(ctx context.Context, path string) (time.Duration, int, error) {
+	db, err := sqlitedb.Open(path, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	start := time.Now()
+	rows, err := db.QueryContext(ctx, `SELECT * FROM events`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, 0, err
+	}
+	values := make([]sql.RawBytes, len(cols))
+	dest := make([]any, len(cols))
+	for i := range values {
+		dest[i] = &values[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return 0, 0, err
+		}
+		n++
+	}
+	return time.Since(start), n, rows.Err()
 }
 
 // ReplayResult is the outcome of a replay measurement.

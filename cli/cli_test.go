@@ -202,3 +202,14 @@ func TestTokenSignsWithASecretFileTheServerVerifies(t *testing.T) {
 		mustRun(t, "token", "--auth-secret-file", file, "--role", "auditor", "--las", "E09000001", "--ttl", "13h", "--auth-max-token-lifetime", "14h")
 	})
 }
+
+func TestBenchComparesWithTheNaiveStoreAndAFullRead(t *testing.T) {
+	quietEnv(t)
+	out := mustRun(t, "bench", "--dir", t.TempDir(), "--writers", "2", "--events", "60", "--cases", "20", "--tree-leaves", "0")
+	for _, want := range []string{"naive SQLite, a transaction per event, 2 writers:", "the store appends",
+		"rebuild of every view:", "full read of the store file:", "the rebuild takes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}

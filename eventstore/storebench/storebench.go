@@ -1,10 +1,12 @@
 // Package storebench measures an event store: durable single-event appends
-// from concurrent writers. Both `go test -bench` and `ehcledger bench` use it,
-// so the figures in the docs come from one piece of code.
+// from concurrent writers, and the same through a naive SQLite table to
+// compare with. Both `go test -bench` and `ehcledger bench` use it, so the
+// figures in the docs come from one piece of code.
 package storebench
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"sync"
@@ -29,42 +31,73 @@ func (r Result) String() string {
 		r.Writers, r.Events, r.Elapsed.Seconds(), r.PerSec, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond))
 }
 
+// payload is what each measured event carries: a typical step's data.
+var payload = []byte(`{"advice":"educational_psychology","school":"S1"}`)
+
 // Appends has writers goroutines append total single events, each to its own
 // stream with an exact expected version, and reports the rate.
 func Appends(ctx context.Context, s eventstore.Store, writers, total int, prefix string) (Result, error) {
+	return measure(writers, total, func(w int, version int64) (int64, error) {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return 0, err
+		}
+		exp := eventstore.NoStream
+		if version > 0 {
+			exp = eventstore.Exact(version)
+		}
+		res, err := s.Append(ctx, fmt.Sprintf("%s-%d", prefix, w), exp, []eventstore.EventData{{
+			ID: id, Type: "advice_requested", SchemaVersion: 1, OccurredOn: "2024-04-08",
+			RecordedAt: time.Now().UTC(), Actor: "bench", LA: "E09000001", CorrelationID: id.String(), Payload: payload,
+		}})
+		return res.Version, err
+	})
+}
+
+// NaiveSQLite is the baseline an event store is compared with: the same
+// appends as Appends, each one SQLite transaction of its own (an INSERT
+// whose version is the stream's last plus one, under UNIQUE(stream,
+// version)) in db, which should be opened as the store opens its file
+// (WAL, synchronous FULL, a busy timeout), with as many connections as
+// writers.
+func NaiveSQLite(ctx context.Context, db *sql.DB, writers, total int) (Result, error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS naive_events (
+		stream TEXT NOT NULL, version INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+		recorded_at TEXT NOT NULL, data BLOB NOT NULL, UNIQUE (stream, version))`); err != nil {
+		return Result{}, err
+	}
+	return measure(writers, total, func(w int, version int64) (int64, error) {
+		stream := fmt.Sprintf("naive-%d", w)
+		_, err := db.ExecContext(ctx, `INSERT INTO naive_events (stream, version, id, type, recorded_at, data)
+			VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM naive_events WHERE stream = ?), ?, 'advice_requested', ?, ?)`,
+			stream, stream, uuid.NewString(), time.Now().UTC().Format(time.RFC3339Nano), payload)
+		return version + 1, err
+	})
+}
+
+// measure has writers goroutines call appendOne until total calls are made,
+// each writer passing the version its last call returned, and reports the
+// rate and latencies.
+func measure(writers, total int, appendOne func(w int, version int64) (int64, error)) (Result, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	lat := make([][]time.Duration, writers)
 	errs := make(chan error, writers)
-	payload := []byte(`{"advice":"educational_psychology","school":"S1"}`)
 	start := time.Now()
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			stream := fmt.Sprintf("%s-%d", prefix, w)
 			version := int64(0)
 			for next.Add(1) <= int64(total) {
-				id, err := uuid.NewV7()
-				if err != nil {
-					errs <- err
-					return
-				}
-				exp := eventstore.NoStream
-				if version > 0 {
-					exp = eventstore.Exact(version)
-				}
 				t0 := time.Now()
-				res, err := s.Append(ctx, stream, exp, []eventstore.EventData{{
-					ID: id, Type: "advice_requested", SchemaVersion: 1, OccurredOn: "2024-04-08",
-					RecordedAt: t0.UTC(), Actor: "bench", LA: "E09000001", CorrelationID: id.String(), Payload: payload,
-				}})
+				v, err := appendOne(w, version)
 				if err != nil {
 					errs <- err
 					return
 				}
 				lat[w] = append(lat[w], time.Since(t0))
-				version = res.Version
+				version = v
 			}
 		}(w)
 	}
