@@ -142,9 +142,33 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := r.Timeliness.Apply(batch); err != nil {
+	// The timeliness model (in memory, Go) and the audit rows and tree (in
+	// SQLite, through cgo) share nothing but the batch, which neither
+	// changes: on two cores they are applied side by side. A failure of
+	// either stops the runner; each view's checkpoint says where it
+	// stands, and catching up starts from the least of them.
+	timeliness := make(chan error, 1)
+	go func() { timeliness <- r.Timeliness.Apply(batch) }()
+	if err := r.applyAudit(ctx, batch); err != nil {
+		return errors.Join(err, <-timeliness)
+	}
+	if err := <-timeliness; err != nil {
 		return err
 	}
+	r.mu.Lock()
+	close(r.advanced) // wakes WaitFor: every view has the batch
+	r.advanced = make(chan struct{})
+	due := r.Timeliness.Position()-r.snapshotPos >= r.SnapshotEvery && time.Since(r.lastSnapshot) >= r.SnapshotInterval
+	r.mu.Unlock()
+	if due {
+		return r.SaveSnapshot(ctx)
+	}
+	return nil
+}
+
+// applyAudit writes a batch's audit and access-log rows and grows the log's
+// tree, in one transaction with the audit checkpoint.
+func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEvent) error {
 	r.mu.Lock()
 	from := r.auditPos
 	r.mu.Unlock()
@@ -208,13 +232,7 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	}
 	r.mu.Lock()
 	r.auditPos = last
-	close(r.advanced)
-	r.advanced = make(chan struct{})
-	due := r.Timeliness.Position()-r.snapshotPos >= r.SnapshotEvery && time.Since(r.lastSnapshot) >= r.SnapshotInterval
 	r.mu.Unlock()
-	if due {
-		return r.SaveSnapshot(ctx)
-	}
 	return nil
 }
 
