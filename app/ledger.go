@@ -566,9 +566,9 @@ const accessesPerAppend = 200
 // RecordAccesses records reads of several cases of one LA at once (an
 // export), in appends of at most accessesPerAppend events sharing one
 // correlation ID, to a stream of the export's own (one read, to the case's
-// access stream), so that no two readers append to one stream. Nothing is served until every append has succeeded; a
-// failure part-way leaves reads recorded that were not served, never the
-// reverse.
+// access stream), so that no two readers append to one stream. Nothing is
+// served until every append has succeeded; a failure part-way leaves
+// reads recorded that were not served, never the reverse.
 func (l *Ledger) RecordAccesses(ctx context.Context, la string, caseIDs []string, route, role, actor string) error {
 	id, err := uuid.NewV7()
 	now := l.Now()
