@@ -98,30 +98,39 @@ type Store interface {
 // identity and content. Recorded-at is included so that back-dating a record is
 // detectable too.
 func Hash(prev string, stream string, version int64, e EventData) string {
-	h := sha256.New()
-	var n [8]byte
+	// The fields, each but the numbers after its length, in one buffer
+	// hashed at once: every event is hashed when it is appended and again
+	// when a rebuild grows the log's tree, and a write per field through
+	// hash.Hash allocated a copy of each.
+	var stamp [40]byte
+	recorded := e.RecordedAt.UTC().AppendFormat(stamp[:0], time.RFC3339Nano)
+	fields := len(prev) + len(stream) + len(e.ID) + len(e.Type) + len(e.OccurredOn) + len(recorded) + len(e.Actor) +
+		len(e.LA) + len(e.CorrelationID) + len(e.CausationID) + len(e.Reason) + len(e.Payload)
+	buf := make([]byte, 0, fields+14*8)
 	field := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
+		buf = append(buf, b...)
 	}
-	field([]byte(prev))
-	field([]byte(stream))
-	binary.BigEndian.PutUint64(n[:], uint64(version))
-	h.Write(n[:])
+	text := func(v string) {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+		buf = append(buf, v...)
+	}
+	text(prev)
+	text(stream)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(version))
 	field(e.ID[:])
-	field([]byte(e.Type))
-	binary.BigEndian.PutUint64(n[:], uint64(e.SchemaVersion))
-	h.Write(n[:])
-	field([]byte(e.OccurredOn))
-	field([]byte(e.RecordedAt.UTC().Format(time.RFC3339Nano)))
-	field([]byte(e.Actor))
-	field([]byte(e.LA))
-	field([]byte(e.CorrelationID))
-	field([]byte(e.CausationID))
-	field([]byte(e.Reason))
+	text(e.Type)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(e.SchemaVersion))
+	text(e.OccurredOn)
+	field(recorded)
+	text(e.Actor)
+	text(e.LA)
+	text(e.CorrelationID)
+	text(e.CausationID)
+	text(e.Reason)
 	field(e.Payload)
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
 // SameContent reports whether two events with one ID carry the same content,
