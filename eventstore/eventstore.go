@@ -94,6 +94,12 @@ type Store interface {
 	Close() error
 }
 
+// appendField appends a field of the chain hash: its length, then itself.
+func appendField[T string | []byte](buf []byte, v T) []byte {
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+	return append(buf, v...)
+}
+
 // Hash computes an event's chain hash from the previous hash and the event's
 // identity and content. Recorded-at is included so that back-dating a record is
 // detectable too.
@@ -107,28 +113,20 @@ func Hash(prev string, stream string, version int64, e EventData) string {
 	fields := len(prev) + len(stream) + len(e.ID) + len(e.Type) + len(e.OccurredOn) + len(recorded) + len(e.Actor) +
 		len(e.LA) + len(e.CorrelationID) + len(e.CausationID) + len(e.Reason) + len(e.Payload)
 	buf := make([]byte, 0, fields+14*8)
-	field := func(b []byte) {
-		buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
-		buf = append(buf, b...)
-	}
-	text := func(v string) {
-		buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
-		buf = append(buf, v...)
-	}
-	text(prev)
-	text(stream)
+	buf = appendField(buf, prev)
+	buf = appendField(buf, stream)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(version))
-	field(e.ID[:])
-	text(e.Type)
+	buf = appendField(buf, e.ID[:])
+	buf = appendField(buf, e.Type)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(e.SchemaVersion))
-	text(e.OccurredOn)
-	field(recorded)
-	text(e.Actor)
-	text(e.LA)
-	text(e.CorrelationID)
-	text(e.CausationID)
-	text(e.Reason)
-	field(e.Payload)
+	buf = appendField(buf, e.OccurredOn)
+	buf = appendField(buf, recorded)
+	buf = appendField(buf, e.Actor)
+	buf = appendField(buf, e.LA)
+	buf = appendField(buf, e.CorrelationID)
+	buf = appendField(buf, e.CausationID)
+	buf = appendField(buf, e.Reason)
+	buf = appendField(buf, e.Payload)
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:])
 }

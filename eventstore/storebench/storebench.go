@@ -37,6 +37,7 @@ var payload = []byte(`{"advice":"educational_psychology","school":"S1"}`)
 // Appends has writers goroutines append total single events, each to its own
 // stream with an exact expected version, and reports the rate.
 func Appends(ctx context.Context, s eventstore.Store, writers, total int, prefix string) (Result, error) {
+	streams := streamNames(prefix, writers)
 	return measure(writers, total, func(w int, version int64) (int64, error) {
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -46,7 +47,7 @@ func Appends(ctx context.Context, s eventstore.Store, writers, total int, prefix
 		if version > 0 {
 			exp = eventstore.Exact(version)
 		}
-		res, err := s.Append(ctx, fmt.Sprintf("%s-%d", prefix, w), exp, []eventstore.EventData{{
+		res, err := s.Append(ctx, streams[w], exp, []eventstore.EventData{{
 			ID: id, Type: "advice_requested", SchemaVersion: 1, OccurredOn: "2024-04-08",
 			RecordedAt: time.Now().UTC(), Actor: "bench", LA: "E09000001", CorrelationID: id.String(), Payload: payload,
 		}})
@@ -66,13 +67,23 @@ func NaiveSQLite(ctx context.Context, db *sql.DB, writers, total int) (Result, e
 		recorded_at TEXT NOT NULL, data BLOB NOT NULL, UNIQUE (stream, version))`); err != nil {
 		return Result{}, err
 	}
+	streams := streamNames("naive", writers)
 	return measure(writers, total, func(w int, version int64) (int64, error) {
-		stream := fmt.Sprintf("naive-%d", w)
+		stream := streams[w]
 		_, err := db.ExecContext(ctx, `INSERT INTO naive_events (stream, version, id, type, recorded_at, data)
 			VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM naive_events WHERE stream = ?), ?, 'advice_requested', ?, ?)`,
 			stream, stream, uuid.NewString(), time.Now().UTC().Format(time.RFC3339Nano), payload)
 		return version + 1, err
 	})
+}
+
+// streamNames names each writer's stream once, outside the measured loop.
+func streamNames(prefix string, writers int) []string {
+	out := make([]string, writers)
+	for w := range out {
+		out[w] = fmt.Sprintf("%s-%d", prefix, w)
+	}
+	return out
 }
 
 // measure has writers goroutines call appendOne until total calls are made,
