@@ -72,7 +72,7 @@ type Store struct {
 // adapter's own: retryFor (a Go duration, DefaultRetryFor when absent) is
 // how long a call is retried while the server is not answering.
 func Open(connection string) (*Store, error) {
-	connection, retryFor, err := retrySetting(connection)
+	connection, settings, retryFor, err := retrySetting(connection)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func Open(connection string) (*Store, error) {
 		return nil, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
 	}
 	conf.Logger = clientLog
-	boundDiscovery(connection, conf)
+	boundDiscovery(settings, conf)
 	client, err := esdb.NewClient(conf)
 	if err != nil {
 		return nil, fmt.Errorf("esdb: %w", err)
@@ -106,11 +106,9 @@ func Open(connection string) (*Store, error) {
 // not answer, before the retries (which make a new client and discover
 // again) can look at the caller's deadline. Three tries of 2 s bound that
 // wait to 6 s a seed.
-func boundDiscovery(connection string, conf *esdb.Configuration) {
-	_, query, _ := strings.Cut(connection, "?")
-	values, _ := url.ParseQuery(query) // already parsed by the client
+func boundDiscovery(settings url.Values, conf *esdb.Configuration) {
 	set := func(name string) bool {
-		for k := range values {
+		for k := range settings {
 			if strings.EqualFold(k, name) {
 				return true
 			}
@@ -125,15 +123,16 @@ func boundDiscovery(connection string, conf *esdb.Configuration) {
 	}
 }
 
-// retrySetting takes the retryFor setting out of a connection string.
-func retrySetting(connection string) (string, time.Duration, error) {
+// retrySetting takes the retryFor setting out of a connection string, and
+// returns the string without it and its other settings.
+func retrySetting(connection string) (string, url.Values, time.Duration, error) {
 	base, query, ok := strings.Cut(connection, "?")
 	if !ok {
-		return connection, DefaultRetryFor, nil
+		return connection, nil, DefaultRetryFor, nil
 	}
 	values, err := url.ParseQuery(query)
 	if err != nil {
-		return "", 0, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
+		return "", nil, 0, &domain.Error{Code: domain.Invalid, Field: "store", Message: "not a valid esdb:// connection string: " + err.Error(), Err: err}
 	}
 	retryFor := DefaultRetryFor
 	for k, v := range values {
@@ -142,15 +141,15 @@ func retrySetting(connection string) (string, time.Duration, error) {
 		}
 		d, err := time.ParseDuration(v[0])
 		if err != nil || d < 0 || d > time.Hour {
-			return "", 0, &domain.Error{Code: domain.Invalid, Field: "store", Message: "retryFor must be a duration between 0s and 1h, such as 30s"}
+			return "", nil, 0, &domain.Error{Code: domain.Invalid, Field: "store", Message: "retryFor must be a duration between 0s and 1h, such as 30s"}
 		}
 		retryFor = d
 		delete(values, k)
 	}
 	if len(values) == 0 {
-		return base, retryFor, nil
+		return base, nil, retryFor, nil
 	}
-	return base + "?" + values.Encode(), retryFor, nil
+	return base + "?" + values.Encode(), values, retryFor, nil
 }
 
 // clientLog passes the client's warnings and errors to the structured log and
