@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/tlog"
 	"github.com/labstack/echo/v4"
 )
@@ -81,10 +82,10 @@ type CaseCheck struct {
 
 // checkCase verifies a case's events against the latest signed checkpoint
 // with the server's public key, as an auditor would with verify-case, and
-// checks that the store still holds every event of the case the audit
-// view recorded before the checkpoint (the view was written in the same
-// transaction as the tree). It returns nil when no key is configured or
-// nothing is signed yet.
+// checks that the store still holds every event of the case the views have
+// applied: events removed from the store after the views read them are
+// found even when the rest of the stream still verifies. It returns nil
+// when no key is configured or nothing is signed yet.
 func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 	if s.CheckpointKey == "" {
 		return nil
@@ -105,34 +106,40 @@ func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 		return check
 	}
 	stream := domain.CaseStream(id)
-	p, err := s.Views.Tree.ProveStream(ctx, s.Store, stream, cp.Size)
+	// The views' count is read before the store, which only grows, so an
+	// event appended in between cannot look missing.
+	applied, _ := s.Views.Timeliness.CaseVersion(id)
+	events, err := s.Store.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return unavailable("read", err)
+	}
+	p, err := s.Views.Tree.ProveEvents(ctx, stream, events, cp.Size)
 	if err != nil {
 		return unavailable("proof", err)
-	}
-	history, err := s.Views.History(ctx, id)
-	if err != nil {
-		return unavailable("history", err)
-	}
-	recorded := 0
-	for _, h := range history {
-		leaf, err := s.Views.Tree.LeafIndex(ctx, h.Position)
-		if err != nil {
-			return unavailable("leaf", err)
-		}
-		if leaf < cp.Size {
-			recorded++
-		}
 	}
 	check.Later = p.Later
 	check.Verified, err = tlog.VerifyCaseProof(p, stream, cp)
 	switch {
 	case err != nil:
 		check.Problem = err.Error()
-	case check.Verified != recorded:
-		check.Problem = fmt.Sprintf("the store holds %d of the %d events recorded for it before the checkpoint: events were removed", check.Verified, recorded)
+	case heldUpTo(events, applied) < applied:
+		check.Problem = fmt.Sprintf("the store holds %d of the %d events of the case the views have applied: events were removed", heldUpTo(events, applied), applied)
 	}
 	if check.Problem != "" {
 		s.Logger.Error("CASE DOES NOT MATCH THE SIGNED CHECKPOINT", "case", id, "checkpoint", cp.Size, "problem", check.Problem)
 	}
 	return check
+}
+
+// heldUpTo counts the events of a stream, read in version order, that
+// carry versions 1 to version without a gap.
+func heldUpTo(events []eventstore.RecordedEvent, version int64) int64 {
+	var n int64
+	for _, e := range events {
+		if e.Version != n+1 || n == version {
+			break
+		}
+		n++
+	}
+	return n
 }

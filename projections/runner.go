@@ -20,20 +20,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 	name     TEXT PRIMARY KEY,
 	position INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit (
-	position       INTEGER PRIMARY KEY,
-	case_id        TEXT    NOT NULL,
-	version        INTEGER NOT NULL,
-	type           TEXT    NOT NULL,
-	actor          TEXT    NOT NULL,
-	la             TEXT    NOT NULL,
-	occurred_on    TEXT    NOT NULL,
-	recorded_at    TEXT    NOT NULL,
-	correlation_id TEXT    NOT NULL,
-	causation_id   TEXT    NOT NULL,
-	reason         TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_case ON audit(case_id, version);
+-- The audit table of earlier builds copied every event of every case, so
+-- that a rebuild wrote the whole log again; a case's history is now read
+-- from its stream in the store.
+DROP TABLE IF EXISTS audit;
 CREATE TABLE IF NOT EXISTS access_log (
 	position    INTEGER PRIMARY KEY,
 	la          TEXT NOT NULL,
@@ -47,7 +37,8 @@ CREATE INDEX IF NOT EXISTS access_log_case ON access_log(la, case_id, position);
 CREATE INDEX IF NOT EXISTS access_log_actor ON access_log(la, actor, position);
 `
 
-// AuditName is the audit projection's checkpoint name.
+// AuditName is the checkpoint name of the audit projection: the access log
+// and the log's tree.
 const AuditName = "audit"
 
 // Runner keeps the projections up to date with the store: it restores their
@@ -136,13 +127,13 @@ func (r *Runner) Position() int64 {
 	return min(a, t, r.Tree.Position())
 }
 
-// apply brings both projections past one batch, the audit rows and checkpoint
-// in one transaction.
+// apply brings both projections past one batch, the access-log rows, the
+// tree and the audit checkpoint in one transaction.
 func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	// The timeliness model (in memory, Go) and the audit rows and tree (in
+	// The timeliness model (in memory, Go) and the access log and tree (in
 	// SQLite, through cgo) share nothing but the batch, which neither
 	// changes: on two cores they are applied side by side. A failure of
 	// either stops the runner; each view's checkpoint says where it
@@ -166,8 +157,8 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	return nil
 }
 
-// applyAudit writes a batch's audit and access-log rows and grows the log's
-// tree, in one transaction with the audit checkpoint.
+// applyAudit writes a batch's access-log rows and grows the log's tree, in
+// one transaction with the audit checkpoint.
 func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEvent) error {
 	r.mu.Lock()
 	from := r.auditPos
@@ -177,12 +168,6 @@ func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEven
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (position, case_id, version, type, actor, la, occurred_on,
-		recorded_at, correlation_id, causation_id, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
 	var access *sql.Stmt
 	last := from
 	for _, e := range batch {
@@ -206,15 +191,6 @@ func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEven
 			if _, err := access.ExecContext(ctx, e.Position, e.LA, a.Case, e.Actor, a.Role, a.Route, e.RecordedAt.UTC().Format(AccessTimeLayout)); err != nil {
 				return err
 			}
-			continue
-		}
-		id, ok := domain.CaseIDOf(e.Stream)
-		if !ok {
-			continue
-		}
-		if _, err := stmt.ExecContext(ctx, e.Position, id, e.Version, e.Type, e.Actor, e.LA, e.OccurredOn,
-			e.RecordedAt.UTC().Format(time.RFC3339Nano), e.CorrelationID, e.CausationID, e.Reason); err != nil {
-			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, position) VALUES (?, ?)
@@ -340,7 +316,7 @@ func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints; DELETE FROM audit; DELETE FROM access_log; `+tlog.ResetSQL); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints; DELETE FROM access_log; `+tlog.ResetSQL); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -378,23 +354,20 @@ type AuditEntry struct {
 	Reason        string `json:"reason,omitempty"`
 }
 
-// History returns a case's audit history in order.
+// History returns a case's audit history in order: its stream as the store
+// holds it, every event with who recorded it, when, why and in answer to
+// what.
 func (r *Runner) History(ctx context.Context, caseID string) ([]AuditEntry, error) {
-	rows, err := r.Views.QueryContext(ctx, `SELECT position, version, type, actor, la, occurred_on, recorded_at,
-		correlation_id, causation_id, reason FROM audit WHERE case_id = ? ORDER BY version`, caseID)
+	events, err := r.Store.ReadStream(ctx, domain.CaseStream(caseID), 1)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
-		var a AuditEntry
-		if err := rows.Scan(&a.Position, &a.Version, &a.Event, &a.Actor, &a.LA, &a.OccurredOn, &a.RecordedAt, &a.CorrelationID, &a.CausationID, &a.Reason); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
+	out := make([]AuditEntry, len(events))
+	for i, e := range events {
+		out[i] = AuditEntry{Position: e.Position, Version: e.Version, Event: e.Type, Actor: e.Actor, LA: e.LA, OccurredOn: e.OccurredOn,
+			RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), CorrelationID: e.CorrelationID, CausationID: e.CausationID, Reason: e.Reason}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Access is one recorded read of a case.

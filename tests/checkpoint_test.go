@@ -205,3 +205,44 @@ func TestAServerSignsCheckpointsAWitnessKeepsThemAndAnAuditorChecksACaseOffline(
 		}
 	})
 }
+
+func TestACaseWhoseLastEventIsRemovedFromTheStoreIsFoundAgainstTheViews(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "log.db")
+	if out, err := exec.Command(binary, "simulate", "--db", db, "--las", "1", "--cases", "10", "--years", "1", "--seed", "5", "--until", "2025-06-30").CombinedOutput(); err != nil {
+		t.Fatalf("simulate: %v\n%s", err, out)
+	}
+	keys := filepath.Join(t.TempDir(), "ledger")
+	if out, err := exec.Command(binary, "checkpoint", "keygen", "--origin", "ehcledger.test/log", "--out", keys).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	s := startServer(t, db, "--checkpoint-key", keys+".key", "--checkpoint-every", "1s")
+	auditor := tokenAs(t, "auditor-1", auth.Auditor, "E09000001")
+	const id = "E09000001-000002"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, page := getAs(t, s.base+"/ui/cases/"+id, auditor); code == 200 && strings.Contains(page, "Verified against checkpoint ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the case never verified against a checkpoint:\n%s", s.logs)
+		}
+	}
+	s.stop()
+	// An insider removes the case's last event. Its stream still runs from
+	// version 1 without a gap and verifies against the checkpoint: what
+	// gives the removal away is the views, which applied that event.
+	conn, err := sqlitedb.Open(db, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(`DROP TRIGGER events_immutable_delete; DELETE FROM events WHERE stream = ?1 AND version = (SELECT MAX(version) FROM events WHERE stream = ?1)`, "case-"+id)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, db, "--checkpoint-key", keys+".key", "--checkpoint-every", "1h")
+	code, page := getAs(t, s.base+"/ui/cases/"+id, auditor)
+	if code != 200 || !strings.Contains(page, "does not match checkpoint") || !strings.Contains(page, "events were removed") {
+		t.Fatalf("%d: no warning of the removal:\n%s", code, page)
+	}
+}

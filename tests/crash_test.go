@@ -208,7 +208,7 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 	t.Logf("%d cycles: %d cases, %d commands, %d of them in flight at a kill and sent again", cycles, len(byCase), commands, killedInFlight)
 
 	// The last retries, then each case exactly once, in the store and in
-	// the audit view.
+	// its history as the API serves it.
 	for id, cmds := range byCase {
 		for _, c := range cmds {
 			if !c.acked {
@@ -227,7 +227,7 @@ func TestKilledServersKeepEveryAcknowledgedCommandAndNothingTwice(t *testing.T) 
 	for id, cmds := range byCase {
 		hist := s.must(200, "GET", "/v1/cases/"+id+"/history", "")
 		if n := len(hist["history"].([]any)); n != len(cmds) {
-			t.Errorf("case %s: the audit view shows %d events, the store %d", id, n, len(cmds))
+			t.Errorf("case %s: the history shows %d events, the store %d", id, n, len(cmds))
 		}
 	}
 }

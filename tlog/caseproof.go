@@ -56,6 +56,16 @@ type EventProof struct {
 // ProveStream returns the inclusion proofs of a stream's events, as the
 // store holds them now, in the tree of size leaves.
 func (l *Log) ProveStream(ctx context.Context, s eventstore.Store, stream string, size int64) (CaseProof, error) {
+	events, err := s.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return CaseProof{}, err
+	}
+	return l.ProveEvents(ctx, stream, events, size)
+}
+
+// ProveEvents returns the inclusion proofs of a stream's events, read from
+// the store by the caller, in the tree of size leaves.
+func (l *Log) ProveEvents(ctx context.Context, stream string, events []eventstore.RecordedEvent, size int64) (CaseProof, error) {
 	root, err := l.RootAt(ctx, size)
 	if err != nil {
 		return CaseProof{}, err
@@ -65,10 +75,6 @@ func (l *Log) ProveStream(ctx context.Context, s eventstore.Store, stream string
 		return CaseProof{}, err
 	} else if ok {
 		p.Checkpoint.Signed = string(signed.Note)
-	}
-	events, err := s.ReadStream(ctx, stream, 1)
-	if err != nil {
-		return CaseProof{}, err
 	}
 	var indexes []int64
 	for _, e := range events {
