@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ehcledger/ehcledger/domain"
@@ -67,8 +68,16 @@ type Runner struct {
 
 	mu          sync.Mutex
 	auditPos    int64
-	snapshotPos int64
+	snapshotPos atomic.Int64 // of the snapshot file
 	advanced    chan struct{}
+
+	// A snapshot is written beside the runner, which goes on applying:
+	// snapMu is held while one is written, snapBusy says one is under way
+	// in the background, and snapErr keeps its failure for the next apply.
+	snapMu   sync.Mutex
+	snapBusy atomic.Bool
+	snapWG   sync.WaitGroup
+	snapErr  error // guarded by mu
 }
 
 // NewRunner prepares the views database and restores the checkpoints; the
@@ -109,7 +118,7 @@ func (r *Runner) restore(ctx context.Context) error {
 		}
 		return err
 	}
-	r.snapshotPos = r.Timeliness.Position()
+	r.snapshotPos.Store(r.Timeliness.Position())
 	return nil
 }
 
@@ -133,6 +142,13 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	if len(batch) == 0 {
 		return nil
 	}
+	r.mu.Lock()
+	failed := r.snapErr
+	r.snapErr = nil
+	r.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
 	// The timeliness model (in memory, Go) and the access log and tree (in
 	// SQLite, through cgo) share nothing but the batch, which neither
 	// changes: on two cores they are applied side by side. A failure of
@@ -149,12 +165,45 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 	r.mu.Lock()
 	close(r.advanced) // wakes WaitFor: every view has the batch
 	r.advanced = make(chan struct{})
-	due := r.Timeliness.Position()-r.snapshotPos >= r.SnapshotEvery && time.Since(r.lastSnapshot) >= r.SnapshotInterval
+	due := time.Since(r.lastSnapshot) >= r.SnapshotInterval
 	r.mu.Unlock()
-	if due {
-		return r.SaveSnapshot(ctx)
+	if due && r.Timeliness.Position()-r.snapshotPos.Load() >= r.SnapshotEvery {
+		r.snapshotInBackground(ctx)
 	}
 	return nil
+}
+
+// snapshotInBackground saves the timeliness snapshot while the runner goes
+// on applying events, unless one is being saved already. Writing a national
+// model takes many seconds, in which the views would otherwise stand still;
+// the model is read a few thousand cases at a time, between batches (a
+// snapshot can hold events past its position, which applying them again
+// skips). A failure is returned by the next apply.
+func (r *Runner) snapshotInBackground(ctx context.Context) {
+	if !r.snapBusy.CompareAndSwap(false, true) {
+		return
+	}
+	r.snapWG.Add(1)
+	go func() {
+		defer r.snapWG.Done()
+		defer r.snapBusy.Store(false)
+		if err := r.SaveSnapshot(context.WithoutCancel(ctx)); err != nil {
+			r.mu.Lock()
+			r.snapErr = err
+			r.mu.Unlock()
+		}
+	}()
+}
+
+// WaitSnapshot waits for a snapshot being saved in the background and
+// returns its error.
+func (r *Runner) WaitSnapshot() error {
+	r.snapWG.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.snapErr
+	r.snapErr = nil
+	return err
 }
 
 // applyAudit writes a batch's access-log rows and grows the log's tree, in
@@ -213,8 +262,14 @@ func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEven
 }
 
 // SaveSnapshot stores the timeliness model, with the position it stands at,
-// in its file, and notes the position among the checkpoints.
+// in its file, and notes the position among the checkpoints. One snapshot
+// is written at a time, and none when the file holds the position already.
 func (r *Runner) SaveSnapshot(ctx context.Context) error {
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	if r.Timeliness.Position() == r.snapshotPos.Load() {
+		return nil
+	}
 	tmp := r.SnapshotPath + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // the snapshot holds case data: private whatever the umask
 	if err != nil {
@@ -242,8 +297,9 @@ func (r *Runner) SaveSnapshot(ctx context.Context) error {
 		ON CONFLICT(name) DO UPDATE SET position = excluded.position`, TimelinessName, pos); err != nil {
 		return fmt.Errorf("save timeliness checkpoint: %w", err)
 	}
+	r.snapshotPos.Store(pos)
 	r.mu.Lock()
-	r.snapshotPos, r.lastSnapshot = pos, time.Now()
+	r.lastSnapshot = time.Now()
 	r.mu.Unlock()
 	return nil
 }
@@ -308,36 +364,52 @@ func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
 }
 
 // Rebuild discards every projection and rebuilds it from the first event.
+// The views answer as soon as it returns; the timeliness snapshot of the
+// rebuilt model is then written in the background (WaitSnapshot waits for
+// it, and SaveSnapshot, which Close calls, waits for it first).
 func (r *Runner) Rebuild(ctx context.Context) (int64, error) {
-	// One transaction: a kill half-way must not leave checkpoints or a
-	// tree state over emptied tables.
-	tx, err := r.Views.BeginTx(ctx, nil)
-	if err != nil {
+	if err := r.reset(ctx); err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints; DELETE FROM access_log; `+tlog.ResetSQL); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, err
-	}
-	if err := r.Tree.Reload(ctx); err != nil {
-		return 0, err
-	}
-	if err := os.Remove(r.SnapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, err
-	}
-	r.mu.Lock()
-	r.auditPos, r.snapshotPos = 0, 0
-	r.mu.Unlock()
-	r.Timeliness.Reset()
 	n, err := r.CatchUp(ctx)
 	if err != nil {
 		return n, err
 	}
 	r.Timeliness.Warm()
-	return n, r.SaveSnapshot(ctx)
+	r.snapshotInBackground(ctx)
+	return n, nil
+}
+
+// reset empties every view and removes the snapshot. A snapshot of the old
+// model being written is waited for, so it cannot land after the reset.
+func (r *Runner) reset(ctx context.Context) error {
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	// One transaction: a kill half-way must not leave checkpoints or a
+	// tree state over emptied tables.
+	tx, err := r.Views.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints; DELETE FROM access_log; `+tlog.ResetSQL); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if err := r.Tree.Reload(ctx); err != nil {
+		return err
+	}
+	if err := os.Remove(r.SnapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	r.snapshotPos.Store(0)
+	r.mu.Lock()
+	r.auditPos = 0
+	r.mu.Unlock()
+	r.Timeliness.Reset()
+	return nil
 }
 
 // AuditEntry is one line of a case's history.
