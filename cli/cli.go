@@ -338,7 +338,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			if err == nil {
 				env.Runner.Timeliness.Warm()
-				logger.Info("projections caught up", "events", n, "position", env.Runner.Position())
+				logger.Info("projections caught up", "events", n, "position", env.Runner.Position(),
+					"cases_counted_again_under_changed_rulebooks", env.Runner.Recomputed)
 				break
 			}
 			if runCtx.Err() != nil {

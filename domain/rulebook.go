@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -969,23 +970,25 @@ func (rb *Rulebook) validate() error {
 }
 
 // rulebooksFingerprint hashes every loaded rulebook, once.
-var rulebooksFingerprint = sync.OnceValue(func() string {
-	h := sha256.New()
-	for _, id := range RulebookIDs() {
-		b, err := json.Marshal(loadedRulebooks()[id])
+var rulebookFingerprints = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	for id, rb := range loadedRulebooks() {
+		b, err := json.Marshal(rb)
 		if err != nil {
 			panic(fmt.Sprintf("domain: rulebook %s: %v", id, err))
 		}
-		h.Write(b)
+		sum := sha256.Sum256(b)
+		out[id] = hex.EncodeToString(sum[:])
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return out
 })
 
-// RulebooksFingerprint identifies the rules of every rulebook this build
-// holds: it changes whenever a rule does, so that anything computed from
-// clocks (a snapshot of the read models) can tell it was computed under
-// other rules.
-func RulebooksFingerprint() string { return rulebooksFingerprint() }
+// RulebookFingerprints identifies the rules of each rulebook this build
+// holds, by id: a fingerprint changes whenever anything of its rulebook
+// does, so that anything computed from clocks (a snapshot of the read
+// models) can tell which of its cases were counted under other rules. The
+// map is the caller's.
+func RulebookFingerprints() map[string]string { return maps.Clone(rulebookFingerprints()) }
 
 // LookupRulebook returns the rulebook with the given id.
 func LookupRulebook(id string) (*Rulebook, error) {

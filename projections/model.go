@@ -34,7 +34,11 @@ type CaseModel struct {
 	// caseworker and team are the latest assignment, in Model.strs.
 	caseworker, team uint32
 
-	slot   int32 // in its LA's list
+	slot int32 // in its LA's list
+	// books has a bit for each rulebook (numbered in Model.books) any of
+	// the case's events was applied under: when one of them changes, the
+	// case is counted again from its stream (Timeliness.Recompute).
+	books  uint32
 	clocks []packedClock
 	marks  []mark
 	extra  *caseExtra
@@ -74,8 +78,11 @@ type Model struct {
 	Cases    map[string]*CaseModel
 	// Closures holds each school's closures, by LA then school.
 	Closures map[string]map[string][]domain.ClosureWindow
-	// Adoptions holds each LA's rulebook adoptions in the order recorded.
+	// Adoptions holds each LA's rulebook adoptions in the order recorded,
+	// and adoptedAt their positions, so that a case counted again alone
+	// sees only the adoptions recorded before each of its events.
 	Adoptions map[string][]domain.RulebookAdopted
+	adoptedAt map[string][]int64
 	Position  int64
 	// LoadHistory reads a case's earlier steps when a correction arrives;
 	// without it a correction cannot be applied.
@@ -94,9 +101,15 @@ type Model struct {
 	// figures, so a cached answer about one LA outlives writes to others.
 	laPosition map[string]int64
 
-	// The tables packed clocks and marks number into; they only grow.
+	// The tables packed clocks, marks and cases number into; they only
+	// grow.
 	strs  table[string]
 	rules table[ruleRef]
+	books table[string]
+	// horizon, while a case is counted again alone, is the position of the
+	// event being applied: adoptions recorded at or after it are not yet
+	// in force.
+	horizon int64
 	// Scratch space for applying one event to one case.
 	scratch     []domain.Clock
 	scratchPtrs []*domain.Clock
@@ -117,20 +130,25 @@ func (m *Model) index(c *CaseModel, oldLA string) {
 		m.byLA = map[string][]*CaseModel{}
 	}
 	if oldLA != "" {
-		list := m.byLA[oldLA]
-		last := list[len(list)-1]
-		list[c.slot], last.slot = last, c.slot
-		list[len(list)-1] = nil
-		m.byLA[oldLA] = list[:len(list)-1]
+		m.unfile(c, oldLA)
 	}
 	c.slot = int32(len(m.byLA[c.LA]))
 	m.byLA[c.LA] = append(m.byLA[c.LA], c)
 }
 
+// unfile takes case c out of la's list.
+func (m *Model) unfile(c *CaseModel, la string) {
+	list := m.byLA[la]
+	last := list[len(list)-1]
+	list[c.slot], last.slot = last, c.slot
+	list[len(list)-1] = nil
+	m.byLA[la] = list[:len(list)-1]
+}
+
 // NewModel returns an empty model.
 func NewModel(h domain.Holidays) *Model {
 	m := &Model{Holidays: h, Cases: map[string]*CaseModel{}, Closures: map[string]map[string][]domain.ClosureWindow{},
-		Adoptions: map[string][]domain.RulebookAdopted{}}
+		Adoptions: map[string][]domain.RulebookAdopted{}, adoptedAt: map[string][]int64{}}
 	m.intern("") // number 0, what an unassigned case's names and an unlabelled mark read
 	return m
 }
@@ -163,6 +181,7 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 		return nil
 	case *domain.RulebookAdopted:
 		m.Adoptions[la] = append(m.Adoptions[la], *v)
+		m.adoptedAt[la] = append(m.adoptedAt[la], e.Position)
 		m.advance(la, e.Position)
 		return nil
 	}
@@ -225,9 +244,21 @@ func (m *Model) ApplyDecoded(e eventstore.RecordedEvent, ev domain.Event, on dom
 	}
 	m.remember(c, ev, on)
 	cc := m.working(c)
-	cc.Apply(m.RulebookAt(c.LA, on), ev, on, m.Holidays)
+	cc.Apply(m.caseRulebook(c, on), ev, on, m.Holidays)
 	m.store(c, cc)
 	return nil
+}
+
+// caseRulebook returns the rulebook in force for a case's LA on a date,
+// noting it among the rulebooks the case was counted under.
+func (m *Model) caseRulebook(c *CaseModel, on domain.Date) *domain.Rulebook {
+	rb := m.RulebookAt(c.LA, on)
+	if n := m.books.number(rb.ID); n < 32 {
+		c.books |= 1 << n
+	} else {
+		c.books = ^uint32(0) // more rulebooks than bits: counted again whichever changes
+	}
+	return rb
 }
 
 // roomForStrings checks the string table can take what one more event may
@@ -256,7 +287,7 @@ func (m *Model) advance(la string, pos int64) {
 // recompute rebuilds a corrected case's clocks and marks from its corrected
 // history.
 func (m *Model) recompute(c *CaseModel) {
-	rulesAt := func(d domain.Date) *domain.Rulebook { return m.RulebookAt(c.LA, d) }
+	rulesAt := func(d domain.Date) *domain.Rulebook { return m.caseRulebook(c, d) }
 	eff, err := domain.Effective(c.extra.history, rulesAt)
 	if err != nil {
 		// The command path refuses corrections that break the history, so
@@ -283,10 +314,16 @@ func (m *Model) recompute(c *CaseModel) {
 // before the date, else the current law. Because a clock takes its rules when
 // it starts, an adoption recorded later never changes a clock already started.
 func (m *Model) RulebookAt(la string, on domain.Date) *domain.Rulebook {
-	if m.Rules != nil {
-		return m.Rules(la, m.Adoptions[la], on)
+	adoptions := m.Adoptions[la]
+	if m.horizon > 0 {
+		at := m.adoptedAt[la]
+		n := sort.Search(len(at), func(i int) bool { return at[i] >= m.horizon })
+		adoptions = adoptions[:n]
 	}
-	return domain.RulebookInForce(m.Adoptions[la], on)
+	if m.Rules != nil {
+		return m.Rules(la, adoptions, on)
+	}
+	return domain.RulebookInForce(adoptions, on)
 }
 
 // Rules chooses the rulebook in force for an LA on a date, given the LA's

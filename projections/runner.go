@@ -65,6 +65,10 @@ type Runner struct {
 	// SnapshotPath is the file of the timeliness snapshot: written to a
 	// temporary file and renamed, so a crash leaves the old one whole.
 	SnapshotPath string
+	// Recomputed is the number of cases the snapshot held that were
+	// counted again on opening, because a rulebook they were counted under
+	// had changed since.
+	Recomputed int
 
 	mu          sync.Mutex
 	auditPos    int64
@@ -112,13 +116,27 @@ func (r *Runner) restore(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	if err := r.Timeliness.ReadSnapshot(bufio.NewReaderSize(f, 1<<20)); err != nil {
-		if errors.Is(err, ErrSnapshotFormat) {
-			return nil // an older layout: replay the timeliness projection from the first event
-		}
+	stale, err := r.Timeliness.ReadSnapshot(bufio.NewReaderSize(f, 1<<20))
+	if errors.Is(err, ErrSnapshotFormat) {
+		return nil // an older layout or other rules: replay the timeliness projection from the first event
+	}
+	if err != nil {
 		return err
 	}
-	r.snapshotPos.Store(r.Timeliness.Position())
+	if len(stale) == 0 {
+		r.snapshotPos.Store(r.Timeliness.Position())
+		return nil
+	}
+	// Some cases were counted under rulebooks changed since: they alone
+	// are counted again, and the snapshot written anew without waiting
+	// for the next one due.
+	if err := r.Timeliness.Recompute(stale, func(id string) ([]eventstore.RecordedEvent, error) {
+		return r.Store.ReadStream(ctx, domain.CaseStream(id), 1)
+	}); err != nil {
+		return err
+	}
+	r.Recomputed = len(stale)
+	r.snapshotInBackground(ctx)
 	return nil
 }
 

@@ -2,16 +2,25 @@ package projections_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ehcledger/ehcledger/app"
 	"github.com/ehcledger/ehcledger/calendar"
 	"github.com/ehcledger/ehcledger/cli"
 	"github.com/ehcledger/ehcledger/demo"
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/projections"
 )
 
@@ -24,8 +33,8 @@ func readSnapshot(t *testing.T, r *projections.Runner) *projections.Timeliness {
 	}
 	defer f.Close()
 	tl := projections.NewTimeliness(calendar.NewEnglandWales())
-	if err := tl.ReadSnapshot(bufio.NewReader(f)); err != nil {
-		t.Fatal(err)
+	if stale, err := tl.ReadSnapshot(bufio.NewReader(f)); err != nil || len(stale) != 0 {
+		t.Fatalf("%v, %d cases left to count again", err, len(stale))
 	}
 	return tl
 }
@@ -110,4 +119,190 @@ func TestSnapshotsWrittenInTheBackground(t *testing.T) {
 			t.Fatal("the snapshot file was written again")
 		}
 	})
+}
+
+// rewriteSnapshot edits a snapshot file's header and cases, as JSON objects.
+func rewriteSnapshot(t *testing.T, path string, header func(map[string]any), eachCase func(map[string]any)) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	dec := json.NewDecoder(zr)
+	enc := json.NewEncoder(zw)
+	for first := true; ; first = false {
+		var v map[string]any
+		if err := dec.Decode(&v); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if first {
+			header(v)
+		} else {
+			eachCase(v)
+		}
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestACorrectedRulebookCountsAgainOnlyTheCasesCountedUnderIt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+	env, err := cli.OpenEnv(ctx, db, "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// LA 1's first cases are recorded before it adopts the reform rules
+	// (from a date most of their steps come after), its next ones after;
+	// LA 2 keeps the current law.
+	gen := func(la, prefix string) {
+		t.Helper()
+		if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: la, Cases: 40, Today: today, Seed: 9, Workers: 4, Prefix: prefix}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen("E09000001", "A-")
+	if err := env.Ledger.ExecuteLA(ctx, "E09000001", "adopt_rulebook", domain.NewDate(2025, 6, 1), []byte(`{"rulebook":"reform-2023","from":"2025-06-01"}`), "test"); err != nil {
+		t.Fatal(err)
+	}
+	// LA 1's first cases go on after the adoption: counted again, their
+	// first steps must still be counted under the rules then in force.
+	if _, err := env.Runner.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assigned := 0
+	for _, id := range env.Runner.Timeliness.CaseIDs("E09000001") {
+		_, err := env.Ledger.Execute(ctx, app.CommandRequest{Case: id, Command: "assign_case", On: today, Data: []byte(`{"caseworker":"cw9","team":"t9"}`),
+			Actor: "test", Expected: eventstore.Any})
+		if err == nil {
+			assigned++
+		} else if domain.ErrorCode(err) == domain.Internal {
+			t.Fatal(err)
+		}
+	}
+	if assigned < 20 {
+		t.Fatalf("only %d of LA 1's first cases took a step after the adoption", assigned)
+	}
+	gen("E09000001", "B-")
+	gen("E09000002", "C-")
+	gen("E09000002", "D-")
+	if _, err := env.Runner.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	replayed := map[string]string{}
+	rowsOf := func(tl *projections.Timeliness, id string) string {
+		rows, _ := tl.CaseClocks(id, today)
+		b, _ := json.Marshal(rows)
+		return string(b)
+	}
+	all := append(env.Runner.Timeliness.CaseIDs("E09000001"), env.Runner.Timeliness.CaseIDs("E09000002")...)
+	for _, id := range all {
+		replayed[id] = rowsOf(env.Runner.Timeliness, id)
+	}
+	if err := env.Close(); err != nil { // writes the snapshot
+		t.Fatal(err)
+	}
+
+	written := snapshotCases(t, db+".views.timeliness.gz")
+	// The snapshot now reads as written under an earlier version of the
+	// reform rules, and every case in it with a wrong first due date: the
+	// cases counted again lose it, the others keep it.
+	var underReform []string
+	rewriteSnapshot(t, db+".views.timeliness.gz", func(h map[string]any) {
+		h["rulebooks"].(map[string]any)["reform-2023"] = "an earlier version"
+	}, func(c map[string]any) {
+		if books, _ := c["rulebooks"].([]any); slices.Contains(books, any("reform-2023")) {
+			underReform = append(underReform, c["id"].(string))
+		}
+		c["clocks"].([]any)[0].(map[string]any)["due"] = "2030-01-01"
+	})
+	sort.Strings(underReform)
+	for _, id := range underReform {
+		if !strings.HasPrefix(id, "A-") && !strings.HasPrefix(id, "B-") {
+			t.Fatalf("case %s was counted under the reform rules, which its LA never adopted", id)
+		}
+	}
+	if len(underReform) < 40 || len(underReform) > 80 {
+		t.Fatalf("%d cases counted under the reform rules, want most of LA 1's 80", len(underReform))
+	}
+
+	env, err = cli.OpenEnv(ctx, db, "", now, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	t.Run("only the cases counted under the corrected rulebook are counted again", func(t *testing.T) {
+		if env.Runner.Recomputed != len(underReform) {
+			t.Fatalf("%d cases counted again, want the %d counted under reform-2023", env.Runner.Recomputed, len(underReform))
+		}
+		for _, id := range all {
+			got := rowsOf(env.Runner.Timeliness, id)
+			switch again := slices.Contains(underReform, id); {
+			case again && got != replayed[id]:
+				t.Fatalf("case %s, counted again, differs from a replay of the store:\n%s\n%s", id, got, replayed[id])
+			case !again && !strings.Contains(got, `"due":"2030-01-01"`):
+				t.Fatalf("case %s was counted again, though no rulebook it was counted under changed", id)
+			}
+		}
+	})
+	t.Run("the snapshot written after holds them as first written, each clock under the rules it started under", func(t *testing.T) {
+		if err := env.Runner.WaitSnapshot(); err != nil {
+			t.Fatal(err)
+		}
+		again := snapshotCases(t, env.Runner.SnapshotPath)
+		for _, id := range underReform {
+			if again[id] != written[id] {
+				t.Fatalf("case %s differs from the snapshot of the live model:\n%s\n%s", id, again[id], written[id])
+			}
+		}
+	})
+}
+
+// snapshotCases reads a snapshot file's cases, each as its JSON line, by id.
+func snapshotCases(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var c struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.ID != "" {
+			out[c.ID] = sc.Text()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

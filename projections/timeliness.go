@@ -3,10 +3,14 @@ package projections
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -246,10 +250,12 @@ func (t *Timeliness) Worklist(f WorklistFilter) []WorklistItem {
 
 // snapshotFormat numbers the layout of snapshots. A snapshot of another
 // format is not read: the projection is replayed from the store instead.
-const snapshotFormat = 2
+const snapshotFormat = 3
 
-// ErrSnapshotFormat says a snapshot was written in another format, or under
-// other rulebooks.
+// ErrSnapshotFormat says a snapshot was written in another format, under
+// another calendar of bank holidays, or under other versions of rulebooks
+// most of its cases were counted under: replaying the store is then the
+// quicker way to the views.
 var ErrSnapshotFormat = errors.New("timeliness snapshot: written in another format")
 
 // snapshotCase is the stored form of one case: rules are named, not pointed to.
@@ -266,6 +272,8 @@ type snapshotCase struct {
 	// History is kept for corrected cases only.
 	History   []snapshotStep `json:"history,omitempty"`
 	Corrected bool           `json:"corrected,omitempty"`
+	// Rulebooks names the rulebooks the case's events were applied under.
+	Rulebooks []string `json:"rulebooks,omitempty"`
 }
 
 type snapshotMark struct {
@@ -295,14 +303,33 @@ type snapshotClock struct {
 // snapshotHeader is the first record of a snapshot.
 type snapshotHeader struct {
 	Format int `json:"format"`
-	// Rules is the fingerprint of the rulebooks the clocks were counted
-	// under: a snapshot written under other rules (a corrected rulebook) is
-	// not read, so every due date is counted again by the rules in force.
-	Rules     string                                       `json:"rules"`
+	// Rulebooks are the fingerprints, by id, of the rulebooks the clocks
+	// were counted under, and Default the id of the rulebook in force
+	// where an LA adopted none: the cases counted under a rulebook whose
+	// fingerprint has changed since (a corrected rulebook) are counted
+	// again from their streams, and only they.
+	Rulebooks map[string]string `json:"rulebooks"`
+	Default   string            `json:"default_rulebook"`
+	// Holidays fingerprints the bank holidays every due date was counted
+	// with: under another calendar, the snapshot is not read.
+	Holidays  string                                       `json:"holidays"`
 	Position  int64                                        `json:"position"`
 	Closures  map[string]map[string][]domain.ClosureWindow `json:"closures"`
 	Adoptions map[string][]domain.RulebookAdopted          `json:"adoptions"`
+	AdoptedAt map[string][]int64                           `json:"adopted_at"`
 	Cases     int                                          `json:"cases"`
+}
+
+// holidaysFingerprint identifies a calendar of bank holidays by the
+// holidays it holds from 1990 to 2100.
+func holidaysFingerprint(h domain.Holidays) string {
+	sum := sha256.New()
+	for d := domain.NewDate(1990, 1, 1); d <= domain.NewDate(2100, 12, 31); d = d.AddDays(1) {
+		if h.IsBankHoliday(d) {
+			fmt.Fprintf(sum, "%s\n", d)
+		}
+	}
+	return hex.EncodeToString(sum.Sum(nil))
 }
 
 // WriteSnapshot streams the whole model to w as gzipped JSON lines, a header
@@ -325,7 +352,8 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	for id := range m.Cases {
 		ids = append(ids, id)
 	}
-	err = enc.Encode(snapshotHeader{Format: snapshotFormat, Rules: domain.RulebooksFingerprint(), Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, Cases: len(ids)})
+	err = enc.Encode(snapshotHeader{Format: snapshotFormat, Rulebooks: domain.RulebookFingerprints(), Default: domain.DefaultRulebook,
+		Holidays: holidaysFingerprint(m.Holidays), Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, AdoptedAt: m.adoptedAt, Cases: len(ids)})
 	t.mu.RUnlock()
 	if err != nil {
 		return 0, err
@@ -363,6 +391,11 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
 	sc := snapshotCase{ID: c.ID, LA: c.LA, Version: c.Version}
 	sc.Caseworker, sc.Team = m.Assignment(c)
+	for n, id := range m.books.items {
+		if c.books&(1<<n) != 0 || c.books == ^uint32(0) {
+			sc.Rulebooks = append(sc.Rulebooks, id)
+		}
+	}
 	if x := c.extra; x != nil {
 		sc.Exceptions, sc.SchoolAsked, sc.Corrected = x.exceptions, x.schoolAsked, x.corrected
 		for _, st := range x.history {
@@ -383,23 +416,39 @@ func (m *Model) snapshotOf(c *CaseModel) (snapshotCase, error) {
 	return sc, nil
 }
 
-// ReadSnapshot replaces the model with a snapshot written by WriteSnapshot.
-// A snapshot of another format gives ErrSnapshotFormat and changes nothing.
-func (t *Timeliness) ReadSnapshot(r io.Reader) error {
+// ReadSnapshot replaces the model with a snapshot written by WriteSnapshot,
+// and returns the cases it left out because they were counted under a
+// rulebook that has changed since: count them again with Recompute before
+// applying anything else. A snapshot of another format, under another
+// calendar of bank holidays, or with most of its cases to count again gives
+// ErrSnapshotFormat and changes nothing.
+func (t *Timeliness) ReadSnapshot(r io.Reader) (stale []string, err error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return fmt.Errorf("timeliness snapshot: %w", err)
+		return nil, fmt.Errorf("timeliness snapshot: %w", err)
 	}
 	dec := json.NewDecoder(zr)
 	var h snapshotHeader
 	if err := dec.Decode(&h); err != nil {
-		return fmt.Errorf("timeliness snapshot: %w", err)
+		return nil, fmt.Errorf("timeliness snapshot: %w", err)
 	}
 	if h.Format != snapshotFormat {
-		return fmt.Errorf("%w (%d, not %d)", ErrSnapshotFormat, h.Format, snapshotFormat)
+		return nil, fmt.Errorf("%w (%d, not %d)", ErrSnapshotFormat, h.Format, snapshotFormat)
 	}
-	if h.Rules != domain.RulebooksFingerprint() {
-		return fmt.Errorf("%w: written under other rulebooks", ErrSnapshotFormat)
+	if h.Holidays != holidaysFingerprint(t.m.Holidays) {
+		return nil, fmt.Errorf("%w: written under another calendar of bank holidays", ErrSnapshotFormat)
+	}
+	// The rulebooks whose rules are not what they were: corrected, gone
+	// from this build, or no longer the default.
+	changed := map[string]bool{}
+	now := domain.RulebookFingerprints()
+	for id, fp := range h.Rulebooks {
+		if now[id] != fp {
+			changed[id] = true
+		}
+	}
+	if h.Default != domain.DefaultRulebook {
+		changed[h.Default] = true
 	}
 	m := NewModel(t.m.Holidays)
 	m.LoadHistory = t.m.LoadHistory
@@ -410,17 +459,34 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 	if h.Adoptions != nil {
 		m.Adoptions = h.Adoptions
 	}
+	if h.AdoptedAt != nil {
+		m.adoptedAt = h.AdoptedAt
+	}
+	for la, a := range m.Adoptions {
+		if len(m.adoptedAt[la]) != len(a) {
+			return nil, fmt.Errorf("%w: LA %s has %d adoptions and %d positions of adoptions", ErrSnapshotFormat, la, len(a), len(m.adoptedAt[la]))
+		}
+	}
 	for i := 0; i < h.Cases; i++ {
 		var sc snapshotCase
 		if err := dec.Decode(&sc); err != nil {
-			return fmt.Errorf("timeliness snapshot: case %d of %d: %w", i+1, h.Cases, err)
+			return nil, fmt.Errorf("timeliness snapshot: case %d of %d: %w", i+1, h.Cases, err)
+		}
+		if slices.ContainsFunc(sc.Rulebooks, func(id string) bool { return changed[id] }) {
+			stale = append(stale, sc.ID)
+			continue
 		}
 		c, err := m.restoreCase(sc)
 		if err != nil {
-			return fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
+			return nil, fmt.Errorf("timeliness snapshot: case %s: %w", sc.ID, err)
 		}
 		m.Cases[sc.ID] = c
 		m.index(c, "")
+	}
+	if len(stale) > h.Cases/2 {
+		// Reading each case's stream alone costs a query a case: for more
+		// than half the cases, reading the whole store in order is as quick.
+		return nil, fmt.Errorf("%w: %d of its %d cases were counted under rulebooks changed since", ErrSnapshotFormat, len(stale), h.Cases)
 	}
 	t.factsMu.Lock()
 	t.facts = nil
@@ -428,6 +494,49 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) error {
 	t.mu.Lock()
 	t.m = m
 	t.mu.Unlock()
+	return stale, nil
+}
+
+// Recompute counts cases again from their streams, which read returns in
+// version order: each event up to the projection's position is applied as
+// a replay of the whole store would have applied it, under the adoptions
+// recorded before it. The events after the position are left to catching
+// up, as for every other case.
+func (t *Timeliness) Recompute(ids []string, read func(caseID string) ([]eventstore.RecordedEvent, error)) error {
+	t.factsMu.Lock()
+	t.facts = nil
+	t.factsMu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.m
+	// Applying an old event notes its position as its LA's latest; the
+	// LAs keep the latest they had (the cached figures were dropped).
+	latest := maps.Clone(m.laPosition)
+	defer func() {
+		m.horizon = 0
+		for la, pos := range latest {
+			m.laPosition[la] = max(m.laPosition[la], pos)
+		}
+	}()
+	for _, id := range ids {
+		if c := m.Cases[id]; c != nil {
+			m.unfile(c, c.LA)
+			delete(m.Cases, id)
+		}
+		events, err := read(id)
+		if err != nil {
+			return fmt.Errorf("count case %s again: %w", id, err)
+		}
+		for _, e := range events {
+			if e.Position > m.Position {
+				break
+			}
+			m.horizon = e.Position
+			if err := m.Apply(e); err != nil {
+				return fmt.Errorf("count case %s again: %w", id, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -437,6 +546,13 @@ func (m *Model) restoreCase(sc snapshotCase) (*CaseModel, error) {
 	}
 	c := &CaseModel{ID: sc.ID, LA: m.internString(sc.LA), Version: sc.Version,
 		caseworker: m.intern(sc.Caseworker), team: m.intern(sc.Team)}
+	for _, id := range sc.Rulebooks {
+		if n := m.books.number(id); n < 32 {
+			c.books |= 1 << n
+		} else {
+			c.books = ^uint32(0)
+		}
+	}
 	if sc.Corrected || len(sc.Exceptions) > 0 || len(sc.SchoolAsked) > 0 {
 		c.extra = &caseExtra{exceptions: sc.Exceptions, schoolAsked: sc.SchoolAsked, corrected: sc.Corrected}
 	}
