@@ -112,7 +112,11 @@ func Hash(prev string, stream string, version int64, e EventData) string {
 	recorded := e.RecordedAt.UTC().AppendFormat(stamp[:0], time.RFC3339Nano)
 	fields := len(prev) + len(stream) + len(e.ID) + len(e.Type) + len(e.OccurredOn) + len(recorded) + len(e.Actor) +
 		len(e.LA) + len(e.CorrelationID) + len(e.CausationID) + len(e.Reason) + len(e.Payload)
-	buf := make([]byte, 0, fields+14*8)
+	var stack [1024]byte
+	buf := stack[:0]
+	if n := fields + 14*8; n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
 	buf = appendField(buf, prev)
 	buf = appendField(buf, stream)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(version))
@@ -128,7 +132,9 @@ func Hash(prev string, stream string, version int64, e EventData) string {
 	buf = appendField(buf, e.Reason)
 	buf = appendField(buf, e.Payload)
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:])
+	var text [2 * sha256.Size]byte
+	hex.Encode(text[:], sum[:])
+	return string(text[:])
 }
 
 // SameContent reports whether two events with one ID carry the same content,

@@ -95,7 +95,7 @@ func OpenLog(ctx context.Context, db *sql.DB) (*Log, error) {
 	if _, err := db.ExecContext(ctx, Schema); err != nil {
 		return nil, fmt.Errorf("tree schema: %w", err)
 	}
-	l := &Log{db: db, rf: compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
+	l := &Log{db: db, rf: compact.RangeFactory{Hash: hashChildren}}
 	return l, l.Reload(ctx)
 }
 
@@ -227,7 +227,7 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, events []eventstore.Record
 				return err
 			}
 		}
-		if err := l.rng.Append(rfc6962.DefaultHasher.HashLeaf(LeafData(e)), l.visit); err != nil {
+		if err := l.rng.Append(leafHash(e), l.visit); err != nil {
 			return err
 		}
 		l.last = e.Position
@@ -271,7 +271,7 @@ func (l *Log) visit(id compact.NodeID, hash []byte) {
 	if idx := int64(id.Index / tileWidth); idx != t.idx {
 		// The tile is full: it is written with this batch, and a new one begins.
 		l.full = append(l.full, tileRow{int64(level), t.idx, t.hashes})
-		*t = tile{idx: idx}
+		*t = tile{idx: idx, hashes: make([]byte, 0, tileWidth*len(hash))}
 	}
 	t.hashes = append(t.hashes, hash...)
 	t.dirty = true
@@ -345,7 +345,7 @@ func (r *reader) node(ctx context.Context, id compact.NodeID, size int64) ([]byt
 	}
 	for len(hs) > 1 {
 		for i := 0; i < len(hs)/2; i++ {
-			hs[i] = rfc6962.DefaultHasher.HashChildren(hs[2*i], hs[2*i+1])
+			hs[i] = hashChildren(hs[2*i], hs[2*i+1])
 		}
 		hs = hs[:len(hs)/2]
 	}
@@ -425,7 +425,7 @@ func (l *Log) Proofs(ctx context.Context, indexes []int64, size int64) ([][]byte
 		if err != nil {
 			return nil, err
 		}
-		p, err := n.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+		p, err := n.Rehash(hashes, hashChildren)
 		if err != nil {
 			return nil, err
 		}
@@ -448,7 +448,7 @@ func (l *Log) Consistency(ctx context.Context, size1, size2 int64) ([][]byte, er
 	if err != nil {
 		return nil, err
 	}
-	return n.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+	return n.Rehash(hashes, hashChildren)
 }
 
 // LeafHashes calls fn with each committed leaf hash from leaf index from,

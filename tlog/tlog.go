@@ -40,7 +40,7 @@ func ContentHash(e eventstore.RecordedEvent) string {
 }
 
 func leafBytes(position int64, stream string, version int64, content string) []byte {
-	return []byte(leafPrefix + strconv.FormatInt(position, 10) + "\n" + stream + "\n" + strconv.FormatInt(version, 10) + "\n" + content + "\n")
+	return appendLeaf(nil, position, stream, version, content)
 }
 
 // Gap is a global position missing from a store whose positions are
@@ -112,7 +112,7 @@ type Difference struct {
 // sizes and of the whole log; with recorded, the tree the views grew as
 // events were applied, it also compares each leaf with the one recorded.
 func Scan(ctx context.Context, s eventstore.Store, sizes []int64, recorded *Log) (Scanned, error) {
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	rf := compact.RangeFactory{Hash: hashChildren}
 	r := rf.NewEmptyRange(0)
 	sc := Scanned{Roots: map[int64][]byte{}}
 	want := map[int64]bool{}
@@ -144,7 +144,7 @@ func Scan(ctx context.Context, s eventstore.Store, sizes []int64, recorded *Log)
 				sc.Gaps = append(sc.Gaps, Gap{Want: next, Found: e.Position})
 			}
 			next = e.Position + 1
-			leaf := rfc6962.DefaultHasher.HashLeaf(LeafData(e))
+			leaf := leafHash(e)
 			if i := int64(r.End()); sc.Differs == nil && i < recordedSize {
 				was, err := leaves.at(ctx, i)
 				if err != nil {

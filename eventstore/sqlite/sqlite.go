@@ -461,21 +461,23 @@ func (s *Store) apply(ctx context.Context, b *batchState, r *appendReq) (eventst
 func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
 	out := make([]eventstore.RecordedEvent, 0, sizeHint)
+	var id, recorded sql.RawBytes
 	for rows.Next() {
-		var e eventstore.RecordedEvent
-		var id, recorded string
+		// Scanned in place: a local event would escape to the heap, one
+		// more allocation an event in a rebuild.
+		out = append(out, eventstore.RecordedEvent{})
+		e := &out[len(out)-1]
 		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.Version, &e.Type, &e.SchemaVersion, &e.OccurredOn,
 			&recorded, &e.Actor, &e.LA, &e.CorrelationID, &e.CausationID, &e.Reason, &e.Payload, &e.PrevHash, &e.Hash); err != nil {
 			return nil, err
 		}
 		var err error
-		if e.ID, err = uuid.Parse(id); err != nil {
+		if e.ID, err = uuid.ParseBytes(id); err != nil {
 			return nil, fmt.Errorf("event at %d: bad id: %w", e.Position, err)
 		}
-		if e.RecordedAt, err = time.Parse(time.RFC3339Nano, recorded); err != nil {
+		if e.RecordedAt, err = time.Parse(time.RFC3339Nano, string(recorded)); err != nil {
 			return nil, fmt.Errorf("event at %d: bad recorded_at: %w", e.Position, err)
 		}
-		out = append(out, e)
 	}
 	return out, rows.Err()
 }
