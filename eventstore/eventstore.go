@@ -94,6 +94,16 @@ type Store interface {
 	Close() error
 }
 
+// BatchReader is a Store that reads the global log into a slice the caller
+// hands back, as ReadAll does into a new one: a read of the whole log then
+// reuses a few batches' memory instead of allocating each, which the
+// garbage collector would have to find again.
+type BatchReader interface {
+	// ReadAllInto returns up to limit events from global position from,
+	// in order, in buf's array when it is large enough.
+	ReadAllInto(ctx context.Context, buf []RecordedEvent, from int64, limit int) ([]RecordedEvent, error)
+}
+
 // appendField appends a field of the chain hash: its length, then itself.
 func appendField[T string | []byte](buf []byte, v T) []byte {
 	buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))

@@ -391,7 +391,7 @@ func (s *Store) prefetch(ctx context.Context, batch []*appendReq) (map[uuid.UUID
 		if err != nil {
 			return nil, err
 		}
-		got, err := scanEvents(rows, 0)
+		got, err := scanEvents(rows, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -458,9 +458,9 @@ func (s *Store) apply(ctx context.Context, b *batchState, r *appendReq) (eventst
 	return res, nil
 }
 
-func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {
+// scanEvents appends the events rows holds to out.
+func scanEvents(rows *sql.Rows, out []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
-	out := make([]eventstore.RecordedEvent, 0, sizeHint)
 	var id, recorded sql.RawBytes
 	for rows.Next() {
 		// Scanned in place: a local event would escape to the heap, one
@@ -479,6 +479,7 @@ func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error
 			return nil, fmt.Errorf("event at %d: bad recorded_at: %w", e.Position, err)
 		}
 	}
+	clear(out[len(out):cap(out)]) // what a reused array held after: kept alive for nothing
 	return out, rows.Err()
 }
 
@@ -491,11 +492,16 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]ev
 	if err != nil {
 		return nil, err
 	}
-	return scanEvents(rows, 0)
+	return scanEvents(rows, nil)
 }
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	return s.ReadAllInto(ctx, nil, from, limit)
+}
+
+// ReadAllInto implements eventstore.BatchReader.
+func (s *Store) ReadAllInto(ctx context.Context, buf []eventstore.RecordedEvent, from int64, limit int) ([]eventstore.RecordedEvent, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -506,7 +512,10 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventstor
 	if err != nil {
 		return nil, err
 	}
-	return scanEvents(rows, min(limit, int(max(s.head.Load()-from+1, 0))))
+	if want := min(limit, int(max(s.head.Load()-from+1, 0))); cap(buf) < want {
+		buf = make([]eventstore.RecordedEvent, 0, want)
+	}
+	return scanEvents(rows, buf[:0])
 }
 
 // uncancellable drops ctx's cancellation for a bounded read: with a

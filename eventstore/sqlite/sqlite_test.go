@@ -179,3 +179,35 @@ func TestOneWriterAtATimeAndReadersBesideIt(t *testing.T) {
 		again.Close()
 	})
 }
+
+func TestABatchReadIntoAReusedSliceIsTheSameAsANewOne(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "events.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 30; i++ {
+		e := storetest.NewEvent(t, fmt.Sprintf("t%d", i), fmt.Sprintf(`{"n":%d}`, i))
+		if _, err := s.Append(ctx, fmt.Sprintf("case-%d", i%4), eventstore.Any, []eventstore.EventData{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf []eventstore.RecordedEvent
+	for from := int64(1); from <= 30; from += 7 {
+		want, err := s.ReadAll(ctx, from, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := buf
+		if buf, err = s.ReadAllInto(ctx, buf[:0], from, 7); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(buf) != fmt.Sprint(want) {
+			t.Fatalf("from %d: into a reused slice %v, into a new one %v", from, buf, want)
+		}
+		if cap(prev) >= 7 && &prev[:1][0] != &buf[:1][0] {
+			t.Fatalf("from %d: the slice given back was not reused", from)
+		}
+	}
+}
