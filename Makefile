@@ -108,5 +108,5 @@ screenshots: frontend
 	EHC_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestEveryPageIsAccessible' ./tests/
 
 clean:
-	rm -rf bin .build $(GOVUK_DIR) $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness.gz \
+	rm -rf bin .build $(GOVUK_DIR) $(DB) $(DB)-wal $(DB)-shm $(DB).views $(DB).views-wal $(DB).views-shm $(DB).views.timeliness $(DB).views.timeliness.gz \
 		$(DB).keys $(DB).keys-wal $(DB).keys-shm $(DB).keys.master $(DB).dev-secret $(DB).lock $(DB).keys.lock

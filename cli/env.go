@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -132,7 +133,10 @@ func openEnv(ctx context.Context, ss StoreSpec, views string, k keysAt, now func
 		return nil, err
 	}
 	holidays := calendar.NewEnglandWales()
-	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness.gz", holidays)
+	// Earlier builds wrote the snapshot as gzipped JSON beside the views:
+	// never read again, it is removed.
+	_ = os.Remove(views + ".timeliness.gz")
+	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness", holidays)
 	if err != nil {
 		if ks != nil {
 			ks.Close()

@@ -1,6 +1,7 @@
 // Package projections builds read models from the event stream: timeliness
-// (the statutory clocks of every case) and audit (every case's history). Each
-// keeps a checkpoint and can be rebuilt from scratch to the same result.
+// (the statutory clocks of every case) and audit (the access log and the
+// log's Merkle tree; a case's history is read from its stream). Each keeps a
+// checkpoint and can be rebuilt from scratch to the same result.
 package projections
 
 import (

@@ -125,7 +125,7 @@ func TestTheDemoRunsWithNoConfiguration(t *testing.T) {
 	})
 	s.stop()
 	t.Run("after it stops every file is private, the snapshot too", func(t *testing.T) {
-		filesArePrivate(t, dir, "demo.db", "demo.db.views.timeliness.gz", "demo.db.keys.master")
+		filesArePrivate(t, dir, "demo.db", "demo.db.views.timeliness", "demo.db.keys.master")
 	})
 	t.Run("it starts again on its development key", func(t *testing.T) {
 		again := startServerEnv(t, unconfigured(), db, "--demo")
@@ -147,7 +147,7 @@ func TestAServerGivenItsKeyFromOutsideWritesOnlyPrivateFiles(t *testing.T) {
 	filesArePrivate(t, dir, "ledger.db", "ledger.db-wal", "ledger.db-shm", "ledger.db.keys", "ledger.db.keys-wal", "ledger.db.keys-shm",
 		"ledger.db.views", "ledger.db.views-wal", "ledger.db.lock")
 	s.stop()
-	filesArePrivate(t, dir, "ledger.db", "ledger.db.views.timeliness.gz", "ledger.db.keys")
+	filesArePrivate(t, dir, "ledger.db", "ledger.db.views.timeliness", "ledger.db.keys")
 	if _, err := os.Stat(db + ".keys.master"); err == nil {
 		t.Fatal("the server made a master key beside its data")
 	}
