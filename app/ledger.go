@@ -40,6 +40,8 @@ type Ledger struct {
 	// Documents keeps the documents sent for cases; without it none are
 	// taken.
 	Documents Documents
+
+	laCache laCache
 }
 
 // CommandRequest is one command with its envelope.
@@ -503,26 +505,20 @@ type laSettings struct {
 
 // laSettings reads an LA's settings as recorded by knownAt (all when zero).
 func (l *Ledger) laSettings(ctx context.Context, la string, knownAt time.Time) (laSettings, error) {
+	if knownAt.IsZero() {
+		return l.currentLASettings(ctx, la)
+	}
 	var out laSettings
 	evs, err := l.Store.ReadStream(ctx, domain.LAStream(la), 1)
 	if err != nil {
 		return out, &domain.Error{Code: domain.Internal, Message: "could not read the LA", Err: err}
 	}
 	for _, e := range evs {
-		if !knownAt.IsZero() && e.RecordedAt.After(knownAt) {
+		if e.RecordedAt.After(knownAt) {
 			break
 		}
-		ev, _, err := projections.Decode(e)
-		if err != nil {
-			return out, &domain.Error{Code: domain.Internal, Message: "a stored event could not be read", Err: err}
-		}
-		switch v := ev.(type) {
-		case *domain.RulebookAdopted:
-			out.adoptions = append(out.adoptions, *v)
-		case *domain.APReviewIntervalSet:
-			out.apInterval = append(out.apInterval, *v)
-		case *domain.DfENumberSet:
-			out.dfeNumber = v.Number
+		if err := out.add(e); err != nil {
+			return out, err
 		}
 	}
 	return out, nil

@@ -177,3 +177,49 @@ func TestAnExportOfALargeLAIsRecordedInAppendsTheStoresTake(t *testing.T) {
 		t.Fatal("the appends of one export do not share its correlation ID")
 	}
 }
+
+func TestAnLAsSettingsAreReadOnceAndFollowItsStream(t *testing.T) {
+	ctx := context.Background()
+	l := start(t, filepath.Join(t.TempDir(), "events.db"))
+	var read []int64
+	l.Store = &laReads{Store: l.Store, from: &read}
+	adopt := func(rulebook, from string) {
+		t.Helper()
+		if err := l.ExecuteLA(ctx, "E09000001", domain.CommandAdoptRulebook, domain.NewDate(2025, 1, 1), []byte(`{"rulebook":"`+rulebook+`","from":"`+from+`"}`), "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adopt("reform-2023", "2025-01-01")
+	first, err := l.Adoptions(ctx, "E09000001", time.Time{})
+	if err != nil || len(first) != 1 || first[0].Rulebook != "reform-2023" {
+		t.Fatalf("%v %v", first, err)
+	}
+	_ = append(first, domain.RulebookAdopted{Rulebook: "written by a caller"})
+	adopt("green-paper-2022", "2025-06-01")
+	got, err := l.Adoptions(ctx, "E09000001", time.Time{})
+	if err != nil || len(got) != 2 || got[1].Rulebook != "green-paper-2022" {
+		t.Fatalf("after a second adoption: %v %v", got, err)
+	}
+	if _, err := l.Adoptions(ctx, "E09000001", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1, 2, 3}; fmt.Sprint(read) != fmt.Sprint(want) {
+		t.Fatalf("the LA's stream was read from versions %v, want %v: each event once", read, want)
+	}
+	if then, _ := l.Adoptions(ctx, "E09000001", now().Add(-time.Hour)); len(then) != 0 {
+		t.Fatalf("as known an hour ago: %v", then)
+	}
+}
+
+// laReads notes the version each read of an LA's stream starts from.
+type laReads struct {
+	eventstore.Store
+	from *[]int64
+}
+
+func (s *laReads) ReadStream(ctx context.Context, stream string, from int64) ([]eventstore.RecordedEvent, error) {
+	if strings.HasPrefix(stream, "la-") {
+		*s.from = append(*s.from, from)
+	}
+	return s.Store.ReadStream(ctx, stream, from)
+}

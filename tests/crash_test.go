@@ -291,4 +291,10 @@ func TestLoadTestReportsRateAndLatency(t *testing.T) {
 			t.Fatalf("loadtest output lacks %q:\n%s", want, out)
 		}
 	}
+	t.Run("reads of cases, each recorded, fail none", func(t *testing.T) {
+		out, err := exec.Command(binary, "loadtest", "--mode", "case", "--clients", "4", "--duration", "1s").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "case reads/s sustained") || !strings.Contains(string(out), "0 failed") {
+			t.Fatalf("loadtest: %v\n%s", err, out)
+		}
+	})
 }

@@ -87,6 +87,28 @@ type Store struct {
 	// this writer is the only one of the file.
 	heads map[string]streamHead
 	stmts struct{ last, insert *sql.Stmt }
+	// reads are the readers' statements, prepared once on each pooled
+	// connection: preparing a stream's query took as long as running it,
+	// on every command.
+	reads struct{ stream, all, head *sql.Stmt }
+}
+
+// prepareReads prepares the readers' statements.
+func (s *Store) prepareReads(ctx context.Context) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.reads.stream, `SELECT ` + columns + ` FROM events WHERE stream = ? AND version >= ? ORDER BY version`},
+		{&s.reads.all, `SELECT ` + columns + ` FROM events WHERE position >= ? ORDER BY position LIMIT ?`},
+		{&s.reads.head, `SELECT MAX(position) FROM events`},
+	} {
+		var err error
+		if *p.dst, err = s.read.PrepareContext(ctx, p.q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type appendReq struct {
@@ -153,8 +175,12 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := s.prepareReads(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	var head sql.NullInt64
-	if err := read.QueryRowContext(ctx, `SELECT MAX(position) FROM events`).Scan(&head); err != nil {
+	if err := s.reads.head.QueryRowContext(ctx).Scan(&head); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -175,9 +201,13 @@ func openReadOnly(path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, read: read, done: make(chan struct{}), changed: make(chan struct{})}
+	if err := s.prepareReads(context.Background()); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("%s holds no event store: %w", path, err)
+	}
 	var head sql.NullInt64
-	if err := read.QueryRowContext(context.Background(), `SELECT MAX(position) FROM events`).Scan(&head); err != nil {
-		read.Close()
+	if err := s.reads.head.QueryRowContext(context.Background()).Scan(&head); err != nil {
+		s.closeDBs()
 		return nil, fmt.Errorf("%s holds no event store: %w", path, err)
 	}
 	s.head.Store(head.Int64)
@@ -185,6 +215,11 @@ func openReadOnly(path string) (*Store, error) {
 }
 
 func (s *Store) closeDBs() {
+	for _, st := range []*sql.Stmt{s.reads.stream, s.reads.all, s.reads.head} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if s.conn != nil {
 		s.conn.Close()
 	}
@@ -488,7 +523,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]ev
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(uncancellable(ctx), `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? ORDER BY version`, stream, from)
+	rows, err := s.reads.stream.QueryContext(uncancellable(ctx), stream, from)
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +543,7 @@ func (s *Store) ReadAllInto(ctx context.Context, buf []eventstore.RecordedEvent,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(uncancellable(ctx), `SELECT `+columns+` FROM events WHERE position >= ? ORDER BY position LIMIT ?`, from, limit)
+	rows, err := s.reads.all.QueryContext(uncancellable(ctx), from, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +564,7 @@ func uncancellable(ctx context.Context) context.Context { return context.Without
 func (s *Store) Head(ctx context.Context) (int64, error) {
 	if s.lock == nil {
 		var head sql.NullInt64
-		err := s.read.QueryRowContext(ctx, `SELECT MAX(position) FROM events`).Scan(&head)
+		err := s.reads.head.QueryRowContext(ctx).Scan(&head)
 		return head.Int64, err
 	}
 	return s.head.Load(), nil
