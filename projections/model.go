@@ -156,6 +156,12 @@ func NewModel(h domain.Holidays) *Model {
 
 // Apply adds one stored event to the model.
 func (m *Model) Apply(e eventstore.RecordedEvent) error {
+	if _, ok := domain.CaseIDOf(e.Stream); !ok && e.Type != domain.TypeSchoolClosureRecorded && e.Type != domain.TypeRulebookAdopted {
+		// Outside cases only closures and adoptions count (ApplyDecoded):
+		// the rest, reads of cases above all, are passed without decoding.
+		m.Position = max(m.Position, e.Position)
+		return nil
+	}
 	ev, on, err := Decode(e)
 	if err != nil {
 		return err
