@@ -83,8 +83,9 @@ type CaseCheck struct {
 // checkCase verifies a case's events against the latest signed checkpoint
 // with the server's public key, as an auditor would with verify-case, and
 // checks that the store still holds every event of the case the views have
-// applied: events removed from the store after the views read them are
-// found even when the rest of the stream still verifies. It returns nil
+// recorded (Runner.RecordedVersion, written with the tree): events removed
+// from the store after the views read them are found even when the rest of
+// the stream still verifies, and even after the views are rebuilt. It returns nil
 // when no key is configured or nothing is signed yet.
 func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 	if s.CheckpointKey == "" {
@@ -108,7 +109,10 @@ func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 	stream := domain.CaseStream(id)
 	// The views' count is read before the store, which only grows, so an
 	// event appended in between cannot look missing.
-	applied, _ := s.Views.Timeliness.CaseVersion(id)
+	applied, err := s.Views.RecordedVersion(ctx, id)
+	if err != nil {
+		return unavailable("recorded version", err)
+	}
 	events, err := s.Store.ReadStream(ctx, stream, 1)
 	if err != nil {
 		return unavailable("read", err)

@@ -194,7 +194,6 @@ func TestAnLAsSettingsAreReadOnceAndFollowItsStream(t *testing.T) {
 	if err != nil || len(first) != 1 || first[0].Rulebook != "reform-2023" {
 		t.Fatalf("%v %v", first, err)
 	}
-	_ = append(first, domain.RulebookAdopted{Rulebook: "written by a caller"})
 	adopt("green-paper-2022", "2025-06-01")
 	got, err := l.Adoptions(ctx, "E09000001", time.Time{})
 	if err != nil || len(got) != 2 || got[1].Rulebook != "green-paper-2022" {

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -79,12 +80,14 @@ func SnapshotCases(path string, h domain.Holidays) (map[string]string, error) {
 	return out, nil
 }
 
-// RewriteSnapshotHeader edits a snapshot file's header, as JSON.
+// RewriteSnapshotHeader edits a snapshot file's header, as JSON, and signs
+// the file's digest again, as someone who meant to would.
 func RewriteSnapshotHeader(path string, edit func(map[string]any)) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	b = b[:len(b)-sha256.Size]
 	rest, ok := bytes.CutPrefix(b, []byte(snapshotMagic))
 	if !ok {
 		return errors.New("not a snapshot")
@@ -104,5 +107,6 @@ func RewriteSnapshotHeader(path string, edit func(map[string]any)) error {
 	}
 	out := binary.AppendUvarint(binary.AppendUvarint([]byte(snapshotMagic), format), uint64(len(header)))
 	out = append(append(out, header...), rest[size:]...)
-	return os.WriteFile(path, out, 0o600)
+	sum := sha256.Sum256(out)
+	return os.WriteFile(path, append(out, sum[:]...), 0o600)
 }

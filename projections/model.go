@@ -325,7 +325,7 @@ func (m *Model) RulebookAt(la string, on domain.Date) *domain.Rulebook {
 	if m.horizon > 0 {
 		at := m.adoptedAt[la]
 		n := sort.Search(len(at), func(i int) bool { return at[i] >= m.horizon })
-		adoptions = adoptions[:n]
+		adoptions = adoptions[:min(n, len(adoptions))]
 	}
 	if m.Rules != nil {
 		return m.Rules(la, adoptions, on)

@@ -25,6 +25,14 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 -- that a rebuild wrote the whole log again; a case's history is now read
 -- from its stream in the store.
 DROP TABLE IF EXISTS audit;
+-- The last version of each case the views have recorded, written in the
+-- tree's transaction: the case page finds events removed from the store
+-- against it. A rebuild keeps it (a version only grows), so events removed
+-- and then rebuilt over are still found.
+CREATE TABLE IF NOT EXISTS case_versions (
+	case_id TEXT    PRIMARY KEY,
+	version INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS access_log (
 	position    INTEGER PRIMARY KEY,
 	la          TEXT NOT NULL,
@@ -76,12 +84,15 @@ type Runner struct {
 	advanced    chan struct{}
 
 	// A snapshot is written beside the runner, which goes on applying:
-	// snapMu is held while one is written, snapBusy says one is under way
-	// in the background, and snapErr keeps its failure for the next apply.
-	snapMu   sync.Mutex
-	snapBusy atomic.Bool
-	snapWG   sync.WaitGroup
-	snapErr  error // guarded by mu
+	// snapMu is held while one is written. Guarded by mu: snapRunning says
+	// one is being written in the background, snapAgain that another was
+	// asked for meanwhile, snapIdle is signalled when none is, and snapErr
+	// keeps a failure for the next apply.
+	snapMu      sync.Mutex
+	snapRunning bool
+	snapAgain   bool
+	snapIdle    sync.Cond
+	snapErr     error
 }
 
 // NewRunner prepares the views database and restores the checkpoints; the
@@ -92,6 +103,7 @@ func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, snaps
 	}
 	r := &Runner{Store: store, Views: views, SnapshotPath: snapshotPath, Timeliness: NewTimeliness(h), SnapshotEvery: 250000,
 		SnapshotInterval: 5 * time.Minute, advanced: make(chan struct{}), lastSnapshot: time.Now()}
+	r.snapIdle.L = &r.mu
 	r.Timeliness.SetHistoryLoader(StoreHistory(context.WithoutCancel(ctx), store))
 	tree, err := tlog.OpenOrRegrow(ctx, views)
 	if err != nil {
@@ -192,33 +204,47 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 }
 
 // snapshotInBackground saves the timeliness snapshot while the runner goes
-// on applying events, unless one is being saved already. Writing a national
-// model takes many seconds, in which the views would otherwise stand still;
-// the model is read a few thousand cases at a time, between batches (a
-// snapshot can hold events past its position, which applying them again
-// skips). A failure is returned by the next apply.
+// on applying events; asked while one is being saved, it saves again once
+// that one is done, so the last state asked for is written. Writing a
+// national model takes seconds, in which the views would otherwise stand
+// still; the model is read a few thousand cases at a time, between batches
+// (a snapshot can hold events past its position, which applying them again
+// skips). A failure is returned by the next apply, or WaitSnapshot.
 func (r *Runner) snapshotInBackground(ctx context.Context) {
-	if !r.snapBusy.CompareAndSwap(false, true) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snapRunning {
+		r.snapAgain = true
 		return
 	}
-	r.snapWG.Add(1)
+	r.snapRunning = true
 	go func() {
-		defer r.snapWG.Done()
-		defer r.snapBusy.Store(false)
-		if err := r.SaveSnapshot(context.WithoutCancel(ctx)); err != nil {
+		for {
+			err := r.SaveSnapshot(context.WithoutCancel(ctx))
 			r.mu.Lock()
-			r.snapErr = err
+			if err != nil {
+				r.snapErr = err
+			}
+			if !r.snapAgain {
+				r.snapRunning = false
+				r.snapIdle.Broadcast()
+				r.mu.Unlock()
+				return
+			}
+			r.snapAgain = false
 			r.mu.Unlock()
 		}
 	}()
 }
 
-// WaitSnapshot waits for a snapshot being saved in the background and
-// returns its error.
+// WaitSnapshot waits until no snapshot is being saved in the background and
+// returns the failure of one, if any failed since the last apply.
 func (r *Runner) WaitSnapshot() error {
-	r.snapWG.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for r.snapRunning {
+		r.snapIdle.Wait()
+	}
 	err := r.snapErr
 	r.snapErr = nil
 	return err
@@ -237,11 +263,16 @@ func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEven
 	defer tx.Rollback()
 	var access *sql.Stmt
 	last := from
+	// Each case's latest version in the batch, written once.
+	versions := map[string]int64{}
 	for _, e := range batch {
 		if e.Position <= from {
 			continue
 		}
 		last = e.Position
+		if id, ok := domain.CaseIDOf(e.Stream); ok {
+			versions[id] = max(versions[id], e.Version)
+		}
 		if e.Type == domain.TypeCaseAccessed {
 			if access == nil {
 				if access, err = tx.PrepareContext(ctx, `INSERT INTO access_log (position, la, case_id, actor, role, route, recorded_at)
@@ -256,6 +287,19 @@ func (r *Runner) applyAudit(ctx context.Context, batch []eventstore.RecordedEven
 			}
 			a := ev.(*domain.CaseAccessed)
 			if _, err := access.ExecContext(ctx, e.Position, e.LA, a.Case, e.Actor, a.Role, a.Route, e.RecordedAt.UTC().Format(AccessTimeLayout)); err != nil {
+				return err
+			}
+		}
+	}
+	if len(versions) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO case_versions (case_id, version) VALUES (?, ?)
+			ON CONFLICT(case_id) DO UPDATE SET version = max(version, excluded.version)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, v := range versions {
+			if _, err := stmt.ExecContext(ctx, id, v); err != nil {
 				return err
 			}
 		}
@@ -428,6 +472,17 @@ func (r *Runner) reset(ctx context.Context) error {
 	r.mu.Unlock()
 	r.Timeliness.Reset()
 	return nil
+}
+
+// RecordedVersion returns the last version of a case the views have
+// recorded, 0 for a case they never saw.
+func (r *Runner) RecordedVersion(ctx context.Context, caseID string) (int64, error) {
+	var v int64
+	err := r.Views.QueryRowContext(ctx, `SELECT version FROM case_versions WHERE case_id = ?`, caseID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
 }
 
 // AuditEntry is one line of a case's history.

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -32,7 +33,11 @@ import (
 //     numbered from 0 in the order defined;
 //   - tagCase: a case (uvarint length, then the case; see writeCase), whose
 //     strings and rules are defined before it;
-//   - tagEnd: the number of cases written, as a uvarint.
+//   - tagEnd: the number of cases written, as a uvarint, then the SHA-256 of
+//     every byte of the file before it.
+//
+// The digest lets the reader refuse a damaged file, which it checks before
+// the model it read is used.
 const (
 	snapshotMagic  = "ehcledger timeliness snapshot\n"
 	snapshotFormat = 4
@@ -108,7 +113,8 @@ func holidaysFingerprint(h domain.Holidays) string {
 // position, and replaying from that position skips them by the case's
 // version (Model.ApplyDecoded).
 func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
+	sum := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<20)
 	t.mu.RLock()
 	m := t.m
 	pos := m.Position
@@ -144,7 +150,11 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 	}
 	bw.WriteByte(tagEnd)
 	bw.Write(binary.AppendUvarint(nil, uint64(len(ids))))
-	return pos, bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	_, err = w.Write(sum.Sum(nil))
+	return pos, err
 }
 
 // snapshotWriter numbers the strings and rules of the cases it writes,
@@ -304,7 +314,10 @@ var errSnapshotDamaged = fmt.Errorf("%w: it is damaged", ErrSnapshotFormat)
 // another calendar of bank holidays, or with most of its cases to count
 // again gives ErrSnapshotFormat and changes nothing.
 func (t *Timeliness) ReadSnapshot(r io.Reader) (stale []string, err error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	// Every byte read is hashed, and the digest that ends the file checked,
+	// before the model read is used.
+	sum := sha256.New()
+	br := &hashingReader{r: bufio.NewReaderSize(r, 1<<20), h: sum}
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -319,9 +332,9 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) (stale []string, err error) {
 	if err != nil || size > maxSnapshotHeader {
 		return nil, errSnapshotDamaged
 	}
-	raw := make([]byte, size)
-	if _, err := io.ReadFull(br, raw); err != nil {
-		return nil, errSnapshotDamaged
+	raw, err := readExactly(br, size)
+	if err != nil {
+		return nil, err
 	}
 	var h snapshotHeader
 	if err := json.Unmarshal(raw, &h); err != nil {
@@ -354,9 +367,27 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) (stale []string, err error) {
 	if h.AdoptedAt != nil {
 		m.adoptedAt = h.AdoptedAt
 	}
+	// Each LA's adoptions have their positions, in order, up to the
+	// snapshot's: counting a case again looks them up by position.
+	if len(m.adoptedAt) != len(m.Adoptions) {
+		return nil, errSnapshotDamaged
+	}
 	for la, a := range m.Adoptions {
-		if len(m.adoptedAt[la]) != len(a) {
+		at, ok := m.adoptedAt[la]
+		if !ok || len(at) != len(a) || !slices.IsSorted(at) || (len(at) > 0 && (at[0] < 1 || at[len(at)-1] > h.Position)) {
 			return nil, errSnapshotDamaged
+		}
+	}
+	// A rulebook this build has and the snapshot's did not: an LA that
+	// adopted it had its cases counted under the default then.
+	for id := range now {
+		if _, ok := h.Rulebooks[id]; ok {
+			continue
+		}
+		for _, a := range m.Adoptions {
+			if slices.ContainsFunc(a, func(ad domain.RulebookAdopted) bool { return ad.Rulebook == id }) {
+				changed[h.Default] = true
+			}
 		}
 	}
 	sr := &snapshotReader{m: m, changed: changed}
@@ -368,6 +399,14 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) (stale []string, err error) {
 		}
 		if tag == tagEnd {
 			if n, err := binary.ReadUvarint(br); err != nil || n != uint64(cases) {
+				return nil, errSnapshotDamaged
+			}
+			want := sum.Sum(nil)
+			got := make([]byte, sha256.Size)
+			if _, err := io.ReadFull(br.r, got); err != nil || !bytes.Equal(got, want) {
+				return nil, errSnapshotDamaged
+			}
+			if _, err := br.r.ReadByte(); err != io.EOF {
 				return nil, errSnapshotDamaged
 			}
 			break
@@ -408,19 +447,44 @@ type snapshotReader struct {
 	kinds []uint8
 	stale []string
 	rec   []byte
+	// full says the model's string table could take no more.
+	full bool
+}
+
+// hashingReader hashes the bytes read through it, and only those: a
+// buffered reader below it reads ahead.
+type hashingReader struct {
+	r   *bufio.Reader
+	h   io.Writer
+	one [1]byte
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	return n, err
+}
+
+func (hr *hashingReader) ReadByte() (byte, error) {
+	b, err := hr.r.ReadByte()
+	if err == nil {
+		hr.one[0] = b
+		hr.h.Write(hr.one[:])
+	}
+	return b, err
 }
 
 // read reads one record, its tag read already.
-func (sr *snapshotReader) read(br *bufio.Reader, tag byte) error {
+func (sr *snapshotReader) read(br *hashingReader, tag byte) error {
 	switch tag {
 	case tagString:
 		n, err := binary.ReadUvarint(br)
-		if err != nil || n > maxSnapshotRecord {
+		if err != nil {
 			return errSnapshotDamaged
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return errSnapshotDamaged
+		b, err := readExactly(br, n)
+		if err != nil {
+			return err
 		}
 		sr.texts = append(sr.texts, string(b))
 		sr.interned = append(sr.interned, 0)
@@ -439,17 +503,37 @@ func (sr *snapshotReader) read(br *bufio.Reader, tag byte) error {
 			return errSnapshotDamaged
 		}
 		if uint64(cap(sr.rec)) < n {
-			sr.rec = make([]byte, n)
-		}
-		sr.rec = sr.rec[:n]
-		if _, err := io.ReadFull(br, sr.rec); err != nil {
-			return errSnapshotDamaged
+			// Grown as the bytes arrive, not by the length a damaged
+			// file may claim.
+			b, err := readExactly(br, n)
+			if err != nil {
+				return err
+			}
+			sr.rec = b
+		} else {
+			sr.rec = sr.rec[:n]
+			if _, err := io.ReadFull(br, sr.rec); err != nil {
+				return errSnapshotDamaged
+			}
 		}
 		return sr.readCase(&cursor{b: sr.rec})
 	default:
 		return errSnapshotDamaged
 	}
 	return nil
+}
+
+// readExactly reads n bytes, allocating as they arrive: a damaged length
+// cannot make it allocate more than the file holds.
+func readExactly(r io.Reader, n uint64) ([]byte, error) {
+	if n > maxSnapshotHeader {
+		return nil, errSnapshotDamaged
+	}
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil || uint64(len(b)) != n {
+		return nil, errSnapshotDamaged
+	}
+	return b, nil
 }
 
 // cursor reads varints from a record; past its end, or on a bad varint, it
@@ -479,10 +563,10 @@ func (c *cursor) varint() int64 {
 	return v
 }
 
-// count reads a number of items, each of at least one byte.
-func (c *cursor) count() int {
+// count reads a number of items, each of at least size bytes.
+func (c *cursor) count(size int) int {
 	n := c.uvarint()
-	if n > uint64(len(c.b)) {
+	if n > uint64(len(c.b)/size) {
 		c.damaged, c.b = true, nil
 		return 0
 	}
@@ -490,7 +574,7 @@ func (c *cursor) count() int {
 }
 
 func (c *cursor) bytes() []byte {
-	n := c.count()
+	n := c.count(1)
 	b := c.b[:n]
 	c.b = c.b[n:]
 	return b
@@ -515,6 +599,10 @@ func (sr *snapshotReader) str(c *cursor) uint32 {
 		return 0
 	}
 	if sr.interned[n] == 0 {
+		if sr.m.roomForStrings() != nil {
+			sr.full = true // the case is refused once read
+			return 0
+		}
 		sr.interned[n] = sr.m.intern(s) + 1
 	}
 	return sr.interned[n] - 1
@@ -552,7 +640,7 @@ func (sr *snapshotReader) readCase(c *cursor) error {
 	cw, team := sr.str(c), sr.str(c)
 	cm := &CaseModel{ID: id, LA: m.internString(la), Version: version, caseworker: cw, team: team}
 	stale := false
-	for range c.count() {
+	for range c.count(1) {
 		_, book := sr.text(c)
 		stale = stale || sr.changed[book]
 		if n := m.books.number(book); n < 32 {
@@ -568,10 +656,9 @@ func (sr *snapshotReader) readCase(c *cursor) error {
 		sr.stale = append(sr.stale, id)
 		return nil
 	}
-	if err := m.roomForStrings(); err != nil {
-		return err
-	}
-	cm.clocks = make([]packedClock, c.count())
+	// A clock takes at least five bytes: its flags, start, due, key and
+	// rule; a mark three.
+	cm.clocks = make([]packedClock, c.count(5))
 	for i := range cm.clocks {
 		flags := c.uvarint()
 		started := c.date()
@@ -587,7 +674,7 @@ func (sr *snapshotReader) readCase(c *cursor) error {
 		}
 		cm.clocks[i] = newPackedClock(started, due, stopped, key, rule, flags&1 != 0)
 	}
-	if n := c.count(); n > 0 {
+	if n := c.count(3); n > 0 {
 		cm.marks = make([]mark, n)
 	}
 	for i := range cm.marks {
@@ -618,6 +705,9 @@ func (sr *snapshotReader) readCase(c *cursor) error {
 			}
 			cm.extra.history = append(cm.extra.history, domain.Step{Version: st.Version, On: st.On, Event: ev})
 		}
+	}
+	if sr.full {
+		return m.roomForStrings()
 	}
 	if c.damaged || len(c.b) != 0 {
 		return errSnapshotDamaged

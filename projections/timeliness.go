@@ -105,18 +105,6 @@ func (t *Timeliness) Apply(batch []eventstore.RecordedEvent) error {
 	return nil
 }
 
-// CaseVersion returns the number of events of a case's stream the
-// projection has applied, and false when the case is unknown.
-func (t *Timeliness) CaseVersion(id string) (int64, bool) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	c, ok := t.m.Cases[id]
-	if !ok {
-		return 0, false
-	}
-	return c.Version, true
-}
-
 // CaseClocks returns a case's clocks on asOf, and false when the case is
 // unknown.
 func (t *Timeliness) CaseClocks(id string, asOf domain.Date) ([]domain.ClockRow, bool) {
