@@ -154,11 +154,17 @@ func NewModel(h domain.Holidays) *Model {
 	return m
 }
 
+// counts says whether an event can change the model: outside cases only
+// closures and adoptions do (ApplyDecoded). The rest, reads of cases above
+// all, are passed without decoding.
+func counts(e eventstore.RecordedEvent) bool {
+	_, ok := domain.CaseIDOf(e.Stream)
+	return ok || e.Type == domain.TypeSchoolClosureRecorded || e.Type == domain.TypeRulebookAdopted
+}
+
 // Apply adds one stored event to the model.
 func (m *Model) Apply(e eventstore.RecordedEvent) error {
-	if _, ok := domain.CaseIDOf(e.Stream); !ok && e.Type != domain.TypeSchoolClosureRecorded && e.Type != domain.TypeRulebookAdopted {
-		// Outside cases only closures and adoptions count (ApplyDecoded):
-		// the rest, reads of cases above all, are passed without decoding.
+	if !counts(e) {
 		m.Position = max(m.Position, e.Position)
 		return nil
 	}

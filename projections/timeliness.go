@@ -92,14 +92,51 @@ func (t *Timeliness) Position() int64 {
 // Apply implements Projection. Events at or below the checkpoint are skipped,
 // so replaying a batch twice changes nothing.
 func (t *Timeliness) Apply(batch []eventstore.RecordedEvent) error {
+	// The payloads are decoded beside the model, a part of the batch ahead
+	// of it: decoding is a third of applying, and needs no lock.
+	const part = 256
+	type decoded struct {
+		ev  domain.Event
+		on  domain.Date
+		err error
+	}
+	parts := make(chan []decoded, 2)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(parts)
+		for i := 0; i < len(batch); i += part {
+			out := make([]decoded, min(part, len(batch)-i))
+			for j := range out {
+				if e := batch[i+j]; counts(e) {
+					out[j].ev, out[j].on, out[j].err = Decode(e)
+				}
+			}
+			select {
+			case parts <- out:
+			case <-stop:
+				return
+			}
+		}
+	}()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, e := range batch {
-		if e.Position <= t.m.Position {
-			continue
-		}
-		if err := t.m.Apply(e); err != nil {
-			return err
+	i := 0
+	for out := range parts {
+		for _, d := range out {
+			e := batch[i]
+			i++
+			switch {
+			case e.Position <= t.m.Position:
+			case !counts(e):
+				t.m.Position = max(t.m.Position, e.Position)
+			case d.err != nil:
+				return d.err
+			default:
+				if err := t.m.ApplyDecoded(e, d.ev, d.on); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
