@@ -123,7 +123,7 @@ func (t *Timeliness) WriteSnapshot(w io.Writer) (int64, error) {
 		ids = append(ids, id)
 	}
 	header, err := json.Marshal(snapshotHeader{Rulebooks: domain.RulebookFingerprints(), Default: domain.DefaultRulebook,
-		Holidays: holidaysFingerprint(m.Holidays), Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, AdoptedAt: m.adoptedAt, Cases: len(ids)})
+		Holidays: t.holidaysFingerprint(), Position: pos, Closures: m.Closures, Adoptions: m.Adoptions, AdoptedAt: m.adoptedAt, Cases: len(ids)})
 	t.mu.RUnlock()
 	if err != nil {
 		return 0, err
@@ -340,7 +340,7 @@ func (t *Timeliness) ReadSnapshot(r io.Reader) (stale []string, err error) {
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return nil, errSnapshotDamaged
 	}
-	if h.Holidays != holidaysFingerprint(t.m.Holidays) {
+	if h.Holidays != t.holidaysFingerprint() {
 		return nil, fmt.Errorf("%w: written under another calendar of bank holidays", ErrSnapshotFormat)
 	}
 	// The rulebooks whose rules are not what they were: corrected, gone

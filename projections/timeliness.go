@@ -25,6 +25,18 @@ type Timeliness struct {
 
 	factsMu sync.Mutex
 	facts   map[string]*laFacts
+
+	// holidays fingerprints the model's bank holidays, worked out once
+	// (forty thousand days) for the snapshots written and read.
+	holidaysOnce sync.Once
+	holidays     string
+}
+
+// holidaysFingerprint returns the fingerprint of the projection's bank
+// holidays, which never change for it.
+func (t *Timeliness) holidaysFingerprint() string {
+	t.holidaysOnce.Do(func() { t.holidays = holidaysFingerprint(t.m.Holidays) })
+	return t.holidays
 }
 
 // byLA lists the cases of one LA, or of every LA when la is "". Callers hold
