@@ -543,8 +543,9 @@ type cursor struct {
 	damaged bool
 }
 
-func (c *cursor) uvarint() uint64 {
-	v, n := binary.Uvarint(c.b)
+// next reads one varint with decode (binary.Uvarint or binary.Varint).
+func next[T uint64 | int64](c *cursor, decode func([]byte) (T, int)) T {
+	v, n := decode(c.b)
 	if n <= 0 {
 		c.damaged, c.b = true, nil
 		return 0
@@ -553,15 +554,9 @@ func (c *cursor) uvarint() uint64 {
 	return v
 }
 
-func (c *cursor) varint() int64 {
-	v, n := binary.Varint(c.b)
-	if n <= 0 {
-		c.damaged, c.b = true, nil
-		return 0
-	}
-	c.b = c.b[n:]
-	return v
-}
+func (c *cursor) uvarint() uint64 { return next(c, binary.Uvarint) }
+
+func (c *cursor) varint() int64 { return next(c, binary.Varint) }
 
 // count reads a number of items, each of at least size bytes.
 func (c *cursor) count(size int) int {

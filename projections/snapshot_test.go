@@ -131,14 +131,21 @@ func snapshotCases(t *testing.T, path string) map[string]string {
 	return cases
 }
 
-func TestACorrectedRulebookCountsAgainOnlyTheCasesCountedUnderIt(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "events.db")
-	env, err := cli.OpenEnv(ctx, db, "", now, quiet())
+// openStore opens a new store in a test's directory, and returns it with
+// its file's path.
+func openStore(t *testing.T) (*cli.Env, string) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "events.db")
+	env, err := cli.OpenEnv(context.Background(), db, "", now, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return env, db
+}
+
+func TestACorrectedRulebookCountsAgainOnlyTheCasesCountedUnderIt(t *testing.T) {
+	ctx := context.Background()
+	env, db := openStore(t)
 	// LA 1's first cases are recorded before it adopts the reform rules
 	// (from a date most of their steps come after), its next ones after;
 	// LA 2 keeps the current law.
@@ -263,12 +270,7 @@ func TestACorrectedRulebookCountsAgainOnlyTheCasesCountedUnderIt(t *testing.T) {
 
 func TestADamagedSnapshotIsNotReadAndTheStoreIsReplayedInstead(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "events.db")
-	env, err := cli.OpenEnv(ctx, db, "", now, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, db := openStore(t)
 	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09000001", Cases: 30, Today: today, Seed: 4, Workers: 4}); err != nil {
 		t.Fatal(err)
 	}
