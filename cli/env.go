@@ -155,9 +155,14 @@ func openEnv(ctx context.Context, ss StoreSpec, views string, k keysAt, now func
 	return env, nil
 }
 
-// Close saves the projection snapshot and closes everything.
+// Close saves the projection snapshot and closes everything. A snapshot
+// being written in the background is waited for first, so that none is
+// still writing when the views close.
 func (e *Env) Close() error {
-	err := e.Runner.SaveSnapshot(context.Background())
+	err := e.Runner.WaitSnapshot()
+	if serr := e.Runner.SaveSnapshot(context.Background()); err == nil {
+		err = serr
+	}
 	if cerr := e.Store.Close(); err == nil {
 		err = cerr
 	}
