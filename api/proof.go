@@ -85,8 +85,8 @@ type CaseCheck struct {
 // checks that the store still holds every event of the case the views have
 // recorded (Runner.RecordedVersion, written with the tree): events removed
 // from the store after the views read them are found even when the rest of
-// the stream still verifies, and even after the views are rebuilt. It returns nil
-// when no key is configured or nothing is signed yet.
+// the stream still verifies, and even after the views are rebuilt. It
+// returns nil when no key is configured or nothing is signed yet.
 func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 	if s.CheckpointKey == "" {
 		return nil
@@ -107,9 +107,9 @@ func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 		return check
 	}
 	stream := domain.CaseStream(id)
-	// The views' count is read before the store, which only grows, so an
+	// The views' version is read before the store, which only grows, so an
 	// event appended in between cannot look missing.
-	applied, err := s.Views.RecordedVersion(ctx, id)
+	recorded, err := s.Views.RecordedVersion(ctx, id)
 	if err != nil {
 		return unavailable("recorded version", err)
 	}
@@ -126,8 +126,8 @@ func (s *Server) checkCase(ctx context.Context, id string) *CaseCheck {
 	switch {
 	case err != nil:
 		check.Problem = err.Error()
-	case heldUpTo(events, applied) < applied:
-		check.Problem = fmt.Sprintf("the store holds %d of the %d events of the case the views have applied: events were removed", heldUpTo(events, applied), applied)
+	case heldUpTo(events, recorded) < recorded:
+		check.Problem = fmt.Sprintf("the store holds %d of the %d events of the case the views recorded: events were removed", heldUpTo(events, recorded), recorded)
 	}
 	if check.Problem != "" {
 		s.Logger.Error("CASE DOES NOT MATCH THE SIGNED CHECKPOINT", "case", id, "checkpoint", cp.Size, "problem", check.Problem)
