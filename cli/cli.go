@@ -569,7 +569,12 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return storeError("--db", err)
 	}
-	defer env.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			env.Close()
+		}
+	}()
 	revised, err := recordRevisions(ctx, env)
 	if err != nil {
 		return err
@@ -586,6 +591,12 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "rebuilt projections from %d events in %.3fs (%.0f events/s)\n", n, el.Seconds(), float64(n)/el.Seconds())
+	// The snapshot of the rebuilt model is written in the background: a
+	// rebuild whose snapshot cannot be written has not finished.
+	closed = true
+	if err := env.Close(); err != nil {
+		return fmt.Errorf("after the rebuild, saving the snapshot and closing: %w", err)
+	}
 	return nil
 }
 

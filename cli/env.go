@@ -159,10 +159,10 @@ func openEnv(ctx context.Context, ss StoreSpec, views string, k keysAt, now func
 // being written in the background is waited for first, so that none is
 // still writing when the views close.
 func (e *Env) Close() error {
-	err := e.Runner.WaitSnapshot()
-	if serr := e.Runner.SaveSnapshot(context.Background()); err == nil {
-		err = serr
-	}
+	// A failure of that one is superseded: SaveSnapshot writes again
+	// unless the file holds the model's position.
+	_ = e.Runner.WaitSnapshot()
+	err := e.Runner.SaveSnapshot(context.Background())
 	if cerr := e.Store.Close(); err == nil {
 		err = cerr
 	}

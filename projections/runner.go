@@ -213,6 +213,9 @@ func (r *Runner) apply(ctx context.Context, batch []eventstore.RecordedEvent) er
 func (r *Runner) snapshotInBackground(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Counted from when it is asked for: the batches applied while it is
+	// written do not each ask for another.
+	r.lastSnapshot = time.Now()
 	if r.snapRunning {
 		r.snapAgain = true
 		return
@@ -469,6 +472,7 @@ func (r *Runner) reset(ctx context.Context) error {
 	r.snapshotPos.Store(0)
 	r.mu.Lock()
 	r.auditPos = 0
+	r.snapErr = nil // of the model emptied
 	r.mu.Unlock()
 	r.Timeliness.Reset()
 	return nil

@@ -702,7 +702,7 @@ func (sr *snapshotReader) readCase(c *cursor) error {
 		}
 	}
 	if sr.full {
-		return m.roomForStrings()
+		return fmt.Errorf("%w: %v", errSnapshotDamaged, m.roomForStrings())
 	}
 	if c.damaged || len(c.b) != 0 {
 		return errSnapshotDamaged

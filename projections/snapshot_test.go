@@ -306,14 +306,48 @@ func TestADamagedSnapshotIsNotReadAndTheStoreIsReplayedInstead(t *testing.T) {
 		}
 	})
 	t.Run("a header whose adoptions and their positions disagree is refused, even signed again", func(t *testing.T) {
+		adopted := []any{map[string]any{"rulebook": "england-2014", "from": "2024-01-01"}, map[string]any{"rulebook": "reform-2023", "from": "2025-01-01"}}
+		for name, edit := range map[string]func(h map[string]any){
+			"an LA's positions without its adoptions": func(h map[string]any) {
+				h["adoptions"] = map[string]any{}
+				h["adopted_at"] = map[string]any{"E09000001": []any{1, 2, 3}}
+			},
+			"fewer positions than adoptions": func(h map[string]any) {
+				h["adoptions"] = map[string]any{"E09000001": adopted}
+				h["adopted_at"] = map[string]any{"E09000001": []any{1}}
+			},
+			"positions out of order": func(h map[string]any) {
+				h["adoptions"] = map[string]any{"E09000001": adopted}
+				h["adopted_at"] = map[string]any{"E09000001": []any{5, 2}}
+			},
+			"a position past the snapshot's": func(h map[string]any) {
+				h["adoptions"] = map[string]any{"E09000001": adopted}
+				h["adopted_at"] = map[string]any{"E09000001": []any{1, h["position"].(float64) + 1}}
+			},
+		} {
+			p := filepath.Join(t.TempDir(), "snapshot")
+			if err := os.WriteFile(p, good, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := projections.RewriteSnapshotHeader(p, edit); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = projections.NewTimeliness(calendar.NewEnglandWales()).ReadSnapshot(f)
+			f.Close()
+			if !errors.Is(err, projections.ErrSnapshotFormat) {
+				t.Fatalf("%s: read: %v", name, err)
+			}
+		}
+		// The same header, left as written, reads.
 		p := filepath.Join(t.TempDir(), "snapshot")
 		if err := os.WriteFile(p, good, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := projections.RewriteSnapshotHeader(p, func(h map[string]any) {
-			h["adoptions"] = map[string]any{}
-			h["adopted_at"] = map[string]any{"E09000001": []any{1, 2, 3}}
-		}); err != nil {
+		if err := projections.RewriteSnapshotHeader(p, func(map[string]any) {}); err != nil {
 			t.Fatal(err)
 		}
 		f, err := os.Open(p)
@@ -321,8 +355,8 @@ func TestADamagedSnapshotIsNotReadAndTheStoreIsReplayedInstead(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		if _, err := projections.NewTimeliness(calendar.NewEnglandWales()).ReadSnapshot(f); !errors.Is(err, projections.ErrSnapshotFormat) {
-			t.Fatalf("read: %v", err)
+		if _, err := projections.NewTimeliness(calendar.NewEnglandWales()).ReadSnapshot(f); err != nil {
+			t.Fatalf("the header rewritten unchanged: %v", err)
 		}
 	})
 	t.Run("a server started over a damaged snapshot replays the store", func(t *testing.T) {
@@ -341,4 +375,35 @@ func TestADamagedSnapshotIsNotReadAndTheStoreIsReplayedInstead(t *testing.T) {
 			t.Fatal("the views replayed over a damaged snapshot differ")
 		}
 	})
+}
+
+func TestTheLastSnapshotAskedForIsWritten(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env, _ := openStore(t)
+	defer env.Close()
+	// A snapshot after every batch: most are asked for while the one
+	// before is still being written.
+	env.Runner.SnapshotEvery, env.Runner.SnapshotInterval = 1, 0
+	done := make(chan error, 1)
+	go func() { done <- env.Runner.Run(ctx) }()
+	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09000001", Cases: 150, Today: today, Seed: 8, Workers: 8}); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := env.Store.Head(ctx)
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := env.Runner.WaitFor(wctx, head); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Runner.WaitSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSnapshot(t, env.Runner).Position(); got != head {
+		t.Fatalf("the snapshot stands at %d: the one asked for at %d was not written", got, head)
+	}
 }
