@@ -231,8 +231,19 @@ func TestACaseWhoseLastEventIsRemovedFromTheStoreIsFoundAgainstTheViews(t *testi
 	// A step recorded after the last checkpoint, which none covers: the
 	// server that records it has no key to sign with.
 	s = startServer(t, db)
-	s.must(201, "POST", "/v1/cases/"+id+"/commands/assign_case", `{"data":{"caseworker":"cw-9","team":"t-9"}}`,
-		"Authorization", "Bearer "+tokenAs(t, "manager-1", auth.Manager, "E09000001"))
+	manager := "Bearer " + tokenAs(t, "manager-1", auth.Manager, "E09000001")
+	s.must(201, "POST", "/v1/cases/"+id+"/commands/assign_case", `{"data":{"caseworker":"cw-9","team":"t-9"}}`, "Authorization", manager)
+	// The views record it before the server stops: a worklist waits for
+	// them to reach the store's head, and says so when they have not.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		code, h, _ := s.call("GET", "/v1/worklist?la=E09000001", "", "Authorization", manager)
+		if code == 200 && h.Get("X-Projection-Lag") == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the views never caught up: %d, lag %s", code, h.Get("X-Projection-Lag"))
+		}
+	}
 	s.stop()
 	// An insider removes that step. The stream still runs from version 1
 	// without a gap and verifies against the checkpoint, and the views are
