@@ -101,6 +101,16 @@ func (m *Metrics) Instrument(s eventstore.Store) *InstrumentedStore {
 	return &InstrumentedStore{Store: s, m: m}
 }
 
+// ReadAllInto implements eventstore.BatchReader, reusing buf when the
+// wrapped store can: the wrapper would otherwise hide it from a read of the
+// whole log (an SEN2 return's).
+func (s *InstrumentedStore) ReadAllInto(ctx context.Context, buf []eventstore.RecordedEvent, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	if br, ok := s.Store.(eventstore.BatchReader); ok {
+		return br.ReadAllInto(ctx, buf, from, limit)
+	}
+	return s.Store.ReadAll(ctx, from, limit)
+}
+
 // Append implements eventstore.Store.
 func (s *InstrumentedStore) Append(ctx context.Context, stream string, exp eventstore.ExpectedVersion, evs []eventstore.EventData) (eventstore.AppendResult, error) {
 	start := time.Now()
