@@ -270,3 +270,28 @@ func TestACaseWhoseLastEventIsRemovedFromTheStoreIsFoundAgainstTheViews(t *testi
 		t.Fatalf("%d: no warning of the removal:\n%s", code, page)
 	}
 }
+
+func TestARebuildWhoseSnapshotCannotBeSavedFails(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "log.db")
+	if out, err := exec.Command(binary, "simulate", "--db", db, "--las", "1", "--cases", "5", "--years", "1", "--seed", "2", "--until", "2025-06-30").CombinedOutput(); err != nil {
+		t.Fatalf("simulate: %v\n%s", err, out)
+	}
+	// Where the snapshot is written before it is renamed into place, a
+	// directory: the views are rebuilt, their snapshot cannot be saved.
+	if err := os.Mkdir(db+".views.timeliness.tmp", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runExit(t, "rebuild", "--db", db)
+	if code == 0 || !strings.Contains(stderr, "saving the snapshot") {
+		t.Fatalf("rebuild exited %d:\n%s%s", code, out, stderr)
+	}
+	if err := os.Remove(db + ".views.timeliness.tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := runExit(t, "rebuild", "--db", db); code != 0 || !strings.Contains(out, "rebuilt projections from") {
+		t.Fatalf("rebuild again exited %d:\n%s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(db + ".views.timeliness"); err != nil {
+		t.Fatalf("no snapshot after the rebuild: %v", err)
+	}
+}
