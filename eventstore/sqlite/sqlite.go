@@ -161,6 +161,15 @@ func Open(path string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	// The log is copied into the file every 10,000 pages (40 MB) rather
+	// than SQLite's 1,000: a commit of many streams rewrites one leaf page
+	// of the stream index for each, and a longer log copies a page once for
+	// many commits. Appends with 64 writers, five runs each, interleaved:
+	// median 30,691 events/s against 29,317, each run faster.
+	if _, err := s.conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000`); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		q   string
