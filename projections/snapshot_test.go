@@ -39,21 +39,18 @@ func readSnapshot(t *testing.T, r *projections.Runner) *projections.Timeliness {
 	return tl
 }
 
-func TestSnapshotsWrittenInTheBackground(t *testing.T) {
+// generateLive records demo cases while the runner follows the store,
+// asking for a snapshot every so many events, then stops the runner once
+// it has applied them all, waits for the snapshot being written, and
+// returns the store's head.
+func generateLive(t *testing.T, env *cli.Env, every int64, o demo.Options) int64 {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dir := t.TempDir()
-	env, err := cli.OpenEnv(ctx, filepath.Join(dir, "events.db"), "", now, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	// A snapshot is due after every 50 events: many are written while
-	// commands are recorded and applied.
-	env.Runner.SnapshotEvery, env.Runner.SnapshotInterval = 50, 0
+	env.Runner.SnapshotEvery, env.Runner.SnapshotInterval = every, 0
 	done := make(chan error, 1)
 	go func() { done <- env.Runner.Run(ctx) }()
-	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09000001", Cases: 80, Today: today, Seed: 3, Workers: 8}); err != nil {
+	if _, err := demo.Generate(ctx, env.Ledger, o); err != nil {
 		t.Fatal(err)
 	}
 	head, _ := env.Store.Head(ctx)
@@ -69,6 +66,15 @@ func TestSnapshotsWrittenInTheBackground(t *testing.T) {
 	if err := env.Runner.WaitSnapshot(); err != nil {
 		t.Fatal(err)
 	}
+	return head
+}
+
+func TestSnapshotsWrittenInTheBackground(t *testing.T) {
+	env, _ := openStore(t)
+	defer env.Close()
+	// A snapshot is due after every 50 events: many are written while
+	// commands are recorded and applied.
+	head := generateLive(t, env, 50, demo.Options{LA: "E09000001", Cases: 80, Today: today, Seed: 3, Workers: 8})
 	live, _ := json.Marshal(env.Runner.Timeliness.AllRows(today))
 
 	t.Run("the last one, with the events after it, gives the live views", func(t *testing.T) {
@@ -378,31 +384,11 @@ func TestADamagedSnapshotIsNotReadAndTheStoreIsReplayedInstead(t *testing.T) {
 }
 
 func TestTheLastSnapshotAskedForIsWritten(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	env, _ := openStore(t)
 	defer env.Close()
 	// A snapshot after every batch: most are asked for while the one
 	// before is still being written.
-	env.Runner.SnapshotEvery, env.Runner.SnapshotInterval = 1, 0
-	done := make(chan error, 1)
-	go func() { done <- env.Runner.Run(ctx) }()
-	if _, err := demo.Generate(ctx, env.Ledger, demo.Options{LA: "E09000001", Cases: 150, Today: today, Seed: 8, Workers: 8}); err != nil {
-		t.Fatal(err)
-	}
-	head, _ := env.Store.Head(ctx)
-	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer wcancel()
-	if err := env.Runner.WaitFor(wctx, head); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Runner.WaitSnapshot(); err != nil {
-		t.Fatal(err)
-	}
+	head := generateLive(t, env, 1, demo.Options{LA: "E09000001", Cases: 150, Today: today, Seed: 8, Workers: 8})
 	if got := readSnapshot(t, env.Runner).Position(); got != head {
 		t.Fatalf("the snapshot stands at %d: the one asked for at %d was not written", got, head)
 	}
