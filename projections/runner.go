@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
@@ -128,7 +127,7 @@ func (r *Runner) restore(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	stale, err := r.Timeliness.ReadSnapshot(bufio.NewReaderSize(f, 1<<20))
+	stale, err := r.Timeliness.ReadSnapshot(f) // which buffers its reads
 	if errors.Is(err, ErrSnapshotFormat) {
 		return nil // an older layout or other rules: replay the timeliness projection from the first event
 	}
@@ -340,11 +339,7 @@ func (r *Runner) SaveSnapshot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("save timeliness snapshot: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	pos, err := r.Timeliness.WriteSnapshot(w)
-	if err == nil {
-		err = w.Flush()
-	}
+	pos, err := r.Timeliness.WriteSnapshot(f) // which buffers its writes
 	if err == nil {
 		err = f.Sync()
 	}
