@@ -14,6 +14,7 @@ import (
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/ehcledger/ehcledger/tlog"
 )
@@ -156,6 +157,10 @@ func openRecordedTree(ctx context.Context, path string) (func(), *tlog.Log, erro
 	}
 	vdb, err := sqlitedb.OpenRebuildable(path, 2)
 	if err != nil {
+		return func() {}, nil, err
+	}
+	if err := sqlitedb.CheckSchema(ctx, vdb, projections.ViewsSchema); err != nil {
+		vdb.Close()
 		return func() {}, nil, err
 	}
 	log, err := tlog.OpenLog(ctx, vdb)

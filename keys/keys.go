@@ -74,7 +74,14 @@ type create struct {
 	result  chan error
 }
 
-const schema = `
+// Schema is the key store's tables, version by version; Open upgrades a
+// store to the latest (sqlitedb.Migrate).
+var Schema = sqlitedb.Schema{What: "the key store", Migrations: []sqlitedb.Migration{
+	{Baseline: true, SQL: baselineSchema},
+}}
+
+// baselineSchema is version 1: the tables of the release of 2026-12-03.
+const baselineSchema = `
 CREATE TABLE IF NOT EXISTS case_keys (
 	case_id   TEXT PRIMARY KEY,
 	wrapped   BLOB,
@@ -109,7 +116,7 @@ func Open(path string, master []byte, now func() time.Time) (*Store, error) {
 	}
 	db, err := sqlitedb.Open(path, 4)
 	if err == nil {
-		_, err = db.Exec(schema)
+		_, err = sqlitedb.Migrate(context.Background(), db, Schema, now())
 		if err == nil {
 			err = checkMaster(db, aead, path)
 		}

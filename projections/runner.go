@@ -12,10 +12,21 @@ import (
 
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/ehcledger/ehcledger/tlog"
 )
 
-const viewsSchema = `
+// ViewsSchema is the views database's tables, version by version, the
+// tree's among them: NewRunner upgrades the views to the latest
+// (sqlitedb.Migrate). They are rebuilt from the store, but the signed
+// checkpoints and each case's last recorded version are not, and are kept.
+var ViewsSchema = sqlitedb.Schema{What: "the views", Migrations: []sqlitedb.Migration{
+	{Baseline: true, SQL: baselineViews + tlog.Schema},
+}}
+
+// baselineViews is version 1, with the tree's tables: the views of the
+// release of 2026-12-03.
+const baselineViews = `
 CREATE TABLE IF NOT EXISTS checkpoints (
 	name     TEXT PRIMARY KEY,
 	position INTEGER NOT NULL
@@ -97,8 +108,8 @@ type Runner struct {
 // NewRunner prepares the views database and restores the checkpoints; the
 // timeliness snapshot lives in the file snapshotPath.
 func NewRunner(ctx context.Context, store eventstore.Store, views *sql.DB, snapshotPath string, h domain.Holidays) (*Runner, error) {
-	if _, err := views.ExecContext(ctx, viewsSchema); err != nil {
-		return nil, fmt.Errorf("views schema: %w", err)
+	if _, err := sqlitedb.Migrate(ctx, views, ViewsSchema, time.Now()); err != nil {
+		return nil, err
 	}
 	r := &Runner{Store: store, Views: views, SnapshotPath: snapshotPath, Timeliness: NewTimeliness(h), SnapshotEvery: 250000,
 		SnapshotInterval: 5 * time.Minute, advanced: make(chan struct{}), lastSnapshot: time.Now()}

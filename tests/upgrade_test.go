@@ -1,12 +1,19 @@
 package tests
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ehcledger/ehcledger/eventstore/sqlite"
+	"github.com/ehcledger/ehcledger/keys"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/sqlitedb"
 )
 
 // fixtureRelease is a store, key store and views written by the release of
@@ -82,5 +89,79 @@ func TestAStoreOfTheLastReleaseAnswersAsThatReleaseDid(t *testing.T) {
 	for _, c := range cases {
 		name := filepath.Base(c)
 		check(name, "export", "case", "--db", db, "--format", "csv", strings.TrimSuffix(strings.TrimPrefix(name, "case-"), ".csv"))
+	}
+	// The views are upgraded by the next command that follows the store.
+	if out, err := exec.Command(binary, "rebuild", "--db", db).CombinedOutput(); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
+	// Opened by commands that write, each database now records its version.
+	for file, want := range map[string]int{db: sqlite.Schema.Latest(), db + ".keys": keys.Schema.Latest(), db + ".views": projections.ViewsSchema.Latest()} {
+		if got := schemaVersion(t, file); got != want {
+			t.Errorf("%s has schema version %d after the upgrade, want %d", filepath.Base(file), got, want)
+		}
+	}
+}
+
+// schemaVersion reads the schema version of the database at path.
+func schemaVersion(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sqlitedb.Open(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, err := sqlitedb.Version(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestAStoreOfANewerReleaseIsRefusedUnchanged stands for a binary rolled
+// back after an upgrade: it must not read, still less write, tables whose
+// meaning it does not know.
+func TestAStoreOfANewerReleaseIsRefusedUnchanged(t *testing.T) {
+	for file, command := range map[string][]string{
+		"events.db":       {"export", "case", "--format", "csv", "--db"},
+		"events.db.keys":  {"export", "case", "--format", "csv", "--db"},
+		"events.db.views": {"rebuild", "--db"},
+	} {
+		t.Run(file+" is refused", func(t *testing.T) {
+			db := copyFixture(t)
+			path := filepath.Join(filepath.Dir(db), file)
+			conn, err := sqlitedb.Open(path, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(`PRAGMA user_version = 99`); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := append(command, db)
+			if command[0] == "export" {
+				args = append(args, "E09000001-000000")
+			}
+			out, err := exec.Command(binary, args...).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "schema version 99") || !strings.Contains(string(out), "newer release") {
+				t.Fatalf("a command over a newer %s: %v\n%s", file, err, out)
+			}
+			if file == "events.db" {
+				out, err := exec.Command(binary, "verify", "--db", db).CombinedOutput()
+				if err == nil || !strings.Contains(string(out), "newer release") {
+					t.Fatalf("verify of a newer store: %v\n%s", err, out)
+				}
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Errorf("%s was changed by a build that refused it", file)
+			}
+		})
 	}
 }

@@ -24,7 +24,15 @@ import (
 	"github.com/google/uuid"
 )
 
-const schema = `
+// Schema is the event store's tables, version by version: Open upgrades a
+// store to the latest (sqlitedb.Migrate) and a read-only open refuses one it
+// cannot read.
+var Schema = sqlitedb.Schema{What: "the event store", Migrations: []sqlitedb.Migration{
+	{Baseline: true, SQL: baselineSchema},
+}}
+
+// baselineSchema is version 1: the tables of the release of 2026-12-03.
+const baselineSchema = `
 CREATE TABLE IF NOT EXISTS events (
 	position       INTEGER PRIMARY KEY,
 	event_id       TEXT    NOT NULL UNIQUE,
@@ -144,10 +152,10 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	if _, err := write.ExecContext(ctx, schema); err != nil {
+	if _, err := sqlitedb.Migrate(ctx, write, Schema, time.Now()); err != nil {
 		write.Close()
 		lock.Release()
-		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+		return nil, err
 	}
 	read, err := sqlitedb.Open(path, 8)
 	if err != nil {
@@ -210,6 +218,10 @@ func openReadOnly(path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, read: read, done: make(chan struct{}), changed: make(chan struct{})}
+	if err := sqlitedb.CheckSchema(context.Background(), read, Schema); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	if err := s.prepareReads(context.Background()); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("%s holds no event store: %w", path, err)
