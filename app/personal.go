@@ -71,6 +71,10 @@ type Person struct {
 	*domain.PersonalDetails
 	// Erased says the details were destroyed; the fields are then empty.
 	Erased bool `json:"erased,omitempty"`
+	// Unavailable says the details are sealed with a key the key store
+	// does not hold: it was restored from a backup taken before they were
+	// recorded (docs/operations.md). The fields are then empty.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // openPersonal opens the sealed details of a case's opening, leaving them on
@@ -86,6 +90,9 @@ func openPersonal(k Keys, caseID string, r *domain.Opening) (Person, error) {
 	d, erased, err := open(k, caseID, r.Personal)
 	if err != nil || erased {
 		return Person{Erased: erased}, err
+	}
+	if d == nil {
+		return Person{Unavailable: true}, nil
 	}
 	r.Details = d
 	return Person{PersonalDetails: d}, nil
@@ -126,6 +133,9 @@ func openHistory(k Keys, caseID string, history []domain.Step) (Person, error) {
 }
 
 // open opens sealed personal details; erased says the case's key is gone.
+// Details sealed with a key the key store does not hold (restored from an
+// older backup) are nil, neither erased nor an error: the case's other
+// steps stay readable.
 func open(k Keys, caseID string, sealed []byte) (*domain.PersonalDetails, bool, error) {
 	if k == nil {
 		return nil, false, &domain.Error{Code: domain.Internal, Message: "there is no key store to open personal details with"}
@@ -133,6 +143,9 @@ func open(k Keys, caseID string, sealed []byte) (*domain.PersonalDetails, bool, 
 	plain, err := k.Open(caseID, sealed)
 	if errors.Is(err, keys.ErrErased) {
 		return nil, true, nil
+	}
+	if errors.Is(err, keys.ErrNoKey) {
+		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, &domain.Error{Code: domain.Internal, Message: "could not open personal details", Err: err}

@@ -184,6 +184,11 @@ func openBytes(k Keys, caseID string, sealed []byte) ([]byte, bool, error) {
 	if errors.Is(err, keys.ErrErased) {
 		return nil, true, nil
 	}
+	if errors.Is(err, keys.ErrNoKey) {
+		// Sealed with a key the key store does not hold (restored from an
+		// older backup): the text stays sealed, and shows as such.
+		return nil, false, nil
+	}
 	if err != nil {
 		return nil, false, &domain.Error{Code: domain.Internal, Message: "could not open free text", Err: err}
 	}

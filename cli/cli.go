@@ -51,6 +51,12 @@ Usage:
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
   ehcledger migrate  --from sqlite:PATH --to esdb://... [--workers 16]
   ehcledger verify   [--db PATH | --store SPEC] [--views PATH] [--checkpoint FILE --pub PREFIX.pub]
+  ehcledger verify   --backup DIR|s3://BUCKET/PREFIX [--id ID | --all] [--pub PREFIX.pub]
+  ehcledger backup   [--db PATH] [--views PATH] --to DIR|s3://BUCKET/PREFIX [--tmp DIR]
+  ehcledger backup keys [--db PATH | --keys PATH] --to DIR|s3://BUCKET/PREFIX   (apart from the event store's)
+  ehcledger restore  --from DIR|s3://... [--id ID] [--until POSITION|RFC3339] --db NEWPATH [--views PATH]
+                     [--keys-from DIR|s3://... [--keys-id ID] [--keys PATH] (--master-key-file F | --master-key-command CMD)]
+                     (s3://: --s3-endpoint HOST:PORT --s3-access-key ID --s3-secret-key-file F)
   ehcledger checkpoint keygen --origin NAME --out PREFIX
   ehcledger checkpoint sign [--db PATH | --store SPEC] --key PREFIX.key
   ehcledger verify-case --case ID --proof FILE --checkpoint FILE --pub PREFIX.pub
@@ -114,7 +120,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		err = migrate(ctx, args[1:], stdout)
 	case "verify":
-		err = verify(ctx, args[1:], stdout)
+		err = verify(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "verify-case":
 		err = verifyCase(args[1:], stdout)
 	case "sen2":

@@ -68,6 +68,10 @@ func (k keysAt) open(now func() time.Time) (*keys.Store, error) {
 	return ks, err
 }
 
+// SnapshotPath is the file of the timeliness model's snapshot, beside the
+// views at views.
+func SnapshotPath(views string) string { return views + ".timeliness" }
+
 // ViewsPath is where the read models of an event database live by default.
 func ViewsPath(db string) string { return db + ".views" }
 
@@ -136,7 +140,7 @@ func openEnv(ctx context.Context, ss StoreSpec, views string, k keysAt, now func
 	// Earlier builds wrote the snapshot as gzipped JSON beside the views:
 	// never read again, it is removed.
 	_ = os.Remove(views + ".timeliness.gz")
-	runner, err := projections.NewRunner(ctx, store, vdb, views+".timeliness", holidays)
+	runner, err := projections.NewRunner(ctx, store, vdb, SnapshotPath(views), holidays)
 	if err != nil {
 		if ks != nil {
 			ks.Close()

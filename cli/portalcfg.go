@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -13,22 +12,20 @@ import (
 	"github.com/ehcledger/ehcledger/documents"
 	docs3 "github.com/ehcledger/ehcledger/documents/s3"
 	"github.com/ehcledger/ehcledger/notify"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // portalFlags are serve's settings for the portal: where its links lead,
 // how invitations are sent, and where documents are kept and how checked.
 type portalFlags struct {
-	portalURL, notifyBy                               *string
-	smtpAddr, smtpFrom, smtpUser, smtpPasswordFile    *string
-	smtpAllowPlain                                    *bool
-	notifyKeyFile, notifyTemplate                     *string
-	documentsAt, s3Endpoint, s3AccessKey, s3SecretKey *string
-	s3Insecure                                        *bool
-	scanCommand                                       *string
-	noScan                                            *bool
-	invitationTTL                                     *time.Duration
+	portalURL, notifyBy                            *string
+	smtpAddr, smtpFrom, smtpUser, smtpPasswordFile *string
+	smtpAllowPlain                                 *bool
+	notifyKeyFile, notifyTemplate                  *string
+	documentsAt                                    *string
+	s3                                             s3Flags
+	scanCommand                                    *string
+	noScan                                         *bool
+	invitationTTL                                  *time.Duration
 }
 
 func addPortalFlags(fs *flag.FlagSet) portalFlags {
@@ -46,10 +43,7 @@ func addPortalFlags(fs *flag.FlagSet) portalFlags {
 		notifyTemplate: fs.String("notify-template-id", envOr("EHC_NOTIFY_TEMPLATE_ID", ""), "GOV.UK Notify email template whose subject is ((subject)) and body ((body))"),
 		documentsAt: fs.String("documents", envOr("EHC_DOCUMENTS", ""),
 			"where documents sent for cases are kept, encrypted with each case's key: a directory, or s3://BUCKET/PREFIX (default: DB.documents beside the views)"),
-		s3Endpoint:  fs.String("s3-endpoint", envOr("EHC_S3_ENDPOINT", ""), "S3-compatible endpoint host:port for --documents s3://..."),
-		s3AccessKey: fs.String("s3-access-key", envOr("EHC_S3_ACCESS_KEY", ""), "S3 access key ID"),
-		s3SecretKey: fs.String("s3-secret-key-file", envOr("EHC_S3_SECRET_KEY_FILE", ""), "file holding the S3 secret key (mode 0600, this user's)"),
-		s3Insecure:  fs.Bool("s3-insecure", false, "reach the S3 endpoint over plain HTTP (a test server on this host only)"),
+		s3: addS3Flags(fs, "--documents s3://..."),
 		scanCommand: fs.String("virus-scan-command", envOr("EHC_VIRUS_SCAN_COMMAND", ""),
 			"command that scans a document given on standard input: exit 0 clean, 1 infected (such as \"clamdscan --no-summary -\")"),
 		noScan:        fs.Bool("no-virus-scan", false, "take documents without a virus scan (development; --demo implies it when no command is given)"),
@@ -135,19 +129,12 @@ func (f portalFlags) documents(sealer documents.Sealer, defaultDir string, demo 
 		at = defaultDir
 	}
 	var blobs documents.Blobs
-	if u, err := url.Parse(at); err == nil && u.Scheme == "s3" {
-		if *f.s3Endpoint == "" || *f.s3AccessKey == "" || *f.s3SecretKey == "" {
-			return nil, usageError("--documents s3://... needs --s3-endpoint, --s3-access-key and --s3-secret-key-file")
-		}
-		secret, err := readSecretFile("--s3-secret-key-file", *f.s3SecretKey)
+	if bucket, prefix, ok := s3URL(at); ok {
+		client, err := f.s3.client("--documents s3://...")
 		if err != nil {
 			return nil, err
 		}
-		client, err := minio.New(*f.s3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(*f.s3AccessKey, secret, ""), Secure: !*f.s3Insecure})
-		if err != nil {
-			return nil, usageError(fmt.Sprintf("--s3-endpoint: %v", err))
-		}
-		if blobs, err = docs3.New(client, u.Host, strings.Trim(u.Path, "/")); err != nil {
+		if blobs, err = docs3.New(client, bucket, prefix); err != nil {
 			return nil, fmt.Errorf("--documents: %w", err)
 		}
 	} else {

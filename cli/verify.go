@@ -22,14 +22,28 @@ import (
 // verify checks every hash chain of a store and names the first altered or
 // missing event, reports gaps in the global log and, given checkpoints,
 // checks that the log extends each; it exits non-zero when one fails.
-func verify(ctx context.Context, args []string, stdout io.Writer) error {
+func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify")
 	db, storeFlag := storeFlags(fs)
 	views := fs.String("views", "", "the views, whose tree names the first event that differs from a checkpoint (default: beside the store; skipped if missing)")
 	checkpointFile := fs.String("checkpoint", "", "a signed checkpoint, or a witness's file of them (ehcledger checkpoint sign, serve --witness): the log must extend each")
-	pubFile := fs.String("pub", "", "the checkpoint key's public half (PREFIX.pub), with --checkpoint")
+	pubFile := fs.String("pub", "", "the checkpoint key's public half (PREFIX.pub), with --checkpoint or --backup")
+	backupAt := fs.String("backup", "", "verify backups instead of a store: their location, a directory or s3://BUCKET/PREFIX (the latest of each kind)")
+	backupID := fs.String("id", "", "with --backup: the backup to verify")
+	all := fs.Bool("all", false, "with --backup: verify every backup there")
+	tmp := fs.String("tmp", "", "with --backup: directory for the copy fetched (default: the system's)")
+	s3 := addS3Flags(fs, "--backup s3://...")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *backupAt != "" {
+		if *checkpointFile != "" {
+			return usageError("verify: --backup checks the checkpoint its manifest keeps; --checkpoint is for a store")
+		}
+		return verifyBackups(ctx, *backupAt, *backupID, *all, *pubFile, *tmp, s3, stdout, stderr)
+	}
+	if *backupID != "" || *all {
+		return usageError("verify: --id and --all go with --backup")
 	}
 	var cps []tlog.Checkpoint
 	if *checkpointFile != "" || *pubFile != "" {

@@ -1,6 +1,9 @@
 package projections
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"math"
 	"runtime"
 	"sort"
@@ -316,4 +319,32 @@ func (t *Timeliness) RollUp(las []string, p Period, asOf domain.Date) (Stats, []
 	}
 	total.finish()
 	return *total, per
+}
+
+// FiguresDigest sums up every LA's and the national figures on a date, over all
+// time, in one digest: two stores whose events count the same give the same
+// digest. A backup records it, and a restore checks the views it rebuilt
+// against it.
+type FiguresDigest struct {
+	AsOf   domain.Date `json:"as_of"`
+	Cases  int         `json:"cases"`
+	LAs    int         `json:"las"`
+	SHA256 string      `json:"sha256"`
+}
+
+// FiguresDigest computes the digest of the figures on asOf.
+func (t *Timeliness) FiguresDigest(asOf domain.Date) (FiguresDigest, error) {
+	national, per := t.National(Period{From: domain.NewDate(1900, 1, 1), To: asOf}, asOf)
+	b, err := json.Marshal(struct {
+		National Stats   `json:"national"`
+		LAs      []Stats `json:"las"`
+	}{national, per})
+	if err != nil {
+		return FiguresDigest{}, err
+	}
+	sum := sha256.Sum256(b)
+	t.mu.RLock()
+	cases := len(t.m.Cases)
+	t.mu.RUnlock()
+	return FiguresDigest{AsOf: asOf, Cases: cases, LAs: len(per), SHA256: hex.EncodeToString(sum[:])}, nil
 }

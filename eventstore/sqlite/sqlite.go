@@ -54,7 +54,11 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TRIGGER IF NOT EXISTS events_immutable_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
-CREATE TRIGGER IF NOT EXISTS events_immutable_delete BEFORE DELETE ON events
+` + deleteTrigger
+
+// deleteTrigger refuses to delete an event; TruncateCopy alone lifts it,
+// in the transaction that cuts a restored copy.
+const deleteTrigger = `CREATE TRIGGER IF NOT EXISTS events_immutable_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are immutable'); END;
 `
 
@@ -205,6 +209,37 @@ func Open(path string, opts Options) (*Store, error) {
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// TruncateCopy removes every event after position from the store in the
+// file at path, in one transaction. It is for a restore to a point in
+// time, on the copy being restored before anything uses it; it takes the
+// file's lock, so it fails while any process writes the file.
+func TruncateCopy(path string, position int64) error {
+	lock, err := sqlitedb.LockExclusive("the event store", path)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	db, err := sqlitedb.Open(path, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, st := range []struct {
+		q    string
+		args []any
+	}{{`DROP TRIGGER events_immutable_delete`, nil}, {`DELETE FROM events WHERE position > ?`, []any{position}}, {deleteTrigger, nil}} {
+		if _, err := tx.Exec(st.q, st.args...); err != nil {
+			return fmt.Errorf("cutting %s after position %d: %w", path, position, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // openReadOnly opens the store to read: no lock, no schema, no writer. A

@@ -1,0 +1,324 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/ehcledger/ehcledger/domain"
+	"github.com/ehcledger/ehcledger/eventstore"
+	"github.com/ehcledger/ehcledger/eventstore/sqlite"
+	"github.com/ehcledger/ehcledger/keys"
+	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/tlog"
+)
+
+// Verify fetches a backup into a temporary directory and checks it on its
+// own: the file is the one stored, and for an event store every hash chain
+// holds, positions are gapless, the head, the tree's root, the counts and
+// the figures are those of the manifest, and the log extends the checkpoint
+// kept (signed by pub's key, when pub, the key's public half, is given).
+func Verify(ctx context.Context, loc Location, m Manifest, pub string, o Options) error {
+	tmp, err := os.MkdirTemp(o.Temp, "ehcledger-verify-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	file := filepath.Join(tmp, "copy.db")
+	o.report(Progress{Stage: "fetching " + m.ID, Total: m.File.RawBytes, Unit: "bytes"})
+	if err := fetch(ctx, loc, m, file, o); err != nil {
+		return err
+	}
+	if m.Kind == KindKeys {
+		live, erased, err := countKeys(ctx, file)
+		if err != nil {
+			return err
+		}
+		if live != m.Keys || erased != m.Erased {
+			return fmt.Errorf("backup %s holds %d keys and %d erasures; its manifest says %d and %d", m.ID, live, erased, m.Keys, m.Erased)
+		}
+		return nil
+	}
+	var cps []tlog.Signed
+	if m.Checkpoint != "" && pub != "" {
+		c, err := tlog.Open([]byte(m.Checkpoint), pub)
+		if err != nil {
+			return fmt.Errorf("backup %s: the checkpoint kept in its manifest: %w", m.ID, err)
+		}
+		cps = append(cps, tlog.Signed{Checkpoint: c, Note: []byte(m.Checkpoint)})
+	}
+	asOf := time.Time{}
+	if m.Figures != nil {
+		asOf = m.Figures.AsOf.Time()
+	}
+	chk, err := checkEvents(ctx, file, cps, o, asOf)
+	if err != nil {
+		return err
+	}
+	return compare(m, chk)
+}
+
+// compare says how what checkEvents found differs from a manifest.
+func compare(m Manifest, chk checked) error {
+	var diffs []error
+	if len(chk.problems) > 0 {
+		diffs = append(diffs, fmt.Errorf("the store it holds is damaged: %v", chk.problems))
+	}
+	if chk.head != m.Head || chk.events != m.Events || chk.streams != m.Streams {
+		diffs = append(diffs, fmt.Errorf("it holds %d events in %d streams up to position %d; its manifest says %d in %d up to %d",
+			chk.events, chk.streams, chk.head, m.Events, m.Streams, m.Head))
+	}
+	if chk.root != m.TreeRoot {
+		diffs = append(diffs, fmt.Errorf("its log hashes to the tree root %s; its manifest says %s", chk.root, m.TreeRoot))
+	}
+	if m.Figures == nil || chk.figures != *m.Figures {
+		diffs = append(diffs, fmt.Errorf("its events give other figures than its manifest records (%+v, not %+v)", chk.figures, m.Figures))
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("backup %s: %w", m.ID, errors.Join(diffs...))
+	}
+	return nil
+}
+
+// Until is the point in time a restore stops at: a position of the global
+// log, or an instant (every event recorded by then). The zero Until
+// restores everything the backup holds.
+type Until struct {
+	Position int64
+	Time     time.Time
+}
+
+// IsZero reports whether u restores everything.
+func (u Until) IsZero() bool { return u.Position == 0 && u.Time.IsZero() }
+
+// Choose picks the backup a restore to u starts from: the earliest backup
+// that holds every event up to u (its head at or past the position, or
+// taken at or after the instant), so that the least is cut away; the
+// latest when u is zero or no backup reaches it.
+func Choose(backups []Manifest, u Until) (Manifest, error) {
+	if len(backups) == 0 {
+		return Manifest{}, errors.New("backup: the location holds no finished backup of an event store")
+	}
+	if !u.IsZero() {
+		for _, m := range backups {
+			if (u.Position > 0 && m.Head >= u.Position) || (!u.Time.IsZero() && !m.CreatedAt.Before(u.Time)) {
+				return m, nil
+			}
+		}
+	}
+	return backups[len(backups)-1], nil
+}
+
+// Restored says what Restore did.
+type Restored struct {
+	From Manifest
+	// Head is the restored store's last position; Cut is true when events
+	// of the backup after u were left out.
+	Head int64
+	Cut  bool
+	// Figures are the figures the restored events give, on the manifest's
+	// date: those of the manifest unless the restore was cut.
+	Figures projections.FiguresDigest
+}
+
+// Restore writes the event store of backup m from loc into the new file
+// db, cut after u, and verifies it as Verify does; on any failure it
+// leaves no file at db. It refuses to overwrite a file.
+func Restore(ctx context.Context, loc Location, m Manifest, u Until, db string, o Options) (r Restored, err error) {
+	r.From = m
+	for _, p := range []string{db, db + "-wal", db + "-shm"} {
+		if _, err := os.Lstat(p); err == nil {
+			return r, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
+		}
+	}
+	partial := db + ".restoring"
+	os.Remove(partial)
+	defer func() {
+		if err != nil {
+			for _, p := range []string{partial, partial + "-wal", partial + "-shm", partial + ".lock"} {
+				os.Remove(p)
+			}
+		}
+	}()
+	o.report(Progress{Stage: "fetching " + m.ID, Total: m.File.RawBytes, Unit: "bytes"})
+	if err := fetch(ctx, loc, m, partial, o); err != nil {
+		return r, err
+	}
+	if !u.IsZero() {
+		cut, err := cutPosition(ctx, partial, u)
+		if err != nil {
+			return r, err
+		}
+		if cut == 0 {
+			return r, fmt.Errorf("restore: backup %s has no event recorded by %s: nothing would be restored", m.ID, u.Time.Format(time.RFC3339))
+		}
+		if cut < m.Head {
+			if err := sqlite.TruncateCopy(partial, cut); err != nil {
+				return r, err
+			}
+			r.Cut = true
+		}
+	}
+	asOf := time.Time{}
+	if m.Figures != nil {
+		asOf = m.Figures.AsOf.Time()
+	}
+	chk, err := checkEvents(ctx, partial, nil, o, asOf)
+	if err != nil {
+		return r, err
+	}
+	r.Head, r.Figures = chk.head, chk.figures
+	if r.Cut {
+		if len(chk.problems) > 0 {
+			return r, fmt.Errorf("restore: the store restored from %s is damaged: %v", m.ID, chk.problems)
+		}
+	} else if err := compare(m, chk); err != nil {
+		return r, err
+	}
+	os.Remove(partial + ".lock")
+	if err := os.Rename(partial, db); err != nil {
+		return r, err
+	}
+	return r, syncDir(filepath.Dir(db))
+}
+
+// cutPosition is the last position of the store file at path that u keeps.
+func cutPosition(ctx context.Context, path string, u Until) (int64, error) {
+	s, err := sqlite.Open(path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	head, err := s.Head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if u.Time.IsZero() {
+		return min(u.Position, head), nil
+	}
+	// The first event recorded after the instant ends what is kept: one
+	// recorded earlier after it (an import, another clock) was not in the
+	// store at that instant either.
+	cut := head
+	stop := errors.New("found")
+	err = projections.ReadBatches(ctx, s, 1, 5000, func(batch []eventstore.RecordedEvent) error {
+		for _, e := range batch {
+			if e.RecordedAt.After(u.Time) {
+				cut = e.Position - 1
+				return stop
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, stop) {
+		return 0, err
+	}
+	if u.Position > 0 {
+		cut = min(cut, u.Position)
+	}
+	return cut, nil
+}
+
+// Cases is what a restored store says of its cases, for the key store
+// restored beside it.
+type Cases struct {
+	// Erased are the cases whose personal details an event erased.
+	Erased []string
+	// Opened is when each case's first event was recorded.
+	Opened map[string]time.Time
+}
+
+// OpenedAfter lists the cases opened after t, sorted: a key store backed
+// up at t holds no key of theirs.
+func (c Cases) OpenedAfter(t time.Time) []string {
+	var ids []string
+	for id, at := range c.Opened {
+		if at.After(t) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// CasesOf reads the store's cases: which were erased, and when each was
+// opened.
+func CasesOf(ctx context.Context, s eventstore.Store) (Cases, error) {
+	c := Cases{Opened: map[string]time.Time{}}
+	seen := map[string]bool{}
+	err := projections.ReadBatches(ctx, s, 1, 5000, func(batch []eventstore.RecordedEvent) error {
+		for _, e := range batch {
+			id, ok := domain.CaseIDOf(e.Stream)
+			if !ok {
+				continue
+			}
+			if e.Version == 1 {
+				c.Opened[id] = e.RecordedAt
+			}
+			if e.Type == domain.TypePersonalDataErased && !seen[id] {
+				seen[id] = true
+				c.Erased = append(c.Erased, id)
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+// RestoreKeys writes the key store of backup m from loc into the new file
+// path, checks that master opens it, and destroys the key of every case in
+// erased: an erasure recorded after the key store's backup was taken must
+// survive the restore. It returns how many of those cases the backup did
+// not yet have erased.
+func RestoreKeys(ctx context.Context, loc Location, m Manifest, path string, master []byte, erased []string, o Options) (n int, err error) {
+	if m.Kind != KindKeys {
+		return 0, fmt.Errorf("restore: backup %s is of %s, not of a key store", m.ID, m.Kind)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if _, err := os.Lstat(p); err == nil {
+			return 0, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
+		}
+	}
+	partial := path + ".restoring"
+	os.Remove(partial)
+	defer func() {
+		if err != nil {
+			for _, p := range []string{partial, partial + "-wal", partial + "-shm", partial + ".lock"} {
+				os.Remove(p)
+			}
+		}
+	}()
+	if err := fetch(ctx, loc, m, partial, o); err != nil {
+		return 0, err
+	}
+	ks, err := keys.Open(partial, master, o.Now)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range erased {
+		was, err := ks.Erased(id)
+		if err != nil {
+			ks.Close()
+			return n, err
+		}
+		if err := ks.Erase(id); err != nil {
+			ks.Close()
+			return n, err
+		}
+		if !was {
+			n++
+		}
+	}
+	if err := ks.Close(); err != nil {
+		return n, err
+	}
+	os.Remove(partial + ".lock")
+	if err := os.Rename(partial, path); err != nil {
+		return n, err
+	}
+	return n, syncDir(filepath.Dir(path))
+}
