@@ -441,7 +441,7 @@ func ReadManifest(ctx context.Context, loc Location, id string) (Manifest, error
 // List returns the manifests of the finished backups of a kind in loc,
 // oldest first.
 func List(ctx context.Context, loc Location, kind string) ([]Manifest, error) {
-	names, err := loc.List(ctx, "backups/")
+	names, err := loc.List(ctx, "backups/", "")
 	if err != nil {
 		return nil, err
 	}

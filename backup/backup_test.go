@@ -92,7 +92,7 @@ func TestLocations(t *testing.T) {
 		t.Run(name+" keeps, lists and refuses as a location should", func(t *testing.T) {
 			ctx := context.Background()
 			l := loc(t)
-			if names, err := l.List(ctx, ""); err != nil || len(names) != 0 {
+			if names, err := l.List(ctx, "", ""); err != nil || len(names) != 0 {
 				t.Fatalf("an empty location lists %v, %v", names, err)
 			}
 			big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20) // 48 MiB: several parts
@@ -110,8 +110,11 @@ func TestLocations(t *testing.T) {
 			if err != nil || !bytes.Equal(got, big) {
 				t.Fatalf("Get returned %d bytes, %v; want %d", len(got), err, len(big))
 			}
-			if names, err := l.List(ctx, "backups/"); err != nil || strings.Join(names, ",") != "backups/a/big,backups/a/manifest.json" {
+			if names, err := l.List(ctx, "backups/", ""); err != nil || strings.Join(names, ",") != "backups/a/big,backups/a/manifest.json" {
 				t.Fatalf("List backups/: %v, %v", names, err)
+			}
+			if names, err := l.List(ctx, "backups/", "backups/a/big"); err != nil || strings.Join(names, ",") != "backups/a/manifest.json" {
+				t.Fatalf("List backups/ after backups/a/big: %v, %v", names, err)
 			}
 			if _, err := l.Get(ctx, "backups/b/manifest.json"); !errors.Is(err, backup.ErrNotFound) {
 				t.Fatalf("Get of nothing: %v", err)
@@ -153,18 +156,18 @@ func TestABackupOfALiveStoreVerifiesAndRestores(t *testing.T) {
 				t.Fatalf("Verify of an intact backup: %v", err)
 			}
 			restored := filepath.Join(t.TempDir(), "restored.db")
-			r, err := backup.Restore(ctx, loc, m, backup.Until{}, restored, o)
+			r, err := backup.Restore(ctx, loc, &m, backup.Until{}, restored, o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Head != head || r.Cut || r.Figures != *m.Figures {
 				t.Fatalf("restored: %+v", r)
 			}
-			if _, err := backup.Restore(ctx, loc, m, backup.Until{}, restored, o); err == nil || !strings.Contains(err.Error(), "already exists") {
+			if _, err := backup.Restore(ctx, loc, &m, backup.Until{}, restored, o); err == nil || !strings.Contains(err.Error(), "already exists") {
 				t.Fatalf("a restore over an existing store: %v", err)
 			}
 			cut := filepath.Join(t.TempDir(), "cut.db")
-			r, err = backup.Restore(ctx, loc, m, backup.Until{Position: head / 2}, cut, o)
+			r, err = backup.Restore(ctx, loc, &m, backup.Until{Position: head / 2}, cut, o)
 			if err != nil || r.Head != head/2 || !r.Cut {
 				t.Fatalf("a restore to position %d: %+v, %v", head/2, r, err)
 			}
@@ -206,7 +209,7 @@ func TestADamagedBackupIsRefused(t *testing.T) {
 			t.Fatal("Verify passed an altered backup")
 		}
 		restored := filepath.Join(t.TempDir(), "restored.db")
-		if _, err := backup.Restore(ctx, loc, m, backup.Until{}, restored, o); err == nil {
+		if _, err := backup.Restore(ctx, loc, &m, backup.Until{}, restored, o); err == nil {
 			t.Fatal("Restore took an altered backup")
 		}
 		if left, _ := filepath.Glob(restored + "*"); len(left) != 0 {
@@ -293,7 +296,7 @@ func TestAnErasureRecordedAfterTheKeysBackupSurvivesTheRestore(t *testing.T) {
 	}
 	dir := t.TempDir()
 	restored := filepath.Join(dir, "events.db")
-	if _, err := backup.Restore(ctx, eventsAt, m, backup.Until{}, restored, options(t, eventsAt)); err != nil {
+	if _, err := backup.Restore(ctx, eventsAt, &m, backup.Until{}, restored, options(t, eventsAt)); err != nil {
 		t.Fatal(err)
 	}
 	s, err := sqlite.Open(restored, sqlite.Options{ReadOnly: true})

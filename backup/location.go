@@ -33,8 +33,9 @@ type Location interface {
 	// Get opens the object under name; an error wrapping ErrNotFound when
 	// there is none.
 	Get(ctx context.Context, name string) (io.ReadCloser, error)
-	// List returns the names under prefix, sorted.
-	List(ctx context.Context, prefix string) ([]string, error)
+	// List returns the names under prefix that sort after after ("" for
+	// all), sorted: a restore lists only the segments it needs.
+	List(ctx context.Context, prefix, after string) ([]string, error)
 	// String names the location for messages.
 	String() string
 }
@@ -116,7 +117,7 @@ func (d Dir) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 }
 
 // List walks the directory under prefix; unfinished files are left out.
-func (d Dir) List(ctx context.Context, prefix string) ([]string, error) {
+func (d Dir) List(ctx context.Context, prefix, after string) ([]string, error) {
 	var names []string
 	err := filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -132,7 +133,7 @@ func (d Dir) List(ctx context.Context, prefix string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if name := filepath.ToSlash(rel); strings.HasPrefix(name, prefix) {
+		if name := filepath.ToSlash(rel); strings.HasPrefix(name, prefix) && name > after {
 			names = append(names, name)
 		}
 		return ctx.Err()

@@ -14,6 +14,7 @@ import (
 	"github.com/ehcledger/ehcledger/eventstore/sqlite"
 	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/projections"
+	"github.com/ehcledger/ehcledger/sqlitedb"
 	"github.com/ehcledger/ehcledger/tlog"
 )
 
@@ -115,20 +116,30 @@ func Choose(backups []Manifest, u Until) (Manifest, error) {
 
 // Restored says what Restore did.
 type Restored struct {
-	From Manifest
+	// From is the backup restored from; nil when the store was restored
+	// from segments alone.
+	From *Manifest
 	// Head is the restored store's last position; Cut is true when events
 	// of the backup after u were left out.
 	Head int64
 	Cut  bool
-	// Figures are the figures the restored events give, on the manifest's
-	// date: those of the manifest unless the restore was cut.
+	// Replayed counts the events restored from segments, after the
+	// backup's; Stopped says why the segments were not followed further
+	// when a gap or a broken link ended them before u ("" otherwise).
+	Replayed int64
+	Stopped  string
+	// Figures are the figures the restored events give, on the backup's
+	// date (the head's without a backup): the backup's unless the restore
+	// was cut or events were replayed after it.
 	Figures projections.FiguresDigest
 }
 
-// Restore writes the event store of backup m from loc into the new file
-// db, cut after u, and verifies it as Verify does; on any failure it
+// Restore writes a new store into the file db: the event store of backup
+// m from loc (none when m is nil), cut after u, followed by the events
+// of the segments loc holds after it up to u (to the last segment when u
+// is zero). It verifies the result as Verify does; on any failure it
 // leaves no file at db. It refuses to overwrite a file.
-func Restore(ctx context.Context, loc Location, m Manifest, u Until, db string, o Options) (r Restored, err error) {
+func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string, o Options) (r Restored, err error) {
 	r.From = m
 	for _, p := range []string{db, db + "-wal", db + "-shm"} {
 		if _, err := os.Lstat(p); err == nil {
@@ -136,7 +147,9 @@ func Restore(ctx context.Context, loc Location, m Manifest, u Until, db string, 
 		}
 	}
 	partial := db + ".restoring"
-	os.Remove(partial)
+	for _, p := range []string{partial, partial + "-wal", partial + "-shm"} {
+		os.Remove(p)
+	}
 	defer func() {
 		if err != nil {
 			for _, p := range []string{partial, partial + "-wal", partial + "-shm", partial + ".lock"} {
@@ -144,27 +157,39 @@ func Restore(ctx context.Context, loc Location, m Manifest, u Until, db string, 
 			}
 		}
 	}()
-	o.report(Progress{Stage: "fetching " + m.ID, Total: m.File.RawBytes, Unit: "bytes"})
-	if err := fetch(ctx, loc, m, partial, o); err != nil {
-		return r, err
-	}
-	if !u.IsZero() {
-		cut, err := cutPosition(ctx, partial, u)
-		if err != nil {
+	var head int64
+	if m != nil {
+		o.report(Progress{Stage: "fetching " + m.ID, Total: m.File.RawBytes, Unit: "bytes"})
+		if err := fetch(ctx, loc, *m, partial, o); err != nil {
 			return r, err
 		}
-		if cut == 0 {
-			return r, fmt.Errorf("restore: backup %s has no event recorded by %s: nothing would be restored", m.ID, u.Time.Format(time.RFC3339))
-		}
-		if cut < m.Head {
-			if err := sqlite.TruncateCopy(partial, cut); err != nil {
+		head = m.Head
+		if !u.IsZero() {
+			cut, err := cutPosition(ctx, partial, u)
+			if err != nil {
 				return r, err
 			}
-			r.Cut = true
+			if cut == 0 {
+				return r, fmt.Errorf("restore: backup %s has no event recorded by %s: nothing would be restored", m.ID, u.Time.Format(time.RFC3339))
+			}
+			if cut < m.Head {
+				if err := sqlite.TruncateCopy(partial, cut); err != nil {
+					return r, err
+				}
+				r.Cut, head = true, cut
+			}
+		}
+	}
+	if !r.Cut {
+		if r.Replayed, r.Stopped, err = replaySegments(ctx, loc, partial, head, u, o); err != nil {
+			return r, err
+		}
+		if m == nil && r.Replayed == 0 {
+			return r, fmt.Errorf("restore: %s holds neither a backup nor a segment to restore from", loc)
 		}
 	}
 	asOf := time.Time{}
-	if m.Figures != nil {
+	if m != nil && m.Figures != nil {
 		asOf = m.Figures.AsOf.Time()
 	}
 	chk, err := checkEvents(ctx, partial, nil, o, asOf)
@@ -172,18 +197,151 @@ func Restore(ctx context.Context, loc Location, m Manifest, u Until, db string, 
 		return r, err
 	}
 	r.Head, r.Figures = chk.head, chk.figures
-	if r.Cut {
-		if len(chk.problems) > 0 {
-			return r, fmt.Errorf("restore: the store restored from %s is damaged: %v", m.ID, chk.problems)
+	if m != nil && !r.Cut && r.Replayed == 0 {
+		if err := compare(*m, chk); err != nil {
+			return r, err
 		}
-	} else if err := compare(m, chk); err != nil {
+	} else if len(chk.problems) > 0 {
+		return r, fmt.Errorf("restore: the store restored from %s is damaged: %v", loc, chk.problems)
+	}
+	if err := settle(ctx, partial); err != nil {
 		return r, err
 	}
-	os.Remove(partial + ".lock")
 	if err := os.Rename(partial, db); err != nil {
 		return r, err
 	}
 	return r, syncDir(filepath.Dir(db))
+}
+
+// settle folds the write-ahead log of the database file at path into the
+// file, before it is renamed: a log left beside the old name would hold
+// commits the renamed file lacks.
+func settle(ctx context.Context, path string) error {
+	db, err := sqlitedb.Open(path, 1)
+	if err != nil {
+		return err
+	}
+	var busy, pages, done int
+	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &pages, &done)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && busy != 0 {
+		err = errors.New("another connection holds it")
+	}
+	if err == nil {
+		if st, serr := os.Stat(path + "-wal"); serr == nil && st.Size() > 0 {
+			err = fmt.Errorf("its write-ahead log still holds %d bytes", st.Size())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("restore: folding the write-ahead log into %s: %w", path, err)
+	}
+	for _, p := range []string{path + "-wal", path + "-shm", path + ".lock"} {
+		os.Remove(p)
+	}
+	return nil
+}
+
+// replaySegments appends to the store file at path, whose head is head,
+// the events of loc's segments that follow it, up to u. The segments must
+// follow each other and each name the digest of the one before; the first
+// gap or broken link ends the replay, and stopped says where. Each event
+// is checked to land where it was, with the hash it had.
+func replaySegments(ctx context.Context, loc Location, path string, head int64, u Until, o Options) (replayed int64, stopped string, err error) {
+	after := segmentPrefix + fmt.Sprintf("%016d", max(0, head+1-maxSegmentEvents))
+	names, err := segmentNames(ctx, loc, after)
+	if err != nil {
+		return 0, "", err
+	}
+	s, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() {
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	prev := ""
+	next := head + 1
+	for _, name := range names {
+		first, last, _ := parseSegmentName(name)
+		if last < next {
+			continue
+		}
+		if first > next {
+			return replayed, fmt.Sprintf("no segment holds position %d (the next one, %s, begins at %d)", next, name, first), nil
+		}
+		seg, err := readSegment(ctx, loc, name)
+		if err != nil {
+			return replayed, "", err
+		}
+		if prev != "" && seg.Prev != prev {
+			return replayed, fmt.Sprintf("segment %s does not name the digest of the one before it: the chain is broken there", name), nil
+		}
+		avail := seg.Recorded[next-first:]
+		var take []eventstore.RecordedEvent
+		for _, e := range avail {
+			if (u.Position > 0 && e.Position > u.Position) || (!u.Time.IsZero() && e.RecordedAt.After(u.Time)) {
+				break
+			}
+			take = append(take, e)
+		}
+		if err := appendAsRecorded(ctx, s, take); err != nil {
+			return replayed, "", err
+		}
+		replayed += int64(len(take))
+		next += int64(len(take))
+		o.report(Progress{Stage: "replaying the segments", Done: replayed, Unit: "events"})
+		if len(take) < len(avail) {
+			return replayed, "", nil // u is reached
+		}
+		prev = seg.Digest
+	}
+	return replayed, "", nil
+}
+
+// appendAsRecorded appends events as they were recorded, each stream's run
+// in one append, and checks that each landed at its position with its
+// hash.
+func appendAsRecorded(ctx context.Context, s *sqlite.Store, events []eventstore.RecordedEvent) error {
+	for i := 0; i < len(events); {
+		j := i + 1
+		for j < len(events) && events[j].Stream == events[i].Stream && j-i < 500 {
+			j++
+		}
+		run := events[i:j]
+		expected := eventstore.NoStream
+		if run[0].Version > 1 {
+			expected = eventstore.Exact(run[0].Version - 1)
+		}
+		data := make([]eventstore.EventData, len(run))
+		for k, e := range run {
+			data[k] = e.EventData
+		}
+		res, err := s.Append(ctx, run[0].Stream, expected, data)
+		if err != nil {
+			return fmt.Errorf("restore: replaying position %d (stream %s, version %d): %w", run[0].Position, run[0].Stream, run[0].Version, err)
+		}
+		if res.Position != run[len(run)-1].Position || res.Version != run[len(run)-1].Version {
+			return fmt.Errorf("restore: position %d landed at %d: the segments do not continue the backup", run[len(run)-1].Position, res.Position)
+		}
+		i = j
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	got, err := s.ReadAll(ctx, events[0].Position, len(events))
+	if err != nil {
+		return err
+	}
+	for k, e := range events {
+		if k >= len(got) || got[k].Position != e.Position || got[k].Hash != e.Hash || got[k].ID != e.ID {
+			return fmt.Errorf("restore: the event replayed at position %d does not hash as it did when it was recorded", e.Position)
+		}
+	}
+	return nil
 }
 
 // cutPosition is the last position of the store file at path that u keeps.
@@ -316,7 +474,9 @@ func RestoreKeys(ctx context.Context, loc Location, m Manifest, path string, mas
 	if err := ks.Close(); err != nil {
 		return n, err
 	}
-	os.Remove(partial + ".lock")
+	if err := settle(ctx, partial); err != nil {
+		return n, err
+	}
 	if err := os.Rename(partial, path); err != nil {
 		return n, err
 	}

@@ -50,7 +50,9 @@ func NewBucket(client *minio.Client, bucket, prefix string) (*Bucket, error) {
 }
 
 // String names the location as s3://bucket/prefix.
-func (b *Bucket) String() string { return "s3://" + b.bucket + "/" + strings.TrimSuffix(b.prefix, "/") }
+func (b *Bucket) String() string {
+	return strings.TrimSuffix("s3://"+b.bucket+"/"+strings.TrimSuffix(b.prefix, "/"), "/")
+}
 
 // Put uploads what r yields: in one request, with its length, when it is
 // under a part's size (some servers want the length of a small object),
@@ -98,14 +100,20 @@ func (b *Bucket) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	return nil, fmt.Errorf("backup: %s could not be read from %s: %w", name, b, err)
 }
 
-// List lists the objects under prefix.
-func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
+// List lists the objects under prefix, from after on.
+func (b *Bucket) List(ctx context.Context, prefix, after string) ([]string, error) {
 	var names []string
-	for obj := range b.client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true}) {
+	opts := minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true}
+	if after != "" {
+		opts.StartAfter = b.prefix + after
+	}
+	for obj := range b.client.ListObjects(ctx, b.bucket, opts) {
 		if obj.Err != nil {
 			return nil, fmt.Errorf("backup: listing %s: %w", b, obj.Err)
 		}
-		names = append(names, strings.TrimPrefix(obj.Key, b.prefix))
+		if name := strings.TrimPrefix(obj.Key, b.prefix); name > after {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	return names, nil

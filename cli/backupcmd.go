@@ -261,9 +261,17 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	m, err := pick(ctx, loc, backup.KindEvents, *id, until)
-	if err != nil {
+	// Without a backup, a location of segments alone is restored from
+	// its first segment.
+	var m *backup.Manifest
+	if found, err := backup.List(ctx, loc, backup.KindEvents); err != nil {
 		return err
+	} else if len(found) > 0 || *id != "" {
+		chosen, err := pick(ctx, loc, backup.KindEvents, *id, until)
+		if err != nil {
+			return err
+		}
+		m = &chosen
 	}
 	for _, dir := range []string{filepath.Dir(*db), filepath.Dir(*views), filepath.Dir(keysPath)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -279,11 +287,18 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	what := "everything it holds"
-	if r.Cut {
-		what = fmt.Sprintf("up to position %d of its %d", r.Head, m.Head)
+	switch {
+	case m == nil:
+		fmt.Fprintf(stdout, "restored %s from the segments alone: %d events", *db, r.Replayed)
+	case r.Cut:
+		fmt.Fprintf(stdout, "restored %s from backup %s, up to position %d of its %d", *db, m.ID, r.Head, m.Head)
+	default:
+		fmt.Fprintf(stdout, "restored %s from backup %s (%d events), then %d events from the segments after it", *db, m.ID, m.Head, r.Replayed)
 	}
-	fmt.Fprintf(stdout, "restored %s from backup %s (%s): every hash chain holds, in %.1fs\n", *db, m.ID, what, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, ", to position %d: every hash chain holds, in %.1fs\n", r.Head, time.Since(start).Seconds())
+	if r.Stopped != "" {
+		fmt.Fprintf(stdout, "WARNING: the segments end before what was asked: %s\n", r.Stopped)
+	}
 	if err := rebuildRestored(ctx, *db, *views, r, stdout); err != nil {
 		return err
 	}
@@ -355,9 +370,9 @@ func rebuildRestored(ctx context.Context, db, views string, r backup.Restored, s
 	if err != nil {
 		return err
 	}
-	same := "the figures the backup recorded"
-	if r.Cut {
-		same = "the figures of the events restored"
+	same := "the figures of the events restored"
+	if r.From != nil && !r.Cut && r.Replayed == 0 {
+		same = "the figures the backup recorded"
 	}
 	fmt.Fprintf(stdout, "rebuilt the views %s from %d events in %.1fs: they count %s (%d cases in %d LAs, on %s)\n",
 		views, n, el.Seconds(), same, r.Figures.Cases, r.Figures.LAs, r.Figures.AsOf)

@@ -46,6 +46,7 @@ Usage:
                      [--session-max-age 8h] [--session-idle 1h] [--max-sessions 10000]
                      [--checkpoint-key PREFIX.key [--checkpoint-every 1m] [--witness FILE|URL]...]
                      [--snapshot-every 250000] [--snapshot-interval 5m]
+                     [--replicate-to DIR|s3://BUCKET/PREFIX [--replicate-every 5s]]
   ehcledger loadtest [--clients 16] [--duration 10s]
   ehcledger token    --role ROLE --las LA[,LA...|*] (--auth-secret S | --auth-secret-file F) [--ttl 8h]
                      (every LA, *, for admins only; --ttl at most --auth-max-token-lifetime)
@@ -223,6 +224,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	of := addOIDCFlags(fs)
 	pf := addPortalFlags(fs)
 	cf := addCheckpointFlags(fs)
+	rf := addReplicateFlags(fs)
 	snapshotEvery := fs.Int64("snapshot-every", 250000, "save the timeliness snapshot after this many events applied, once --snapshot-interval has passed too")
 	snapshotInterval := fs.Duration("snapshot-interval", 5*time.Minute, "the least time between two timeliness snapshots")
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
@@ -331,7 +333,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ready := make(chan struct{})
 	runCtx, cancelRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
-	var background sync.WaitGroup // the checkpoint publisher
+	var background sync.WaitGroup // the checkpoint publisher and the replicator
+	if err := rf.start(runCtx, env.Store, pf.s3, reg, logger, &background); err != nil {
+		cancelRun()
+		return err
+	}
 	go func() {
 		defer close(runDone)
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 30*time.Second) {

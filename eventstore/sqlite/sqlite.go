@@ -271,7 +271,10 @@ func openReadOnly(path string) (*Store, error) {
 }
 
 func (s *Store) closeDBs() {
-	for _, st := range []*sql.Stmt{s.reads.stream, s.reads.all, s.reads.head} {
+	// Every statement is closed before its connection: SQLite keeps a
+	// connection with a live statement open, and the last connection's
+	// close is what folds the write-ahead log into the file and removes it.
+	for _, st := range []*sql.Stmt{s.reads.stream, s.reads.all, s.reads.head, s.stmts.last, s.stmts.insert} {
 		if st != nil {
 			st.Close()
 		}

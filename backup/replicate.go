@@ -1,0 +1,219 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ehcledger/ehcledger/eventstore"
+)
+
+// pointerName is a small object naming the last segment stored, so that a
+// replicator resuming lists only the segments after it rather than every
+// segment of years. It is a hint: segments stored after it are found by
+// listing.
+const pointerName = "segments.json"
+
+// Shipped describes a segment the replicator stored.
+type Shipped struct {
+	Name        string
+	First, Last int64
+	Bytes       int
+	// Lag is how long the oldest event of the segment had been committed
+	// when the segment was stored: the most acknowledged time at risk.
+	Lag time.Duration
+}
+
+// ErrOtherHistory says a location's segments are not this store's log: a
+// store restored from an older backup, or pointed at another store's
+// location. The replicator stops rather than mix two histories.
+var ErrOtherHistory = errors.New("backup: the location's segments hold another history than the store")
+
+// Replicator ships the events committed to a store to a location, in
+// segments, within Every of their commit. Its state is the location
+// itself: after a crash or an outage it resumes after the last segment
+// stored, so no event is stored twice under different names.
+type Replicator struct {
+	Store eventstore.Store
+	To    Location
+	// Every is how often committed events are shipped (5 s when zero).
+	Every time.Duration
+	// MaxEvents bounds a segment (50,000 when zero).
+	MaxEvents int
+	Now       func() time.Time
+	// OnShipped and OnError, when set, are told of each segment stored
+	// and of each failure (after which the replicator resumes and retries).
+	OnShipped func(Shipped)
+	OnError   func(error)
+
+	next int64  // the first position not yet shipped
+	prev string // the digest of the last segment stored
+	last string // its name
+	// caughtUp is when the replicator last found nothing left to ship:
+	// every event it ships next was committed after it.
+	caughtUp time.Time
+}
+
+// Run ships committed events until ctx ends, then ships what was committed
+// by then (for at most 30 s) and returns. It returns early only when the
+// location holds another history (ErrOtherHistory).
+func (r *Replicator) Run(ctx context.Context) error {
+	every := r.Every
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	resumed := false
+	backoff := every
+	r.caughtUp = r.Now()
+	for {
+		var err error
+		if !resumed {
+			if err = r.resume(ctx); err == nil {
+				resumed = true
+			}
+		}
+		if err == nil {
+			err = r.ship(ctx)
+		}
+		if errors.Is(err, ErrOtherHistory) {
+			r.report(err)
+			return err
+		}
+		wait := every
+		if err != nil && ctx.Err() == nil {
+			r.report(err)
+			resumed = false // the location may hold what the failed call stored
+			wait, backoff = backoff, min(2*backoff, time.Minute)
+		} else {
+			backoff = every
+		}
+		select {
+		case <-ctx.Done():
+			// What was committed before the stop is shipped before it.
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if !resumed {
+				if err := r.resume(final); err != nil {
+					return err
+				}
+			}
+			return r.ship(final)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (r *Replicator) report(err error) {
+	if r.OnError != nil {
+		r.OnError(err)
+	}
+}
+
+// pointer is what pointerName holds.
+type pointer struct {
+	Last string `json:"last"`
+}
+
+// resume finds the last segment stored and checks that it is this store's.
+func (r *Replicator) resume(ctx context.Context) error {
+	after := ""
+	if rc, err := r.To.Get(ctx, pointerName); err == nil {
+		var p pointer
+		err := json.NewDecoder(io.LimitReader(rc, 4096)).Decode(&p)
+		rc.Close()
+		if _, _, ok := parseSegmentName(p.Last); err == nil && ok {
+			after = p.Last
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	names, err := segmentNames(ctx, r.To, after)
+	if err != nil {
+		return err
+	}
+	last := after
+	if len(names) > 0 {
+		last = names[len(names)-1]
+	}
+	if last == "" {
+		r.next, r.prev, r.last = 1, "", ""
+		return nil
+	}
+	s, err := readSegment(ctx, r.To, last)
+	if err != nil {
+		return err
+	}
+	// The store must hold the same event where the segments end.
+	tail := s.Recorded[len(s.Recorded)-1]
+	got, err := r.Store.ReadAll(ctx, tail.Position, 1)
+	if err != nil {
+		return err
+	}
+	if len(got) == 0 || got[0].Hash != tail.Hash || got[0].ID != tail.ID {
+		return fmt.Errorf("%w: %s ends at position %d, which the store does not hold as it is there; replicate to a new location",
+			ErrOtherHistory, r.To, tail.Position)
+	}
+	r.next, r.prev, r.last = s.Last+1, s.Digest, s.Name
+	return nil
+}
+
+// ship stores every event committed since the last segment.
+func (r *Replicator) ship(ctx context.Context) error {
+	max := r.MaxEvents
+	if max <= 0 || max > maxSegmentEvents {
+		max = min(50000, maxSegmentEvents)
+	}
+	for {
+		head, err := r.Store.Head(ctx)
+		if err != nil {
+			return err
+		}
+		if head < r.next {
+			r.caughtUp = r.Now()
+			return nil
+		}
+		var events []eventstore.RecordedEvent
+		for from := r.next; from <= head && len(events) < max; {
+			batch, err := r.Store.ReadAll(ctx, from, min(5000, max-len(events)))
+			if err != nil {
+				return err
+			}
+			if len(batch) == 0 {
+				break
+			}
+			events = append(events, batch...)
+			from = batch[len(batch)-1].Position + 1
+		}
+		if len(events) == 0 || events[0].Position != r.next {
+			return fmt.Errorf("backup: the store's log does not continue at position %d", r.next)
+		}
+		data, digest, err := encodeSegment(events, r.prev, r.Now())
+		if err != nil {
+			return err
+		}
+		name := segmentName(events[0].Position, events[len(events)-1].Position)
+		if err := r.To.Put(ctx, name, bytes.NewReader(data)); err != nil {
+			return err
+		}
+		r.next, r.prev, r.last = events[len(events)-1].Position+1, digest, name
+		if b, err := json.Marshal(pointer{Last: name}); err == nil {
+			// A hint only: a failure here costs a longer listing.
+			_ = r.To.Put(ctx, pointerName, bytes.NewReader(b))
+		}
+		if r.OnShipped != nil {
+			// The oldest event shipped was committed after the replicator
+			// last caught up, and (unless imported with an earlier
+			// instant) when it says it was recorded.
+			since := r.caughtUp
+			if at := events[0].RecordedAt; at.After(since) {
+				since = at
+			}
+			r.OnShipped(Shipped{Name: name, First: events[0].Position, Last: events[len(events)-1].Position, Bytes: len(data),
+				Lag: r.Now().Sub(since)})
+		}
+	}
+}
