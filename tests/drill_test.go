@@ -1,0 +1,215 @@
+package tests
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ehcledger/ehcledger/auth"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// objectStore is an S3 server for the test, in this process, over TLS; the
+// binary trusts its certificate through SSL_CERT_FILE. It returns the
+// endpoint, and the flags and environment that reach it.
+func objectStore(t *testing.T, bucket string) (flags []string, env []string) {
+	t.Helper()
+	server := httptest.NewTLSServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(server.Close)
+	u, err := url.Parse(server.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4("drill-access", "drill-secret", ""), Secure: true,
+		Transport: server.Client().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	secret := filepath.Join(dir, "s3-secret")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("drill-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--s3-endpoint", u.Host, "--s3-access-key", "drill-access", "--s3-secret-key-file", secret},
+		append(os.Environ(), "SSL_CERT_FILE="+ca)
+}
+
+// TestRestoreDrill is the drill of docs/operations.md: a server under load
+// replicates to object storage and is backed up there; it is killed and
+// its data directory deleted; the store restored from the object storage
+// must hold every case acknowledged, once, pass verify, and give the
+// figures it gave before the loss.
+func TestRestoreDrill(t *testing.T) {
+	s3, env := objectStore(t, "offsite")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(data, "events.db")
+	const every = 500 * time.Millisecond
+	s := startServerEnv(t, env, db, append([]string{"--auth-secret", testSecret, "--replicate-to", "s3://offsite/la", "--replicate-every", every.String(), "--rate-limit", "0"}, s3...)...)
+	cw := "Bearer " + tokenAs(t, "cw-1", auth.Caseworker, "E09000001")
+
+	var mu sync.Mutex
+	acknowledged := map[string]bool{}
+	failures := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("d%d-%d", w, i)
+				status, _, body := s.call("POST", "/v1/cases", `{"id":"`+id+`","la":"E09000001","on":"2026-11-02","reason":"from the paper file",`+
+					`"data":{"requester":"parent","birth_date":"2016-02-29"}}`, "Authorization", cw)
+				mu.Lock()
+				if status == 201 {
+					acknowledged[id] = true
+				} else if failures++; failures == 1 {
+					t.Logf("opening %s: %d %v", id, status, body)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// The lag is sampled while the load runs: the time at risk is then at
+	// its longest.
+	var maxLag float64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if v, ok := metricValue(s.base+"/metrics", "ehcledger_replication_lag_seconds"); ok {
+				maxLag = max(maxLag, v)
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	// A backup is taken under the load, into the same object storage.
+	out, errOut, code := runExitEnv(t, env, append([]string{"backup", "--db", db, "--to", "s3://offsite/la"}, s3...)...)
+	if code != 0 {
+		t.Fatalf("backup: %d\n%s\n%s", code, out, errOut)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	<-sampled
+	statsURL := "/v1/stats?la=E09000001&from=2026-01-01&to=2026-12-31&as_of=2026-12-31"
+	stats := s.must(200, "GET", statsURL, "")
+	// Every acknowledged event is at risk for at most the replication's
+	// lag: wait that long, read the lag measured, then pull the plug.
+	time.Sleep(3 * every)
+	shipped, ok := metricValue(s.base+"/metrics", "ehcledger_replicated_position")
+	if !ok {
+		t.Fatal("/metrics has no ehcledger_replicated_position")
+	}
+	if maxLag <= 0 || maxLag > 10 {
+		t.Errorf("the longest replication lag measured under load is %.3fs: the target is at most 10 s", maxLag)
+	}
+	t.Logf("%d cases acknowledged under load, %d refused; longest replication lag %.3fs (shipping every %s)", len(acknowledged), failures, maxLag, every)
+	if len(acknowledged) < 100 {
+		t.Fatalf("only %d cases were acknowledged: the drill proves little", len(acknowledged))
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Wait()
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+
+	restored := filepath.Join(dir, "restored", "events.db")
+	start := time.Now()
+	out, errOut, code = runExitEnv(t, env, append([]string{"restore", "--from", "s3://offsite/la", "--db", restored}, s3...)...)
+	if code != 0 || !strings.Contains(out, "events from the segments after it") || strings.Contains(out, "WARNING: the segments end") {
+		t.Fatalf("restore: %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("restored in %s:\n%s", time.Since(start).Round(time.Millisecond), out)
+	// Everything shipped is back, once: the restored log ends where the
+	// replication had got to, and verify finds no gap.
+	if !strings.Contains(out, fmt.Sprintf(", to position %d:", int64(shipped))) {
+		t.Fatalf("the restored store does not end at position %.0f, the last shipped:\n%s", shipped, out)
+	}
+	if out, errOut, code := runExit(t, "verify", "--db", restored); code != 0 || !strings.Contains(out, "every hash chain is intact") {
+		t.Fatalf("verify of the restored store: %d\n%s\n%s", code, out, errOut)
+	}
+	s = startServer(t, restored, "--rate-limit", "0")
+	defer s.stop()
+	if got := s.must(200, "GET", statsURL, ""); !reflect.DeepEqual(got, stats) {
+		t.Errorf("the figures after the restore differ:\n got %v\nwant %v", got, stats)
+	}
+	for id := range acknowledged {
+		if status, _, _ := s.call("GET", "/v1/cases/"+id+"/timeline", "", "Authorization", cw); status != 200 {
+			t.Fatalf("case %s was acknowledged and is not restored: %d", id, status)
+		}
+	}
+}
+
+// runExitEnv runs the binary with env, as runExit does.
+func runExitEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil && cmd.ProcessState == nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// metricValue reads a gauge from a server's /metrics.
+func metricValue(url, name string) (float64, bool) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false
+	}
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	return v, err == nil
+}
