@@ -198,7 +198,7 @@ func consistentCopy(ctx context.Context, src, name string, s sqlitedb.Schema, o 
 	}
 	o.report(Progress{Stage: "copying " + src})
 	dst := filepath.Join(tmp, name)
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+	if err := sqlitedb.CopyInto(ctx, db, dst); err != nil {
 		os.RemoveAll(tmp)
 		return "", "", fmt.Errorf("backup: copying %s: %w", src, err)
 	}
@@ -346,12 +346,15 @@ func store(ctx context.Context, m *Manifest, raw, name string, o Options) error 
 	m.File = File{Name: name, RawBytes: st.Size()}
 	rawHash, storedHash := sha256.New(), sha256.New()
 	pr, pw := io.Pipe()
+	compressed := make(chan struct{})
 	go func() {
+		defer close(compressed)
 		pw.CloseWithError(compress(pw, io.TeeReader(&progressReader{stage: "compressing and storing", r: f, total: st.Size(), o: o}, rawHash)))
 	}()
 	counted := &countingWriter{h: storedHash}
 	err = o.To.Put(ctx, path.Join(m.dir(), name), io.TeeReader(pr, counted))
 	pr.CloseWithError(errors.New("backup: the upload stopped"))
+	<-compressed // before the file closes and the hashes are read
 	if err != nil {
 		return fmt.Errorf("backup: storing %s in %s: %w", name, o.To, err)
 	}
@@ -432,6 +435,8 @@ func ReadManifest(ctx context.Context, loc Location, id string) (Manifest, error
 		return m, fmt.Errorf("backup: the manifest in folder %s names backup %q: it was moved or altered", id, m.ID)
 	case m.Kind != KindEvents && m.Kind != KindKeys:
 		return m, fmt.Errorf("backup: the manifest of %s has kind %q", id, m.Kind)
+	case m.File.Bytes < 0 || m.File.RawBytes < 0 || m.Head < 0:
+		return m, fmt.Errorf("backup: the manifest of %s gives negative sizes", id)
 	case m.File.Name != "events.db.zst" && m.File.Name != "keys.db.zst":
 		return m, fmt.Errorf("backup: the manifest of %s names the file %q", id, m.File.Name)
 	}
@@ -439,13 +444,16 @@ func ReadManifest(ctx context.Context, loc Location, id string) (Manifest, error
 }
 
 // List returns the manifests of the finished backups of a kind in loc,
-// oldest first.
-func List(ctx context.Context, loc Location, kind string) ([]Manifest, error) {
+// oldest first, and says why it left out any it could not read (a
+// damaged manifest, or one of a newer release sharing the location): one
+// bad backup must not keep the others from being restored.
+func List(ctx context.Context, loc Location, kind string) ([]Manifest, []error, error) {
 	names, err := loc.List(ctx, "backups/", "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Manifest
+	var skipped []error
 	for _, n := range names {
 		id, ok := strings.CutSuffix(strings.TrimPrefix(n, "backups/"), "/manifest.json")
 		if !ok || strings.Contains(id, "/") {
@@ -453,13 +461,14 @@ func List(ctx context.Context, loc Location, kind string) ([]Manifest, error) {
 		}
 		m, err := ReadManifest(ctx, loc, id)
 		if err != nil {
-			return nil, err
+			skipped = append(skipped, err)
+			continue
 		}
 		if m.Kind == kind {
 			out = append(out, m)
 		}
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
 // fetch downloads a backup's file into path, decompressed, and checks both
@@ -483,19 +492,24 @@ func fetch(ctx context.Context, loc Location, m Manifest, dst string, o Options)
 			os.Remove(dst)
 		}
 	}()
+	// The manifest is not trusted to bound what is read: a byte more
+	// than it says is read, never more, so that a hostile object cannot
+	// fill the disk before its hash is checked.
 	stored := &countingWriter{h: sha256.New()}
-	dec, err := zstd.NewReader(io.TeeReader(rc, stored))
+	body := io.TeeReader(io.LimitReader(rc, max(m.File.Bytes, 0)+1), stored)
+	dec, err := zstd.NewReader(body, zstd.WithDecoderMaxMemory(1<<30), zstd.WithDecoderMaxWindow(1<<27))
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
 	raw := &countingWriter{h: sha256.New()}
-	if _, err := io.Copy(io.MultiWriter(out, raw), &progressReader{stage: "fetching " + m.ID, r: readerWithContext{ctx, dec}, total: m.File.RawBytes, o: o}); err != nil {
+	plain := io.LimitReader(readerWithContext{ctx, dec}, max(m.File.RawBytes, 0)+1)
+	if _, err := io.Copy(io.MultiWriter(out, raw), &progressReader{stage: "fetching " + m.ID, r: plain, total: m.File.RawBytes, o: o}); err != nil {
 		return fmt.Errorf("backup: %s of %s cannot be read: %w", m.File.Name, m.ID, err)
 	}
 	// The rest of the stored object, past the compressed stream's end, is
 	// hashed too: the object must be exactly what was stored.
-	if _, err := io.Copy(io.Discard, io.TeeReader(rc, stored)); err != nil {
+	if _, err := io.Copy(io.Discard, body); err != nil {
 		return err
 	}
 	switch {

@@ -148,8 +148,8 @@ func TestABackupOfALiveStoreVerifiesAndRestores(t *testing.T) {
 			if m.Head != head || m.Events != int(head) || m.TreeRoot == "" || m.Figures == nil || m.Figures.Cases != 80 || m.SchemaVersion != sqlite.Schema.Latest() {
 				t.Fatalf("manifest: %+v", m)
 			}
-			listed, err := backup.List(ctx, loc, backup.KindEvents)
-			if err != nil || len(listed) != 1 || listed[0].ID != m.ID {
+			listed, skipped, err := backup.List(ctx, loc, backup.KindEvents)
+			if err != nil || len(skipped) != 0 || len(listed) != 1 || listed[0].ID != m.ID {
 				t.Fatalf("List: %v, %v", listed, err)
 			}
 			if err := backup.Verify(ctx, loc, listed[0], "", o); err != nil {
@@ -237,7 +237,7 @@ func TestADamagedBackupIsRefused(t *testing.T) {
 			t.Fatalf("Verify of a manifest that lies: %v", err)
 		}
 	})
-	t.Run("a manifest moved to another folder is refused", func(t *testing.T) {
+	t.Run("a manifest moved to another folder is left out, the others listed", func(t *testing.T) {
 		other := filepath.Join(root, "backups", "20990101T000000Z-events-p1")
 		if err := os.MkdirAll(other, 0o700); err != nil {
 			t.Fatal(err)
@@ -245,8 +245,9 @@ func TestADamagedBackupIsRefused(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(root, "backups", m.ID, "manifest.json"))
 		os.WriteFile(filepath.Join(other, "manifest.json"), b, 0o600)
 		defer os.RemoveAll(other)
-		if _, err := backup.List(ctx, loc, backup.KindEvents); err == nil || !strings.Contains(err.Error(), "moved or altered") {
-			t.Fatalf("List with a moved manifest: %v", err)
+		listed, skipped, err := backup.List(ctx, loc, backup.KindEvents)
+		if err != nil || len(listed) != 1 || len(skipped) != 1 || !strings.Contains(skipped[0].Error(), "moved or altered") {
+			t.Fatalf("List with a moved manifest: %v, %v, %v", listed, skipped, err)
 		}
 	})
 }
@@ -313,6 +314,13 @@ func TestAnErasureRecordedAfterTheKeysBackupSurvivesTheRestore(t *testing.T) {
 		t.Fatalf("cases opened in the last hour of the simulation: %v", after)
 	}
 
+	// A restore to a point before the erasure still knows of it.
+	before := filepath.Join(t.TempDir(), "before.db")
+	rb, err := backup.Restore(ctx, eventsAt, &m, backup.Until{Position: m.Head - 1}, before, options(t, eventsAt))
+	if err != nil || !rb.Cut || len(rb.Erased) != 1 || rb.Erased[0] != erased {
+		t.Fatalf("a restore to before the erasure: cut %v, erased %v, %v", rb.Cut, rb.Erased, err)
+	}
+
 	restoredKeys := filepath.Join(dir, "events.db.keys")
 	if _, err := backup.RestoreKeys(ctx, eventsAt, m, restoredKeys, master, ids, options(t, keysAt)); err == nil {
 		t.Fatal("RestoreKeys took a backup of an event store")
@@ -343,7 +351,7 @@ func TestAnErasureRecordedAfterTheKeysBackupSurvivesTheRestore(t *testing.T) {
 
 func TestChoose(t *testing.T) {
 	at := func(h int) time.Time { return time.Date(2026, 12, 1, h, 0, 0, 0, time.UTC) }
-	backups := []backup.Manifest{{ID: "a", Head: 100, CreatedAt: at(1)}, {ID: "b", Head: 200, CreatedAt: at(2)}, {ID: "c", Head: 300, CreatedAt: at(3)}}
+	backups := []backup.Manifest{{ID: "a", Head: 100, HeadRecordedAt: at(1)}, {ID: "b", Head: 200, HeadRecordedAt: at(2)}, {ID: "c", Head: 300, HeadRecordedAt: at(3)}}
 	for _, c := range []struct {
 		u    backup.Until
 		want string
@@ -353,6 +361,7 @@ func TestChoose(t *testing.T) {
 		{backup.Until{Position: 200}, "b"},
 		{backup.Until{Position: 999}, "c"},
 		{backup.Until{Time: at(2).Add(-time.Minute)}, "b"},
+		{backup.Until{Time: at(2)}, "c"},
 		{backup.Until{Time: at(5)}, "c"},
 	} {
 		got, err := backup.Choose(backups, c.u)

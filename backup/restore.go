@@ -97,16 +97,17 @@ type Until struct {
 func (u Until) IsZero() bool { return u.Position == 0 && u.Time.IsZero() }
 
 // Choose picks the backup a restore to u starts from: the earliest backup
-// that holds every event up to u (its head at or past the position, or
-// taken at or after the instant), so that the least is cut away; the
-// latest when u is zero or no backup reaches it.
+// that holds every event up to u (its head at or past the position, or an
+// event recorded after the instant, so that the cut falls inside it), so
+// that the least is cut away; the latest when u is zero or no backup
+// reaches it, to be followed by segments.
 func Choose(backups []Manifest, u Until) (Manifest, error) {
 	if len(backups) == 0 {
 		return Manifest{}, errors.New("backup: the location holds no finished backup of an event store")
 	}
 	if !u.IsZero() {
 		for _, m := range backups {
-			if (u.Position > 0 && m.Head >= u.Position) || (!u.Time.IsZero() && !m.CreatedAt.Before(u.Time)) {
+			if (u.Position > 0 && m.Head >= u.Position) || (!u.Time.IsZero() && m.HeadRecordedAt.After(u.Time)) {
 				return m, nil
 			}
 		}
@@ -128,6 +129,10 @@ type Restored struct {
 	// when a gap or a broken link ended them before u ("" otherwise).
 	Replayed int64
 	Stopped  string
+	// Erased lists the cases whose erasure the backup or the segments
+	// record, after u too: a key store restored beside the store must
+	// destroy their keys (RestoreKeys).
+	Erased []string
 	// Figures are the figures the restored events give, on the backup's
 	// date (the head's without a backup): the backup's unless the restore
 	// was cut or events were replayed after it.
@@ -141,6 +146,18 @@ type Restored struct {
 // leaves no file at db. It refuses to overwrite a file.
 func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string, o Options) (r Restored, err error) {
 	r.From = m
+	// Held until the restored file is in place: no server can open the
+	// path meanwhile.
+	lock, err := sqlitedb.LockExclusive("the store being restored", db)
+	if err != nil {
+		return r, err
+	}
+	defer func() {
+		lock.Release()
+		if err != nil {
+			os.Remove(sqlitedb.LockPath(db)) // a failed restore leaves nothing
+		}
+	}()
 	for _, p := range []string{db, db + "-wal", db + "-shm"} {
 		if _, err := os.Lstat(p); err == nil {
 			return r, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
@@ -158,12 +175,17 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 		}
 	}()
 	var head int64
+	var erased []string
 	if m != nil {
 		o.report(Progress{Stage: "fetching " + m.ID, Total: m.File.RawBytes, Unit: "bytes"})
 		if err := fetch(ctx, loc, *m, partial, o); err != nil {
 			return r, err
 		}
 		head = m.Head
+		// Its erasures are kept whatever the cut.
+		if erased, err = erasedIn(ctx, partial); err != nil {
+			return r, err
+		}
 		if !u.IsZero() {
 			cut, err := cutPosition(ctx, partial, u)
 			if err != nil {
@@ -180,14 +202,23 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 			}
 		}
 	}
-	if !r.Cut {
-		if r.Replayed, r.Stopped, err = replaySegments(ctx, loc, partial, head, u, o); err != nil {
-			return r, err
-		}
-		if m == nil && r.Replayed == 0 {
-			return r, fmt.Errorf("restore: %s holds neither a backup nor a segment to restore from", loc)
-		}
+	// Segments follow the backup; after a cut they are read only for
+	// their erasures.
+	from := head
+	if m != nil {
+		from = m.Head
 	}
+	rep, err := replaySegments(ctx, loc, partial, from, u, !r.Cut, o)
+	if err != nil {
+		return r, err
+	}
+	r.Replayed, r.Stopped = rep.events, rep.stopped
+	if m == nil && r.Replayed == 0 {
+		return r, fmt.Errorf("restore: %s holds neither a backup nor a segment to restore from", loc)
+	}
+	erased = append(erased, rep.erased...)
+	slices.Sort(erased)
+	r.Erased = slices.Compact(erased)
 	asOf := time.Time{}
 	if m != nil && m.Figures != nil {
 		asOf = m.Figures.AsOf.Time()
@@ -204,13 +235,35 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 	} else if len(chk.problems) > 0 {
 		return r, fmt.Errorf("restore: the store restored from %s is damaged: %v", loc, chk.problems)
 	}
+	if err := publish(ctx, partial, db); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// erasedIn lists the cases an event of the store file at path erases.
+func erasedIn(ctx context.Context, path string) ([]string, error) {
+	s, err := sqlite.Open(path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	c, err := CasesOf(ctx, s)
+	return c.Erased, err
+}
+
+// publish puts the finished file partial in place at dst: its log folded
+// in, linked (which fails if dst exists, rather than replace it) and
+// synced.
+func publish(ctx context.Context, partial, dst string) error {
 	if err := settle(ctx, partial); err != nil {
-		return r, err
+		return err
 	}
-	if err := os.Rename(partial, db); err != nil {
-		return r, err
+	if err := os.Link(partial, dst); err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
-	return r, syncDir(filepath.Dir(db))
+	os.Remove(partial)
+	return syncDir(filepath.Dir(dst))
 }
 
 // settle folds the write-ahead log of the database file at path into the
@@ -243,26 +296,39 @@ func settle(ctx context.Context, path string) error {
 	return nil
 }
 
+// replayed is what replaySegments did.
+type replayed struct {
+	events  int64
+	stopped string
+	// erased are the cases an erasure event of the segments read names,
+	// those after u included: an erasure is kept even by a restore to an
+	// earlier point.
+	erased []string
+}
+
 // replaySegments appends to the store file at path, whose head is head,
-// the events of loc's segments that follow it, up to u. The segments must
-// follow each other and each name the digest of the one before; the first
-// gap or broken link ends the replay, and stopped says where. Each event
-// is checked to land where it was, with the hash it had.
-func replaySegments(ctx context.Context, loc Location, path string, head int64, u Until, o Options) (replayed int64, stopped string, err error) {
+// the events of loc's segments that follow it, up to u; with apply false
+// it only reads them, for their erasures. The segments must follow each
+// other and each name the digest of the one before; the first gap or
+// broken link ends the replay, and stopped says where. Each event is
+// checked to land where it was, with the hash it had.
+func replaySegments(ctx context.Context, loc Location, path string, head int64, u Until, apply bool, o Options) (res replayed, err error) {
 	after := segmentPrefix + fmt.Sprintf("%016d", max(0, head+1-maxSegmentEvents))
 	names, err := segmentNames(ctx, loc, after)
 	if err != nil {
-		return 0, "", err
+		return res, err
 	}
-	s, err := sqlite.Open(path, sqlite.Options{})
-	if err != nil {
-		return 0, "", err
-	}
-	defer func() {
-		if cerr := s.Close(); err == nil {
-			err = cerr
+	var s *sqlite.Store
+	if apply {
+		if s, err = sqlite.Open(path, sqlite.Options{}); err != nil {
+			return res, err
 		}
-	}()
+		defer func() {
+			if cerr := s.Close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
 	prev := ""
 	next := head + 1
 	for _, name := range names {
@@ -271,35 +337,43 @@ func replaySegments(ctx context.Context, loc Location, path string, head int64, 
 			continue
 		}
 		if first > next {
-			return replayed, fmt.Sprintf("no segment holds position %d (the next one, %s, begins at %d)", next, name, first), nil
+			res.stopped = fmt.Sprintf("no segment holds position %d (the next one, %s, begins at %d)", next, name, first)
+			return res, nil
 		}
 		seg, err := readSegment(ctx, loc, name)
 		if err != nil {
-			return replayed, "", err
+			return res, err
 		}
 		if prev != "" && seg.Prev != prev {
-			return replayed, fmt.Sprintf("segment %s does not name the digest of the one before it: the chain is broken there", name), nil
+			res.stopped = fmt.Sprintf("segment %s does not name the digest of the one before it: the chain is broken there", name)
+			return res, nil
 		}
 		avail := seg.Recorded[next-first:]
+		for _, e := range avail {
+			if id, ok := domain.CaseIDOf(e.Stream); ok && e.Type == domain.TypePersonalDataErased {
+				res.erased = append(res.erased, id)
+			}
+		}
 		var take []eventstore.RecordedEvent
 		for _, e := range avail {
-			if (u.Position > 0 && e.Position > u.Position) || (!u.Time.IsZero() && e.RecordedAt.After(u.Time)) {
+			if !apply || (u.Position > 0 && e.Position > u.Position) || (!u.Time.IsZero() && e.RecordedAt.After(u.Time)) {
 				break
 			}
 			take = append(take, e)
 		}
-		if err := appendAsRecorded(ctx, s, take); err != nil {
-			return replayed, "", err
+		if len(take) > 0 {
+			if err := appendAsRecorded(ctx, s, take); err != nil {
+				return res, err
+			}
+			res.events += int64(len(take))
+			o.report(Progress{Stage: "replaying the segments", Done: res.events, Unit: "events"})
 		}
-		replayed += int64(len(take))
-		next += int64(len(take))
-		o.report(Progress{Stage: "replaying the segments", Done: replayed, Unit: "events"})
 		if len(take) < len(avail) {
-			return replayed, "", nil // u is reached
+			apply = false // u is reached: the rest is read for its erasures
 		}
-		prev = seg.Digest
+		next, prev = last+1, seg.Digest
 	}
-	return replayed, "", nil
+	return res, nil
 }
 
 // appendAsRecorded appends events as they were recorded, each stream's run
@@ -441,8 +515,20 @@ func RestoreKeys(ctx context.Context, loc Location, m Manifest, path string, mas
 			return 0, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
 		}
 	}
+	lock, err := sqlitedb.LockExclusive("the key store being restored", path)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		lock.Release()
+		if err != nil {
+			os.Remove(sqlitedb.LockPath(path))
+		}
+	}()
 	partial := path + ".restoring"
-	os.Remove(partial)
+	for _, p := range []string{partial, partial + "-wal", partial + "-shm"} {
+		os.Remove(p)
+	}
 	defer func() {
 		if err != nil {
 			for _, p := range []string{partial, partial + "-wal", partial + "-shm", partial + ".lock"} {
@@ -474,11 +560,5 @@ func RestoreKeys(ctx context.Context, loc Location, m Manifest, path string, mas
 	if err := ks.Close(); err != nil {
 		return n, err
 	}
-	if err := settle(ctx, partial); err != nil {
-		return n, err
-	}
-	if err := os.Rename(partial, path); err != nil {
-		return n, err
-	}
-	return n, syncDir(filepath.Dir(path))
+	return n, publish(ctx, partial, path)
 }

@@ -38,6 +38,16 @@ func backupLocation(flagName, at string, s3 s3Flags) (backup.Location, error) {
 	return backup.Dir{Root: at}, nil
 }
 
+// listBackups lists the backups of a kind at loc, warning on w of any it
+// leaves out because its manifest cannot be read.
+func listBackups(ctx context.Context, loc backup.Location, kind string, w io.Writer) ([]backup.Manifest, error) {
+	found, skipped, err := backup.List(ctx, loc, kind)
+	for _, e := range skipped {
+		fmt.Fprintf(w, "WARNING: a backup in %s is left out: %v\n", loc, e)
+	}
+	return found, err
+}
+
 // backupOptions are the options every backup command shares.
 func backupOptions(loc backup.Location, tmp string, p *progress) backup.Options {
 	return backup.Options{To: loc, Temp: tmp, Now: time.Now, Software: release(), Holidays: calendar.NewEnglandWales(), Progress: p.report}
@@ -46,12 +56,12 @@ func backupOptions(loc backup.Location, tmp string, p *progress) backup.Options 
 // keptApart refuses to put one kind of backup where the other kind is: a
 // key store's copies must not sit beside the data they open (an erasure
 // destroys a key in the live store, never in a copy).
-func keptApart(ctx context.Context, loc backup.Location, kind string) error {
+func keptApart(ctx context.Context, loc backup.Location, kind string, w io.Writer) error {
 	other := backup.KindKeys
 	if kind == backup.KindKeys {
 		other = backup.KindEvents
 	}
-	found, err := backup.List(ctx, loc, other)
+	found, err := listBackups(ctx, loc, other, w)
 	if err != nil {
 		return err
 	}
@@ -79,11 +89,20 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	source, sourceFlag := *db, "--db"
+	if kind == backup.KindKeys {
+		if source, sourceFlag = *keysFile, "--keys"; source == "" {
+			source, sourceFlag = KeysPath(ViewsPath(*db)), "--db"
+		}
+	}
+	if _, err := os.Stat(source); err != nil {
+		return usageError(fmt.Sprintf("%s: %s: there is nothing to back up there", sourceFlag, source))
+	}
 	loc, err := backupLocation("--to", *to, s3)
 	if err != nil {
 		return err
 	}
-	if err := keptApart(ctx, loc, kind); err != nil {
+	if err := keptApart(ctx, loc, kind, stderr); err != nil {
 		return err
 	}
 	p := newProgress(stderr, "backup")
@@ -91,10 +110,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	o := backupOptions(loc, *tmp, p)
 	start := time.Now()
 	if kind == backup.KindKeys {
-		path := *keysFile
-		if path == "" {
-			path = KeysPath(ViewsPath(*db))
-		}
+		path := source
 		m, err := backup.Keys(ctx, path, o)
 		if err != nil {
 			return err
@@ -136,7 +152,7 @@ func verifyBackups(ctx context.Context, at, id string, all bool, pubFile, tmp st
 	}
 	var chosen []backup.Manifest
 	for _, kind := range []string{backup.KindEvents, backup.KindKeys} {
-		found, err := backup.List(ctx, loc, kind)
+		found, err := listBackups(ctx, loc, kind, stdout)
 		if err != nil {
 			return err
 		}
@@ -158,6 +174,11 @@ func verifyBackups(ctx context.Context, at, id string, all bool, pubFile, tmp st
 	for _, m := range chosen {
 		err := backup.Verify(ctx, loc, m, pub, backupOptions(loc, tmp, p))
 		p.close()
+		if err == nil && pub != "" && m.Kind == backup.KindEvents && m.Checkpoint == "" {
+			// Anyone who can write to the location can write a manifest;
+			// only a checkpoint signed with the key says who wrote it.
+			err = fmt.Errorf("backup %s: its manifest keeps no signed checkpoint, so nothing proves it was written by the holder of %s", m.ID, pubFile)
+		}
 		if err != nil {
 			fmt.Fprintf(stdout, "BROKEN: %v\n", err)
 			failed = append(failed, m.ID)
@@ -253,7 +274,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if keysLoc, err = backupLocation("--keys-from", *keysFrom, s3); err != nil {
 			return err
 		}
-		if keysBackup, err = pick(ctx, keysLoc, backup.KindKeys, *keysID, backup.Until{}); err != nil {
+		found, err := listBackups(ctx, keysLoc, backup.KindKeys, stdout)
+		if err != nil {
+			return err
+		}
+		if keysBackup, err = pick(found, keysLoc, backup.KindKeys, *keysID, backup.Until{}); err != nil {
 			return err
 		}
 		// Asked for before the long work, so that a missing key stops it.
@@ -264,10 +289,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Without a backup, a location of segments alone is restored from
 	// its first segment.
 	var m *backup.Manifest
-	if found, err := backup.List(ctx, loc, backup.KindEvents); err != nil {
+	if found, err := listBackups(ctx, loc, backup.KindEvents, stdout); err != nil {
 		return err
 	} else if len(found) > 0 || *id != "" {
-		chosen, err := pick(ctx, loc, backup.KindEvents, *id, until)
+		chosen, err := pick(found, loc, backup.KindEvents, *id, until)
 		if err != nil {
 			return err
 		}
@@ -299,6 +324,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if r.Stopped != "" {
 		fmt.Fprintf(stdout, "WARNING: the segments end before what was asked: %s\n", r.Stopped)
 	}
+	if until.Position > r.Head {
+		fmt.Fprintf(stdout, "WARNING: --until %d is past everything the location holds: the store restored ends at position %d\n", until.Position, r.Head)
+	}
 	if err := rebuildRestored(ctx, *db, *views, r, stdout); err != nil {
 		return err
 	}
@@ -315,11 +343,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	n, err := backup.RestoreKeys(ctx, keysLoc, keysBackup, keysPath, master, cases.Erased, o)
+	n, err := backup.RestoreKeys(ctx, keysLoc, keysBackup, keysPath, master, r.Erased, o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restored the key store %s from backup %s (%d keys); erased again the keys of %d case(s) whose erasure the restored events record after that backup\n",
+	fmt.Fprintf(stdout, "restored the key store %s from backup %s (%d keys); erased again the keys of %d case(s) whose erasure the backup or the segments record after that backup\n",
 		keysPath, keysBackup.ID, keysBackup.Keys, n)
 	if lost := cases.OpenedAfter(keysBackup.CreatedAt); len(lost) > 0 {
 		fmt.Fprintf(stdout, "WARNING: %d case(s) were opened after the key store's backup was taken (%s, the first %s): "+
@@ -329,12 +357,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// pick chooses the backup of a kind to restore: id, or by until.
-func pick(ctx context.Context, loc backup.Location, kind, id string, until backup.Until) (backup.Manifest, error) {
-	found, err := backup.List(ctx, loc, kind)
-	if err != nil {
-		return backup.Manifest{}, err
-	}
+// pick chooses among the backups of a kind found at loc the one to
+// restore: id, or by until.
+func pick(found []backup.Manifest, loc backup.Location, kind, id string, until backup.Until) (backup.Manifest, error) {
 	if id == "" {
 		return backup.Choose(found, until)
 	}

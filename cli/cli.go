@@ -225,6 +225,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pf := addPortalFlags(fs)
 	cf := addCheckpointFlags(fs)
 	rf := addReplicateFlags(fs)
+	newKeyStore := fs.Bool("new-key-store", false, "start with a new, empty key store although the event store holds cases (their personal details then stay sealed): after a restore without the key store's backup")
 	snapshotEvery := fs.Int64("snapshot-every", 250000, "save the timeliness snapshot after this many events applied, once --snapshot-interval has passed too")
 	snapshotInterval := fs.Duration("snapshot-interval", 5*time.Minute, "the least time between two timeliness snapshots")
 	defRate, errRate := envNumber("EHC_RATE_LIMIT", 50)
@@ -275,9 +276,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := jsonLogger(stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	_, statErr := os.Stat(keysPath)
 	env, err := openEnv(ctx, ss, viewsPath, keysAt{path: keysPath, master: master}, time.Now, logger)
 	if err != nil {
 		return storeError(storeFlagOf(*store), err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) && !*newKeyStore && !*seed {
+		if err := refuseNewKeyStore(ctx, env, keysPath); err != nil {
+			return err
+		}
 	}
 	defer env.Close()
 	env.Runner.SnapshotEvery, env.Runner.SnapshotInterval = *snapshotEvery, *snapshotInterval
@@ -450,6 +457,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	background.Wait()
 	logger.Info("stopped")
 	return err
+}
+
+// refuseNewKeyStore stops a server whose key store was just made while
+// its event store already holds cases: a wrong --keys, or a restore that
+// left the key store behind. Every case's details would read as sealed
+// and new ones would be sealed in the wrong file, so it closes env,
+// removes the new key store and says so.
+func refuseNewKeyStore(ctx context.Context, env *Env, keysPath string) error {
+	events, err := env.Store.ReadAll(ctx, 1, 10000)
+	if err != nil {
+		env.Close()
+		return err
+	}
+	for _, e := range events {
+		if _, ok := domain.CaseIDOf(e.Stream); ok {
+			env.Close()
+			for _, p := range []string{keysPath, keysPath + "-wal", keysPath + "-shm", sqlitedb.LockPath(keysPath)} {
+				os.Remove(p)
+			}
+			return usageError("serve: there was no key store at " + keysPath + ", but the event store holds cases, whose personal details are sealed " +
+				"with keys: give the right --keys; after a restore, restore the key store too (ehcledger restore --keys-from); " +
+				"to go on without those details, start with --new-key-store")
+		}
+	}
+	return nil
 }
 
 // writeTimeout bounds the writing of an HTTP response; requestBudget, what

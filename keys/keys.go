@@ -75,8 +75,10 @@ type create struct {
 }
 
 // Schema is the key store's tables, version by version; Open upgrades a
-// store to the latest (sqlitedb.Migrate).
-var Schema = sqlitedb.Schema{What: "the key store", Migrations: []sqlitedb.Migration{
+// store to the latest (sqlitedb.Migrate), and removes the copy it takes
+// first once the upgrade has committed, so that no copy keeps a key a
+// later erasure destroys.
+var Schema = sqlitedb.Schema{What: "the key store", DropCopy: true, Migrations: []sqlitedb.Migration{
 	{Baseline: true, SQL: baselineSchema},
 }}
 

@@ -35,6 +35,10 @@ type Schema struct {
 	// What names the database in errors: "the event store".
 	What       string
 	Migrations []Migration
+	// DropCopy removes the copy taken before an upgrade once the upgrade
+	// has committed: a key store's copy would keep the keys of cases
+	// erased afterwards, which erasure must destroy everywhere.
+	DropCopy bool
 }
 
 // Latest is the version this build writes.
@@ -130,12 +134,12 @@ func Migrate(ctx context.Context, db *sql.DB, s Schema, now time.Time) (from int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table'`).Scan(&tables); err != nil {
 		return from, fmt.Errorf("%s %s: %w", s.What, path, err)
 	}
+	var copied string
 	if tables > 0 && !onlyBaseline {
-		backup := BackupPath(path, from, s.Latest(), now)
-		if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, backup); err != nil {
-			os.Remove(backup)
-			return from, fmt.Errorf("%s %s: copying it to %s before upgrading it from schema version %d to %d: %w "+
-				"(nothing was changed)", s.What, path, backup, from, s.Latest(), err)
+		copied = BackupPath(path, from, s.Latest(), now)
+		if err := CopyInto(ctx, db, copied); err != nil {
+			return from, fmt.Errorf("%s %s: copying it before upgrading it from schema version %d to %d: %w "+
+				"(nothing was changed)", s.What, path, from, s.Latest(), err)
 		}
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -154,6 +158,9 @@ func Migrate(ctx context.Context, db *sql.DB, s Schema, now time.Time) (from int
 	}
 	if err := tx.Commit(); err != nil {
 		return from, fmt.Errorf("%s %s: upgrading to schema version %d: %w (nothing was changed)", s.What, path, s.Latest(), err)
+	}
+	if copied != "" && s.DropCopy {
+		os.Remove(copied)
 	}
 	return from, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,6 +101,9 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("the old row after the upgrade: %q, %v", color, err)
 		}
 		backup := sqlitedb.BackupPath(path, 1, 2, migrated)
+		if st, err := os.Stat(backup); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("the copy: %v, %v; want mode 0600", st.Mode(), err)
+		}
 		old, err := sqlitedb.Open(backup, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -110,6 +114,34 @@ func TestMigrate(t *testing.T) {
 		}
 		if _, err := old.Exec(`SELECT color FROM things`); err == nil {
 			t.Fatal("the copy was taken after the upgrade, not before")
+		}
+	})
+	t.Run("a schema that drops its copy keeps none once upgraded", func(t *testing.T) {
+		db, path := openTemp(t)
+		if _, err := sqlitedb.Migrate(ctx, db, sqlitedb.Schema{What: "the keys", Migrations: two.Migrations[:1]}, migrated); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sqlitedb.Migrate(ctx, db, sqlitedb.Schema{What: "the keys", Migrations: two.Migrations, DropCopy: true}, migrated); err != nil {
+			t.Fatal(err)
+		}
+		if copies, _ := filepath.Glob(path + ".v*.bak"); len(copies) != 0 {
+			t.Fatalf("copies kept: %v", copies)
+		}
+	})
+	t.Run("a copy already there is left alone, and nothing is changed", func(t *testing.T) {
+		db, path := openTemp(t)
+		if _, err := sqlitedb.Migrate(ctx, db, sqlitedb.Schema{What: "the things", Migrations: two.Migrations[:1]}, migrated); err != nil {
+			t.Fatal(err)
+		}
+		backup := sqlitedb.BackupPath(path, 1, 2, migrated)
+		if err := os.WriteFile(backup, []byte("an earlier copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sqlitedb.Migrate(ctx, db, two, migrated); err == nil || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Fatalf("Migrate over an existing copy: %v", err)
+		}
+		if b, _ := os.ReadFile(backup); string(b) != "an earlier copy" || version(t, db) != 1 {
+			t.Fatalf("the earlier copy holds %q; version %d", b, version(t, db))
 		}
 	})
 	t.Run("a failed upgrade changes nothing", func(t *testing.T) {

@@ -169,7 +169,16 @@ func TestRestoreDrill(t *testing.T) {
 	if out, errOut, code := runExit(t, "verify", "--db", restored); code != 0 || !strings.Contains(out, "every hash chain is intact") {
 		t.Fatalf("verify of the restored store: %d\n%s\n%s", code, out, errOut)
 	}
-	s = startServer(t, restored, "--rate-limit", "0")
+	// The key store was not replicated: a server refuses to start with a
+	// new one unless told to, and the details then stay sealed.
+	if out, errOut, code := runExit(t, "serve", "--db", restored, "--addr", "127.0.0.1:0", "--auth-secret", testSecret); code != 2 ||
+		!strings.Contains(errOut, "--new-key-store") {
+		t.Fatalf("serve over a restored store without its key store: %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(restored + ".keys"); !os.IsNotExist(err) {
+		t.Fatalf("the refused server left a key store: %v", err)
+	}
+	s = startServer(t, restored, "--rate-limit", "0", "--new-key-store")
 	defer s.stop()
 	if got := s.must(200, "GET", statsURL, ""); !reflect.DeepEqual(got, stats) {
 		t.Errorf("the figures after the restore differ:\n got %v\nwant %v", got, stats)
