@@ -327,7 +327,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if until.Position > r.Head {
 		fmt.Fprintf(stdout, "WARNING: --until %d is past everything the location holds: the store restored ends at position %d\n", until.Position, r.Head)
 	}
-	if err := rebuildRestored(ctx, *db, *views, r, stdout); err != nil {
+	if err := rebuildRestored(ctx, *db, *views, r, stdout, newProgress(stderr, "restore")); err != nil {
 		return err
 	}
 	if keysLoc == nil {
@@ -373,7 +373,7 @@ func pick(found []backup.Manifest, loc backup.Location, kind, id string, until b
 
 // rebuildRestored builds the restored store's views from scratch and checks
 // that they count the figures the restored events give.
-func rebuildRestored(ctx context.Context, db, views string, r backup.Restored, stdout io.Writer) error {
+func rebuildRestored(ctx context.Context, db, views string, r backup.Restored, stdout io.Writer, p *progress) error {
 	ss, err := existingStore(db, "")
 	if err != nil {
 		return err
@@ -382,7 +382,7 @@ func rebuildRestored(ctx context.Context, db, views string, r backup.Restored, s
 	if err != nil {
 		return err
 	}
-	n, el, err := timedRebuild(ctx, env)
+	n, el, err := progressedRebuild(ctx, env, p)
 	if err == nil {
 		var got = r.Figures
 		if got, err = env.Runner.Timeliness.FiguresDigest(r.Figures.AsOf); err == nil && got != r.Figures {

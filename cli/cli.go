@@ -115,11 +115,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return scenarioRun(ctx, args[2:], stdout, stderr)
 		}
 	case "rebuild":
-		err = rebuild(ctx, args[1:], stdout)
+		err = rebuild(ctx, args[1:], stdout, stderr)
 	case "case":
 		err = showCase(ctx, args[1:], stdout)
 	case "migrate":
-		err = migrate(ctx, args[1:], stdout)
+		err = migrate(ctx, args[1:], stdout, stderr)
 	case "verify":
 		err = verify(ctx, args[1:], stdout, stderr)
 	case "backup":
@@ -137,7 +137,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "export":
 		err = export(ctx, args[1:], stdout)
 	case "simulate":
-		err = simulateCmd(ctx, args[1:], stdout)
+		err = simulateCmd(ctx, args[1:], stdout, stderr)
 	case "loadtest":
 		err = loadtest(ctx, args[1:], stdout)
 	case "token":
@@ -601,7 +601,7 @@ func writeProblem(w io.Writer, code, detail string, step int) {
 	fmt.Fprintln(w, string(b))
 }
 
-func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
+func rebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("rebuild")
 	db := fs.String("db", envOr("EHC_DB", "ehcledger.db"), "event database file")
 	views := fs.String("views", "", "read-model database file (default: DB.views)")
@@ -634,7 +634,7 @@ func rebuild(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "recorded rulebook %s version %d (%s)\n", r.Rulebook, r.Version, before)
 	}
-	n, el, err := timedRebuild(ctx, env)
+	n, el, err := progressedRebuild(ctx, env, newProgress(stderr, "rebuild"))
 	if err != nil {
 		return err
 	}
@@ -669,6 +669,17 @@ func recordRevisions(ctx context.Context, env *Env) ([]domain.RulebookRevised, e
 }
 
 // timedRebuild rebuilds every projection from scratch and says how long it took.
+// progressedRebuild is timedRebuild, showing how far it has got on p.
+func progressedRebuild(ctx context.Context, env *Env, p *progress) (int64, time.Duration, error) {
+	head, err := env.Store.Head(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	stop := p.poll("rebuilding the views", "events", func() (int64, int64) { return env.Runner.Position(), head })
+	defer stop()
+	return timedRebuild(ctx, env)
+}
+
 func timedRebuild(ctx context.Context, env *Env) (int64, time.Duration, error) {
 	start := time.Now()
 	n, err := env.Runner.Rebuild(ctx)

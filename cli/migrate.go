@@ -7,13 +7,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/ehcledger/ehcledger/backup"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 )
 
 // migrate copies every event from one store to another, then verifies the
 // copy. It can be run again after an interruption.
-func migrate(ctx context.Context, args []string, stdout io.Writer) error {
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("migrate")
 	fromSpec := fs.String("from", "", "source store: sqlite:PATH (or esdb://...)")
 	toSpec := fs.String("to", "", "target store: esdb://... or esdb+discover://... (or sqlite:PATH)")
@@ -53,15 +54,12 @@ func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--to: %w", err)
 	}
 	defer to.Close()
-	var shown time.Time
+	p := newProgress(stderr, "migrate")
 	res, err := eventstore.Copy(ctx, from, to, eventstore.CopyOptions{Parallel: domain.StandsAlone, Workers: *workers, Batch: 5000,
 		Progress: func(r eventstore.CopyResult) {
-			if time.Since(shown) < 2*time.Second && r.Position < r.Head {
-				return
-			}
-			shown = time.Now()
-			fmt.Fprintln(stdout, "  "+copyProgress(r))
+			p.report(backup.Progress{Stage: "copying the log", Done: r.Position, Total: r.Head, Unit: "events"})
 		}})
+	p.close()
 	if err != nil {
 		return fmt.Errorf("migrate stopped after %d events (run it again to resume): %w", res.Copied, err)
 	}

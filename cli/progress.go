@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ehcledger/ehcledger/backup"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -17,8 +21,9 @@ const progressEvery = 10 * time.Second
 
 // progress shows how far a long job has got, on w: a bar with the rate and
 // the time left on a terminal, and otherwise a plain line when the stage
-// changes and every progressEvery. It is used from one goroutine.
+// changes and every progressEvery. It is safe for concurrent use.
 type progress struct {
+	mu    sync.Mutex
 	w     io.Writer
 	job   string
 	tty   bool
@@ -45,6 +50,8 @@ func newProgress(w io.Writer, job string) *progress {
 
 // report takes a stage's progress: done of total (0 when unknown).
 func (p *progress) report(r backup.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := p.now()
 	if r.Stage != p.stage {
 		p.finishBar()
@@ -101,4 +108,53 @@ func (p *progress) finishBar() {
 }
 
 // close ends the job's report.
-func (p *progress) close() { p.finishBar() }
+func (p *progress) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finishBar()
+}
+
+// poll reports a stage's progress, as fn tells it, every fifth of a second
+// until the returned stop is called, which reports it a last time.
+func (p *progress) poll(stage, unit string, fn func() (done, total int64)) (stop func()) {
+	quit, stopped := make(chan struct{}), make(chan struct{})
+	show := func() {
+		done, total := fn()
+		p.report(backup.Progress{Stage: stage, Done: done, Total: total, Unit: unit})
+	}
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			show()
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-stopped
+		show()
+		p.close()
+	}
+}
+
+// readCounter is a store whose reads of the global log say how far they
+// have got, for a job's progress.
+type readCounter struct {
+	eventstore.Store
+	at atomic.Int64
+}
+
+// ReadAll reads as the store does, and counts.
+func (c *readCounter) ReadAll(ctx context.Context, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	evs, err := c.Store.ReadAll(ctx, from, limit)
+	if n := len(evs); n > 0 {
+		c.at.Store(evs[n-1].Position)
+	}
+	return evs, err
+}

@@ -6,12 +6,13 @@ import (
 	"io"
 	"time"
 
+	"github.com/ehcledger/ehcledger/backup"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/simulate"
 )
 
 // simulateCmd fills a store with simulated LAs through the real domain.
-func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("simulate")
 	db, storeFlag := storeFlags(fs)
 	las := fs.Int("las", 1, "number of LAs")
@@ -65,10 +66,12 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer ks.Close()
+	p := newProgress(stderr, "simulate")
 	res, err := simulate.Run(ctx, s, simulate.Options{LAs: *las, CasesPerYear: *cases, Years: *years, Seed: *seed, Until: end,
 		Workers: *workers, Rates: simulate.National, Keys: ks}, func(r simulate.Result) {
-		fmt.Fprintf(stdout, "  %d cases, %d events, %.0f events/s\n", r.Cases, r.Events, float64(r.Events)/r.Elapsed.Seconds())
+		p.report(backup.Progress{Stage: "simulating", Done: r.Events, Unit: "events"})
 	})
+	p.close()
 	if err != nil {
 		return fmt.Errorf("simulate stopped with part of the simulation written (remove %s and its key store %s to start again): %w", ss, keysPath, err)
 	}

@@ -62,7 +62,16 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer s.Close()
 	start := time.Now()
-	rep, err := eventstore.VerifyAll(ctx, s)
+	// Reads of the log are counted, for the progress shown on stderr.
+	counted := &readCounter{Store: s}
+	p := newProgress(stderr, "verify")
+	head, err := s.Head(ctx)
+	if err != nil {
+		return err
+	}
+	stop := p.poll("checking every hash chain", "events", func() (int64, int64) { return counted.at.Load(), head })
+	rep, err := eventstore.VerifyAll(ctx, counted)
+	stop()
 	if err != nil {
 		return err
 	}
@@ -96,7 +105,10 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for i, c := range cps {
 		sizes[i] = c.Size
 	}
-	sc, err := tlog.Scan(ctx, s, sizes, recorded)
+	counted.at.Store(0)
+	stop = p.poll("hashing the log's tree", "events", func() (int64, int64) { return counted.at.Load(), head })
+	sc, err := tlog.Scan(ctx, counted, sizes, recorded)
+	stop()
 	if err != nil {
 		return err
 	}
