@@ -86,8 +86,14 @@ type EventSpec struct {
 	// Type is the stored, stable name of the event.
 	Type string
 	// Older lists the earlier schema versions that still decode into the
-	// current struct.
+	// current struct, each as it is or through Upcast.
 	Older []int
+	// Upcast, when set, rewrites a stored payload of an older schema
+	// version into the current one before it is decoded: for a change the
+	// current struct cannot read as it was (a field renamed, a value
+	// re-coded). The stored event is never changed; its schema version
+	// says which payload it holds.
+	Upcast func(schema int, payload []byte) ([]byte, error)
 	// System marks an event no command emits: recorded by the application
 	// itself (an access to a case, a rulebook revision).
 	System bool

@@ -511,9 +511,23 @@ func DecodeEvent(eventType string, schema int, payload []byte) (Event, error) {
 	if spec == nil {
 		return nil, Errorf(Invalid, "unknown event type %q", eventType)
 	}
+	return decodeWith(spec, schema, payload)
+}
+
+// decodeWith reads a payload of a schema version as the event of spec,
+// upcasting an older version first when the spec says how.
+func decodeWith(spec *EventSpec, schema int, payload []byte) (Event, error) {
+	eventType := spec.Type
 	e := spec.New()
 	if schema != e.SchemaVersion() && !slices.Contains(spec.Older, schema) {
 		return nil, Errorf(Invalid, "event type %q has no schema version %d", eventType, schema)
+	}
+	if schema != e.SchemaVersion() && spec.Upcast != nil && len(payload) > 0 {
+		up, err := spec.Upcast(schema, payload)
+		if err != nil {
+			return nil, &Error{Code: Invalid, Message: eventType + " payload of schema version " + strconv.Itoa(schema) + " cannot be upcast", Err: err}
+		}
+		payload = up
 	}
 	if len(payload) > 0 {
 		if err := json.Unmarshal(payload, e); err != nil {
