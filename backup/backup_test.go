@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,12 +20,9 @@ import (
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/eventstore/sqlite"
+	"github.com/ehcledger/ehcledger/internal/s3test"
 	"github.com/ehcledger/ehcledger/keys"
 	"github.com/ehcledger/ehcledger/simulate"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 var fixed = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
@@ -58,25 +53,10 @@ func liveStore(t *testing.T) (*cli.Env, string) {
 	return env, db
 }
 
-// fakeBucket is an S3 location on an in-memory S3 server for the test,
-// reached over TLS (see documents/s3's tests for why).
+// fakeBucket is an S3 location on an in-memory S3 server for the test.
 func fakeBucket(t *testing.T, prefix string) *backup.Bucket {
 	t.Helper()
-	server := httptest.NewTLSServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(server.Close)
-	u, err := url.Parse(server.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4("test-access", "test-secret", ""), Secure: true,
-		Transport: server.Client().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.MakeBucket(context.Background(), "backups", minio.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := backup.NewBucket(client, "backups", prefix)
+	b, err := backup.NewBucket(s3test.Start(t, "backups").Client, "backups", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

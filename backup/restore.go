@@ -146,34 +146,12 @@ type Restored struct {
 // leaves no file at db. It refuses to overwrite a file.
 func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string, o Options) (r Restored, err error) {
 	r.From = m
-	// Held until the restored file is in place: no server can open the
-	// path meanwhile.
-	lock, err := sqlitedb.LockExclusive("the store being restored", db)
+	t, err := newTarget("the store being restored", db)
 	if err != nil {
 		return r, err
 	}
-	defer func() {
-		lock.Release()
-		if err != nil {
-			os.Remove(sqlitedb.LockPath(db)) // a failed restore leaves nothing
-		}
-	}()
-	for _, p := range []string{db, db + "-wal", db + "-shm"} {
-		if _, err := os.Lstat(p); err == nil {
-			return r, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
-		}
-	}
-	partial := db + ".restoring"
-	for _, p := range []string{partial, partial + "-wal", partial + "-shm"} {
-		os.Remove(p)
-	}
-	defer func() {
-		if err != nil {
-			for _, p := range []string{partial, partial + "-wal", partial + "-shm", partial + ".lock"} {
-				os.Remove(p)
-			}
-		}
-	}()
+	defer func() { t.done(err) }()
+	partial := t.partial
 	var head int64
 	var erased []string
 	if m != nil {
@@ -235,10 +213,49 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 	} else if len(chk.problems) > 0 {
 		return r, fmt.Errorf("restore: the store restored from %s is damaged: %v", loc, chk.problems)
 	}
-	if err := publish(ctx, partial, db); err != nil {
-		return r, err
+	return r, t.publish(ctx)
+}
+
+// target is a database file being restored: its path is locked and must
+// not exist, and it is written beside it, as partial, until published.
+type target struct {
+	path, partial string
+	lock          *sqlitedb.Lock
+}
+
+// newTarget locks path for the restore (no server can open it meanwhile),
+// checks that nothing is there, and removes what an interrupted restore
+// left of the partial file.
+func newTarget(what, path string) (*target, error) {
+	lock, err := sqlitedb.LockExclusive(what, path)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if _, err := os.Lstat(p); err == nil {
+			lock.Release()
+			return nil, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
+		}
+	}
+	t := &target{path: path, partial: path + ".restoring", lock: lock}
+	t.removePartial()
+	return t, nil
+}
+
+func (t *target) removePartial() {
+	for _, p := range []string{t.partial, t.partial + "-wal", t.partial + "-shm", sqlitedb.LockPath(t.partial)} {
+		os.Remove(p)
+	}
+}
+
+// done releases the target; after a failure (err set) it removes all the
+// restore wrote, its lock file included: a failed restore leaves nothing.
+func (t *target) done(err error) {
+	t.lock.Release()
+	if err != nil {
+		t.removePartial()
+		os.Remove(sqlitedb.LockPath(t.path))
+	}
 }
 
 // erasedIn lists the cases an event of the store file at path erases.
@@ -252,18 +269,18 @@ func erasedIn(ctx context.Context, path string) ([]string, error) {
 	return c.Erased, err
 }
 
-// publish puts the finished file partial in place at dst: its log folded
-// in, linked (which fails if dst exists, rather than replace it) and
+// publish puts the finished partial file in place: its log folded in,
+// linked (which fails if a file is there, rather than replace it) and
 // synced.
-func publish(ctx context.Context, partial, dst string) error {
-	if err := settle(ctx, partial); err != nil {
+func (t *target) publish(ctx context.Context) error {
+	if err := settle(ctx, t.partial); err != nil {
 		return err
 	}
-	if err := os.Link(partial, dst); err != nil {
+	if err := os.Link(t.partial, t.path); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	os.Remove(partial)
-	return syncDir(filepath.Dir(dst))
+	os.Remove(t.partial)
+	return syncDir(filepath.Dir(t.path))
 }
 
 // settle folds the write-ahead log of the database file at path into the
@@ -510,32 +527,12 @@ func RestoreKeys(ctx context.Context, loc Location, m Manifest, path string, mas
 	if m.Kind != KindKeys {
 		return 0, fmt.Errorf("restore: backup %s is of %s, not of a key store", m.ID, m.Kind)
 	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if _, err := os.Lstat(p); err == nil {
-			return 0, fmt.Errorf("restore: %s already exists: restore into a new path, or move it away first", p)
-		}
-	}
-	lock, err := sqlitedb.LockExclusive("the key store being restored", path)
+	t, err := newTarget("the key store being restored", path)
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		lock.Release()
-		if err != nil {
-			os.Remove(sqlitedb.LockPath(path))
-		}
-	}()
-	partial := path + ".restoring"
-	for _, p := range []string{partial, partial + "-wal", partial + "-shm"} {
-		os.Remove(p)
-	}
-	defer func() {
-		if err != nil {
-			for _, p := range []string{partial, partial + "-wal", partial + "-shm", partial + ".lock"} {
-				os.Remove(p)
-			}
-		}
-	}()
+	defer func() { t.done(err) }()
+	partial := t.partial
 	if err := fetch(ctx, loc, m, partial, o); err != nil {
 		return 0, err
 	}
@@ -560,5 +557,5 @@ func RestoreKeys(ctx context.Context, loc Location, m Manifest, path string, mas
 	if err := ks.Close(); err != nil {
 		return n, err
 	}
-	return n, publish(ctx, partial, path)
+	return n, t.publish(ctx)
 }

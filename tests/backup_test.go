@@ -12,6 +12,45 @@ import (
 	"github.com/ehcledger/ehcledger/auth"
 )
 
+// openCase opens a case of E09000001 with personal details over HTTP.
+func openCase(s *server, token, id string) (int, map[string]any) {
+	status, _, body := s.call("POST", "/v1/cases", `{"id":"`+id+`","la":"E09000001","on":"2026-11-02","reason":"from the paper file",`+
+		`"data":{"requester":"parent","birth_date":"2016-02-29","forename":"Name`+id+`","surname":"Surname`+id+`"}}`, "Authorization", token)
+	return status, body
+}
+
+// openCasesUntil opens cases named PREFIX-W-I from four clients at once
+// until stop closes, and returns those acknowledged and how many were
+// refused.
+func openCasesUntil(s *server, token, prefix string, stop <-chan struct{}) (acknowledged []string, refused int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("%s%d-%d", prefix, w, i)
+				status, _ := openCase(s, token, id)
+				mu.Lock()
+				if status == 201 {
+					acknowledged = append(acknowledged, id)
+				} else {
+					refused++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return acknowledged, refused
+}
+
 // TestABackupTakenUnderWritesRestoresEveryCaseAndKeepsLaterErasures runs
 // the server, backs up its key store, then its event store while
 // caseworkers keep recording, erases a case's personal details, backs the
@@ -28,17 +67,9 @@ func TestABackupTakenUnderWritesRestoresEveryCaseAndKeepsLaterErasures(t *testin
 	}
 	s := startServer(t, db)
 	cw := "Bearer " + tokenAs(t, "cw-1", auth.Caseworker, "E09000001")
-	open := func(id string) int {
-		status, _, body := s.call("POST", "/v1/cases", `{"id":"`+id+`","la":"E09000001","on":"2026-11-02","reason":"from the paper file","data":{"requester":"parent",
-			"birth_date":"2016-02-29","forename":"Name`+id+`","surname":"Surname`+id+`"}}`, "Authorization", cw)
-		if status != 201 && !strings.HasPrefix(id, "w") {
-			t.Logf("opening case %s: %d %v", id, status, body)
-		}
-		return status
-	}
 	for i := range 10 {
-		if status := open(fmt.Sprintf("b%d", i)); status != 201 {
-			t.Fatalf("opening case b%d: %d", i, status)
+		if status, body := openCase(s, cw, fmt.Sprintf("b%d", i)); status != 201 {
+			t.Fatalf("opening case b%d: %d %v", i, status, body)
 		}
 	}
 	if out, errOut, code := runExit(t, "backup", "keys", "--db", db, "--to", keysAt); code != 0 || !strings.Contains(out, "10 keys, 0 erased") {
@@ -46,32 +77,12 @@ func TestABackupTakenUnderWritesRestoresEveryCaseAndKeepsLaterErasures(t *testin
 	}
 
 	// Caseworkers keep recording while the event store is backed up.
-	var mu sync.Mutex
-	var acknowledged []string
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := fmt.Sprintf("w%d-%d", w, i)
-				if open(id) == 201 {
-					mu.Lock()
-					acknowledged = append(acknowledged, id)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	load := make(chan []string)
+	go func() { ids, _ := openCasesUntil(s, cw, "w", stop); load <- ids }()
 	out, errOut, code := runExit(t, "backup", "--db", db, "--to", eventsAt)
 	close(stop)
-	wg.Wait()
+	acknowledged := <-load
 	if code != 0 || !strings.Contains(out, "backed up") {
 		t.Fatalf("backup under writes: %d\n%s\n%s", code, out, errOut)
 	}

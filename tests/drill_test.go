@@ -1,13 +1,9 @@
 package tests
 
 import (
-	"context"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,48 +11,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ehcledger/ehcledger/auth"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/ehcledger/ehcledger/internal/s3test"
 )
-
-// objectStore is an S3 server for the test, in this process, over TLS; the
-// binary trusts its certificate through SSL_CERT_FILE. It returns the
-// endpoint, and the flags and environment that reach it.
-func objectStore(t *testing.T, bucket string) (flags []string, env []string) {
-	t.Helper()
-	server := httptest.NewTLSServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(server.Close)
-	u, err := url.Parse(server.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4("drill-access", "drill-secret", ""), Secure: true,
-		Transport: server.Client().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	secret := filepath.Join(dir, "s3-secret")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(secret, []byte("drill-secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"--s3-endpoint", u.Host, "--s3-access-key", "drill-access", "--s3-secret-key-file", secret},
-		append(os.Environ(), "SSL_CERT_FILE="+ca)
-}
 
 // TestRestoreDrill is the drill of docs/operations.md: a server under load
 // replicates to object storage and is backed up there; it is killed and
@@ -64,7 +24,7 @@ func objectStore(t *testing.T, bucket string) (flags []string, env []string) {
 // must hold every case acknowledged, once, pass verify, and give the
 // figures it gave before the loss.
 func TestRestoreDrill(t *testing.T) {
-	s3, env := objectStore(t, "offsite")
+	s3, env := s3test.Start(t, "offsite").ForBinary(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
@@ -75,34 +35,13 @@ func TestRestoreDrill(t *testing.T) {
 	s := startServerEnv(t, env, db, append([]string{"--auth-secret", testSecret, "--replicate-to", "s3://offsite/la", "--replicate-every", every.String(), "--rate-limit", "0"}, s3...)...)
 	cw := "Bearer " + tokenAs(t, "cw-1", auth.Caseworker, "E09000001")
 
-	var mu sync.Mutex
-	acknowledged := map[string]bool{}
-	failures := 0
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := fmt.Sprintf("d%d-%d", w, i)
-				status, _, body := s.call("POST", "/v1/cases", `{"id":"`+id+`","la":"E09000001","on":"2026-11-02","reason":"from the paper file",`+
-					`"data":{"requester":"parent","birth_date":"2016-02-29"}}`, "Authorization", cw)
-				mu.Lock()
-				if status == 201 {
-					acknowledged[id] = true
-				} else if failures++; failures == 1 {
-					t.Logf("opening %s: %d %v", id, status, body)
-				}
-				mu.Unlock()
-			}
-		}()
+	type loadResult struct {
+		ids     []string
+		refused int
 	}
+	load := make(chan loadResult)
+	go func() { ids, refused := openCasesUntil(s, cw, "d", stop); load <- loadResult{ids, refused} }()
 	// The lag is sampled while the load runs: the time at risk is then at
 	// its longest.
 	var maxLag float64
@@ -128,7 +67,8 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	close(stop)
-	wg.Wait()
+	res := <-load
+	acknowledged, failures := res.ids, res.refused
 	<-sampled
 	statsURL := "/v1/stats?la=E09000001&from=2026-01-01&to=2026-12-31&as_of=2026-12-31"
 	stats := s.must(200, "GET", statsURL, "")
@@ -183,7 +123,7 @@ func TestRestoreDrill(t *testing.T) {
 	if got := s.must(200, "GET", statsURL, ""); !reflect.DeepEqual(got, stats) {
 		t.Errorf("the figures after the restore differ:\n got %v\nwant %v", got, stats)
 	}
-	for id := range acknowledged {
+	for _, id := range acknowledged {
 		if status, _, _ := s.call("GET", "/v1/cases/"+id+"/timeline", "", "Authorization", cw); status != 200 {
 			t.Fatalf("case %s was acknowledged and is not restored: %d", id, status)
 		}

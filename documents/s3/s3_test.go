@@ -11,35 +11,16 @@ import (
 	"github.com/ehcledger/ehcledger/documents"
 	"github.com/ehcledger/ehcledger/documents/blobtest"
 	"github.com/ehcledger/ehcledger/documents/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/ehcledger/ehcledger/internal/s3test"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // fakeS3 starts an in-memory S3 server for the test and returns a client
-// of it. The server speaks TLS, as object storage for personal data should,
-// and the client then signs headers only. Over plain HTTP it signs each
-// chunk of the body instead, which gofakes3 v1.2.0 does not decode in the
-// parts of a multipart upload (it keeps the signatures as content) nor take
-// for an empty object (it wants a Content-Length).
+// of it (see package s3test).
 func fakeS3(t *testing.T) *minio.Client {
 	t.Helper()
-	server := httptest.NewTLSServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(server.Close)
-	u, err := url.Parse(server.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := minio.New(u.Host, &minio.Options{
-		Creds:     credentials.NewStaticV4("test-access-key", "test-secret-key", ""),
-		Secure:    true,
-		Transport: server.Client().Transport,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client
+	return s3test.Start(t).Client
 }
 
 // makeBucket creates the bucket or fails the test.
