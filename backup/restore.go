@@ -313,9 +313,20 @@ func settle(ctx context.Context, path string) error {
 	return nil
 }
 
+// CheckSegments reads the segments of loc that follow position head, as a
+// restore from a backup of that head would, and says where their chain
+// ends: the last position they hold, and why they stop there when a gap
+// or a broken link ends them.
+func CheckSegments(ctx context.Context, loc Location, head int64, o Options) (last int64, stopped string, err error) {
+	res, err := replaySegments(ctx, loc, "", head, Until{}, false, o)
+	return res.last, res.stopped, err
+}
+
 // replayed is what replaySegments did.
 type replayed struct {
-	events  int64
+	events int64
+	// last is the last position the segments read hold, in a chain.
+	last    int64
 	stopped string
 	// erased are the cases an erasure event of the segments read names,
 	// those after u included: an erasure is kept even by a restore to an
@@ -348,6 +359,7 @@ func replaySegments(ctx context.Context, loc Location, path string, head int64, 
 	}
 	prev := ""
 	next := head + 1
+	defer func() { res.last = next - 1 }()
 	for _, name := range names {
 		first, last, _ := parseSegmentName(name)
 		if last < next {

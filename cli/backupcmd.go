@@ -198,6 +198,23 @@ func verifyBackups(ctx context.Context, at, id string, all bool, pubFile, tmp st
 			}
 		}
 	}
+	// The segments after the latest backup of the event store, as a
+	// restore would follow them.
+	var latest int64
+	for _, m := range chosen {
+		if m.Kind == backup.KindEvents {
+			latest = max(latest, m.Head)
+		}
+	}
+	if last, stopped, err := backup.CheckSegments(ctx, loc, latest, backupOptions(loc, tmp, p)); err != nil {
+		fmt.Fprintf(stdout, "BROKEN: the segments after position %d: %v\n", latest, err)
+		failed = append(failed, "segments")
+	} else if last > latest {
+		fmt.Fprintf(stdout, "the segments after position %d are chained up to position %d\n", latest, last)
+		if stopped != "" {
+			fmt.Fprintf(stdout, "WARNING: %s\n", stopped)
+		}
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d backup(s) failed verification: %s", len(failed), strings.Join(failed, ", "))
 	}

@@ -94,6 +94,12 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The bucket is checked on its own: the backup, and the chain of
+	// segments after it up to where the replication had got to.
+	out, errOut, code = runExitEnv(t, env, append([]string{"verify", "--backup", "s3://offsite/la"}, s3...)...)
+	if code != 0 || !strings.Contains(out, " is intact") || !strings.Contains(out, fmt.Sprintf("chained up to position %.0f", shipped)) {
+		t.Fatalf("verify --backup: %d\n%s\n%s", code, out, errOut)
+	}
 	restored := filepath.Join(dir, "restored", "events.db")
 	start := time.Now()
 	out, errOut, code = runExitEnv(t, env, append([]string{"restore", "--from", "s3://offsite/la", "--db", restored}, s3...)...)
