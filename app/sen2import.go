@@ -27,6 +27,9 @@ type SEN2Import struct {
 	Data   []byte
 	Actor  string
 	Record func(cases []string) error
+	// Progress, when set, is told after each case is recorded how many of
+	// the new cases are.
+	Progress func(done, total int)
 }
 
 // SEN2Imported says what an import did.
@@ -165,7 +168,10 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 		}
 	}
 	now := l.Now()
-	for _, c := range fresh {
+	for i, c := range fresh {
+		if in.Progress != nil {
+			in.Progress(i, len(fresh))
+		}
 		if err := Seal(l.Keys, c.id, c.events); err != nil {
 			return out, err
 		}
@@ -187,6 +193,9 @@ func (l *Ledger) ImportSEN2(ctx context.Context, in SEN2Import) (SEN2Imported, e
 			}
 			return out, &domain.Error{Code: domain.Internal, Message: "could not record an imported case", Err: err}
 		}
+	}
+	if in.Progress != nil {
+		in.Progress(len(fresh), len(fresh))
 	}
 	return out, nil
 }

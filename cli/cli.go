@@ -131,7 +131,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "sen2":
 		err = sen2Command(args[1:], stdout)
 	case "import":
-		err = importCmd(ctx, args[1:], stdout)
+		err = importCmd(ctx, args[1:], stdout, stderr)
 	case "checkpoint":
 		err = checkpointCmd(ctx, args[1:], stdout)
 	case "export":

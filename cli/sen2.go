@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ehcledger/ehcledger/app"
+	"github.com/ehcledger/ehcledger/backup"
 	"github.com/ehcledger/ehcledger/calendar"
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
@@ -169,7 +170,7 @@ func release() string {
 
 // importCmd runs `import sen2 FILE --la LA`: an LA's earlier return
 // becomes cases, each step marked as imported.
-func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "sen2" {
 		return usageError("import: the only import is sen2: ehcledger import sen2 FILE --la LA")
 	}
@@ -235,8 +236,13 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer ks.Close()
+	p := newProgress(stderr, "import")
 	res, err := l.ImportSEN2(ctx, app.SEN2Import{LA: *la, Name: filepath.Base(file), Data: data, Actor: "import:sen2:" + operator(),
-		Record: operatorReads(ctx, l, *la, "cli import sen2")})
+		Record: operatorReads(ctx, l, *la, "cli import sen2"),
+		Progress: func(done, total int) {
+			p.report(backup.Progress{Stage: "recording the cases", Done: int64(done), Total: int64(total), Unit: "cases"})
+		}})
+	p.close()
 	var bad app.ImportFailures
 	if errors.As(err, &bad) {
 		fmt.Fprintln(stdout, bad.Error())
