@@ -69,6 +69,10 @@ type Manifest struct {
 	TreeRoot       string                     `json:"tree_root,omitempty"`
 	Checkpoint     string                     `json:"checkpoint,omitempty"`
 	Figures        *projections.FiguresDigest `json:"figures,omitempty"`
+	// ErasedCases lists the cases whose personal details an event of the copy
+	// erased: a restore from any backup of the location destroys their
+	// keys, a restore to an earlier point included.
+	ErasedCases []string `json:"erased_cases,omitempty"`
 	// Problems are what verification found wrong in the store copied: a
 	// backup of a damaged store is kept, and says so.
 	Problems []string `json:"problems,omitempty"`
@@ -141,8 +145,8 @@ func Events(ctx context.Context, db, views string, o Options) (Manifest, error) 
 	if err != nil {
 		return m, err
 	}
-	m.Head, m.HeadRecordedAt, m.Events, m.Streams, m.TreeRoot, m.Figures, m.Problems =
-		chk.head, chk.headAt, chk.events, chk.streams, chk.root, &chk.figures, chk.problems
+	m.Head, m.HeadRecordedAt, m.Events, m.Streams, m.TreeRoot, m.Figures, m.ErasedCases, m.Problems =
+		chk.head, chk.headAt, chk.events, chk.streams, chk.root, &chk.figures, chk.erased, chk.problems
 	// A checkpoint signed after the copy began signs events it lacks.
 	if len(cps) == 1 && cps[0].Size <= chk.head && chk.cpErr == nil {
 		m.Checkpoint = string(cps[0].Note)
@@ -254,6 +258,7 @@ type checked struct {
 	streams  int
 	root     string
 	figures  projections.FiguresDigest
+	erased   []string
 	problems []string
 	// cpErr says how the log fails to extend the checkpoint given.
 	cpErr error
@@ -309,6 +314,11 @@ func checkEvents(ctx context.Context, path string, cps []tlog.Signed, o Options,
 	err = projections.ReadBatches(ctx, s, 1, 5000, func(batch []eventstore.RecordedEvent) error {
 		if err := t.Apply(batch); err != nil {
 			return err
+		}
+		for _, e := range batch {
+			if id, ok := domain.CaseIDOf(e.Stream); ok && e.Type == domain.TypePersonalDataErased {
+				c.erased = append(c.erased, id)
+			}
 		}
 		last := batch[len(batch)-1]
 		c.headAt = last.RecordedAt

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/ehcledger/ehcledger/eventstore"
@@ -23,8 +24,9 @@ type Shipped struct {
 	Name        string
 	First, Last int64
 	Bytes       int
-	// Lag is how long the oldest event of the segment had been committed
-	// when the segment was stored: the most acknowledged time at risk.
+	// Lag is how long the oldest event of the segment may have waited,
+	// committed but not shipped, when the segment was stored: the most
+	// acknowledged time at risk.
 	Lag time.Duration
 }
 
@@ -53,9 +55,39 @@ type Replicator struct {
 	next int64  // the first position not yet shipped
 	prev string // the digest of the last segment stored
 	last string // its name
-	// caughtUp is when the replicator last found nothing left to ship:
-	// every event it ships next was committed after it.
-	caughtUp time.Time
+	// safeSince is the instant (Unix nanoseconds) up to which every event
+	// committed is known to be shipped: the start of the last read of the
+	// store after which everything read was stored. Lag is measured from
+	// it, so it grows while shipping fails.
+	safeSince atomic.Int64
+	stopped   atomic.Bool
+}
+
+// ErrGaps says a store's positions are not gapless (a KurrentDB store's
+// are not): the segments name the positions they hold and must follow each
+// other, so such a store is not replicated this way; KurrentDB replicates
+// itself.
+var ErrGaps = errors.New("backup: the store's positions are not gapless, so it cannot be replicated in segments (a KurrentDB cluster replicates itself)")
+
+// Lag is how long the events committed most recently may have waited
+// unshipped: the acknowledged time at risk, growing while shipping fails.
+func (r *Replicator) Lag() time.Duration {
+	since := r.safeSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return r.now().Sub(time.Unix(0, since))
+}
+
+// Stopped reports whether the replicator has stopped for good (another
+// history at the location).
+func (r *Replicator) Stopped() bool { return r.stopped.Load() }
+
+func (r *Replicator) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
 }
 
 // Run ships committed events until ctx ends, then ships what was committed
@@ -66,9 +98,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
+	if g, ok := r.Store.(eventstore.Gapless); !ok || !g.GaplessPositions() {
+		r.stopped.Store(true)
+		return ErrGaps
+	}
 	resumed := false
 	backoff := every
-	r.caughtUp = r.Now()
+	r.safeSince.CompareAndSwap(0, r.now().UnixNano())
 	for {
 		var err error
 		if !resumed {
@@ -80,14 +116,19 @@ func (r *Replicator) Run(ctx context.Context) error {
 			err = r.ship(ctx)
 		}
 		if errors.Is(err, ErrOtherHistory) {
+			r.stopped.Store(true)
 			r.report(err)
 			return err
 		}
 		wait := every
-		if err != nil && ctx.Err() == nil {
-			r.report(err)
-			resumed = false // the location may hold what the failed call stored
-			wait, backoff = backoff, min(2*backoff, time.Minute)
+		if err != nil {
+			// The location may hold what the failed call stored, even when
+			// it failed for the stop: read it again before shipping more.
+			resumed = false
+			if ctx.Err() == nil {
+				r.report(err)
+				wait, backoff = backoff, min(2*backoff, time.Minute)
+			}
 		} else {
 			backoff = every
 		}
@@ -164,16 +205,20 @@ func (r *Replicator) resume(ctx context.Context) error {
 // ship stores every event committed since the last segment.
 func (r *Replicator) ship(ctx context.Context) error {
 	max := r.MaxEvents
-	if max <= 0 || max > maxSegmentEvents {
-		max = min(50000, maxSegmentEvents)
+	switch {
+	case max <= 0:
+		max = 50000
+	case max > maxSegmentEvents:
+		max = maxSegmentEvents
 	}
 	for {
+		read := r.now()
 		head, err := r.Store.Head(ctx)
 		if err != nil {
 			return err
 		}
 		if head < r.next {
-			r.caughtUp = r.Now()
+			r.safeSince.Store(read.UnixNano())
 			return nil
 		}
 		var events []eventstore.RecordedEvent
@@ -188,10 +233,15 @@ func (r *Replicator) ship(ctx context.Context) error {
 			events = append(events, batch...)
 			from = batch[len(batch)-1].Position + 1
 		}
-		if len(events) == 0 || events[0].Position != r.next {
+		for i, e := range events {
+			if e.Position != r.next+int64(i) {
+				return fmt.Errorf("backup: the store's log has no event at position %d: %w", r.next+int64(i), ErrGaps)
+			}
+		}
+		if len(events) == 0 {
 			return fmt.Errorf("backup: the store's log does not continue at position %d", r.next)
 		}
-		data, digest, err := encodeSegment(events, r.prev, r.Now())
+		data, digest, err := encodeSegment(events, r.prev, r.now())
 		if err != nil {
 			return err
 		}
@@ -204,16 +254,14 @@ func (r *Replicator) ship(ctx context.Context) error {
 			// A hint only: a failure here costs a longer listing.
 			_ = r.To.Put(ctx, pointerName, bytes.NewReader(b))
 		}
+		// Every event committed before this read is now stored, unless
+		// the read stopped at MaxEvents short of the head.
+		lag := r.Lag()
+		if events[len(events)-1].Position >= head {
+			r.safeSince.Store(read.UnixNano())
+		}
 		if r.OnShipped != nil {
-			// The oldest event shipped was committed after the replicator
-			// last caught up, and (unless imported with an earlier
-			// instant) when it says it was recorded.
-			since := r.caughtUp
-			if at := events[0].RecordedAt; at.After(since) {
-				since = at
-			}
-			r.OnShipped(Shipped{Name: name, First: events[0].Position, Last: events[len(events)-1].Position, Bytes: len(data),
-				Lag: r.Now().Sub(since)})
+			r.OnShipped(Shipped{Name: name, First: events[0].Position, Last: events[len(events)-1].Position, Bytes: len(data), Lag: lag})
 		}
 	}
 }

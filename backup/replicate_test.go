@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ehcledger/ehcledger/backup"
 	"github.com/ehcledger/ehcledger/cli"
+	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/eventstore/sqlite"
 )
 
@@ -129,7 +132,12 @@ func TestReplicationShipsEveryEventOnceAndRestoresToAPointInTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rr := &backup.Replicator{Store: st, To: other, MaxEvents: int(s.Last - s.First + 1), Now: time.Now}
+		// Segments of s.First-1 events: the second one holds exactly the
+		// events of s, the last segment, chained to another first one.
+		if s.First-1 < s.Last-s.First+1 {
+			t.Fatalf("the last segment (%d to %d) is longer than those before it", s.First, s.Last)
+		}
+		rr := &backup.Replicator{Store: st, To: other, MaxEvents: int(s.First - 1), Now: time.Now}
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		_ = rr.Run(cctx)
@@ -142,7 +150,7 @@ func TestReplicationShipsEveryEventOnceAndRestoresToAPointInTime(t *testing.T) {
 			}
 		}
 		if forged == "" {
-			t.Skipf("the other replica's segments do not start at %d: %v", s.First, names)
+			t.Fatalf("the other replica's segments do not start at %d: %v", s.First, names)
 		}
 		b, err := os.ReadFile(filepath.Join(other.Root, filepath.FromSlash(forged)))
 		if err != nil {
@@ -174,4 +182,121 @@ func TestReplicationRefusesAnotherStoresHistory(t *testing.T) {
 	if err := r.Run(ctx); !errors.Is(err, backup.ErrOtherHistory) {
 		t.Fatalf("replicating another store into a location: %v", err)
 	}
+}
+
+// flakyPut stores what it is given, then says it failed, once: an upload
+// whose answer was lost.
+type flakyPut struct {
+	backup.Location
+	failed atomic.Bool
+}
+
+func (f *flakyPut) Put(ctx context.Context, name string, r io.Reader) error {
+	err := f.Location.Put(ctx, name, r)
+	if err == nil && strings.HasPrefix(name, "segments/") && !f.failed.Swap(true) {
+		return errors.New("the answer was lost")
+	}
+	return err
+}
+
+// brokenPut fails every upload.
+type brokenPut struct{ backup.Location }
+
+func (brokenPut) Put(context.Context, string, io.Reader) error {
+	return errors.New("the bucket cannot be reached")
+}
+
+// notGapless hides that the store's positions are gapless.
+type notGapless struct{ eventstore.Store }
+
+func TestReplicationKeepsOneChainThroughFailures(t *testing.T) {
+	ctx := context.Background()
+	env, _ := liveStore(t)
+	t.Run("an upload stored though it seemed to fail is found, not shipped again", func(t *testing.T) {
+		dir := backup.Dir{Root: filepath.Join(t.TempDir(), "offsite")}
+		loc := &flakyPut{Location: dir}
+		r := &backup.Replicator{Store: env.Store, To: loc, Every: 10 * time.Millisecond, MaxEvents: 500}
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(cctx) }()
+		record(t, env, 30)
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !loc.failed.Load() {
+			t.Fatal("no upload failed: the test proves nothing")
+		}
+		head, _ := env.Store.Head(ctx)
+		names, _ := dir.List(ctx, "segments/", "")
+		next := int64(1)
+		for _, n := range names {
+			var first, last int64
+			if _, err := fmt.Sscanf(n, "segments/%016d-%016d.jsonl.zst", &first, &last); err != nil {
+				continue
+			}
+			if first != next {
+				t.Fatalf("segments %v overlap or leave a gap at %d", names, next)
+			}
+			next = last + 1
+		}
+		if next != head+1 {
+			t.Fatalf("the segments end at %d, the store at %d", next-1, head)
+		}
+	})
+	t.Run("of two segments from one place, the restore follows the chain", func(t *testing.T) {
+		dir := backup.Dir{Root: filepath.Join(t.TempDir(), "offsite")}
+		replicate(t, env, dir, func() {})
+		short := backup.Dir{Root: filepath.Join(t.TempDir(), "short")}
+		r := &backup.Replicator{Store: env.Store, To: short, MaxEvents: 300}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := r.Run(cctx); err != nil {
+			t.Fatal(err)
+		}
+		// The short replica's first segment lands beside the long one.
+		names, _ := short.List(ctx, "segments/", "")
+		b, err := os.ReadFile(filepath.Join(short.Root, filepath.FromSlash(names[0])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir.Root, filepath.FromSlash(names[0])), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		head, _ := env.Store.Head(ctx)
+		res, err := backup.Restore(ctx, dir, nil, backup.Until{}, filepath.Join(t.TempDir(), "events.db"), options(t, dir))
+		if err != nil || res.Head != head || res.Stopped != "" {
+			t.Fatalf("restored %+v, %v; want head %d", res, err, head)
+		}
+	})
+	t.Run("while uploads fail the lag grows", func(t *testing.T) {
+		r := &backup.Replicator{Store: env.Store, To: brokenPut{backup.Dir{Root: t.TempDir()}}, Every: 5 * time.Millisecond}
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if err := r.Run(cctx); err == nil {
+			t.Fatal("Run shipped through a broken bucket")
+		}
+		if lag := r.Lag(); lag < 150*time.Millisecond {
+			t.Fatalf("lag %s after 200ms of failures", lag)
+		}
+	})
+	t.Run("a store with gaps is not replicated", func(t *testing.T) {
+		r := &backup.Replicator{Store: notGapless{env.Store}, To: backup.Dir{Root: t.TempDir()}}
+		if err := r.Run(ctx); !errors.Is(err, backup.ErrGaps) || !r.Stopped() {
+			t.Fatalf("Run over a store with gaps: %v", err)
+		}
+	})
+	t.Run("segments removed from the end are seen", func(t *testing.T) {
+		dir := backup.Dir{Root: filepath.Join(t.TempDir(), "offsite")}
+		shipped := replicate(t, env, dir, func() { record(t, env, 5) })
+		lastSeg := shipped[len(shipped)-1]
+		if err := os.Remove(filepath.Join(dir.Root, filepath.FromSlash(lastSeg.Name))); err != nil {
+			t.Fatal(err)
+		}
+		_, stopped, err := backup.CheckSegments(ctx, dir, 0, options(t, dir))
+		if err != nil || !strings.Contains(stopped, "were removed") {
+			t.Fatalf("CheckSegments after the last segment was removed: %q, %v", stopped, err)
+		}
+	})
 }

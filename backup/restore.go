@@ -2,8 +2,10 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,6 +77,9 @@ func compare(m Manifest, chk checked) error {
 	}
 	if chk.root != m.TreeRoot {
 		diffs = append(diffs, fmt.Errorf("its log hashes to the tree root %s; its manifest says %s", chk.root, m.TreeRoot))
+	}
+	if !slices.Equal(chk.erased, m.ErasedCases) {
+		diffs = append(diffs, fmt.Errorf("its events erase %d case(s); its manifest lists %d", len(chk.erased), len(m.ErasedCases)))
 	}
 	if m.Figures == nil || chk.figures != *m.Figures {
 		diffs = append(diffs, fmt.Errorf("its events give other figures than its manifest records (%+v, not %+v)", chk.figures, m.Figures))
@@ -315,11 +320,23 @@ func settle(ctx context.Context, path string) error {
 
 // CheckSegments reads the segments of loc that follow position head, as a
 // restore from a backup of that head would, and says where their chain
-// ends: the last position they hold, and why they stop there when a gap
-// or a broken link ends them.
+// ends: the last position they hold, and why they stop there when a gap,
+// a broken link or the loss of the last segments ends them.
 func CheckSegments(ctx context.Context, loc Location, head int64, o Options) (last int64, stopped string, err error) {
 	res, err := replaySegments(ctx, loc, "", head, Until{}, false, o)
-	return res.last, res.stopped, err
+	if err != nil || res.stopped != "" {
+		return res.last, res.stopped, err
+	}
+	// The replicator names its last segment: the chain must reach it.
+	if rc, err := loc.Get(ctx, pointerName); err == nil {
+		var p pointer
+		derr := json.NewDecoder(io.LimitReader(rc, 4096)).Decode(&p)
+		rc.Close()
+		if _, pl, ok := parseSegmentName(p.Last); derr == nil && ok && pl > res.last {
+			return res.last, fmt.Sprintf("the replicator's last segment, %s, is not there: segments after position %d were removed", p.Last, res.last), nil
+		}
+	}
+	return res.last, "", nil
 }
 
 // replayed is what replaySegments did.
@@ -360,29 +377,64 @@ func replaySegments(ctx context.Context, loc Location, path string, head int64, 
 	prev := ""
 	next := head + 1
 	defer func() { res.last = next - 1 }()
-	for _, name := range names {
-		first, last, _ := parseSegmentName(name)
-		if last < next {
-			continue
-		}
-		if first > next {
-			res.stopped = fmt.Sprintf("no segment holds position %d (the next one, %s, begins at %d)", next, name, first)
-			return res, nil
-		}
-		seg, err := readSegment(ctx, loc, name)
-		if err != nil {
-			return res, err
-		}
-		if prev != "" && seg.Prev != prev {
-			res.stopped = fmt.Sprintf("segment %s does not name the digest of the one before it: the chain is broken there", name)
-			return res, nil
-		}
-		avail := seg.Recorded[next-first:]
-		for _, e := range avail {
+	erasures := func(events []eventstore.RecordedEvent) {
+		for _, e := range events {
 			if id, ok := domain.CaseIDOf(e.Stream); ok && e.Type == domain.TypePersonalDataErased {
 				res.erased = append(res.erased, id)
 			}
 		}
+	}
+	broken := false
+	for i := 0; i < len(names); {
+		first, last, _ := parseSegmentName(names[i])
+		if last < next {
+			i++
+			continue
+		}
+		if broken {
+			// Past a gap or a broken link nothing is replayed, but every
+			// erasure found is kept: erring towards erasure is the duty.
+			if seg, err := readSegment(ctx, loc, names[i]); err == nil {
+				erasures(seg.Recorded)
+			}
+			i++
+			continue
+		}
+		if first > next {
+			res.stopped = fmt.Sprintf("no segment holds position %d (the next one, %s, begins at %d)", next, names[i], first)
+			broken = true
+			continue
+		}
+		// The segments that hold next: one, unless an upload that seemed
+		// to fail was stored after all and the replicator shipped a longer
+		// one from the same place. The chain follows the one linked to
+		// the segment before, the longest when none is known yet.
+		var chosen *segment
+		j := i
+		for ; j < len(names); j++ {
+			f, l, _ := parseSegmentName(names[j])
+			if f > next {
+				break
+			}
+			if l < next {
+				continue
+			}
+			seg, err := readSegment(ctx, loc, names[j])
+			if err != nil {
+				return res, err
+			}
+			if (prev == "" || seg.Prev == prev) && (chosen == nil || seg.Last > chosen.Last) {
+				chosen = &seg
+			}
+		}
+		if chosen == nil {
+			res.stopped = fmt.Sprintf("segment %s does not name the digest of the one before it: the chain is broken there", names[i])
+			broken = true
+			continue
+		}
+		i = j
+		avail := chosen.Recorded[next-chosen.First:]
+		erasures(avail)
 		var take []eventstore.RecordedEvent
 		for _, e := range avail {
 			if !apply || (u.Position > 0 && e.Position > u.Position) || (!u.Time.IsZero() && e.RecordedAt.After(u.Time)) {
@@ -400,7 +452,7 @@ func replaySegments(ctx context.Context, loc Location, path string, head int64, 
 		if len(take) < len(avail) {
 			apply = false // u is reached: the rest is read for its erasures
 		}
-		next, prev = last+1, seg.Digest
+		next, prev = chosen.Last+1, chosen.Digest
 	}
 	return res, nil
 }

@@ -113,7 +113,7 @@ func readSegment(ctx context.Context, loc Location, name string) (segment, error
 		return segment{}, err
 	}
 	defer rc.Close()
-	dec, err := zstd.NewReader(rc, zstd.WithDecoderMaxMemory(maxSegmentBytes))
+	dec, err := zstd.NewReader(rc, zstd.WithDecoderMaxMemory(maxSegmentBytes), zstd.WithDecoderMaxWindow(1<<27))
 	if err != nil {
 		return segment{}, err
 	}

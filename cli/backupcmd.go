@@ -209,10 +209,12 @@ func verifyBackups(ctx context.Context, at, id string, all bool, pubFile, tmp st
 	if last, stopped, err := backup.CheckSegments(ctx, loc, latest, backupOptions(loc, tmp, p)); err != nil {
 		fmt.Fprintf(stdout, "BROKEN: the segments after position %d: %v\n", latest, err)
 		failed = append(failed, "segments")
-	} else if last > latest {
-		fmt.Fprintf(stdout, "the segments after position %d are chained up to position %d\n", latest, last)
+	} else {
+		if last > latest {
+			fmt.Fprintf(stdout, "the segments after position %d are chained up to position %d\n", latest, last)
+		}
 		if stopped != "" {
-			fmt.Fprintf(stdout, "WARNING: %s\n", stopped)
+			fmt.Fprintf(stdout, "WARNING: the segments after position %d: %s\n", latest, stopped)
 		}
 	}
 	if len(failed) > 0 {
@@ -306,10 +308,12 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Without a backup, a location of segments alone is restored from
 	// its first segment.
 	var m *backup.Manifest
-	if found, err := listBackups(ctx, loc, backup.KindEvents, stdout); err != nil {
+	events, err := listBackups(ctx, loc, backup.KindEvents, stdout)
+	if err != nil {
 		return err
-	} else if len(found) > 0 || *id != "" {
-		chosen, err := pick(found, loc, backup.KindEvents, *id, until)
+	}
+	if len(events) > 0 || *id != "" {
+		chosen, err := pick(events, loc, backup.KindEvents, *id, until)
 		if err != nil {
 			return err
 		}
@@ -360,7 +364,14 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	n, err := backup.RestoreKeys(ctx, keysLoc, keysBackup, keysPath, master, r.Erased, o)
+	// Every erasure the location knows of: those the restored store holds
+	// or replayed past, and those of every backup's manifest, newer ones
+	// than the one restored included.
+	erased := r.Erased
+	for _, b := range events {
+		erased = append(erased, b.ErasedCases...)
+	}
+	n, err := backup.RestoreKeys(ctx, keysLoc, keysBackup, keysPath, master, erased, o)
 	if err != nil {
 		return err
 	}

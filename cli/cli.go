@@ -26,6 +26,7 @@ import (
 	"github.com/ehcledger/ehcledger/domain"
 	"github.com/ehcledger/ehcledger/eventstore"
 	"github.com/ehcledger/ehcledger/notify"
+	"github.com/ehcledger/ehcledger/projections"
 	"github.com/ehcledger/ehcledger/scenario"
 	"github.com/ehcledger/ehcledger/simulate"
 	"github.com/ehcledger/ehcledger/sqlitedb"
@@ -321,6 +322,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Warn("a witness reached over plain HTTP: a network attacker can drop or answer for it", "witness", w)
 		}
 	}
+	replicate, err := rf.replicator(env.Store, pf.s3, reg, logger)
+	if err != nil {
+		return err
+	}
 	metrics := api.NewMetrics(reg, env.Store, env.Runner)
 	// Commands go through the instrumented store so append latency is seen.
 	env.Ledger.Store = metrics.Instrument(env.Store)
@@ -341,10 +346,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
 	var background sync.WaitGroup // the checkpoint publisher and the replicator
-	if err := rf.start(runCtx, env.Store, pf.s3, reg, logger, &background); err != nil {
-		cancelRun()
-		return err
-	}
 	go func() {
 		defer close(runDone)
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 30*time.Second) {
@@ -438,6 +439,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f, ok := stdout.(interface{ Sync() error }); ok {
 		_ = f.Sync()
 	}
+	if replicate != nil {
+		// Started last: every return from here waits for it to ship what
+		// was committed.
+		replicate(runCtx, &background)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
@@ -462,26 +468,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // refuseNewKeyStore stops a server whose key store was just made while
 // its event store already holds cases: a wrong --keys, or a restore that
 // left the key store behind. Every case's details would read as sealed
-// and new ones would be sealed in the wrong file, so it closes env,
-// removes the new key store and says so.
+// and new ones would be sealed in the wrong file. On a refusal, or when it
+// cannot tell, it closes env and removes the new key store, so that the
+// next start asks again.
 func refuseNewKeyStore(ctx context.Context, env *Env, keysPath string) error {
-	events, err := env.Store.ReadAll(ctx, 1, 10000)
-	if err != nil {
-		env.Close()
+	stop := errors.New("a case")
+	err := projections.ReadBatches(ctx, env.Store, 1, 5000, func(batch []eventstore.RecordedEvent) error {
+		for _, e := range batch {
+			if _, ok := domain.CaseIDOf(e.Stream); ok {
+				return stop
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	env.Close()
+	for _, p := range []string{keysPath, keysPath + "-wal", keysPath + "-shm", sqlitedb.LockPath(keysPath)} {
+		os.Remove(p)
+	}
+	if !errors.Is(err, stop) {
 		return err
 	}
-	for _, e := range events {
-		if _, ok := domain.CaseIDOf(e.Stream); ok {
-			env.Close()
-			for _, p := range []string{keysPath, keysPath + "-wal", keysPath + "-shm", sqlitedb.LockPath(keysPath)} {
-				os.Remove(p)
-			}
-			return usageError("serve: there was no key store at " + keysPath + ", but the event store holds cases, whose personal details are sealed " +
-				"with keys: give the right --keys; after a restore, restore the key store too (ehcledger restore --keys-from); " +
-				"to go on without those details, start with --new-key-store")
-		}
-	}
-	return nil
+	return usageError("serve: there was no key store at " + keysPath + ", but the event store holds cases, whose personal details are sealed " +
+		"with keys: give the right --keys; after a restore, restore the key store too (ehcledger restore --keys-from); " +
+		"to go on without those details, start with --new-key-store")
 }
 
 // writeTimeout bounds the writing of an HTTP response; requestBudget, what

@@ -144,10 +144,34 @@ func (p *progress) poll(stage, unit string, fn func() (done, total int64)) (stop
 }
 
 // readCounter is a store whose reads of the global log say how far they
-// have got, for a job's progress.
+// have got, for a job's progress. It answers for the store it wraps what
+// the readers of the log ask of it (gapless positions, batch reads), so
+// that a check behaves as it would on the store itself.
 type readCounter struct {
 	eventstore.Store
 	at atomic.Int64
+}
+
+// GaplessPositions says whether the wrapped store's positions are gapless:
+// the gap check of verify depends on it.
+func (c *readCounter) GaplessPositions() bool {
+	g, ok := c.Store.(eventstore.Gapless)
+	return ok && g.GaplessPositions()
+}
+
+// ReadAllInto reads as the wrapped store does, into buf when it can.
+func (c *readCounter) ReadAllInto(ctx context.Context, buf []eventstore.RecordedEvent, from int64, limit int) ([]eventstore.RecordedEvent, error) {
+	var evs []eventstore.RecordedEvent
+	var err error
+	if br, ok := c.Store.(eventstore.BatchReader); ok {
+		evs, err = br.ReadAllInto(ctx, buf, from, limit)
+	} else {
+		evs, err = c.Store.ReadAll(ctx, from, limit)
+	}
+	if n := len(evs); n > 0 {
+		c.at.Store(evs[n-1].Position)
+	}
+	return evs, err
 }
 
 // ReadAll reads as the store does, and counts.

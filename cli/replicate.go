@@ -29,46 +29,59 @@ func addReplicateFlags(fs *flag.FlagSet) replicateFlags {
 	}
 }
 
-// start runs the replicator beside the server, reporting to logger and
-// reg, until ctx ends; wg is done once the events committed by then are
-// shipped. Nothing is started without --replicate-to.
-func (f replicateFlags) start(ctx context.Context, store eventstore.Store, s3 s3Flags, reg *prometheus.Registry, logger *slog.Logger, wg *sync.WaitGroup) error {
+// replicator checks the flags and makes the replicator of store, reporting
+// to logger and reg; nil without --replicate-to. Its run ships until ctx
+// ends, and wg is done once the events committed by then are shipped.
+func (f replicateFlags) replicator(store eventstore.Store, s3 s3Flags, reg *prometheus.Registry, logger *slog.Logger) (
+	run func(ctx context.Context, wg *sync.WaitGroup), err error) {
 	if *f.to == "" {
-		return nil
+		return nil, nil
 	}
 	if *f.every <= 0 || *f.every > time.Minute {
-		return usageError("serve: --replicate-every must be more than 0 and at most 1m")
+		return nil, usageError("serve: --replicate-every must be more than 0 and at most 1m")
 	}
 	loc, err := backupLocation("--replicate-to", *f.to, s3)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if g, ok := store.(eventstore.Gapless); !ok || !g.GaplessPositions() {
+		return nil, usageError("serve: --replicate-to: " + backup.ErrGaps.Error())
+	}
+	r := &backup.Replicator{Store: store, To: loc, Every: *f.every, Now: time.Now}
 	position := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ehcledger_replicated_position",
 		Help: "The last position of the log shipped to --replicate-to."})
-	lag := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ehcledger_replication_lag_seconds",
-		Help: "How long the oldest event of the last segment shipped had been committed: the acknowledged time at risk."})
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ehcledger_replication_lag_seconds",
+		Help: "How long the events committed most recently may have waited unshipped: the acknowledged time at risk; it grows while shipping fails."},
+		func() float64 { return r.Lag().Seconds() })
+	stopped := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ehcledger_replication_stopped",
+		Help: "1 when replication has stopped for good (the location holds another history), else 0."},
+		func() float64 {
+			if r.Stopped() {
+				return 1
+			}
+			return 0
+		})
 	failures := prometheus.NewCounter(prometheus.CounterOpts{Name: "ehcledger_replication_failures_total",
 		Help: "Failed attempts to ship events to --replicate-to (each is retried)."})
-	reg.MustRegister(position, lag, failures)
-	r := &backup.Replicator{Store: store, To: loc, Every: *f.every, Now: time.Now,
-		OnShipped: func(s backup.Shipped) {
-			position.Set(float64(s.Last))
-			lag.Set(s.Lag.Seconds())
-			logger.Debug("replicated", "segment", s.Name, "bytes", s.Bytes, "lag", s.Lag.String())
-		},
-		OnError: func(err error) {
-			failures.Inc()
-			if errors.Is(err, backup.ErrOtherHistory) {
-				logger.Error("REPLICATION STOPPED: "+err.Error(), "to", loc.String())
-				return
-			}
-			logger.Error("replication failed; retrying", "to", loc.String(), "error", err)
-		}}
-	logger.Info("replicating committed events", "to", loc.String(), "every", f.every.String())
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = r.Run(ctx)
-	}()
-	return nil
+	reg.MustRegister(position, lag, stopped, failures)
+	r.OnShipped = func(s backup.Shipped) {
+		position.Set(float64(s.Last))
+		logger.Debug("replicated", "segment", s.Name, "bytes", s.Bytes, "lag", s.Lag.String())
+	}
+	r.OnError = func(err error) {
+		failures.Inc()
+		if errors.Is(err, backup.ErrOtherHistory) {
+			logger.Error("REPLICATION STOPPED: "+err.Error(), "to", loc.String())
+			return
+		}
+		logger.Error("replication failed; retrying", "to", loc.String(), "error", err)
+	}
+	return func(ctx context.Context, wg *sync.WaitGroup) {
+		logger.Info("replicating committed events", "to", loc.String(), "every", f.every.String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.Run(ctx)
+		}()
+	}, nil
 }

@@ -46,7 +46,7 @@ func TestVerifyNamesTheFirstAlteredOrMissingEvent(t *testing.T) {
 	if err == nil {
 		t.Fatalf("verify passed a tampered store:\n%s", out)
 	}
-	for _, want := range []string{"stream " + altered + ", version 3", "altered", "stream " + missing + ", version 2", "missing"} {
+	for _, want := range []string{"stream " + altered + ", version 3", "altered", "stream " + missing + ", version 2", "missing", "GAP: global position"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}
