@@ -461,9 +461,11 @@ func (l *Ledger) laNumbered(ctx context.Context, number string) (string, error) 
 			if e.Type != domain.TypeDfENumberSet {
 				continue
 			}
-			var d domain.DfENumberSet
-			if json.Unmarshal(e.Payload, &d) == nil && d.Number == number {
-				la = e.LA
+			// Read as every event is, an older schema version upcast.
+			if ev, err := domain.DecodeEvent(e.Type, e.SchemaVersion, e.Payload); err == nil {
+				if d, ok := ev.(*domain.DfENumberSet); ok && d.Number == number {
+					la = e.LA
+				}
 			}
 		}
 		return nil
