@@ -108,7 +108,7 @@ func (u Until) IsZero() bool { return u.Position == 0 && u.Time.IsZero() }
 // reaches it, to be followed by segments.
 func Choose(backups []Manifest, u Until) (Manifest, error) {
 	if len(backups) == 0 {
-		return Manifest{}, errors.New("backup: the location holds no finished backup of an event store")
+		return Manifest{}, errors.New("backup: the location holds no finished backup of this kind")
 	}
 	if !u.IsZero() {
 		for _, m := range backups {
