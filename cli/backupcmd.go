@@ -256,7 +256,8 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	keysFrom := fs.String("keys-from", "", "the location of the key store's backups (kept apart from --from)")
 	keysID := fs.String("keys-id", "", "the key store's backup to restore (default: the latest)")
 	tmp := fs.String("tmp", "", "directory for temporary files (default: the system's)")
-	s3 := addS3Flags(fs, "--from and --keys-from s3://...")
+	s3 := addS3Flags(fs, "--from s3://... (and --keys-from, unless the --keys-s3-* flags are given)")
+	keysS3 := addS3FlagsAs(fs, "keys-", "EHC_KEYS_", "--keys-from s3://...: the key store's backups, reached with other credentials than the event store's")
 	kf := addKeyFlags(fs)
 	kf.noDemo = true
 	if err := parse(fs, args); err != nil {
@@ -290,7 +291,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var keysLoc backup.Location
 	var keysBackup backup.Manifest
 	if *keysFrom != "" {
-		if keysLoc, err = backupLocation("--keys-from", *keysFrom, s3); err != nil {
+		if keysLoc, err = backupLocation("--keys-from", *keysFrom, keysS3.or(s3)); err != nil {
 			return err
 		}
 		found, err := listBackups(ctx, keysLoc, backup.KindKeys, stdout)

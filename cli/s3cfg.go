@@ -17,17 +17,30 @@ import (
 type s3Flags struct {
 	endpoint, accessKey, secretKeyFile *string
 	insecure                           *bool
+	prefix                             string // of the flags' names
 }
 
 // addS3Flags adds --s3-endpoint, --s3-access-key, --s3-secret-key-file and
 // --s3-insecure; use says what they are for, in their help.
-func addS3Flags(fs *flag.FlagSet, use string) s3Flags {
-	return s3Flags{
-		endpoint:      fs.String("s3-endpoint", envOr("EHC_S3_ENDPOINT", ""), "S3-compatible endpoint host:port for "+use),
-		accessKey:     fs.String("s3-access-key", envOr("EHC_S3_ACCESS_KEY", ""), "S3 access key ID"),
-		secretKeyFile: fs.String("s3-secret-key-file", envOr("EHC_S3_SECRET_KEY_FILE", ""), "file holding the S3 secret key (mode 0600, this user's)"),
-		insecure:      fs.Bool("s3-insecure", false, "reach the S3 endpoint over plain HTTP (a test server on this host only)"),
+func addS3Flags(fs *flag.FlagSet, use string) s3Flags { return addS3FlagsAs(fs, "", "EHC_", use) }
+
+// addS3FlagsAs adds the S3 flags under a prefix (such as "keys-"), with
+// their environment variables under envPrefix (such as "EHC_KEYS_").
+func addS3FlagsAs(fs *flag.FlagSet, prefix, envPrefix, use string) s3Flags {
+	return s3Flags{prefix: prefix,
+		endpoint:      fs.String(prefix+"s3-endpoint", envOr(envPrefix+"S3_ENDPOINT", ""), "S3-compatible endpoint host:port for "+use),
+		accessKey:     fs.String(prefix+"s3-access-key", envOr(envPrefix+"S3_ACCESS_KEY", ""), "S3 access key ID"),
+		secretKeyFile: fs.String(prefix+"s3-secret-key-file", envOr(envPrefix+"S3_SECRET_KEY_FILE", ""), "file holding the S3 secret key (mode 0600, this user's)"),
+		insecure:      fs.Bool(prefix+"s3-insecure", false, "reach the S3 endpoint over plain HTTP (a test server on this host only)"),
 	}
+}
+
+// or is f, unless none of its settings is given: then other.
+func (f s3Flags) or(other s3Flags) s3Flags {
+	if *f.endpoint == "" && *f.accessKey == "" && *f.secretKeyFile == "" && !*f.insecure {
+		return other
+	}
+	return f
 }
 
 // s3URL splits s3://BUCKET/PREFIX; ok is false for anything else.
@@ -43,15 +56,15 @@ func s3URL(at string) (bucket, prefix string, ok bool) {
 // "--documents s3://...").
 func (f s3Flags) client(what string) (*minio.Client, error) {
 	if *f.endpoint == "" || *f.accessKey == "" || *f.secretKeyFile == "" {
-		return nil, usageError(what + " needs --s3-endpoint, --s3-access-key and --s3-secret-key-file")
+		return nil, usageError(fmt.Sprintf("%s needs --%[2]ss3-endpoint, --%[2]ss3-access-key and --%[2]ss3-secret-key-file", what, f.prefix))
 	}
-	secret, err := readSecretFile("--s3-secret-key-file", *f.secretKeyFile)
+	secret, err := readSecretFile("--"+f.prefix+"s3-secret-key-file", *f.secretKeyFile)
 	if err != nil {
 		return nil, err
 	}
 	client, err := minio.New(*f.endpoint, &minio.Options{Creds: credentials.NewStaticV4(*f.accessKey, secret, ""), Secure: !*f.insecure})
 	if err != nil {
-		return nil, usageError(fmt.Sprintf("--s3-endpoint: %v", err))
+		return nil, usageError(fmt.Sprintf("--%ss3-endpoint: %v", f.prefix, err))
 	}
 	return client, nil
 }

@@ -19,12 +19,16 @@ import (
 )
 
 // TestRestoreDrill is the drill of docs/operations.md: a server under load
-// replicates to object storage and is backed up there; it is killed and
-// its data directory deleted; the store restored from the object storage
-// must hold every case acknowledged, once, pass verify, and give the
-// figures it gave before the loss.
+// replicates to object storage and is backed up there, its key store to
+// object storage of its own; it is killed and its data directory deleted;
+// the store restored from the object storage must hold every case
+// acknowledged, once, pass verify, and give the figures it gave before the
+// loss, and with its key store restored beside it, open their details.
 func TestRestoreDrill(t *testing.T) {
-	s3, env := s3test.Start(t, "offsite").ForBinary(t)
+	// The event store's copies and the key store's are kept apart, each
+	// in object storage of its own, with credentials of its own.
+	offsite, keyVault := s3test.Start(t, "offsite"), s3test.Start(t, "keys")
+	s3, keysS3, env := offsite.Flags(t, ""), keyVault.Flags(t, "keys-"), s3test.Env(t, offsite, keyVault)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
@@ -72,6 +76,10 @@ func TestRestoreDrill(t *testing.T) {
 	<-sampled
 	statsURL := "/v1/stats?la=E09000001&from=2026-01-01&to=2026-12-31&as_of=2026-12-31"
 	stats := s.must(200, "GET", statsURL, "")
+	out, errOut, code = runExitEnv(t, env, append([]string{"backup", "keys", "--db", db, "--to", "s3://keys/la"}, keyVault.Flags(t, "")...)...)
+	if code != 0 {
+		t.Fatalf("backup keys: %d\n%s\n%s", code, out, errOut)
+	}
 	// Every acknowledged event is at risk for at most the replication's
 	// lag: wait that long, read the lag measured, then pull the plug.
 	time.Sleep(3 * every)
@@ -124,8 +132,18 @@ func TestRestoreDrill(t *testing.T) {
 	if _, err := os.Stat(restored + ".keys"); !os.IsNotExist(err) {
 		t.Fatalf("the refused server left a key store: %v", err)
 	}
-	s = startServer(t, restored, "--rate-limit", "0", "--new-key-store")
+	// Restored again, with the key store from its own object storage:
+	// the server starts on it as it is, and the details open.
+	withKeys := filepath.Join(dir, "with-keys", "events.db")
+	out, errOut, code = runExitEnv(t, env, append(append([]string{"restore", "--from", "s3://offsite/la", "--keys-from", "s3://keys/la", "--db", withKeys}, s3...), keysS3...)...)
+	if code != 0 || !strings.Contains(out, "restored the key store") {
+		t.Fatalf("restore with the key store: %d\n%s\n%s", code, out, errOut)
+	}
+	s = startServer(t, withKeys, "--rate-limit", "0")
 	defer s.stop()
+	if p, _ := s.must(200, "GET", "/v1/cases/"+acknowledged[0], "", "Authorization", cw)["person"].(map[string]any); p["forename"] != "Name"+acknowledged[0] {
+		t.Fatalf("the details of case %s after the restore with its keys: %v", acknowledged[0], p)
+	}
 	if got := s.must(200, "GET", statsURL, ""); !reflect.DeepEqual(got, stats) {
 		t.Errorf("the figures after the restore differ:\n got %v\nwant %v", got, stats)
 	}

@@ -59,19 +59,35 @@ func Start(t *testing.T, buckets ...string) *Server {
 }
 
 // ForBinary writes what another process needs to reach the server: the
-// flags of ehcledger's S3 settings (the secret key in a file) and the
-// environment that makes it trust the server's certificate.
+// flags of ehcledger's S3 settings and the environment that makes it
+// trust the server's certificate.
 func (s *Server) ForBinary(t *testing.T) (flags, env []string) {
 	t.Helper()
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	secret := filepath.Join(dir, "s3-secret")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.server.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return s.Flags(t, ""), Env(t, s)
+}
+
+// Flags are the flags of ehcledger's S3 settings under a prefix (such as
+// "keys-") that reach the server, the secret key in a file.
+func (s *Server) Flags(t *testing.T, prefix string) []string {
+	t.Helper()
+	secret := filepath.Join(t.TempDir(), "s3-secret")
 	if err := os.WriteFile(secret, []byte(SecretKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--s3-endpoint", s.Endpoint, "--s3-access-key", AccessKey, "--s3-secret-key-file", secret},
-		append(os.Environ(), "SSL_CERT_FILE="+ca)
+	return []string{"--" + prefix + "s3-endpoint", s.Endpoint, "--" + prefix + "s3-access-key", AccessKey, "--" + prefix + "s3-secret-key-file", secret}
+}
+
+// Env is the environment of a process that trusts the servers'
+// certificates (SSL_CERT_FILE, a bundle of them).
+func Env(t *testing.T, servers ...*Server) []string {
+	t.Helper()
+	var bundle []byte
+	for _, s := range servers {
+		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.server.Certificate().Raw})...)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, bundle, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), "SSL_CERT_FILE="+ca)
 }
