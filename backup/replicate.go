@@ -134,15 +134,35 @@ func (r *Replicator) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			// What was committed before the stop is shipped before it.
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if !resumed {
-				if err := r.resume(final); err != nil {
-					return err
-				}
+			return r.flush(ctx, resumed)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// flush ships what was committed before the stop, retrying for at most
+// 30 s: an upload that fails then is read back and retried like any other.
+func (r *Replicator) flush(ctx context.Context, resumed bool) error {
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		var err error
+		if !resumed {
+			err = r.resume(final)
+		}
+		if err == nil {
+			if err = r.ship(final); err == nil {
+				return nil
 			}
-			return r.ship(final)
+		}
+		if errors.Is(err, ErrOtherHistory) || final.Err() != nil {
+			return err
+		}
+		r.report(err)
+		resumed = false
+		select {
+		case <-final.Done():
+			return err
 		case <-time.After(wait):
 		}
 	}
