@@ -58,7 +58,8 @@ Usage:
   ehcledger backup keys [--db PATH | --keys PATH] --to DIR|s3://BUCKET/PREFIX   (apart from the event store's)
   ehcledger restore  --from DIR|s3://... [--id ID] [--until POSITION|RFC3339] --db NEWPATH [--views PATH]
                      [--keys-from DIR|s3://... [--keys-id ID] [--keys PATH] (--master-key-file F | --master-key-command CMD)]
-                     (s3://: --s3-endpoint HOST:PORT --s3-access-key ID --s3-secret-key-file F)
+                     (s3://: --s3-endpoint HOST:PORT --s3-access-key ID --s3-secret-key-file F;
+                      for --keys-from, --keys-s3-endpoint, --keys-s3-access-key, --keys-s3-secret-key-file)
   ehcledger checkpoint keygen --origin NAME --out PREFIX
   ehcledger checkpoint sign [--db PATH | --store SPEC] --key PREFIX.key
   ehcledger verify-case --case ID --proof FILE --checkpoint FILE --pub PREFIX.pub
