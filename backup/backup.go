@@ -125,14 +125,8 @@ func (o Options) report(p Progress) {
 // after the backup is stored.
 func Events(ctx context.Context, db, views string, o Options) (Manifest, error) {
 	m := Manifest{Format: manifestFormat, Kind: KindEvents, CreatedAt: o.Now().UTC(), Software: o.Software, Source: db}
-	tmp, copyPath, err := consistentCopy(ctx, db, "events.db", sqlite.Schema, o)
-	if err != nil {
-		return m, err
-	}
-	defer os.RemoveAll(tmp)
-	if m.SchemaVersion, err = fileVersion(ctx, copyPath); err != nil {
-		return m, err
-	}
+	// The checkpoint is read before the copy is taken: one signed by then
+	// signs only events the copy holds.
 	var cps []tlog.Signed
 	if views != "" {
 		if signed, ok, err := latestCheckpoint(ctx, views); err != nil {
@@ -141,13 +135,21 @@ func Events(ctx context.Context, db, views string, o Options) (Manifest, error) 
 			cps = append(cps, signed)
 		}
 	}
+	tmp, copyPath, err := consistentCopy(ctx, db, "events.db", sqlite.Schema, o)
+	if err != nil {
+		return m, err
+	}
+	defer os.RemoveAll(tmp)
+	if m.SchemaVersion, err = fileVersion(ctx, copyPath); err != nil {
+		return m, err
+	}
 	chk, err := checkEvents(ctx, copyPath, cps, o, time.Time{})
 	if err != nil {
 		return m, err
 	}
 	m.Head, m.HeadRecordedAt, m.Events, m.Streams, m.TreeRoot, m.Figures, m.ErasedCases, m.Problems =
 		chk.head, chk.headAt, chk.events, chk.streams, chk.root, &chk.figures, chk.erased, chk.problems
-	// A checkpoint signed after the copy began signs events it lacks.
+	// A checkpoint the log does not extend is left out, and said to be.
 	if len(cps) == 1 && cps[0].Size <= chk.head && chk.cpErr == nil {
 		m.Checkpoint = string(cps[0].Note)
 	}

@@ -3,11 +3,13 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ehcledger/ehcledger/auth"
 )
@@ -142,5 +144,53 @@ func TestABackupTakenUnderWritesRestoresEveryCaseAndKeepsLaterErasures(t *testin
 	}
 	if p, _ := s.must(200, "GET", "/v1/cases/b4", "", "Authorization", cw)["person"].(map[string]any); p["forename"] != "Nameb4" {
 		t.Fatalf("another case's details do not open after the restore: %v", p)
+	}
+}
+
+// TestABackupKeepsTheLastSignedCheckpointAndIsCheckedAgainstItsKey signs
+// checkpoints of a running server's log, backs it up, and checks that the
+// manifest keeps the last one and that verify --backup --pub checks the
+// backup against it: with the right key it passes, with another it fails.
+func TestABackupKeepsTheLastSignedCheckpointAndIsCheckedAgainstItsKey(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(data, "events.db")
+	keys, other := filepath.Join(dir, "log"), filepath.Join(dir, "other")
+	for _, k := range []string{keys, other} {
+		if out, err := exec.Command(binary, "checkpoint", "keygen", "--origin", "ehcledger.test/log", "--out", k).CombinedOutput(); err != nil {
+			t.Fatalf("keygen: %v\n%s", err, out)
+		}
+	}
+	witness := filepath.Join(dir, "witness.txt")
+	s := startServer(t, db, "--checkpoint-key", keys+".key", "--checkpoint-every", "1s", "--witness", witness)
+	cw := "Bearer " + tokenAs(t, "cw-1", auth.Caseworker, "E09000001")
+	for i := range 5 {
+		if status, body := openCase(s, cw, fmt.Sprintf("c%d", i)); status != 201 {
+			t.Fatalf("opening case c%d: %d %v", i, status, body)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(witness); strings.Contains(string(b), "ehcledger.test/log") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint was signed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	at := filepath.Join(dir, "backups")
+	if out, errOut, code := runExit(t, "backup", "--db", db, "--to", at); code != 0 || strings.Contains(out, "no signed checkpoint") {
+		t.Fatalf("backup: %d\n%s\n%s", code, out, errOut)
+	}
+	s.stop()
+	if out, errOut, code := runExit(t, "verify", "--backup", at, "--pub", keys+".pub"); code != 0 || !strings.Contains(out, "extends the signed checkpoint") {
+		t.Fatalf("verify --backup with the log's key: %d\n%s\n%s", code, out, errOut)
+	}
+	if out, errOut, code := runExit(t, "verify", "--backup", at, "--pub", other+".pub"); code == 0 {
+		t.Fatalf("verify --backup with another key passed:\n%s\n%s", out, errOut)
 	}
 }
