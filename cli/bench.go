@@ -37,9 +37,18 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	natYears := fs.Int("national-years", 1, "with --national: years of history")
 	natReuse := fs.Bool("national-reuse", false, "with --national and --dir: measure on the store a previous run left in DIR instead of importing again")
 	treeLeaves := fs.Int64("tree-leaves", 1_000_000, "events in the synthetic tree the ledger's measurements use (0: skip them)")
+	replication := fs.String("replication", "", "instead: measure replicating the SQLite store in this file (a scratch copy: reads of made-up cases are appended to it): "+
+		"the first shipping of its history, then the lag under a load of appends")
+	replTo := fs.String("replicate-to", "", "with --replication: the directory the segments go to (default: a temporary one, removed afterwards)")
+	replRate := fs.Int("replication-rate", 500, "with --replication: appends a second during the load")
+	replFor := fs.Duration("replication-for", time.Minute, "with --replication: how long the load lasts")
+	replEvery := fs.Duration("replicate-every", 5*time.Second, "with --replication: how often events are shipped")
 	storeFlag := fs.String("store", "sqlite", "sqlite (a scratch file), esdb-fake (the in-process fake EventStoreDB, through the real client), or an esdb:// connection string")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *replication != "" {
+		return benchReplication(ctx, stdout, *replication, *replTo, *replRate, *replFor, *replEvery)
 	}
 	// The store to measure: a scratch SQLite file, the in-process fake
 	// KurrentDB, or a real KurrentDB named by its connection string.

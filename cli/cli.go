@@ -81,6 +81,7 @@ Usage:
   ehcledger whatif   [--db PATH | --store SPEC] --la LA --rulebook ID [--as-of DATE] [--from DATE] [--to DATE]
                      [--clocks] [--format json|table]
   ehcledger bench    [--dir DIR] [--events N] [--cases N]
+  ehcledger bench    --replication SCRATCH.db [--replicate-to DIR] [--replication-rate 500] [--replication-for 1m] [--replicate-every 5s]
 
 SPEC is sqlite:PATH or an EventStoreDB/KurrentDB connection string
 (esdb://host:2113?tls=false, esdb+discover://...).

@@ -213,3 +213,19 @@ func TestBenchComparesWithTheNaiveStoreAndAFullRead(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchMeasuresTheReplicationOfAStore(t *testing.T) {
+	quietEnv(t)
+	db := filepath.Join(t.TempDir(), "scratch.db")
+	mustRun(t, "simulate", "--db", db, "--demo", "--las", "1", "--cases", "20", "--years", "1", "--seed", "4")
+	to := t.TempDir()
+	out := mustRun(t, "bench", "--replication", db, "--replicate-to", to, "--replication-for", "1s", "--replication-rate", "50", "--replicate-every", "200ms")
+	for _, want := range []string{"first shipping of", "load: ", "(0 failed) at 50/s", "longest lag"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(to, "segments", "*.jsonl.zst")); len(names) < 2 {
+		t.Errorf("segments shipped: %v", names)
+	}
+}
