@@ -150,7 +150,14 @@ func Events(ctx context.Context, db, views string, o Options) (Manifest, error) 
 	m.Head, m.HeadRecordedAt, m.Events, m.Streams, m.TreeRoot, m.Figures, m.ErasedCases, m.Problems =
 		chk.head, chk.headAt, chk.events, chk.streams, chk.root, &chk.figures, chk.erased, chk.problems
 	// A checkpoint the log does not extend is left out, and said to be.
-	if len(cps) == 1 && cps[0].Size <= chk.head && chk.cpErr == nil {
+	switch {
+	case len(cps) == 0:
+	case cps[0].Size > chk.head:
+		// Read before the copy, it cannot sign more than the copy holds
+		// unless the views are another store's.
+		m.Problems = append(m.Problems, fmt.Sprintf("the last checkpoint signed in %s is of %d events, more than the store holds (%d): the views are not this store's",
+			views, cps[0].Size, chk.head))
+	case chk.cpErr == nil:
 		m.Checkpoint = string(cps[0].Note)
 	}
 	m.ID = fmt.Sprintf("%s-events-p%d", m.CreatedAt.Format("20060102T150405Z"), m.Head)

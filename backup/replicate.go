@@ -155,10 +155,14 @@ func (r *Replicator) flush(ctx context.Context, resumed bool) error {
 				return nil
 			}
 		}
-		if errors.Is(err, ErrOtherHistory) || final.Err() != nil {
+		r.report(err)
+		if errors.Is(err, ErrOtherHistory) {
+			r.stopped.Store(true)
 			return err
 		}
-		r.report(err)
+		if final.Err() != nil {
+			return err
+		}
 		resumed = false
 		select {
 		case <-final.Done():

@@ -292,6 +292,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var keysBackup backup.Manifest
 	if *keysFrom != "" {
 		if keysLoc, err = backupLocation("--keys-from", *keysFrom, keysS3.or(s3)); err != nil {
+			if strings.HasPrefix(*keysFrom, "s3://") {
+				return fmt.Errorf("%w (or give the key store's own: --keys-s3-endpoint, --keys-s3-access-key, --keys-s3-secret-key-file)", err)
+			}
 			return err
 		}
 		found, err := listBackups(ctx, keysLoc, backup.KindKeys, stdout)

@@ -25,8 +25,8 @@ func benchReplication(ctx context.Context, stdout io.Writer, db, dir string, rat
 	if _, err := os.Stat(db); err != nil {
 		return usageError("--replication: " + err.Error())
 	}
-	if rate < 1 || length <= 0 || every <= 0 {
-		return usageError("--replication-rate, --replication-for and --replicate-every must be positive")
+	if rate < 1 || rate > 100000 || length <= 0 || every <= 0 {
+		return usageError("--replication-rate must be 1 to 100000, and --replication-for and --replicate-every positive")
 	}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "ehcledger-replication-")
@@ -57,13 +57,22 @@ func benchReplication(ctx context.Context, stdout io.Writer, db, dir string, rat
 		},
 		OnError: func(err error) { fmt.Fprintln(stdout, "  replication failed, retrying:", err) }}
 	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	done := make(chan error, 1)
+	// The replicator has stopped before the store closes, whatever the
+	// way out.
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
 	start := time.Now()
 	go func() { done <- r.Run(rctx) }()
 	for shipped.Load() < head {
 		select {
 		case err := <-done:
+			stopped = true
 			return fmt.Errorf("the replicator stopped: %w", err)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -122,6 +131,7 @@ load:
 	wg.Wait()
 	close(stopSampling)
 	cancel()
+	stopped = true
 	if err := <-done; err != nil {
 		return err
 	}

@@ -81,7 +81,9 @@ func (f replicateFlags) replicator(store eventstore.Store, s3 s3Flags, reg *prom
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = r.Run(ctx)
+			if err := r.Run(ctx); err != nil {
+				logger.Error("replication ended with events unshipped", "to", loc.String(), "error", err)
+			}
 		}()
 	}, nil
 }

@@ -26,7 +26,7 @@ import (
 // loss, and with its key store restored beside it, open their details.
 func TestRestoreDrill(t *testing.T) {
 	// The event store's copies and the key store's are kept apart, each
-	// in object storage of its own, with credentials of its own.
+	// in object storage of its own, reached with flags of its own.
 	offsite, keyVault := s3test.Start(t, "offsite"), s3test.Start(t, "keys")
 	s3, keysS3, env := offsite.Flags(t, ""), keyVault.Flags(t, "keys-"), s3test.Env(t, offsite, keyVault)
 	dir := t.TempDir()
@@ -132,6 +132,11 @@ func TestRestoreDrill(t *testing.T) {
 	if _, err := os.Stat(restored + ".keys"); !os.IsNotExist(err) {
 		t.Fatalf("the refused server left a key store: %v", err)
 	}
+	bare := startServer(t, restored, "--rate-limit", "0", "--new-key-store")
+	if p, _ := bare.must(200, "GET", "/v1/cases/"+acknowledged[0], "", "Authorization", cw)["person"].(map[string]any); p["unavailable"] != true || p["forename"] != nil {
+		t.Fatalf("case %s on a new key store shows %v", acknowledged[0], p)
+	}
+	bare.stop()
 	// Restored again, with the key store from its own object storage:
 	// the server starts on it as it is, and the details open.
 	withKeys := filepath.Join(dir, "with-keys", "events.db")

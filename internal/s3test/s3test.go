@@ -58,14 +58,6 @@ func Start(t *testing.T, buckets ...string) *Server {
 	return &Server{Endpoint: u.Host, Client: client, server: server}
 }
 
-// ForBinary writes what another process needs to reach the server: the
-// flags of ehcledger's S3 settings and the environment that makes it
-// trust the server's certificate.
-func (s *Server) ForBinary(t *testing.T) (flags, env []string) {
-	t.Helper()
-	return s.Flags(t, ""), Env(t, s)
-}
-
 // Flags are the flags of ehcledger's S3 settings under a prefix (such as
 // "keys-") that reach the server, the secret key in a file.
 func (s *Server) Flags(t *testing.T, prefix string) []string {
