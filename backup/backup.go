@@ -100,6 +100,10 @@ type Options struct {
 	Holidays domain.Holidays
 	// Progress, when set, is told of each stage and how far it has got.
 	Progress func(Progress)
+	// Pub, when set, is the public half of the log's checkpoint key: a
+	// restore then requires the backup's manifest to keep a checkpoint
+	// signed with it, and the restored log to extend it.
+	Pub string
 }
 
 // Progress is how far a long job has got: done of total (total 0 when

@@ -206,7 +206,13 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 	if m != nil && m.Figures != nil {
 		asOf = m.Figures.AsOf.Time()
 	}
-	chk, err := checkEvents(ctx, partial, nil, o, asOf)
+	var cps []tlog.Signed
+	if o.Pub != "" {
+		if cps, err = signedBy(m, o.Pub); err != nil {
+			return r, err
+		}
+	}
+	chk, err := checkEvents(ctx, partial, cps, o, asOf)
 	if err != nil {
 		return r, err
 	}
@@ -261,6 +267,20 @@ func (t *target) done(err error) {
 		t.removePartial()
 		os.Remove(sqlitedb.LockPath(t.path))
 	}
+}
+
+// signedBy is the checkpoint kept in the manifest of m, which must be
+// signed with the key whose public half is pub: without it, nothing proves
+// who wrote the backup.
+func signedBy(m *Manifest, pub string) ([]tlog.Signed, error) {
+	if m == nil || m.Checkpoint == "" {
+		return nil, errors.New("restore: the backup keeps no signed checkpoint, so nothing proves who wrote it (leave out --pub to restore it anyway)")
+	}
+	c, err := tlog.Open([]byte(m.Checkpoint), pub)
+	if err != nil {
+		return nil, fmt.Errorf("restore: the checkpoint kept by backup %s: %w", m.ID, err)
+	}
+	return []tlog.Signed{{Checkpoint: c, Note: []byte(m.Checkpoint)}}, nil
 }
 
 // erasedIn lists the cases an event of the store file at path erases.

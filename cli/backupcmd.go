@@ -256,6 +256,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	keysFrom := fs.String("keys-from", "", "the location of the key store's backups (kept apart from --from)")
 	keysID := fs.String("keys-id", "", "the key store's backup to restore (default: the latest)")
 	tmp := fs.String("tmp", "", "directory for temporary files (default: the system's)")
+	pubFile := fs.String("pub", "", "the public half of the log's checkpoint key (PREFIX.pub): the backup must keep a checkpoint signed with it, which the restored log must extend")
 	s3 := addS3Flags(fs, "--from s3://... (and --keys-from, unless the --keys-s3-* flags are given)")
 	keysS3 := addS3FlagsAs(fs, "keys-", "EHC_KEYS_", "--keys-from s3://...: the key store's backups, reached with other credentials than the event store's")
 	kf := addKeyFlags(fs)
@@ -269,6 +270,14 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	until, err := parseUntil(*untilFlag)
 	if err != nil {
 		return err
+	}
+	var pub string
+	if *pubFile != "" {
+		b, err := os.ReadFile(*pubFile)
+		if err != nil {
+			return usageError("--pub: " + err.Error())
+		}
+		pub = string(b)
 	}
 	if *views == "" {
 		*views = ViewsPath(*db)
@@ -331,6 +340,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	p := newProgress(stderr, "restore")
 	defer p.close()
 	o := backupOptions(loc, *tmp, p)
+	o.Pub = pub
 	start := time.Now()
 	r, err := backup.Restore(ctx, loc, m, until, *db, o)
 	p.close()

@@ -56,7 +56,7 @@ Usage:
   ehcledger verify   --backup DIR|s3://BUCKET/PREFIX [--id ID | --all] [--pub PREFIX.pub]
   ehcledger backup   [--db PATH] [--views PATH] --to DIR|s3://BUCKET/PREFIX [--tmp DIR]
   ehcledger backup keys [--db PATH | --keys PATH] --to DIR|s3://BUCKET/PREFIX   (apart from the event store's)
-  ehcledger restore  --from DIR|s3://... [--id ID] [--until POSITION|RFC3339] --db NEWPATH [--views PATH]
+  ehcledger restore  --from DIR|s3://... [--id ID] [--until POSITION|RFC3339] --db NEWPATH [--views PATH] [--pub PREFIX.pub]
                      [--keys-from DIR|s3://... [--keys-id ID] [--keys PATH] (--master-key-file F | --master-key-command CMD)]
                      (s3://: --s3-endpoint HOST:PORT --s3-access-key ID --s3-secret-key-file F;
                       for --keys-from, --keys-s3-endpoint, --keys-s3-access-key, --keys-s3-secret-key-file)

@@ -195,4 +195,15 @@ func TestABackupKeepsTheLastSignedCheckpointAndIsCheckedAgainstItsKey(t *testing
 	if out, errOut, code := runExit(t, "verify", "--backup", at, "--pub", other+".pub"); code == 0 {
 		t.Fatalf("verify --backup with another key passed:\n%s\n%s", out, errOut)
 	}
+	// A restore given the key does the same checks.
+	refused := filepath.Join(dir, "refused", "events.db")
+	if out, errOut, code := runExit(t, "restore", "--from", at, "--db", refused, "--pub", other+".pub"); code == 0 {
+		t.Fatalf("restore --pub with another key passed:\n%s\n%s", out, errOut)
+	}
+	if left, _ := filepath.Glob(refused + "*"); len(left) != 0 {
+		t.Fatalf("a refused restore left %v", left)
+	}
+	if out, errOut, code := runExit(t, "restore", "--from", at, "--db", filepath.Join(dir, "restored", "events.db"), "--pub", keys+".pub"); code != 0 {
+		t.Fatalf("restore --pub with the log's key: %d\n%s\n%s", code, out, errOut)
+	}
 }
