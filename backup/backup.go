@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +34,10 @@ const (
 	KindEvents = "events"
 	KindKeys   = "keys"
 )
+
+// idTime is the layout of the instant that begins a backup's ID, to the
+// millisecond: two backups of one second must not share an ID.
+const idTime = "20060102T150405.000Z"
 
 // manifestFormat is the version of manifest.json this build writes and
 // reads.
@@ -164,7 +170,7 @@ func Events(ctx context.Context, db, views string, o Options) (Manifest, error) 
 	case chk.cpErr == nil:
 		m.Checkpoint = string(cps[0].Note)
 	}
-	m.ID = fmt.Sprintf("%s-events-p%d", m.CreatedAt.Format("20060102T150405Z"), m.Head)
+	m.ID = fmt.Sprintf("%s-events-p%016d", m.CreatedAt.Format(idTime), m.Head)
 	if err := store(ctx, &m, copyPath, "events.db.zst", o); err != nil {
 		return m, err
 	}
@@ -189,7 +195,7 @@ func Keys(ctx context.Context, path string, o Options) (Manifest, error) {
 	if m.Keys, m.Erased, err = countKeys(ctx, copyPath); err != nil {
 		return m, err
 	}
-	m.ID = m.CreatedAt.Format("20060102T150405Z") + "-keys"
+	m.ID = m.CreatedAt.Format(idTime) + "-keys"
 	return m, store(ctx, &m, copyPath, "keys.db.zst", o)
 }
 
@@ -491,6 +497,11 @@ func List(ctx context.Context, loc Location, kind string) ([]Manifest, []error, 
 			out = append(out, m)
 		}
 	}
+	// Oldest first by when they were taken and how far they reach, not by
+	// name: an ID written by another build may sort otherwise.
+	slices.SortStableFunc(out, func(a, b Manifest) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Head, b.Head))
+	})
 	return out, skipped, nil
 }
 

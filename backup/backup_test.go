@@ -353,3 +353,29 @@ func TestChoose(t *testing.T) {
 		t.Error("Choose of no backups")
 	}
 }
+
+func TestBackupsOfOneSecondAreListedInTheOrderTheyWereTaken(t *testing.T) {
+	ctx := context.Background()
+	env, db := liveStore(t)
+	loc := backup.Dir{Root: filepath.Join(t.TempDir(), "backups")}
+	o := options(t, loc)
+	// The heads 10-fold apart: their IDs would sort the other way as
+	// plain numbers in text.
+	first, err := backup.Events(ctx, db, "", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, env, int(first.Head)*9)
+	o.Now = func() time.Time { return fixed.Add(time.Millisecond) }
+	second, err := backup.Events(ctx, db, "", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _, err := backup.List(ctx, loc, backup.KindEvents)
+	if err != nil || len(listed) != 2 || listed[0].ID != first.ID || listed[1].ID != second.ID {
+		t.Fatalf("listed %v, %v; want %s then %s", listed, err, first.ID, second.ID)
+	}
+	if m, err := backup.Choose(listed, backup.Until{}); err != nil || m.ID != second.ID {
+		t.Fatalf("the latest: %s, %v", m.ID, err)
+	}
+}
