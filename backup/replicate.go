@@ -46,7 +46,10 @@ type Replicator struct {
 	Every time.Duration
 	// MaxEvents bounds a segment (50,000 when zero).
 	MaxEvents int
-	Now       func() time.Time
+	// FlushFor bounds the last shipping after a stop (30 s when zero).
+	FlushFor time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 	// OnShipped and OnError, when set, are told of each segment stored
 	// and of each failure (after which the replicator resumes and retries).
 	OnShipped func(Shipped)
@@ -91,7 +94,7 @@ func (r *Replicator) now() time.Time {
 }
 
 // Run ships committed events until ctx ends, then ships what was committed
-// by then (for at most 30 s) and returns. It returns early only when the
+// by then (for at most FlushFor) and returns. It returns early only when the
 // location holds another history (ErrOtherHistory).
 func (r *Replicator) Run(ctx context.Context) error {
 	every := r.Every
@@ -141,9 +144,14 @@ func (r *Replicator) Run(ctx context.Context) error {
 }
 
 // flush ships what was committed before the stop, retrying for at most
-// 30 s: an upload that fails then is read back and retried like any other.
+// FlushFor: an upload that fails then is read back and retried like any
+// other.
 func (r *Replicator) flush(ctx context.Context, resumed bool) error {
-	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	limit := r.FlushFor
+	if limit <= 0 {
+		limit = 30 * time.Second
+	}
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		var err error

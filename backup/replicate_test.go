@@ -271,7 +271,8 @@ func TestReplicationKeepsOneChainThroughFailures(t *testing.T) {
 		}
 	})
 	t.Run("while uploads fail the lag grows", func(t *testing.T) {
-		r := &backup.Replicator{Store: env.Store, To: brokenPut{backup.Dir{Root: t.TempDir()}}, Every: 5 * time.Millisecond}
+		r := &backup.Replicator{Store: env.Store, To: brokenPut{backup.Dir{Root: t.TempDir()}}, Every: 5 * time.Millisecond,
+			FlushFor: 50 * time.Millisecond}
 		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		if err := r.Run(cctx); err == nil {
