@@ -57,7 +57,6 @@ type Replicator struct {
 
 	next int64  // the first position not yet shipped
 	prev string // the digest of the last segment stored
-	last string // its name
 	// safeSince is the instant (Unix nanoseconds) up to which every event
 	// committed is known to be shipped: the start of the last read of the
 	// store after which everything read was stored. Lag is measured from
@@ -213,7 +212,7 @@ func (r *Replicator) resume(ctx context.Context) error {
 		last = names[len(names)-1]
 	}
 	if last == "" {
-		r.next, r.prev, r.last = 1, "", ""
+		r.next, r.prev = 1, ""
 		return nil
 	}
 	s, err := readSegment(ctx, r.To, last)
@@ -230,7 +229,7 @@ func (r *Replicator) resume(ctx context.Context) error {
 		return fmt.Errorf("%w: %s ends at position %d, which the store does not hold as it is there; replicate to a new location",
 			ErrOtherHistory, r.To, tail.Position)
 	}
-	r.next, r.prev, r.last = s.Last+1, s.Digest, s.Name
+	r.next, r.prev = s.Last+1, s.Digest
 	return nil
 }
 
@@ -281,7 +280,7 @@ func (r *Replicator) ship(ctx context.Context) error {
 		if err := r.To.Put(ctx, name, bytes.NewReader(data)); err != nil {
 			return err
 		}
-		r.next, r.prev, r.last = events[len(events)-1].Position+1, digest, name
+		r.next, r.prev = events[len(events)-1].Position+1, digest
 		if b, err := json.Marshal(pointer{Last: name}); err == nil {
 			// A hint only: a failure here costs a longer listing.
 			_ = r.To.Put(ctx, pointerName, bytes.NewReader(b))

@@ -165,10 +165,6 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 			return r, err
 		}
 		head = m.Head
-		// Its erasures are kept whatever the cut.
-		if erased, err = erasedIn(ctx, partial); err != nil {
-			return r, err
-		}
 		if !u.IsZero() {
 			cut, err := cutPosition(ctx, partial, u)
 			if err != nil {
@@ -178,6 +174,11 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 				return r, fmt.Errorf("restore: backup %s has no event recorded by %s: nothing would be restored", m.ID, u.Time.Format(time.RFC3339))
 			}
 			if cut < m.Head {
+				// The erasures of the events cut away are kept: read them
+				// first. Without a cut, the check below reads them all.
+				if erased, err = erasedIn(ctx, partial); err != nil {
+					return r, err
+				}
 				if err := sqlite.TruncateCopy(partial, cut); err != nil {
 					return r, err
 				}
@@ -199,9 +200,6 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 	if m == nil && r.Replayed == 0 {
 		return r, fmt.Errorf("restore: %s holds neither a backup nor a segment to restore from", loc)
 	}
-	erased = append(erased, rep.erased...)
-	slices.Sort(erased)
-	r.Erased = slices.Compact(erased)
 	asOf := time.Time{}
 	if m != nil && m.Figures != nil {
 		asOf = m.Figures.AsOf.Time()
@@ -217,6 +215,9 @@ func Restore(ctx context.Context, loc Location, m *Manifest, u Until, db string,
 		return r, err
 	}
 	r.Head, r.Figures = chk.head, chk.figures
+	erased = append(append(erased, chk.erased...), rep.erased...)
+	slices.Sort(erased)
+	r.Erased = slices.Compact(erased)
 	if m != nil && !r.Cut && r.Replayed == 0 {
 		if err := compare(*m, chk); err != nil {
 			return r, err

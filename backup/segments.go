@@ -96,7 +96,6 @@ func encodeSegment(events []eventstore.RecordedEvent, prev string, now time.Time
 // segment is a segment read back and checked.
 type segment struct {
 	SegmentHeader
-	Name     string
 	Digest   string
 	Recorded []eventstore.RecordedEvent
 }
@@ -127,7 +126,7 @@ func readSegment(ctx context.Context, loc Location, name string) (segment, error
 	if err != nil {
 		return segment{}, bad("its header cannot be read: %v", err)
 	}
-	s := segment{Name: name}
+	var s segment
 	if err := json.Unmarshal(line, &s.SegmentHeader); err != nil {
 		return segment{}, bad("its header cannot be read: %v", err)
 	}
